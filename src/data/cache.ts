@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { IMAGE_PIXELS, FERPLUS_NUM_VOTES } from './classes';
+import { writeFileAtomic } from '../util/atomic';
+
+/** Identity of a source file for cache keys: name, size in bytes and modification time in ms. */
+export interface SourceStamp {
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** Size + mtime of a file (the cache key); the name is the base name only, so moving the folder is fine. */
+export function stampOf(path: string): SourceStamp {
+  const st = statSync(path);
+  return { name: basename(path), size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+}
+
+/** The arrays a cache file holds (all uint8, see FerDataset). */
+export interface CachedArrays {
+  n: number;
+  pixels: Uint8Array;
+  emotion: Uint8Array;
+  usage: Uint8Array;
+  /** Present when fer2013new.csv was present when the cache was built. */
+  votes?: Uint8Array;
+  named?: Uint8Array;
+  fer2013Md5: string;
+}
+
+/** Sources a cache was built from; a cache is valid only for exactly these stamps. */
+export interface CacheKey {
+  fer2013: SourceStamp;
+  ferplus: SourceStamp | null;
+}
+
+const MAGIC = 'FERLABC1';
+const VERSION = 1;
+/** Cache file name inside the cache directory. */
+export const CACHE_FILE = 'fer2013-ferplus.v1.bin';
+
+interface Header {
+  version: number;
+  key: CacheKey;
+  n: number;
+  hasFerPlus: boolean;
+  fer2013Md5: string;
+  payloadBytes: number;
+  payloadSha1: string;
+}
+
+function sections(n: number, hasFerPlus: boolean): Array<[keyof CachedArrays, number]> {
+  const s: Array<[keyof CachedArrays, number]> = [
+    ['pixels', n * IMAGE_PIXELS],
+    ['emotion', n],
+    ['usage', n],
+  ];
+  if (hasFerPlus) s.push(['votes', n * FERPLUS_NUM_VOTES], ['named', n]);
+  return s;
+}
+
+/**
+ * Writes the dataset cache atomically (temporary file + fsync + rename): 8-byte magic, uint32 header length,
+ * JSON header (sources' size+mtime, row count, SHA-1 of the payload), then the raw uint8 arrays.
+ */
+export function writeCache(cacheDir: string, key: CacheKey, a: CachedArrays): string {
+  const hasFerPlus = a.votes !== undefined;
+  const parts = sections(a.n, hasFerPlus).map(([name]) => a[name] as Uint8Array);
+  const sha = createHash('sha1');
+  let bytes = 0;
+  for (const p of parts) {
+    sha.update(p);
+    bytes += p.byteLength;
+  }
+  const header: Header = { version: VERSION, key, n: a.n, hasFerPlus, fer2013Md5: a.fer2013Md5, payloadBytes: bytes, payloadSha1: sha.digest('hex') };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(json.length);
+  const path = join(cacheDir, CACHE_FILE);
+  writeFileAtomic(path, [MAGIC, len, json, ...parts]);
+  return path;
+}
+
+/** Outcome of {@link readCache}: the arrays, or why the cache cannot be used (missing, stale, corrupt). */
+export type CacheRead = { ok: true; arrays: CachedArrays; path: string } | { ok: false; reason: string; path: string };
+
+/**
+ * Reads the dataset cache if it exists, was built from exactly the sources in `key` (size + mtime) and its payload
+ * SHA-1 matches. Never throws for a bad cache: returns `{ok: false, reason}` so the caller rebuilds it.
+ */
+export function readCache(cacheDir: string, key: CacheKey): CacheRead {
+  const path = join(cacheDir, CACHE_FILE);
+  if (!existsSync(path)) return { ok: false, reason: 'no cache yet', path };
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    return { ok: false, reason: `unreadable (${(e as Error).message})`, path };
+  }
+  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC) return { ok: false, reason: 'corrupt (bad magic)', path };
+  const hlen = buf.readUInt32LE(8);
+  let header: Header;
+  try {
+    header = JSON.parse(buf.toString('utf8', 12, 12 + hlen));
+  } catch {
+    return { ok: false, reason: 'corrupt (bad header)', path };
+  }
+  if (header.version !== VERSION) return { ok: false, reason: `old format v${header.version}`, path };
+  if (JSON.stringify(header.key) !== JSON.stringify(key)) return { ok: false, reason: 'stale (source files changed)', path };
+  const start = 12 + hlen;
+  if (buf.length - start !== header.payloadBytes) return { ok: false, reason: `corrupt (payload is ${buf.length - start} bytes, expected ${header.payloadBytes})`, path };
+  const payload = buf.subarray(start);
+  if (createHash('sha1').update(payload).digest('hex') !== header.payloadSha1) return { ok: false, reason: 'corrupt (checksum mismatch)', path };
+  const arrays: Partial<CachedArrays> = { n: header.n, fer2013Md5: header.fer2013Md5 };
+  let off = 0;
+  for (const [name, len] of sections(header.n, header.hasFerPlus)) {
+    (arrays as Record<string, unknown>)[name] = new Uint8Array(payload.buffer, payload.byteOffset + off, len);
+    off += len;
+  }
+  return { ok: true, arrays: arrays as CachedArrays, path };
+}

@@ -1,0 +1,38 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Writes a file atomically: the bytes go to a temporary file in the same directory, are fsync'ed, and the
+ * temporary file is renamed over `path`. Readers see the old file or the whole new one, never a half-written
+ * one; on any error the temporary file is removed and the error rethrown.
+ *
+ * @param parts file content, written in order (Buffers or typed arrays; strings as UTF-8).
+ */
+export function writeFileAtomic(path: string, parts: ReadonlyArray<string | ArrayBufferView> | string | ArrayBufferView): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const list = Array.isArray(parts) ? parts : [parts as string | ArrayBufferView];
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'w');
+    for (const part of list) {
+      const buf = typeof part === 'string' ? Buffer.from(part, 'utf8') : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** {@link writeFileAtomic} for a JSON value (2-space indented, trailing newline). */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
