@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, Writable } from 'node:stream';
@@ -71,12 +71,12 @@ export async function streamCsv(path: string, opts: StreamCsvOptions): Promise<{
     },
   });
 
-  let input;
+  let input: ReadStream;
   try {
     input = createReadStream(path);
     await new Promise<void>((resolve, reject) => {
-      input!.once('open', () => resolve());
-      input!.once('error', reject);
+      input.once('open', () => resolve());
+      input.once('error', reject);
     });
   } catch (e) {
     throw new DataError(path, undefined, `cannot open (${(e as Error).message})`);

@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs';
+import { registerWasmKernels } from './wasm/kernels';
+import { chooseVariant } from './wasm/module';
+
+/** Backends ferlab can train on, fastest first. */
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+/** A backend request: a name, or `auto` for the fastest available. */
+export type BackendChoice = BackendName | 'auto';
+
+/** What {@link initBackend} chose, and why. */
+export interface BackendInfo {
+  /** tfjs backend name now active: `tensorflow` is tfjs-node / tfjs-node-gpu, else `wasm` or `cpu`. */
+  name: string;
+  /** The requested choice. */
+  requested: BackendChoice;
+  /** Human-readable description printed at start-up (package, GPU, kernel variant). */
+  description: string;
+  /** For wasm: which ferlab kernel build runs (`relaxed` = FMA, `simd`), or `stock` with FERLAB_KERNELS=off. */
+  kernels?: string;
+}
+
+let current: BackendInfo | undefined;
+
+function tryRequire(name: string): boolean {
+  try {
+    require(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether tfjs-node(-gpu) is installed and loads. They are optional peer dependencies: ferlab never requires them,
+ * and their install downloads libtensorflow, which only works with internet access.
+ */
+export function nodeBindingAvailable(gpu: boolean): boolean {
+  return tryRequire(gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
+}
+
+/** The backend choice from `FERLAB_BACKEND` (default `auto`). @throws Error for an unknown name. */
+export function backendFromEnv(): BackendChoice {
+  const v = (process.env.FERLAB_BACKEND || 'auto') as BackendChoice;
+  if (v !== 'auto' && !(BACKENDS as readonly string[]).includes(v)) {
+    throw new Error(`FERLAB_BACKEND='${v}' is not one of auto, ${BACKENDS.join(', ')}`);
+  }
+  return v;
+}
+
+async function useWasm(): Promise<BackendInfo['kernels']> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  const names = registerWasmKernels();
+  if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
+  await tf.ready();
+  return names.length ? chooseVariant() : 'stock';
+}
+
+/**
+ * Selects and initialises the tfjs backend. `auto` (the default, or `FERLAB_BACKEND`) picks the fastest one that
+ * loads: tfjs-node-gpu when it loads and sees a GPU, then tfjs-node, then wasm (with ferlab's training kernels),
+ * then cpu. Naming a backend forces it. Idempotent per process for the same choice.
+ *
+ * @throws Error when a forced backend is not available (e.g. `tensorflow` without @tensorflow/tfjs-node installed).
+ */
+export async function initBackend(choice: BackendChoice = backendFromEnv()): Promise<BackendInfo> {
+  if (current && (current.requested === choice || choice === 'auto') && tf.getBackend() === current.name) return current;
+  const order: BackendName[] = choice === 'auto' ? [...BACKENDS] : [choice];
+  const errors: string[] = [];
+  for (const b of order) {
+    try {
+      if (b === 'tensorflow-gpu') {
+        if (!nodeBindingAvailable(true)) throw new Error('@tensorflow/tfjs-node-gpu is not installed');
+        await tf.setBackend('tensorflow');
+        const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
+        if (!gpu) throw new Error('tfjs-node-gpu loaded but sees no GPU');
+        current = { name: 'tensorflow', requested: choice, description: 'tensorflow (tfjs-node-gpu, CUDA GPU)' };
+      } else if (b === 'tensorflow') {
+        if (!nodeBindingAvailable(false) && !nodeBindingAvailable(true)) throw new Error('@tensorflow/tfjs-node is not installed');
+        await tf.setBackend('tensorflow');
+        current = { name: 'tensorflow', requested: choice, description: 'tensorflow (tfjs-node, libtensorflow CPU)' };
+      } else if (b === 'wasm') {
+        const kernels = await useWasm();
+        const what = kernels === 'stock' ? 'stock kernels (FERLAB_KERNELS=off: cannot train convolutions)' : `ferlab kernels, ${kernels === 'relaxed' ? 'FMA (relaxed SIMD)' : 'SIMD128'}`;
+        current = { name: 'wasm', requested: choice, description: `wasm (XNNPACK + ${what}, 1 thread)`, kernels };
+      } else {
+        await tf.setBackend('cpu');
+        await tf.ready();
+        current = { name: 'cpu', requested: choice, description: 'cpu (pure JavaScript: for tiny tests only, ~300x slower than PyTorch)' };
+      }
+      return current;
+    } catch (e) {
+      errors.push(`${b}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`no usable tfjs backend for '${choice}':\n  ${errors.join('\n  ')}`);
+}
+
+/** The backend chosen by the last {@link initBackend}, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}

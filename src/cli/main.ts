@@ -1,0 +1,124 @@
+/**
+ * The `ferlab` command line (npm scripts: `npm run exp`, `npm run bench`, `npm run ferlab -- <command>`).
+ *
+ *   exp [experiment]   run an experiment (default: `default`); --quick, --set key=value, --only, --workers
+ *   bench              training-speed benchmark vs. the PyTorch yardstick (see src/bench)
+ *   data               load and check the data; print split sizes of every label set
+ *   models             list the registered models
+ *   eval <run-dir>     reload a run's saved model and re-score it on its PrivateTest images
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { BACKENDS, type BackendChoice } from '../backend/select';
+
+function backendOption(v: string): BackendChoice {
+  if (v !== 'auto' && !(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected auto or one of ${BACKENDS.join(', ')}`);
+  return v as BackendChoice;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program
+    .name('ferlab')
+    .description('Facial-expression recognition workspace: FER2013 / FER+ experiments on TensorFlow.js')
+    .option('--data-dir <dir>', 'folder with fer2013.csv(.gz) and fer2013new.csv (env FERLAB_DATA_DIR; default data/)')
+    .option('--cache-dir <dir>', 'folder of the binary dataset cache (env FERLAB_CACHE_DIR; default .cache/)')
+    .option('--backend <name>', `tfjs backend: auto, ${BACKENDS.join(', ')} (env FERLAB_BACKEND)`, backendOption)
+    .showHelpAfterError();
+
+  program
+    .command('exp')
+    .description('run an experiment from experiments/<name>.ts and write its study folder under runs/')
+    .argument('[experiment]', 'experiment name', 'default')
+    .option('--quick', 'the same code on the experiment\'s small slice (about a minute)')
+    .option('--set <key=value>', 'override a setting of every run (repeatable), e.g. --set epochs=8 --set optimizer.weightDecay=1e-4', collect, [])
+    .option('--only <runs>', 'comma-separated run names to run')
+    .option('--workers <n>', 'trainings side by side (default: one per core on wasm)', positiveInt)
+    .option('--runs-dir <dir>', 'parent folder of study folders (env FERLAB_RUNS_DIR; default runs/)')
+    .option('--no-progress', 'no progress bars (one line per epoch)')
+    .action(async (name: string, o: { quick?: boolean; set: string[]; only?: string; workers?: number; runsDir?: string; progress: boolean }) => {
+      const g = program.opts();
+      const { loadExperiment, runExperiment, resultRows } = await import('../exp/study');
+      const { printTable } = await import('./table');
+      const exp = loadExperiment(name);
+      const result = await runExperiment(exp, {
+        quick: o.quick,
+        overrides: o.set,
+        only: o.only ? o.only.split(',').map((s) => s.trim()) : undefined,
+        workers: o.workers,
+        dataDir: g.dataDir,
+        cacheDir: g.cacheDir,
+        runsDir: o.runsDir,
+        backend: g.backend,
+        progress: o.progress && process.stdout.isTTY === true,
+      });
+      console.log(`\n${exp.name}${result.quick ? ' (quick)' : ''}: ${result.runs.length} runs in ${(result.wallSeconds / 60).toFixed(1)} min on ${result.workers} workers`);
+      printTable(resultRows(result));
+      console.log(`records, models and reports: ${result.dir}`);
+    });
+
+  program
+    .command('bench')
+    .description('benchmark training steps of every registered model on wasm (1 and 2 cores) against PyTorch; writes bench/results/')
+    .option('--steps <n>', 'timed steps per measurement', positiveInt)
+    .option('--models <names>', 'comma-separated models (default: all registered)')
+    .option('--out <dir>', 'output folder (default bench/results)')
+    .option('--quick', 'few steps, no PyTorch (a smoke run)')
+    .action(async (o: { steps?: number; models?: string; out?: string; quick?: boolean }) => {
+      const { runBench } = await import('../bench/bench');
+      await runBench({ steps: o.steps, models: o.models?.split(','), outDir: o.out, quick: o.quick });
+    });
+
+  program
+    .command('data')
+    .description('load and validate the data (building the cache) and print the split sizes of every label set')
+    .action(async () => {
+      const g = program.opts();
+      const { dataSummary } = await import('./data');
+      await dataSummary(g.dataDir, g.cacheDir);
+    });
+
+  program
+    .command('models')
+    .description('list registered models with parameters and multiply-adds per image')
+    .action(async () => {
+      await import('../models');
+      const { listModels, modelEntry } = await import('../models/registry');
+      const { registeredModelStats } = await import('../models/stats');
+      const { initBackend } = await import('../backend/select');
+      await initBackend('cpu');
+      const { printTable } = await import('./table');
+      printTable(
+        listModels().map((m) => {
+          const s = registeredModelStats(m, 8);
+          return { model: m, params: s.params, 'MMAC/image': +(s.macs / 1e6).toFixed(1), description: modelEntry(m).description };
+        }),
+      );
+    });
+
+  program
+    .command('eval')
+    .description('reload the model saved in a run record and re-score it on the run\'s PrivateTest images')
+    .argument('<run-dir>', 'a run record folder (with model/ and config.json)')
+    .action(async (dir: string) => {
+      const g = program.opts();
+      const { evaluateRunDir } = await import('../exp/reload');
+      const r = await evaluateRunDir(dir, { dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend });
+      console.log(`${dir}: test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.n} images (record says ${(100 * r.recorded).toFixed(2)}%)`);
+    });
+
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((e: Error) => {
+  const known = ['DataError', 'ConfigError'].includes(e.name);
+  console.error(known ? `ferlab: ${e.message}` : e.stack ?? String(e));
+  process.exit(1);
+});

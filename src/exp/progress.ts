@@ -1,0 +1,73 @@
+import cliProgress from 'cli-progress';
+
+/** Progress of one run, as reported by the training loop. */
+export interface RunProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  loss: number;
+  imagesPerSec: number;
+}
+
+/**
+ * Progress display of an experiment: one cli-progress bar per running training (epoch, steps, loss, images/s and
+ * ETA of the run) when stdout is a terminal; otherwise (CI, logs) one plain line per finished epoch.
+ */
+export class ProgressView {
+  private readonly multi?: cliProgress.MultiBar;
+  private readonly bars = new Map<string, cliProgress.SingleBar>();
+  private readonly started = new Map<string, number>();
+
+  constructor(enabled = process.stdout.isTTY === true) {
+    if (enabled) {
+      this.multi = new cliProgress.MultiBar(
+        {
+          format: '{run} |{bar}| ep {epoch}/{epochs} step {value}/{total} | loss {loss} | {ips} img/s | run ETA {runEta}',
+          barsize: 24,
+          hideCursor: true,
+          clearOnComplete: false,
+          stopOnComplete: false,
+          fps: 4,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+    }
+  }
+
+  /** A run's training step `p`. */
+  update(run: string, p: RunProgress): void {
+    if (!this.started.has(run)) this.started.set(run, Date.now());
+    if (!this.multi) return;
+    let bar = this.bars.get(run);
+    if (!bar) {
+      bar = this.multi.create(p.steps, 0, { run: run.padEnd(16), epoch: p.epoch, epochs: p.epochs, loss: '-', ips: '-', runEta: '-' });
+      this.bars.set(run, bar);
+    }
+    const done = (p.epoch - 1) * p.steps + p.step;
+    const total = p.epochs * p.steps;
+    const elapsed = (Date.now() - this.started.get(run)!) / 1000;
+    const eta = done > 0 ? (elapsed / done) * (total - done) : 0;
+    bar.setTotal(p.steps);
+    bar.update(p.step, { epoch: p.epoch, epochs: p.epochs, loss: p.loss.toFixed(3), ips: p.imagesPerSec.toFixed(0), runEta: formatSeconds(eta) });
+  }
+
+  /** A message line (kept above the bars). */
+  log(line: string): void {
+    if (this.multi) this.multi.log(line + '\n');
+    else console.log(line);
+  }
+
+  /** Removes the bars. */
+  stop(): void {
+    this.multi?.stop();
+  }
+}
+
+/** `93 s` -> `1m33s`. */
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '-';
+  const m = Math.floor(s / 60);
+  const r = Math.round(s - m * 60);
+  return m ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
+}

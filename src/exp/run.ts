@@ -1,0 +1,171 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { FerDataset } from '../data/dataset';
+import { buildLabelSet, isFerPlus, splitSizes, type LabelSet, type SplitLabels } from '../data/labels';
+import { crossEvaluate, type CrossEvaluation } from '../eval/cross';
+import { softmaxRows } from '../eval/predict';
+import type { Metrics } from '../eval/metrics';
+import { modelEntry } from '../models/registry';
+import { PREPROCESSING } from '../train/batches';
+import { evaluateSplit, train, type EpochRecord, type StepProgress } from '../train/loop';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import type { Environment } from '../util/env';
+import { trainConfigOf, type RunConfig } from './config';
+import { saveLayersModel } from './modelio';
+
+/** The final numbers of one run (metrics.json of its record, and a row of the study table). */
+export interface RunSummary {
+  name: string;
+  model: string;
+  labels: RunConfig['labels'];
+  /** Images per split actually used (after the slice). */
+  sizes: { train: number; val: number; test: number };
+  epochs: number;
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  /** Training-step time (s), total run time including evaluation and saving (s), and training images/s. */
+  trainSeconds: number;
+  wallSeconds: number;
+  imagesPerSec: number;
+  /** Best-epoch validation (PublicTest) and test (PrivateTest) metrics. */
+  val: Metrics;
+  test: Metrics;
+  /** Scored against the other label set on the same PrivateTest images; null without FER+ votes. */
+  cross: CrossEvaluation | null;
+  /** Folder of the run record. */
+  dir: string;
+}
+
+/** Per-image PrivateTest predictions of a run (predictions.json), for galleries and confusion analysis. */
+export interface TestPredictions {
+  classes: string[];
+  /** Dataset row of each test image. */
+  index: number[];
+  label: number[];
+  pred: number[];
+  /** Softmax probabilities, rounded to 4 decimals, `[n][C]`. */
+  prob: number[][];
+}
+
+function slice(split: SplitLabels, n: number | null): SplitLabels {
+  if (n === null || n >= split.index.length) return split;
+  return { index: split.index.subarray(0, n), label: split.label.subarray(0, n) };
+}
+
+/** The label set of a run with its slice applied (first n images of each split, in file order). */
+export function runLabels(ds: FerDataset, run: RunConfig): LabelSet {
+  const ls = buildLabelSet(ds, run.labels);
+  const nTrain = run.slice.train;
+  const train =
+    nTrain === null || nTrain >= ls.train.index.length
+      ? ls.train
+      : { index: ls.train.index.subarray(0, nTrain), label: ls.train.label.subarray(0, nTrain), target: ls.train.target.subarray(0, nTrain * ls.numClasses) };
+  return { ...ls, train, val: slice(ls.val, run.slice.val), test: slice(ls.test, run.slice.test) };
+}
+
+/** Options of {@link runOne}. */
+export interface RunOptions {
+  /** Folder of this run's record (created). */
+  dir: string;
+  env: Environment;
+  onStep?: (p: StepProgress) => void;
+  onEpoch?: (r: EpochRecord) => void;
+}
+
+/**
+ * Trains and evaluates one run and writes its record (every file atomically):
+ * `config.json` (resolved config, environment, data provenance, split sizes), `epochs.jsonl` (rewritten after each
+ * epoch), `metrics.json` (best-epoch val/test metrics with confusion matrices, cross-evaluation, timings),
+ * `predictions.json` (per-image PrivateTest predictions) and `model/` (model.json + weights.bin, tfjs layers format,
+ * with the classes, preprocessing and test accuracy in its metadata and ferlab.json beside it).
+ */
+export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): Promise<RunSummary> {
+  const t0 = performance.now();
+  mkdirSync(opts.dir, { recursive: true });
+  const labels = runLabels(ds, run);
+  const sizes = splitSizes(labels);
+  const entry = modelEntry(run.model);
+  writeJsonAtomic(join(opts.dir, 'config.json'), {
+    run,
+    model: { name: run.model, description: entry.description },
+    labelSet: { name: labels.name, classes: labels.classes, loss: labels.loss, sampleOneHot: labels.sampleOneHot, sizes },
+    preprocessing: PREPROCESSING,
+    data: { fer2013Md5: ds.source.fer2013Md5, official: ds.source.fer2013Official, sources: ds.source.key },
+    environment: opts.env,
+  });
+  const history: EpochRecord[] = [];
+  const result = await train(trainConfigOf(run), ds, labels, {
+    onStep: opts.onStep,
+    onEpoch: (r) => {
+      history.push(r);
+      writeFileAtomic(join(opts.dir, 'epochs.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+      opts.onEpoch?.(r);
+    },
+  });
+  const { model } = result;
+  const test = evaluateSplit(model, ds, labels.test, labels.classes, run.evalBatchSize);
+
+  // cross-evaluation on the same PrivateTest images against the other label set
+  let cross: CrossEvaluation | null = null;
+  if (ds.ferplus) {
+    const other = buildLabelSet(ds, isFerPlus(run.labels) ? 'fer' : 'majority');
+    const target = slice(other.test, run.slice.test);
+    const logits = evaluateSplit(model, ds, { index: target.index, label: new Uint8Array(target.index.length) }, labels.classes, run.evalBatchSize).logits;
+    cross = crossEvaluate(logits, target.label, isFerPlus(run.labels) ? 'ferplus' : 'fer');
+  }
+
+  const C = labels.numClasses;
+  const prob = softmaxRows(test.logits, C);
+  const predictions: TestPredictions = {
+    classes: [...labels.classes],
+    index: Array.from(labels.test.index),
+    label: Array.from(labels.test.label),
+    pred: Array.from({ length: labels.test.index.length }, (_, i) => {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (prob[i * C + c] > prob[i * C + best]) best = c;
+      return best;
+    }),
+    prob: Array.from({ length: labels.test.index.length }, (_, i) => Array.from(prob.subarray(i * C, (i + 1) * C), (p) => Math.round(p * 1e4) / 1e4)),
+  };
+  writeJsonAtomic(join(opts.dir, 'predictions.json'), predictions);
+
+  const modelDir = join(opts.dir, 'model');
+  const meta = {
+    ferlab: {
+      run: run.name,
+      experiment: run.experiment,
+      model: run.model,
+      labelSet: run.labels,
+      classes: [...labels.classes],
+      input: '[batch, 48, 48, 1] float32',
+      preprocessing: PREPROCESSING,
+      output: `logits [batch, ${C}] float32; softmax gives class probabilities`,
+      testAccuracy: test.metrics.accuracy,
+      testImages: `${sizes.test} PrivateTest images of label set '${run.labels}' (${isFerPlus(run.labels) ? 'FER+ majority labels' : 'FER2013 labels'})`,
+    },
+  };
+  await saveLayersModel(model, modelDir, meta);
+  writeJsonAtomic(join(modelDir, 'ferlab.json'), { ...meta.ferlab, config: run, environment: opts.env });
+
+  const summary: RunSummary = {
+    name: run.name,
+    model: run.model,
+    labels: run.labels,
+    sizes,
+    epochs: result.history.length,
+    bestEpoch: result.bestEpoch,
+    stoppedEarly: result.stoppedEarly,
+    trainSeconds: result.trainSeconds,
+    wallSeconds: (performance.now() - t0) / 1000,
+    imagesPerSec: result.imagesPerSec,
+    val: result.bestVal,
+    test: test.metrics,
+    cross,
+    dir: opts.dir,
+  };
+  writeJsonAtomic(join(opts.dir, 'metrics.json'), summary);
+  model.dispose();
+  tf.disposeVariables();
+  return summary;
+}

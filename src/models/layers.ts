@@ -1,0 +1,122 @@
+import * as tf from '@tensorflow/tfjs';
+import { batchNormTrain, dropoutTrain } from '../backend/ops';
+
+/**
+ * Drop-in subclasses of tfjs-layers' Conv2D, BatchNormalization and Dropout with faster training paths (ferlab's fused wasm
+ * kernels, see src/backend/ops.ts). They keep tfjs' class names, configs and weights, so a saved model is made of
+ * the standard layers and loads with plain `tf.loadLayersModel`; inference runs tfjs' own code.
+ */
+
+type LayerCtor = new (args: Record<string, unknown>) => tf.layers.Layer;
+type Kwargs = Record<string, unknown>;
+
+// tfjs-layers exports factories, not classes: take the classes from instances.
+const TfBatchNormalization = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as LayerCtor;
+const TfDropout = Object.getPrototypeOf(tf.layers.dropout({ rate: 0.5 })).constructor as LayerCtor;
+const TfConv2D = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })).constructor as LayerCtor;
+
+/**
+ * Conv2D that, without bias and activation (the usual Conv -> BatchNorm pattern), calls tf.conv2d instead of
+ * tfjs-layers' tf.fused.conv2d. The fused op's custom gradient always computes the gradient of the input too, which
+ * for the first layer (whose input is the data) is wasted work; tf.conv2d's gradient is computed only where needed.
+ * Everything else (with bias or activation) is tfjs' implementation.
+ */
+export class Conv2D extends TfConv2D {
+  static readonly className = 'Conv2D';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const self = this as unknown as {
+      useBias: boolean;
+      activation: { getClassName(): string };
+      dataFormat: string;
+      kernel: tf.LayerVariable;
+      strides: [number, number];
+      padding: string;
+      dilationRate: [number, number];
+    };
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (self.useBias || self.activation.getClassName() !== 'linear' || self.dataFormat !== 'channelsLast' || self.padding === 'causal') {
+      return super.call(inputs, kwargs);
+    }
+    return tf.tidy(() =>
+      tf.conv2d(input as tf.Tensor4D, self.kernel.read() as tf.Tensor4D, self.strides, self.padding as 'same' | 'valid', 'NHWC', self.dilationRate),
+    );
+  }
+}
+
+/** `tf.layers.conv2d` with the gradient-pruning call above. */
+export function conv2d(args: Record<string, unknown>): tf.layers.Layer {
+  return new Conv2D(args);
+}
+
+interface BatchNormFields {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  gamma: tf.LayerVariable;
+  beta: tf.LayerVariable;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+  center: boolean;
+  scale: boolean;
+}
+
+/**
+ * BatchNormalization over the last axis whose training branch uses {@link batchNormTrain} (same outputs, same
+ * moving-average updates as tfjs: moving = moving - (moving - batch) * (1 - momentum)). Other axes, or layers without
+ * center/scale, use tfjs' implementation unchanged.
+ */
+export class BatchNormalization extends TfBatchNormalization {
+  static readonly className = 'BatchNormalization';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const self = this as unknown as BatchNormFields;
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    const lastAxis = self.axis === -1 || self.axis === input.shape.length - 1;
+    if (!kwargs['training'] || !lastAxis || !self.center || !self.scale) return super.call(inputs, kwargs);
+    return tf.tidy(() => {
+      const { y, mean, variance } = batchNormTrain(input, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon);
+      const decay = 1 - self.momentum;
+      for (const [v, batch] of [
+        [self.movingMean, mean],
+        [self.movingVariance, variance],
+      ] as const) {
+        tf.tidy(() => {
+          const orig = v.read();
+          v.write(tf.sub(orig, tf.mul(tf.sub(orig, batch), decay)));
+        });
+      }
+      tf.dispose([mean, variance]);
+      return y;
+    });
+  }
+}
+
+/**
+ * Dropout whose training branch uses {@link dropoutTrain} with a fresh mask every call, drawn from the layer's seed and
+ * a call counter (tfjs' Dropout with a fixed `seed` reuses one mask for every batch). Seeded layers give the same
+ * sequence of masks in every run. `noiseShape` falls back to tfjs' implementation.
+ */
+export class Dropout extends TfDropout {
+  static readonly className = 'Dropout';
+  private calls = 0;
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const self = this as unknown as { rate: number; seed?: number; noiseShape?: number[] };
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (!kwargs['training'] || self.noiseShape != null || !(self.rate > 0 && self.rate < 1)) return super.call(inputs, kwargs);
+    const base = self.seed ?? Math.floor(Math.random() * 2 ** 31);
+    const seed = (Math.imul(base ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(++this.calls, 0xc2b2ae35)) >>> 0;
+    return tf.tidy(() => dropoutTrain(input, self.rate, seed));
+  }
+}
+
+/** `tf.layers.batchNormalization` with ferlab's training path. */
+export function batchNormalization(args: Record<string, unknown> = {}): tf.layers.Layer {
+  return new BatchNormalization(args);
+}
+
+/** `tf.layers.dropout` with ferlab's training path and per-call masks. */
+export function dropout(args: { rate: number; seed?: number; name?: string }): tf.layers.Layer {
+  return new Dropout(args);
+}
