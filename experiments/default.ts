@@ -12,7 +12,8 @@ import { defineExperiment } from '../src/exp/config';
 
 export default defineExperiment({
   name: 'default',
-  description: 'FER vs FER+ (majority) x baseline vs deep: 4 trainings, selected on PublicTest, reported on PrivateTest, cross-evaluated against the other label set',
+  description:
+    'FER vs FER+ (majority) x baseline vs deep: 4 trainings, selected on PublicTest, reported on PrivateTest, cross-evaluated against the other label set',
   defaults: {
     epochs: 5,
     batchSize: 64,

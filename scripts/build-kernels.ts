@@ -24,7 +24,10 @@ let stale = 0;
 for (const v of variants) {
   const file = `ferlab-kernels.${v.name}.wasm`;
   const out = join(outDir, file);
-  execFileSync(process.execPath, [asc, entry, '-o', out, '-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--noExportMemory', ...v.flags], { stdio: 'inherit', cwd: root });
+  execFileSync(process.execPath, [asc, entry, '-o', out, '-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--noExportMemory', ...v.flags], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   if (check) {
     const same = readFileSync(out).equals(readFileSync(join(dir, file)));
     console.log(`${file}: ${same ? 'up to date' : 'STALE (run npm run build:kernels)'}`);

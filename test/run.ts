@@ -31,7 +31,12 @@ for (const file of files) {
   const rel = relative(root, file);
   process.stdout.write(`\n# ${rel}\n`);
   const started = Date.now();
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', file], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', file], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 256 * 1024 * 1024,
+  });
   process.stdout.write(r.stdout ?? '');
   process.stderr.write(r.stderr ?? '');
   const out = (r.stdout ?? '') + (r.stderr ?? '');

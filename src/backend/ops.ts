@@ -88,17 +88,17 @@ export function installReluGradient(): void {
   if (reluGradInstalled) return;
   reluGradInstalled = true;
   tf.registerGradient({
-      kernelName: 'Relu',
-      inputsToSave: ['x'],
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [x] = saved;
-        const g = dy as tf.Tensor;
-        return {
-          x: () =>
-            hasFerlabKernel(FERLAB_KERNELS.reluGrad)
-              ? (tf.engine().runKernel(FERLAB_KERNELS.reluGrad, { dy: g, x }) as tf.Tensor)
-              : tf.mul(g, tf.cast(tf.step(x), 'float32')),
-        };
-      },
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [x] = saved;
+      const g = dy as tf.Tensor;
+      return {
+        x: () =>
+          hasFerlabKernel(FERLAB_KERNELS.reluGrad)
+            ? (tf.engine().runKernel(FERLAB_KERNELS.reluGrad, { dy: g, x }) as tf.Tensor)
+            : tf.mul(g, tf.cast(tf.step(x), 'float32')),
+      };
+    },
   });
 }

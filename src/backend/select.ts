@@ -81,7 +81,10 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
         current = { name: 'tensorflow', requested: choice, description: 'tensorflow (tfjs-node, libtensorflow CPU)' };
       } else if (b === 'wasm') {
         const kernels = await useWasm();
-        const what = kernels === 'stock' ? 'stock kernels (FERLAB_KERNELS=off: cannot train convolutions)' : `ferlab kernels, ${kernels === 'relaxed' ? 'FMA (relaxed SIMD)' : 'SIMD128'}`;
+        const what =
+          kernels === 'stock'
+            ? 'stock kernels (FERLAB_KERNELS=off: cannot train convolutions)'
+            : `ferlab kernels, ${kernels === 'relaxed' ? 'FMA (relaxed SIMD)' : 'SIMD128'}`;
         current = { name: 'wasm', requested: choice, description: `wasm (XNNPACK + ${what}, 1 thread)`, kernels };
       } else {
         await tf.setBackend('cpu');

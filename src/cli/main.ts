@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<void> {
     .command('exp')
     .description('run an experiment from experiments/<name>.ts and write its study folder under runs/')
     .argument('[experiment]', 'experiment name', 'default')
-    .option('--quick', 'the same code on the experiment\'s small slice (about a minute)')
+    .option('--quick', "the same code on the experiment's small slice (about a minute)")
     .option('--set <key=value>', 'override a setting of every run (repeatable), e.g. --set epochs=8 --set optimizer.weightDecay=1e-4', collect, [])
     .option('--only <runs>', 'comma-separated run names to run')
     .option('--workers <n>', 'trainings side by side (default: one per core on wasm)', positiveInt)
@@ -45,7 +45,8 @@ async function main(argv: string[]): Promise<void> {
     .option('--no-progress', 'no progress bars (one line per epoch)')
     .action(async (name: string, o: { quick?: boolean; set: string[]; only?: string; workers?: number; runsDir?: string; progress: boolean }) => {
       const g = program.opts();
-      const { loadExperiment, runExperiment, resultRows } = await import('../exp/study');
+      const { loadExperiment, runExperiment } = await import('../exp/study');
+      const { resultRows } = await import('../exp/results');
       const { printTable } = await import('./table');
       const exp = loadExperiment(name);
       const result = await runExperiment(exp, {
@@ -59,7 +60,9 @@ async function main(argv: string[]): Promise<void> {
         backend: g.backend,
         progress: o.progress && process.stdout.isTTY === true,
       });
-      console.log(`\n${exp.name}${result.quick ? ' (quick)' : ''}: ${result.runs.length} runs in ${(result.wallSeconds / 60).toFixed(1)} min on ${result.workers} workers`);
+      console.log(
+        `\n${exp.name}${result.quick ? ' (quick)' : ''}: ${result.runs.length} runs in ${(result.wallSeconds / 60).toFixed(1)} min on ${result.workers} workers`,
+      );
       printTable(resultRows(result));
       console.log(`records, models and reports: ${result.dir}`);
     });
@@ -105,7 +108,7 @@ async function main(argv: string[]): Promise<void> {
 
   program
     .command('eval')
-    .description('reload the model saved in a run record and re-score it on the run\'s PrivateTest images')
+    .description("reload the model saved in a run record and re-score it on the run's PrivateTest images")
     .argument('<run-dir>', 'a run record folder (with model/ and config.json)')
     .action(async (dir: string) => {
       const g = program.opts();
@@ -119,6 +122,6 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv).catch((e: Error) => {
   const known = ['DataError', 'ConfigError'].includes(e.name);
-  console.error(known ? `ferlab: ${e.message}` : e.stack ?? String(e));
+  console.error(known ? `ferlab: ${e.message}` : (e.stack ?? String(e)));
   process.exit(1);
 });

@@ -7,7 +7,9 @@ export function printTable(rows: Array<Record<string, string | number>>): void {
     return;
   }
   const cols = Object.keys(rows[0]);
-  const df = pl.DataFrame(Object.fromEntries(cols.map((c) => [c, rows.map((r) => r[c])])));
+  // strings as given: the caller formats numbers (percentages, times)
+  const df = pl.DataFrame(Object.fromEntries(cols.map((c) => [c, rows.map((r) => String(r[c]))])));
+  process.env.POLARS_TABLE_WIDTH = '240';
   process.env.POLARS_FMT_MAX_COLS = String(cols.length);
   process.env.POLARS_FMT_MAX_ROWS = String(rows.length);
   process.env.POLARS_FMT_STR_LEN = '120';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { IMAGE_PIXELS, FERPLUS_NUM_VOTES } from './classes';
 import { writeFileAtomic } from '../util/atomic';
 
@@ -37,8 +37,14 @@ export interface CacheKey {
 
 const MAGIC = 'FERLABC1';
 const VERSION = 1;
-/** Cache file name inside the cache directory. */
-export const CACHE_FILE = 'fer2013-ferplus.v1.bin';
+
+/**
+ * Cache file name for a data directory: one file per data directory (a hash of its absolute path), so caches of
+ * several data directories (the real data, test fixtures) live side by side in one cache directory.
+ */
+export function cacheFileName(dataDir: string): string {
+  return `fer2013-ferplus.v${VERSION}.${createHash('sha1').update(resolve(dataDir)).digest('hex').slice(0, 10)}.bin`;
+}
 
 interface Header {
   version: number;
@@ -64,7 +70,7 @@ function sections(n: number, hasFerPlus: boolean): Array<[keyof CachedArrays, nu
  * Writes the dataset cache atomically (temporary file + fsync + rename): 8-byte magic, uint32 header length,
  * JSON header (sources' size+mtime, row count, SHA-1 of the payload), then the raw uint8 arrays.
  */
-export function writeCache(cacheDir: string, key: CacheKey, a: CachedArrays): string {
+export function writeCache(cacheDir: string, dataDir: string, key: CacheKey, a: CachedArrays): string {
   const hasFerPlus = a.votes !== undefined;
   const parts = sections(a.n, hasFerPlus).map(([name]) => a[name] as Uint8Array);
   const sha = createHash('sha1');
@@ -77,7 +83,7 @@ export function writeCache(cacheDir: string, key: CacheKey, a: CachedArrays): st
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length);
-  const path = join(cacheDir, CACHE_FILE);
+  const path = join(cacheDir, cacheFileName(dataDir));
   writeFileAtomic(path, [MAGIC, len, json, ...parts]);
   return path;
 }
@@ -89,8 +95,8 @@ export type CacheRead = { ok: true; arrays: CachedArrays; path: string } | { ok:
  * Reads the dataset cache if it exists, was built from exactly the sources in `key` (size + mtime) and its payload
  * SHA-1 matches. Never throws for a bad cache: returns `{ok: false, reason}` so the caller rebuilds it.
  */
-export function readCache(cacheDir: string, key: CacheKey): CacheRead {
-  const path = join(cacheDir, CACHE_FILE);
+export function readCache(cacheDir: string, dataDir: string, key: CacheKey): CacheRead {
+  const path = join(cacheDir, cacheFileName(dataDir));
   if (!existsSync(path)) return { ok: false, reason: 'no cache yet', path };
   let buf: Buffer;
   try {
@@ -109,7 +115,8 @@ export function readCache(cacheDir: string, key: CacheKey): CacheRead {
   if (header.version !== VERSION) return { ok: false, reason: `old format v${header.version}`, path };
   if (JSON.stringify(header.key) !== JSON.stringify(key)) return { ok: false, reason: 'stale (source files changed)', path };
   const start = 12 + hlen;
-  if (buf.length - start !== header.payloadBytes) return { ok: false, reason: `corrupt (payload is ${buf.length - start} bytes, expected ${header.payloadBytes})`, path };
+  if (buf.length - start !== header.payloadBytes)
+    return { ok: false, reason: `corrupt (payload is ${buf.length - start} bytes, expected ${header.payloadBytes})`, path };
   const payload = buf.subarray(start);
   if (createHash('sha1').update(payload).digest('hex') !== header.payloadSha1) return { ok: false, reason: 'corrupt (checksum mismatch)', path };
   const arrays: Partial<CachedArrays> = { n: header.n, fer2013Md5: header.fer2013Md5 };

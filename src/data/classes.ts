@@ -13,16 +13,7 @@
 export const FER_CLASSES = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
 
 /** FER+ emotion class names in label order (microsoft/FERPlus `src/train.py` `emotion_table`). */
-export const FERPLUS_CLASSES = [
-  'neutral',
-  'happiness',
-  'surprise',
-  'sadness',
-  'anger',
-  'disgust',
-  'fear',
-  'contempt',
-] as const;
+export const FERPLUS_CLASSES = ['neutral', 'happiness', 'surprise', 'sadness', 'anger', 'disgust', 'fear', 'contempt'] as const;
 
 /** The 10 vote columns of `fer2013new.csv`, in file order: the 8 FER+ classes, then unknown and NF. */
 export const FERPLUS_VOTE_COLUMNS = [...FERPLUS_CLASSES, 'unknown', 'NF'] as const;

@@ -67,7 +67,7 @@ export async function loadDataset(opts: LoadOptions = {}): Promise<FerDataset> {
   const cacheDir = opts.cacheDir === false ? undefined : (opts.cacheDir ?? defaultCacheDir());
 
   if (cacheDir) {
-    const cached = readCache(cacheDir, key);
+    const cached = readCache(cacheDir, dataDir, key);
     if (cached.ok) {
       const a = cached.arrays;
       log(`data: ${a.n} images from cache ${cached.path}`);
@@ -97,7 +97,15 @@ export async function loadDataset(opts: LoadOptions = {}): Promise<FerDataset> {
   }
   let cachePath: string | undefined;
   if (cacheDir) {
-    cachePath = writeCache(cacheDir, key, { n: fer.n, pixels: fer.pixels, emotion: fer.emotion, usage: fer.usage, votes: ferplus?.votes, named: ferplus?.named, fer2013Md5: fer.md5 });
+    cachePath = writeCache(cacheDir, dataDir, key, {
+      n: fer.n,
+      pixels: fer.pixels,
+      emotion: fer.emotion,
+      usage: fer.usage,
+      votes: ferplus?.votes,
+      named: ferplus?.named,
+      fer2013Md5: fer.md5,
+    });
     log(`data: wrote cache ${cachePath}`);
   }
   return {

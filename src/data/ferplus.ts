@@ -45,7 +45,11 @@ export async function readFerPlus(path: string): Promise<FerPlusTable> {
     header: ['Usage', 'Image name', ...FERPLUS_VOTE_COLUMNS],
     onRow: ({ fields, line }) => {
       if (fields.length !== 2 + FERPLUS_NUM_VOTES) {
-        throw new DataError(path, line, `expected ${2 + FERPLUS_NUM_VOTES} fields (Usage, Image name, ${FERPLUS_NUM_VOTES} vote counts), found ${fields.length}`);
+        throw new DataError(
+          path,
+          line,
+          `expected ${2 + FERPLUS_NUM_VOTES} fields (Usage, Image name, ${FERPLUS_NUM_VOTES} vote counts), found ${fields.length}`,
+        );
       }
       const us = usageIndex.get(fields[0].trim());
       if (us === undefined) {

@@ -88,7 +88,11 @@ export function buildLabelSet(ds: FerDataset, name: LabelSetName): LabelSet {
     };
   }
   if (!ds.ferplus) {
-    throw new DataError(`${ds.source.dataDir}/fer2013new.csv`, undefined, `label set '${name}' needs the FER+ votes, but the file was not found when the data was loaded`);
+    throw new DataError(
+      `${ds.source.dataDir}/fer2013new.csv`,
+      undefined,
+      `label set '${name}' needs the FER+ votes, but the file was not found when the data was loaded`,
+    );
   }
   const { votes, named } = ds.ferplus;
   const C = FERPLUS_CLASSES.length;

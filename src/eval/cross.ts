@@ -43,7 +43,16 @@ export function crossEvaluate(logits: Float32Array, labels: Uint8Array, from: 'f
       t.push(shared.indexOf(labels[i]));
       p.push(shared.indexOf(FER_TO_FERPLUS[best]));
     }
-    return { from, to: 'ferplus', excluded, metrics: computeMetrics(t, p, shared.map((j) => FERPLUS_CLASSES[j])) };
+    return {
+      from,
+      to: 'ferplus',
+      excluded,
+      metrics: computeMetrics(
+        t,
+        p,
+        shared.map((j) => FERPLUS_CLASSES[j]),
+      ),
+    };
   }
   // target: FER labels; the model's 8 outputs are restricted to those with a FER counterpart
   const Cm = FERPLUS_CLASSES.length;

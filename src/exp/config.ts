@@ -100,7 +100,8 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown, f
   let cur = obj;
   for (let i = 0; i < path.length - 1; i++) {
     const next = cur[path[i]];
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) throw new ConfigError(`override '${full}': '${path.slice(0, i + 1).join('.')}' is not a group of settings`);
+    if (typeof next !== 'object' || next === null || Array.isArray(next))
+      throw new ConfigError(`override '${full}': '${path.slice(0, i + 1).join('.')}' is not a group of settings`);
     cur = next as Record<string, unknown>;
   }
   if (!(path[path.length - 1] in cur)) {
@@ -150,7 +151,8 @@ export interface ResolveOptions {
 export function resolveRuns(exp: Experiment, opts: ResolveOptions = {}): RunConfig[] {
   const only = opts.only ?? [];
   const unknown = only.filter((n) => !exp.runs.some((r) => r.name === n));
-  if (unknown.length) throw new ConfigError(`unknown run(s) ${unknown.join(', ')} in experiment '${exp.name}' (runs: ${exp.runs.map((r) => r.name).join(', ')})`);
+  if (unknown.length)
+    throw new ConfigError(`unknown run(s) ${unknown.join(', ')} in experiment '${exp.name}' (runs: ${exp.runs.map((r) => r.name).join(', ')})`);
   return exp.runs
     .filter((r) => only.length === 0 || only.includes(r.name))
     .map((r) => {
@@ -176,4 +178,29 @@ export function trainConfigOf(run: RunConfig): TrainConfig {
     seed: run.seed,
     evalBatchSize: run.evalBatchSize,
   };
+}
+
+/**
+ * Runs of a hyper-parameter sweep: the cartesian product of the given setting values, for one model and label set.
+ * Run names join the values: `deep-majority-lr0.001-batchSize32`.
+ *
+ * @example runs: gridRuns('deep', 'majority', { lr: [1e-3, 3e-3], batchSize: [32, 64] })  // 4 runs
+ */
+export function gridRuns(model: string, labels: LabelSetName, axes: { [K in keyof Settings]?: Array<Settings[K]> }): RunSpec[] {
+  let combos: Array<Partial<Settings>> = [{}];
+  for (const [key, vals] of Object.entries(axes) as Array<[keyof Settings, unknown[]]>) {
+    combos = combos.flatMap((c) => vals.map((v) => ({ ...c, [key]: v })));
+  }
+  return combos.map((settings) => ({
+    name: [
+      model,
+      labels,
+      ...Object.entries(settings).map(([k, v]) => `${k}${typeof v === 'object' ? JSON.stringify(v).replace(/[^a-z0-9.]+/gi, '') : String(v)}`),
+    ]
+      .join('-')
+      .toLowerCase(),
+    model,
+    labels,
+    settings,
+  }));
 }

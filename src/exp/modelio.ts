@@ -53,5 +53,15 @@ export async function loadLayersModelFromDir(dir: string): Promise<tf.LayersMode
     data.set(b, off);
     off += b.byteLength;
   }
-  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: data.buffer, format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy, userDefinedMetadata: json.userDefinedMetadata }));
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: specs,
+      weightData: data.buffer,
+      format: json.format,
+      generatedBy: json.generatedBy,
+      convertedBy: json.convertedBy,
+      userDefinedMetadata: json.userDefinedMetadata,
+    }),
+  );
 }

@@ -14,7 +14,10 @@ import { runLabels } from './run';
  * accuracy.
  * @returns accuracy now, the accuracy the record reported, and the number of images.
  */
-export async function evaluateRunDir(dir: string, opts: { dataDir?: string; cacheDir?: string; backend?: BackendChoice } = {}): Promise<{ accuracy: number; recorded: number; n: number }> {
+export async function evaluateRunDir(
+  dir: string,
+  opts: { dataDir?: string; cacheDir?: string; backend?: BackendChoice } = {},
+): Promise<{ accuracy: number; recorded: number; n: number }> {
   await initBackend(opts.backend ?? 'auto');
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { run: RunConfig };
   const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as { test: { accuracy: number } };

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import { dirname, join } from 'node:path';
 import type { FerDataset } from '../data/dataset';
 import { buildLabelSet, isFerPlus, splitSizes, type LabelSet, type SplitLabels } from '../data/labels';
 import { crossEvaluate, type CrossEvaluation } from '../eval/cross';
@@ -13,6 +12,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import type { Environment } from '../util/env';
 import { trainConfigOf, type RunConfig } from './config';
 import { saveLayersModel } from './modelio';
+import { writeRunReport } from './reports';
 
 /** The final numbers of one run (metrics.json of its record, and a row of the study table). */
 export interface RunSummary {
@@ -68,6 +68,8 @@ export function runLabels(ds: FerDataset, run: RunConfig): LabelSet {
 export interface RunOptions {
   /** Folder of this run's record (created). */
   dir: string;
+  /** Folder holding the plotly.min.js the run report uses (default: the parent of `dir`, the study folder). */
+  plotlyDir?: string;
   env: Environment;
   onStep?: (p: StepProgress) => void;
   onEpoch?: (r: EpochRecord) => void;
@@ -78,7 +80,8 @@ export interface RunOptions {
  * `config.json` (resolved config, environment, data provenance, split sizes), `epochs.jsonl` (rewritten after each
  * epoch), `metrics.json` (best-epoch val/test metrics with confusion matrices, cross-evaluation, timings),
  * `predictions.json` (per-image PrivateTest predictions) and `model/` (model.json + weights.bin, tfjs layers format,
- * with the classes, preprocessing and test accuracy in its metadata and ferlab.json beside it).
+ * with the classes, preprocessing and test accuracy in its metadata and ferlab.json beside it), and report.html
+ * (figures of the run; plotly.js shared from the study folder).
  */
 export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): Promise<RunSummary> {
   const t0 = performance.now();
@@ -165,7 +168,7 @@ export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): 
     dir: opts.dir,
   };
   writeJsonAtomic(join(opts.dir, 'metrics.json'), summary);
+  writeRunReport(opts.dir, run, summary, result.history, predictions, ds, opts.plotlyDir ?? dirname(opts.dir));
   model.dispose();
-  tf.disposeVariables();
   return summary;
 }

@@ -12,6 +12,9 @@ import { environment, type Environment } from '../util/env';
 import { PROJECT_ROOT, defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
 import { ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
 import { ProgressView, formatSeconds } from './progress';
+import { resultsMarkdown } from './results';
+import { writeStudyReport } from './reports';
+import { readFileSync } from 'node:fs';
 import { runOne, type RunSummary } from './run';
 import type { FromWorker, ToWorker, WorkerInit } from './worker';
 
@@ -125,7 +128,15 @@ export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {
   const dir = join(opts.runsDir ?? defaultRunsDir(), `${exp.name}${quick ? '-quick' : ''}-${stamp()}`);
   mkdirSync(dir, { recursive: true });
   const env = environment(info.description);
-  writeJsonAtomic(join(dir, 'study.json'), { experiment: exp, quick, overrides: opts.overrides ?? [], runs, workers, environment: env, started: new Date().toISOString() });
+  writeJsonAtomic(join(dir, 'study.json'), {
+    experiment: exp,
+    quick,
+    overrides: opts.overrides ?? [],
+    runs,
+    workers,
+    environment: env,
+    started: new Date().toISOString(),
+  });
   log(`ferlab: experiment '${exp.name}'${quick ? ' (quick)' : ''}: ${runs.length} runs on ${workers} worker${workers > 1 ? 's' : ''} -> ${dir}`);
 
   const order = [...runs].sort((a, b) => cost(b, ds) - cost(a, ds));
@@ -133,7 +144,9 @@ export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {
   const summaries = new Map<string, RunSummary>();
   const failures: string[] = [];
   const onEpoch = (run: string, e: { epoch: number; valAccuracy: number; trainLoss: number; imagesPerSec: number; trainSeconds: number }) =>
-    view.log(`  ${run}: epoch ${e.epoch} loss ${e.trainLoss.toFixed(3)} val acc ${(100 * e.valAccuracy).toFixed(2)}% (${e.imagesPerSec.toFixed(0)} img/s, ${formatSeconds(e.trainSeconds)})`);
+    view.log(
+      `  ${run}: epoch ${e.epoch} loss ${e.trainLoss.toFixed(3)} val acc ${(100 * e.valAccuracy).toFixed(2)}% (${e.imagesPerSec.toFixed(0)} img/s, ${formatSeconds(e.trainSeconds)})`,
+    );
 
   if (workers === 1) {
     for (const run of order) {
@@ -148,40 +161,42 @@ export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {
   } else {
     const queue = [...order];
     await Promise.all(
-      Array.from({ length: workers }, () =>
-        new Promise<void>((resolve) => {
-          const init: WorkerInit = { backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice), dataDir, cacheDir };
-          const w = new Worker(workerCode(), { eval: true, workerData: init });
-          let current: string | undefined;
-          const next = () => {
-            const run = queue.shift();
-            if (!run) {
-              w.postMessage({ type: 'exit' } satisfies ToWorker);
-              return;
-            }
-            current = run.name;
-            w.postMessage({ type: 'run', run, dir: join(dir, run.name) } satisfies ToWorker);
-          };
-          w.on('message', (m: FromWorker) => {
-            if (m.type === 'ready') next();
-            else if (m.type === 'step') view.update(m.run, m);
-            else if (m.type === 'epoch') onEpoch(m.run, m.record);
-            else if (m.type === 'done') {
-              summaries.set(m.run, m.summary);
-              view.log(`  ${m.run}: done, test accuracy ${(100 * m.summary.test.accuracy).toFixed(2)}%`);
-              next();
-            } else if (m.type === 'failed') {
-              failures.push(`${m.run}: ${m.error}`);
-              if (m.run === '*') w.terminate();
-              else next();
-            }
-          });
-          w.on('error', (e) => {
-            failures.push(`${current ?? 'worker'}: ${e.stack ?? e}`);
-            resolve();
-          });
-          w.on('exit', () => resolve());
-        }),
+      Array.from(
+        { length: workers },
+        () =>
+          new Promise<void>((resolve) => {
+            const init: WorkerInit = { backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice), dataDir, cacheDir };
+            const w = new Worker(workerCode(), { eval: true, workerData: init });
+            let current: string | undefined;
+            const next = () => {
+              const run = queue.shift();
+              if (!run) {
+                w.postMessage({ type: 'exit' } satisfies ToWorker);
+                return;
+              }
+              current = run.name;
+              w.postMessage({ type: 'run', run, dir: join(dir, run.name) } satisfies ToWorker);
+            };
+            w.on('message', (m: FromWorker) => {
+              if (m.type === 'ready') next();
+              else if (m.type === 'step') view.update(m.run, m);
+              else if (m.type === 'epoch') onEpoch(m.run, m.record);
+              else if (m.type === 'done') {
+                summaries.set(m.run, m.summary);
+                view.log(`  ${m.run}: done, test accuracy ${(100 * m.summary.test.accuracy).toFixed(2)}%`);
+                next();
+              } else if (m.type === 'failed') {
+                failures.push(`${m.run}: ${m.error}`);
+                if (m.run === '*') w.terminate();
+                else next();
+              }
+            });
+            w.on('error', (e) => {
+              failures.push(`${current ?? 'worker'}: ${e.stack ?? e}`);
+              resolve();
+            });
+            w.on('exit', () => resolve());
+          }),
       ),
     );
   }
@@ -190,44 +205,17 @@ export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {
   const result: StudyResult = { experiment: exp.name, quick, dir, runs: done, wallSeconds: (performance.now() - t0) / 1000, workers, environment: env };
   writeJsonAtomic(join(dir, 'results.json'), result);
   writeFileAtomic(join(dir, 'results.md'), resultsMarkdown(result));
+  if (done.length) {
+    const readHistory = (d: string) =>
+      readFileSync(join(d, 'epochs.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    writeStudyReport(
+      result,
+      done.map((summary) => ({ summary, history: readHistory(summary.dir) })),
+    );
+  }
   if (failures.length) throw new Error(`${failures.length} run(s) failed (records of the others are in ${dir}):\n${failures.join('\n')}`);
   return result;
-}
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-
-/** One row per run of the results table: the numbers `npm run exp` prints and README quotes. */
-export function resultRows(r: StudyResult): Array<Record<string, string | number>> {
-  return r.runs.map((s) => ({
-    run: s.name,
-    model: s.model,
-    labels: s.labels,
-    'test acc': pct(s.test.accuracy),
-    'macro-F1': s.test.macroF1.toFixed(3),
-    'cross acc': s.cross ? `${pct(s.cross.metrics.accuracy)} (${s.cross.to === 'fer' ? 'FER' : 'FER+'})` : '-',
-    epochs: `${s.bestEpoch}/${s.epochs}`,
-    'train time': formatSeconds(s.trainSeconds),
-    'img/s': Math.round(s.imagesPerSec),
-  }));
-}
-
-/** The results table as Markdown, with the command and environment that produced it. */
-export function resultsMarkdown(r: StudyResult): string {
-  const rows = resultRows(r);
-  if (!rows.length) return `# ${r.experiment}\n\nno run finished\n`;
-  const cols = Object.keys(rows[0]);
-  const lines = [
-    `# ${r.experiment}${r.quick ? ' (quick)' : ''}`,
-    '',
-    `Command: \`npm run exp -- ${r.experiment}${r.quick ? ' --quick' : ''}\` · ${r.runs.length} runs on ${r.workers} workers · wall time ${formatSeconds(r.wallSeconds)}`,
-    `Backend: ${r.environment.backend} · ${r.environment.cpu} (${r.environment.cores} cores) · Node ${r.environment.node} · ferlab ${r.environment.commit ?? r.environment.ferlab}`,
-    '',
-    'test acc / macro-F1: PrivateTest of the run\'s label set (FER+ sets: majority labels) with the best-PublicTest-accuracy epoch; cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes); epochs: best/trained.',
-    '',
-    `| ${cols.join(' | ')} |`,
-    `| ${cols.map(() => '---').join(' | ')} |`,
-    ...rows.map((row) => `| ${cols.map((c) => row[c]).join(' | ')} |`),
-    '',
-  ];
-  return lines.join('\n');
 }

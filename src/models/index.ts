@@ -1,3 +1,4 @@
 export * from './registry';
 export * from './layers';
 export * from './cnn';
+export * from './stats';

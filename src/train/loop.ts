@@ -88,7 +88,13 @@ export interface TrainCallbacks {
 }
 
 /** Loss and metrics of a model on a labelled split (inference mode). */
-export function evaluateSplit(model: tf.LayersModel, ds: FerDataset, split: SplitLabels, classes: readonly string[], batchSize: number): { loss: number; metrics: Metrics; logits: Float32Array } {
+export function evaluateSplit(
+  model: tf.LayersModel,
+  ds: FerDataset,
+  split: SplitLabels,
+  classes: readonly string[],
+  batchSize: number,
+): { loss: number; metrics: Metrics; logits: Float32Array } {
   const logits = predictLogits(model, ds.pixels, split.index, batchSize);
   const C = classes.length;
   let loss = 0;
@@ -155,7 +161,8 @@ export async function train(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, 
         logits!.dispose();
         return out;
       });
-      if (!Number.isFinite(lossValue)) throw new Error(`training diverged: loss ${lossValue} at epoch ${epoch}, step ${s + 1} (lr ${lr}); lower the learning rate`);
+      if (!Number.isFinite(lossValue))
+        throw new Error(`training diverged: loss ${lossValue} at epoch ${epoch}, step ${s + 1} (lr ${lr}); lower the learning rate`);
       lossSum += lossValue;
       for (let i = 0; i < b.n; i++) if (preds[i] === b.label[i]) correct++;
       seen += b.n;

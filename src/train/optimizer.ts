@@ -55,7 +55,13 @@ export class Adam {
       const wd = variable.rank >= 2 ? weightDecay : 0;
       const [x, m, v] = tf.tidy(() => {
         if (fused) {
-          return tf.engine().runKernel(FERLAB_KERNELS.adam, { x: variable, m: st!.m, v: st!.v, g }, { lr, beta1, beta2, epsilon, weightDecay: wd, step: this.t }) as tf.Tensor[];
+          return tf
+            .engine()
+            .runKernel(
+              FERLAB_KERNELS.adam,
+              { x: variable, m: st!.m, v: st!.v, g },
+              { lr, beta1, beta2, epsilon, weightDecay: wd, step: this.t },
+            ) as tf.Tensor[];
         }
         const m1 = tf.add(tf.mul(st!.m, beta1), tf.mul(g, 1 - beta1));
         const v1 = tf.add(tf.mul(st!.v, beta2), tf.mul(tf.square(g), 1 - beta2));

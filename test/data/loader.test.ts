@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset, buildLabelSet, DataError, CACHE_FILE, ferplusTarget, FERPLUS_MODES } from '../../src/data';
+import { loadDataset, buildLabelSet, DataError, cacheFileName, ferplusTarget, FERPLUS_MODES } from '../../src/data';
 import { makeRows, replaceLine, tempDir, writeFixture, VOTE_PATTERNS } from '../helpers/fixtures';
 
 const rows = makeRows({ train: 40, val: 20, test: 20 });
@@ -36,7 +36,10 @@ test('parses fixture CSV and gzip identically, in file order', async () => {
   const gz = await loadDataset({ dataDir: writeFixture(rows, { gzip: true }), cacheDir: false });
   for (const ds of [plain, gz]) {
     assert.is(ds.n, 80);
-    assert.equal(Array.from(ds.emotion), rows.map((r) => r.emotion));
+    assert.equal(
+      Array.from(ds.emotion),
+      rows.map((r) => r.emotion),
+    );
     assert.equal(Array.from(ds.usage.slice(38, 42)), [0, 0, 1, 1]);
     assert.equal(Array.from(ds.pixels.subarray(2304 * 7, 2304 * 7 + 5)), rows[7].pixels.slice(0, 5));
     assert.equal(Array.from(ds.ferplus!.votes.subarray(10 * 3, 10 * 4)), rows[3].votes);
@@ -50,7 +53,10 @@ test('label sets: fer keeps every row; FER+ modes follow the vote rules; val/tes
   const fer = buildLabelSet(ds, 'fer');
   assert.equal([fer.train.index.length, fer.val.index.length, fer.test.index.length], [40, 20, 20]);
   assert.is(fer.numClasses, 7);
-  assert.equal(Array.from(fer.train.target.subarray(0, 7)), [0, 1, 2, 3, 4, 5, 6].map((c) => (c === rows[0].emotion ? 1 : 0)));
+  assert.equal(
+    Array.from(fer.train.target.subarray(0, 7)),
+    [0, 1, 2, 3, 4, 5, 6].map((c) => (c === rows[0].emotion ? 1 : 0)),
+  );
   for (const mode of FERPLUS_MODES) {
     const ls = buildLabelSet(ds, mode);
     assert.is(ls.numClasses, 8);
@@ -73,12 +79,12 @@ test('cache: second load reads the cache; touched source and corrupt cache are r
   const cacheDir = tempDir();
   const first = await loadDataset({ dataDir, cacheDir });
   assert.is(first.source.loadedFrom, 'csv');
-  assert.ok(existsSync(join(cacheDir, CACHE_FILE)));
+  assert.ok(existsSync(join(cacheDir, cacheFileName(dataDir))));
   const second = await loadDataset({ dataDir, cacheDir });
   assert.is(second.source.loadedFrom, 'cache');
   assert.equal(Array.from(second.pixels), Array.from(first.pixels));
   assert.equal(Array.from(second.ferplus!.votes), Array.from(first.ferplus!.votes));
-  assert.equal(readdirSync(cacheDir), [CACHE_FILE], 'only the cache file, no temporaries');
+  assert.equal(readdirSync(cacheDir), [cacheFileName(dataDir)], 'only the cache file, no temporaries');
 
   // stale: the source changed (mtime)
   const later = new Date(Date.now() + 60_000);
@@ -86,17 +92,23 @@ test('cache: second load reads the cache; touched source and corrupt cache are r
   const messages: string[] = [];
   const third = await loadDataset({ dataDir, cacheDir, log: (m) => messages.push(m) });
   assert.is(third.source.loadedFrom, 'csv');
-  assert.ok(messages.some((m) => /stale/.test(m)), `log should say the cache is stale: ${messages}`);
+  assert.ok(
+    messages.some((m) => /stale/.test(m)),
+    `log should say the cache is stale: ${messages}`,
+  );
 
   // corrupt: one payload byte flipped
-  const cachePath = join(cacheDir, CACHE_FILE);
+  const cachePath = join(cacheDir, cacheFileName(dataDir));
   const bytes = readFileSync(cachePath);
   bytes[bytes.length - 100] ^= 0xff;
   writeFileSync(cachePath, bytes);
   messages.length = 0;
   const fourth = await loadDataset({ dataDir, cacheDir, log: (m) => messages.push(m) });
   assert.is(fourth.source.loadedFrom, 'csv');
-  assert.ok(messages.some((m) => /corrupt/.test(m)), `log should say the cache is corrupt: ${messages}`);
+  assert.ok(
+    messages.some((m) => /corrupt/.test(m)),
+    `log should say the cache is corrupt: ${messages}`,
+  );
   assert.equal(Array.from(fourth.pixels), Array.from(first.pixels));
   assert.is((await loadDataset({ dataDir, cacheDir })).source.loadedFrom, 'cache', 'the rebuilt cache is used');
 
@@ -157,8 +169,19 @@ test('an unknown Usage and a bad emotion name the line and the allowed values', 
 
 test('a FER+ file with a missing row is rejected by the row count; a shifted Usage by line', async () => {
   const cacheDir = tempDir();
-  const dataDir = writeFixture(rows, { editPlus: (t) => t.split('\n').filter((_, i) => i !== 30).join('\n') });
-  await expectDataError(loadDataset({ dataDir, cacheDir }), 'fer2013new.csv', undefined, /has 79 data rows but .*fer2013\.csv has 80.*joined .* by row position/);
+  const dataDir = writeFixture(rows, {
+    editPlus: (t) =>
+      t
+        .split('\n')
+        .filter((_, i) => i !== 30)
+        .join('\n'),
+  });
+  await expectDataError(
+    loadDataset({ dataDir, cacheDir }),
+    'fer2013new.csv',
+    undefined,
+    /has 79 data rows but .*fer2013\.csv has 80.*joined .* by row position/,
+  );
   noCacheWritten(cacheDir);
   const dataDir2 = writeFixture(rows, { editPlus: (t) => replaceLine(t, 41, (l) => l.replace(/^Training/, 'PublicTest')) });
   await expectDataError(loadDataset({ dataDir: dataDir2, cacheDir }), 'fer2013new.csv', 41, /Usage is 'PublicTest' but .* line 41 says 'Training'/);

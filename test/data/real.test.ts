@@ -88,7 +88,10 @@ if (dir) {
     });
     const blank = parsed.filter((p) => !p.named);
     assert.is(blank.length, 173, 'blank image names');
-    assert.ok(blank.every((p) => p.votes[9] === 10), 'every blank-named row is 10 votes NF');
+    assert.ok(
+      blank.every((p) => p.votes[9] === 10),
+      'every blank-named row is 10 votes NF',
+    );
     const usageOf = { train: 'Training', val: 'PublicTest', test: 'PrivateTest' } as const;
     const sizes: Record<string, number[]> = {};
     for (const mode of FERPLUS_MODES) {

@@ -25,13 +25,23 @@ const all = (votes: number[], want: Record<FerPlusMode, number[] | null>) => {
 const dist = (pairs: Record<string, number>) => C.map((c) => pairs[c] ?? 0);
 
 test('clear majority: every mode gives the one-hot', () => {
-  all([10, 0, 0, 0, 0, 0, 0, 0, 0, 0], { majority: onehot('neutral'), probability: onehot('neutral'), crossentropy: onehot('neutral'), multi_target: onehot('neutral') });
+  all([10, 0, 0, 0, 0, 0, 0, 0, 0, 0], {
+    majority: onehot('neutral'),
+    probability: onehot('neutral'),
+    crossentropy: onehot('neutral'),
+    multi_target: onehot('neutral'),
+  });
 });
 
 test('single votes are outliers and removed before any rule', () => {
   // [0,7,2,...,unknown 1]: the unknown vote is removed, sum 9; 7 > 4.5 majority; probability stops after 7 >= 6.75;
   // multi_target threshold 2.7 keeps only 7.
-  all([0, 7, 2, 0, 0, 0, 0, 0, 1, 0], { majority: onehot('happiness'), probability: onehot('happiness'), crossentropy: onehot('happiness'), multi_target: onehot('happiness') });
+  all([0, 7, 2, 0, 0, 0, 0, 0, 1, 0], {
+    majority: onehot('happiness'),
+    probability: onehot('happiness'),
+    crossentropy: onehot('happiness'),
+    multi_target: onehot('happiness'),
+  });
   // all ten single votes -> nothing left -> unknown -> dropped in every mode
   all([1, 1, 1, 1, 1, 1, 1, 1, 1, 1], { majority: null, probability: null, crossentropy: null, multi_target: null });
 });
@@ -63,14 +73,22 @@ test('unknown sharing a peak with an emotion is dropped after earlier emotions',
   all([3, 0, 0, 0, 0, 0, 0, 4, 3, 0], { majority: null, probability: t, crossentropy: t, multi_target: t });
   // sadness 6 (majority), unknown 4: probability removes unknown; multi_target keeps it (>= 3), argmax is sadness, and
   // dropping unknown/NF then renormalising leaves sadness alone
-  all([0, 0, 0, 6, 0, 0, 0, 0, 4, 0], { majority: onehot('sadness'), probability: onehot('sadness'), crossentropy: onehot('sadness'), multi_target: onehot('sadness') });
+  all([0, 0, 0, 6, 0, 0, 0, 0, 4, 0], {
+    majority: onehot('sadness'),
+    probability: onehot('sadness'),
+    crossentropy: onehot('sadness'),
+    multi_target: onehot('sadness'),
+  });
 });
 
 test('processVotes returns the 10-class distribution with unknown as index 8', () => {
   const u = processVotes([4, 0, 0, 3, 3, 0, 0, 0, 0, 0], 'majority');
   assert.equal(Array.from(u), [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
   const m = processVotes([0, 0, 0, 6, 0, 0, 0, 0, 4, 0], 'multi_target');
-  assert.equal(Array.from(m).map((v) => +v.toFixed(6)), [0, 0, 0, 0.6, 0, 0, 0, 0, 0.4, 0]);
+  assert.equal(
+    Array.from(m).map((v) => +v.toFixed(6)),
+    [0, 0, 0, 0.6, 0, 0, 0, 0, 0.4, 0],
+  );
 });
 
 test('multi_target mask: 1 for every accepted class, smoothed by 0.001', () => {

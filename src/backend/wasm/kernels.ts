@@ -41,8 +41,21 @@ function zeros(k: WasmKernels, floats: number): number {
 }
 
 interface ConvGeom {
-  N: number; H: number; W: number; CI: number; KH: number; KW: number; CO: number; OH: number; OW: number;
-  sh: number; sw: number; dh: number; dw: number; pt: number; pl: number;
+  N: number;
+  H: number;
+  W: number;
+  CI: number;
+  KH: number;
+  KW: number;
+  CO: number;
+  OH: number;
+  OW: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  pt: number;
+  pl: number;
 }
 
 function convGeom(xShape: number[], filterShape: number[], attrs: NamedAttrMap, withDilations: boolean): ConvGeom | null {
@@ -59,10 +72,21 @@ function convGeom(xShape: number[], filterShape: number[], attrs: NamedAttrMap, 
     dataFormat,
   );
   return {
-    N: info.batchSize, H: info.inHeight, W: info.inWidth, CI: info.inChannels,
-    KH: info.filterHeight, KW: info.filterWidth, CO: info.outChannels, OH: info.outHeight, OW: info.outWidth,
-    sh: info.strideHeight, sw: info.strideWidth, dh: info.dilationHeight, dw: info.dilationWidth,
-    pt: info.padInfo.top, pl: info.padInfo.left,
+    N: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    CI: info.inChannels,
+    KH: info.filterHeight,
+    KW: info.filterWidth,
+    CO: info.outChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    dh: info.dilationHeight,
+    dw: info.dilationWidth,
+    pt: info.padInfo.top,
+    pl: info.padInfo.left,
   };
 }
 
@@ -92,7 +116,23 @@ function winogradFits(g: ConvGeom): boolean {
  * transformed 4x4 input tiles, 16 GEMMs on igemm (one per transformed position), output transform.
  * transpose = 0: forward conv (K = CI, J = CO); 1: input gradient (src = dy, K = CO, J = CI, rotated filter).
  */
-function winogradConv(k: WasmKernels, src: number, N: number, H: number, W: number, K: number, filter: number, CI: number, CO: number, transpose: number, J: number, OH: number, OW: number, pt: number, pl: number): TensorInfo {
+function winogradConv(
+  k: WasmKernels,
+  src: number,
+  N: number,
+  H: number,
+  W: number,
+  K: number,
+  filter: number,
+  CI: number,
+  CO: number,
+  transpose: number,
+  J: number,
+  OH: number,
+  OW: number,
+  pt: number,
+  pl: number,
+): TensorInfo {
   const TH = Math.ceil(OH / 2);
   const TW = Math.ceil(OW / 2);
   const TT = N * TH * TW;
@@ -121,7 +161,29 @@ function convForward(k: WasmKernels, x: TensorInfo, filter: TensorInfo, g: ConvG
   const packed = k.scratch('wpack', T * g.CI * round8(g.CO) * 4);
   const out = k.output([g.N, g.OH, g.OW, g.CO]);
   k.exports.packWeights(k.ptr(filter), T, g.CI, g.CO, 0, packed);
-  k.exports.igemm(0, k.ptr(x), g.N, g.H, g.W, g.CI, packed, g.KH, g.KW, g.CO, k.ptr(out), g.OH, g.OW, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, zeros(k, g.CI), k.scratch('ptrs', T * 16));
+  k.exports.igemm(
+    0,
+    k.ptr(x),
+    g.N,
+    g.H,
+    g.W,
+    g.CI,
+    packed,
+    g.KH,
+    g.KW,
+    g.CO,
+    k.ptr(out),
+    g.OH,
+    g.OW,
+    g.sh,
+    g.sw,
+    g.dh,
+    g.dw,
+    g.pt,
+    g.pl,
+    zeros(k, g.CI),
+    k.scratch('ptrs', T * 16),
+  );
   return out;
 }
 
@@ -137,7 +199,13 @@ function fusedConv2D(args: Args): TensorInfo {
   const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
   const activation = (args.attrs!.activation as string) ?? 'linear';
   const g = convGeom(x!.shape, filter!.shape, args.attrs!, true);
-  if (!g || g.CI * g.KH * g.KW <= IM2COL_MAX_K || preluActivationWeights || (activation !== 'linear' && activation !== 'relu') || (bias && size(bias.shape) !== g.CO)) {
+  if (
+    !g ||
+    g.CI * g.KH * g.KW <= IM2COL_MAX_K ||
+    preluActivationWeights ||
+    (activation !== 'linear' && activation !== 'relu') ||
+    (bias && size(bias.shape) !== g.CO)
+  ) {
     return stock.get('FusedConv2D')!(args as never) as TensorInfo;
   }
   const k = K(args.backend);
@@ -275,16 +343,45 @@ function maxPoolGrad(args: Args): TensorInfo {
   const k = K(args.backend);
   const dx = k.output(input.shape);
   const tiled =
-    info.strideHeight === info.filterHeight && info.strideWidth === info.filterWidth && info.padInfo.top === 0 && info.padInfo.left === 0 &&
-    info.inHeight === info.outHeight * info.filterHeight && info.inWidth === info.outWidth * info.filterWidth && info.inChannels % 4 === 0;
+    info.strideHeight === info.filterHeight &&
+    info.strideWidth === info.filterWidth &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    info.inHeight === info.outHeight * info.filterHeight &&
+    info.inWidth === info.outWidth * info.filterWidth &&
+    info.inChannels % 4 === 0;
   if (tiled) {
-    k.exports.maxPoolGradTiled(k.ptr(dy), k.ptr(input), k.ptr(output), info.batchSize, info.outHeight, info.outWidth, info.inChannels, info.filterHeight, info.filterWidth, k.ptr(dx));
+    k.exports.maxPoolGradTiled(
+      k.ptr(dy),
+      k.ptr(input),
+      k.ptr(output),
+      info.batchSize,
+      info.outHeight,
+      info.outWidth,
+      info.inChannels,
+      info.filterHeight,
+      info.filterWidth,
+      k.ptr(dx),
+    );
     return dx;
   }
   k.exports.maxPoolGrad(
-    k.ptr(dy), k.ptr(input), k.ptr(output), info.batchSize, info.inHeight, info.inWidth, info.inChannels,
-    info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth,
-    info.padInfo.top, info.padInfo.left, k.ptr(dx),
+    k.ptr(dy),
+    k.ptr(input),
+    k.ptr(output),
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    k.ptr(dx),
   );
   return dx;
 }
@@ -405,7 +502,23 @@ function adam(args: Args): TensorInfo[] {
   const vo = k.output(x.shape);
   const bc1 = 1 - Math.pow(a.beta1, a.step);
   const bc2 = 1 - Math.pow(a.beta2, a.step);
-  k.exports.adamStep(k.ptr(x), k.ptr(m), k.ptr(v), k.ptr(g), size(x.shape), a.lr, a.beta1, a.beta2, a.epsilon, a.weightDecay, bc1, bc2, k.ptr(xo), k.ptr(mo), k.ptr(vo));
+  k.exports.adamStep(
+    k.ptr(x),
+    k.ptr(m),
+    k.ptr(v),
+    k.ptr(g),
+    size(x.shape),
+    a.lr,
+    a.beta1,
+    a.beta2,
+    a.epsilon,
+    a.weightDecay,
+    bc1,
+    bc2,
+    k.ptr(xo),
+    k.ptr(mo),
+    k.ptr(vo),
+  );
   return [xo, mo, vo];
 }
 

@@ -11,22 +11,70 @@ import { PROJECT_ROOT } from '../../util/paths';
 export interface KernelExports {
   packWeights(w: number, T: number, I: number, O: number, transpose: number, out: number): void;
   im2col(
-    x: number, N: number, IH: number, IW: number, C: number, KH: number, KW: number, OH: number, OW: number,
-    sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, out: number,
+    x: number,
+    N: number,
+    IH: number,
+    IW: number,
+    C: number,
+    KH: number,
+    KW: number,
+    OH: number,
+    OW: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    out: number,
   ): void;
   igemm(
-    mode: number, src: number, N: number, IH: number, IW: number, K: number,
-    wp: number, KH: number, KW: number, J: number,
-    out: number, OH: number, OW: number,
-    sh: number, sw: number, dh: number, dw: number, pt: number, pl: number,
-    zero: number, ptrs: number,
+    mode: number,
+    src: number,
+    N: number,
+    IH: number,
+    IW: number,
+    K: number,
+    wp: number,
+    KH: number,
+    KW: number,
+    J: number,
+    out: number,
+    OH: number,
+    OW: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    zero: number,
+    ptrs: number,
   ): void;
   wgradScratchBytes(C: number, J: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number, R: number, CW: number): number;
   wgrad(
-    x: number, N: number, IH: number, IW: number, C: number,
-    dy: number, OH: number, OW: number, J: number, dyStride: number,
-    KH: number, KW: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number,
-    R: number, CW: number, work: number, out: number,
+    x: number,
+    N: number,
+    IH: number,
+    IW: number,
+    C: number,
+    dy: number,
+    OH: number,
+    OW: number,
+    J: number,
+    dyStride: number,
+    KH: number,
+    KW: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    R: number,
+    CW: number,
+    work: number,
+    out: number,
   ): void;
   winoFilter(w: number, CI: number, CO: number, transpose: number, out: number): void;
   winoInput(x: number, N: number, H: number, W: number, C: number, pt: number, pl: number, TH: number, TW: number, out: number): void;
@@ -40,15 +88,41 @@ export interface KernelExports {
   bnGradApply(dy: number, x: number, M: number, C: number, mean: number, k1: number, k2: number, k3: number, dx: number): void;
   reluGrad(dy: number, x: number, n: number, dx: number): void;
   maxPoolGrad(
-    dy: number, x: number, y: number, N: number, IH: number, IW: number, C: number, OH: number, OW: number,
-    KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, dx: number,
+    dy: number,
+    x: number,
+    y: number,
+    N: number,
+    IH: number,
+    IW: number,
+    C: number,
+    OH: number,
+    OW: number,
+    KH: number,
+    KW: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    dx: number,
   ): void;
   maxPoolGradTiled(dy: number, x: number, y: number, N: number, OH: number, OW: number, C: number, KH: number, KW: number, dx: number): void;
   dropout(x: number, n: number, rate: number, seed: number, y: number, mask: number): void;
   adamStep(
-    x: number, m: number, v: number, g: number, n: number,
-    lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number,
-    xo: number, mo: number, vo: number,
+    x: number,
+    m: number,
+    v: number,
+    g: number,
+    n: number,
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    wd: number,
+    bc1: number,
+    bc2: number,
+    xo: number,
+    mo: number,
+    vo: number,
   ): void;
   biasAct(y: number, M: number, C: number, bias: number, relu: number): void;
 }
@@ -113,7 +187,14 @@ export class WasmKernels {
   ) {
     const memory = findMemory(backend);
     const module = new WebAssembly.Module(readFileSync(wasmPath(variant)));
-    const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('ferlab kernel abort'); } } });
+    const instance = new WebAssembly.Instance(module, {
+      env: {
+        memory,
+        abort: () => {
+          throw new Error('ferlab kernel abort');
+        },
+      },
+    });
     this.exports = instance.exports as unknown as KernelExports;
   }
 

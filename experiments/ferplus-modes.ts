@@ -1,0 +1,29 @@
+/**
+ * ferplus-modes: the four FER+ training modes of Barsoum et al. (arXiv 1608.01041, Table 2), with ferlab's `deep` CNN.
+ *
+ * Question: does training on the crowd's vote distribution (probability, crossentropy) or on every acceptable label
+ * (multi_target) beat training on the majority label, when all are scored on the same majority-labelled PrivateTest
+ * images? (The paper, VGG13 at 64x64 for 100 epochs: majority 83.85%, probability 84.65%, crossentropy 84.72%,
+ * multi_target 84.00%.)
+ *
+ * Command:  npm run exp -- ferplus-modes            (quick: npm run exp -- ferplus-modes --quick)
+ * Runtime:  about 30 minutes on 2 cores (4 x 5 epochs of deep, 2 side by side); quick: about a minute.
+ * Expected: all four modes near the default study's deep-ferplus (about 79-80% after 5 epochs); the soft-label modes
+ *           learn from ~2,900 more training images than majority (27,956 vs 25,060).
+ */
+import { defineExperiment } from '../src/exp/config';
+import defaultExperiment from './default';
+
+export default defineExperiment({
+  name: 'ferplus-modes',
+  description: 'FER+ majority vs probability vs crossentropy vs multi_target training, deep CNN, all scored on majority labels',
+  defaults: defaultExperiment.defaults,
+  runs: [
+    { name: 'deep-majority', model: 'deep', labels: 'majority' },
+    { name: 'deep-probability', model: 'deep', labels: 'probability' },
+    { name: 'deep-crossentropy', model: 'deep', labels: 'crossentropy' },
+    { name: 'deep-multi_target', model: 'deep', labels: 'multi_target' },
+  ],
+  workers: 2,
+  quick: defaultExperiment.quick,
+});

@@ -1,0 +1,41 @@
+/**
+ * full: the default study at paper scale, for a machine with an NVIDIA GPU and @tensorflow/tfjs-node-gpu.
+ *
+ * Question: the default study's question (FER vs FER+ majority, baseline vs deep) without the 30-minute CPU budget,
+ * plus the FER+ paper's VGG13: 100 epochs with early stopping, translation augmentation, cosine schedule.
+ * Published anchors: FER+ VGG13 (64x64 crops) 83.85% with majority labels (arXiv 1608.01041, Table 2); best single
+ * FER2013 network about 73.3% (Khaireddin & Chen, arXiv 2105.03588, VGGNet).
+ *
+ * Command:  npm install @tensorflow/tfjs-node-gpu && npm run exp -- full     (quick check: npm run exp -- full --quick)
+ * Runtime:  GPU-bound; not run on the 2-core development machine (no GPU: vgg13 alone would take days on CPU).
+ * Expected: deep and vgg13 well above the default study (FER+ majority in the low 80s, FER in the high 60s);
+ *           the numbers have not been measured by ferlab yet.
+ */
+import { defineExperiment } from '../src/exp/config';
+
+export default defineExperiment({
+  name: 'full',
+  description: 'paper-scale FER vs FER+ majority study: baseline, deep and FER+ VGG13, 100 epochs, early stopping on PublicTest',
+  defaults: {
+    epochs: 100,
+    batchSize: 64,
+    lr: 1e-3,
+    schedule: { name: 'cosine', warmupEpochs: 2 },
+    optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-4 },
+    augment: { flip: true, shift: 4 },
+    labelSmoothing: 0,
+    patience: 20,
+    seed: 42,
+    evalBatchSize: 256,
+    slice: { train: null, val: null, test: null },
+  },
+  runs: [
+    { name: 'baseline-fer', model: 'baseline', labels: 'fer' },
+    { name: 'deep-fer', model: 'deep', labels: 'fer' },
+    { name: 'vgg13-fer', model: 'vgg13', labels: 'fer', settings: { lr: 3e-4 } },
+    { name: 'baseline-ferplus', model: 'baseline', labels: 'majority' },
+    { name: 'deep-ferplus', model: 'deep', labels: 'majority' },
+    { name: 'vgg13-ferplus', model: 'vgg13', labels: 'majority', settings: { lr: 3e-4 } },
+  ],
+  quick: { epochs: 1, patience: 0, slice: { train: 640, val: 256, test: 256 } },
+});

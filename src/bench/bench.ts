@@ -1,0 +1,275 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { initBackend, nodeBindingAvailable, type BackendChoice } from '../backend/select';
+import { createModel, listModels } from '../models/registry';
+import { registeredModelStats } from '../models/stats';
+import '../models';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { environment, type Environment } from '../util/env';
+import { PROJECT_ROOT, defaultDataDir } from '../util/paths';
+import { median, kernelProfile, timeTrainingSteps, type StepTiming } from './steps';
+import type { BenchWorkerInit } from './worker';
+
+/** Options of {@link runBench}. */
+export interface BenchOptions {
+  /** Timed steps per measurement (default 30; 5 with quick). */
+  steps?: number;
+  /** Models to measure (default: all registered). */
+  models?: string[];
+  /** Output folder (default bench/results). */
+  outDir?: string;
+  /** Smoke run: few steps, no PyTorch, no study measurement. */
+  quick?: boolean;
+  /** Data for the study-speedup measurement (default FERLAB_DATA_DIR or data/); skipped when absent. */
+  dataDir?: string;
+  log?: (line: string) => void;
+}
+
+/** PyTorch timing of one model: thread count -> median ms/step. */
+type TorchTimes = Record<string, { median_ms: number; steps_ms: number[] }>;
+
+/** Everything one `npm run bench` measured (bench/results/latest.json). */
+export interface BenchResult {
+  command: string;
+  date: string;
+  environment: Environment;
+  batchSize: number;
+  steps: number;
+  models: Array<{
+    model: string;
+    params: number;
+    macsPerImage: number;
+    /** ferlab on wasm, one training on one core (ferlab kernels, FMA build when available). */
+    wasm1: StepTiming;
+    /** Two trainings side by side, one per core: each worker's timing; throughput = sum. */
+    wasm2: StepTiming[];
+    /** ferlab kernels without relaxed SIMD (plain SIMD128 build), one core. */
+    wasmSimd1?: StepTiming;
+    /** tfjs-node, when installed. */
+    tfjsNode?: StepTiming;
+    torch?: TorchTimes;
+    profile: Array<{ kernel: string; ms: number; calls: number }>;
+  }>;
+  torch?: { version: string; python: string } | { skipped: string };
+  /** Wall time of the default study cut to a few steps per run, with 1 and with 2 workers. */
+  study?: { stepsPerRun: number; oneWorkerSeconds: number; twoWorkersSeconds: number; speedup: number } | { skipped: string };
+}
+
+function workerCode(): string {
+  const ts = __filename.endsWith('.ts');
+  const file = join(__dirname, ts ? 'worker.ts' : 'worker.js');
+  return ts ? `require('tsx/cjs'); require(${JSON.stringify(file)});` : `require(${JSON.stringify(file)});`;
+}
+
+/** Runs `count` benchmark workers that time the same model at the same time; resolves with their timings. */
+function parallelTimings(count: number, init: Omit<BenchWorkerInit, 'waitForGo'>, env: NodeJS.ProcessEnv = process.env): Promise<StepTiming[]> {
+  return new Promise((resolve, reject) => {
+    const workers: Worker[] = [];
+    const results: StepTiming[] = [];
+    let ready = 0;
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(workerCode(), { eval: true, workerData: { ...init, waitForGo: true } satisfies BenchWorkerInit, env });
+      workers.push(w);
+      w.on('message', (m: { type: string; timing?: StepTiming; error?: string }) => {
+        if (m.type === 'ready' && ++ready === count) workers.forEach((x) => x.postMessage('go'));
+        else if (m.type === 'done') {
+          results.push(m.timing!);
+          w.terminate();
+          if (results.length === count) resolve(results);
+        } else if (m.type === 'failed') {
+          workers.forEach((x) => x.terminate());
+          reject(new Error(m.error));
+        }
+      });
+      w.on('error', reject);
+    }
+  });
+}
+
+/** A Python with PyTorch: FERLAB_PYTHON, `python3`, or Debian's /usr/bin/python3. */
+function findTorchPython(): string | undefined {
+  for (const py of [process.env.FERLAB_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)) {
+    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+const ms = (v: number) => v.toFixed(1);
+const rate = (v: number) => v.toFixed(0);
+const imgs = (t: StepTiming[]) => t.reduce((a, x) => a + x.imagesPerSec, 0);
+
+/**
+ * `npm run bench`: for every registered model, median training-step time (batch 64, Adam) of ferlab on the wasm
+ * backend with one core and with two side-by-side trainings, of the same architecture in PyTorch (1 and 2 threads)
+ * in the same run, the ferlab/PyTorch throughput ratios, a per-kernel profile of one step, the plain-SIMD kernel
+ * build, tfjs-node when installed, and the wall-time speedup of the default study with 2 workers over 1. Writes
+ * bench/results/latest.{json,md} and a dated copy, and prints the Markdown.
+ */
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const steps = opts.steps ?? (opts.quick ? 5 : 30);
+  const warmup = opts.quick ? 1 : 5;
+  const outDir = opts.outDir ?? join(PROJECT_ROOT, 'bench', 'results');
+  const info = await initBackend('wasm');
+  const env = environment(info.description);
+  const models = opts.models ?? listModels();
+  const result: BenchResult = {
+    command: `npm run bench${opts.quick ? ' -- --quick' : ''}`,
+    date: new Date().toISOString(),
+    environment: env,
+    batchSize: 64,
+    steps,
+    models: [],
+  };
+  log(`bench: ${info.description}; ${steps} timed steps per measurement, batch 64`);
+
+  const python = opts.quick ? undefined : findTorchPython();
+  let torchOut: { torch: string; models: Record<string, TorchTimes> } | undefined;
+  if (python) {
+    const dir = mkdtempSync(join(tmpdir(), 'ferlab-bench-'));
+    const spec: Record<string, unknown> = {};
+    for (const m of models) {
+      const model = createModel(m, { numClasses: 8 });
+      const topology = model.toJSON(null, false) as unknown as { config: { layers: unknown[] } };
+      spec[m] = { layers: topology.config.layers, num_classes: 8 };
+      model.dispose();
+    }
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ models: spec }));
+    log(`bench: PyTorch yardstick with ${python}`);
+    const r = spawnSync(
+      python,
+      [join(PROJECT_ROOT, 'bench', 'torch_ref.py'), '--spec', join(dir, 'spec.json'), '--steps', String(steps), '--warmup', String(warmup), '--threads', '1,2'],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
+    if (r.status !== 0) throw new Error(`bench/torch_ref.py failed:\n${r.stderr}`);
+    torchOut = JSON.parse(r.stdout);
+    result.torch = { version: torchOut!.torch, python };
+  } else {
+    result.torch = { skipped: opts.quick ? 'quick run' : 'no python3 with torch found (set FERLAB_PYTHON)' };
+  }
+
+  for (const model of models) {
+    const stats = registeredModelStats(model, 8);
+    log(`bench: ${model}: 1 core`);
+    const wasm1 = timeTrainingSteps(model, steps, warmup);
+    log(`bench: ${model}: 2 trainings side by side`);
+    const wasm2 = await parallelTimings(2, { backend: 'wasm', model, steps, warmup });
+    log(`bench: ${model}: plain SIMD128 kernels`);
+    const [wasmSimd1] = await parallelTimings(1, { backend: 'wasm', model, steps, warmup }, { ...process.env, FERLAB_KERNELS: 'simd' });
+    let tfjsNode: StepTiming | undefined;
+    if (nodeBindingAvailable(false) || nodeBindingAvailable(true)) {
+      log(`bench: ${model}: tfjs-node`);
+      [tfjsNode] = await parallelTimings(1, { backend: 'tensorflow' as BackendChoice, model, steps, warmup });
+    }
+    const profile = await kernelProfile(model);
+    result.models.push({ model, params: stats.params, macsPerImage: stats.macs, wasm1, wasm2, wasmSimd1, tfjsNode, torch: torchOut?.models[model], profile });
+  }
+
+  if (opts.quick) {
+    result.study = { skipped: 'quick run' };
+  } else {
+    result.study = await studySpeedup(opts.dataDir ?? defaultDataDir(), log);
+  }
+
+  const md = benchMarkdown(result);
+  const day = result.date.slice(0, 10);
+  writeJsonAtomic(join(outDir, 'latest.json'), result);
+  writeFileAtomic(join(outDir, 'latest.md'), md);
+  writeJsonAtomic(join(outDir, `${day}.json`), result);
+  writeFileAtomic(join(outDir, `${day}.md`), md);
+  log(md);
+  log(`bench: wrote ${join(outDir, 'latest.md')} and latest.json`);
+  return result;
+}
+
+/** Wall time of the default study with every run cut to 40 steps, 1 worker vs 2 workers (real runner, real data). */
+async function studySpeedup(dataDir: string, log: (l: string) => void): Promise<BenchResult['study']> {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(join(dataDir, 'fer2013.csv.gz')) && !existsSync(join(dataDir, 'fer2013.csv'))) {
+    return { skipped: `no data in ${dataDir} (pass --data-dir)` };
+  }
+  const { loadExperiment, runExperiment } = await import('../exp/study');
+  const stepsPerRun = 40;
+  const overrides = ['epochs=1', `slice.train=${stepsPerRun * 64}`, 'slice.val=256', 'slice.test=256'];
+  const runsDir = mkdtempSync(join(tmpdir(), 'ferlab-bench-study-'));
+  const exp = loadExperiment('default');
+  const wall: number[] = [];
+  for (const workers of [1, 2]) {
+    log(`bench: default study, ${stepsPerRun} steps per run, ${workers} worker(s)`);
+    const r = await runExperiment(exp, { overrides, workers, dataDir, runsDir, progress: false, log: () => {} });
+    wall.push(r.wallSeconds);
+  }
+  return { stepsPerRun, oneWorkerSeconds: wall[0], twoWorkersSeconds: wall[1], speedup: wall[0] / wall[1] };
+}
+
+/** The benchmark as Markdown: throughput table with PyTorch ratios, study speedup, per-kernel profiles. */
+export function benchMarkdown(r: BenchResult): string {
+  const L: string[] = [];
+  const e = r.environment;
+  L.push(`# ferlab training benchmark`, '');
+  L.push(
+    `Command: \`${r.command}\` · ${r.date.slice(0, 16).replace('T', ' ')} UTC · ${e.cpu}, ${e.cores} cores, ${e.memoryGiB} GiB · Node ${e.node} · tfjs ${e.tfjs} · ferlab ${e.commit ?? e.ferlab}`,
+  );
+  L.push(
+    `Backend: ${e.backend}. ${'version' in (r.torch ?? {}) ? `PyTorch ${(r.torch as { version: string }).version} (${(r.torch as { python: string }).python}).` : `PyTorch: ${(r.torch as { skipped: string })?.skipped}.`}`,
+  );
+  L.push(
+    '',
+    `Full training steps (forward, loss, backward, Adam), batch ${r.batchSize} of 48x48x1, median of ${r.steps} steps after warm-up. Ratio = ferlab images/s / PyTorch images/s (1.0 = as fast).`,
+    '',
+  );
+  L.push(
+    '| model | params | MMAC/img | ferlab 1 core ms/step | img/s | PyTorch 1 thread ms/step | img/s | ratio | ferlab 2 cores img/s | PyTorch 2 threads img/s | ratio | SIMD128-only 1 core ms/step | batch build ms |',
+  );
+  L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const m of r.models) {
+    const t1 = m.torch?.['1']?.median_ms;
+    const t2 = m.torch?.['2']?.median_ms;
+    const p1 = t1 ? (1000 * r.batchSize) / t1 : undefined;
+    const p2 = t2 ? (1000 * r.batchSize) / t2 : undefined;
+    const w2 = imgs(m.wasm2);
+    L.push(
+      `| ${m.model} | ${(m.params / 1e6).toFixed(2)} M | ${(m.macsPerImage / 1e6).toFixed(1)} | ${ms(m.wasm1.medianMs)} | ${rate(m.wasm1.imagesPerSec)} | ${t1 ? ms(t1) : '-'} | ${p1 ? rate(p1) : '-'} | ${p1 ? (m.wasm1.imagesPerSec / p1).toFixed(2) : '-'} | ${rate(w2)} (2 x ${rate(w2 / 2)}) | ${p2 ? rate(p2) : '-'} | ${p2 ? (w2 / p2).toFixed(2) : '-'} | ${m.wasmSimd1 ? ms(m.wasmSimd1.medianMs) : '-'} | ${ms(m.wasm1.batchBuildMs)} |`,
+    );
+  }
+  if (r.models.some((m) => m.tfjsNode)) {
+    L.push(
+      '',
+      'tfjs-node: ' +
+        r.models
+          .filter((m) => m.tfjsNode)
+          .map((m) => `${m.model} ${ms(m.tfjsNode!.medianMs)} ms/step`)
+          .join(', '),
+    );
+  }
+  L.push('');
+  if (r.study && 'speedup' in r.study) {
+    const s = r.study;
+    L.push(
+      `Default study (4 runs, each cut to ${s.stepsPerRun} steps + evaluation, real runner and data): 1 worker ${s.oneWorkerSeconds.toFixed(1)} s, 2 workers ${s.twoWorkersSeconds.toFixed(1)} s: **${s.speedup.toFixed(2)}x** faster with both cores.`,
+    );
+  } else if (r.study) {
+    L.push(`Default study speedup: skipped (${r.study.skipped}).`);
+  }
+  L.push('', '## Time per kernel in one training step (ms, ferlab wasm, 1 core, tf.profile)', '');
+  for (const m of r.models) {
+    const total = m.profile.reduce((a, k) => a + k.ms, 0);
+    L.push(
+      `**${m.model}** (kernels total ${ms(total)} ms): ` +
+        m.profile
+          .slice(0, 12)
+          .map((k) => `${k.kernel} ${ms(k.ms)} (${k.calls})`)
+          .join(' · '),
+      '',
+    );
+  }
+  L.push(
+    `Median of the two side-by-side trainings' step times: ${r.models.map((m) => `${m.model} ${ms(median(m.wasm2.map((t) => t.medianMs)))} ms`).join(', ')}.`,
+    '',
+  );
+  return L.join('\n');
+}

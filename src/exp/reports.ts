@@ -1,0 +1,118 @@
+import { join } from 'node:path';
+import type { FerDataset } from '../data/dataset';
+import { isFerPlus } from '../data/labels';
+import type { EpochRecord } from '../train/loop';
+import { writeReport, type Report } from '../viz/render';
+import {
+  confusedPairsFigure,
+  confusionFigure,
+  learningCurvesFigure,
+  misclassifiedGalleryFigure,
+  perClassFigure,
+  recallByClassFigure,
+  runsComparisonFigure,
+} from '../viz/results';
+import type { RunConfig } from './config';
+import type { RunSummary, TestPredictions } from './run';
+import type { StudyResult } from './study';
+import { resultRows } from './results';
+
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+/** The numbers of one run as table rows (val, test, cross-evaluation). */
+function metricRows(s: RunSummary): Array<Record<string, string | number>> {
+  const rows: Array<Record<string, string | number>> = [
+    { set: `PublicTest (val, epoch ${s.bestEpoch})`, images: s.val.n, accuracy: pct(s.val.accuracy), 'macro-F1': s.val.macroF1.toFixed(3) },
+    { set: 'PrivateTest (test)', images: s.test.n, accuracy: pct(s.test.accuracy), 'macro-F1': s.test.macroF1.toFixed(3) },
+  ];
+  if (s.cross)
+    rows.push({
+      set: `PrivateTest vs ${s.cross.to === 'fer' ? 'FER2013' : 'FER+ majority'} labels (${s.cross.excluded} contempt images excluded)`,
+      images: s.cross.metrics.n,
+      accuracy: pct(s.cross.metrics.accuracy),
+      'macro-F1': s.cross.metrics.macroF1.toFixed(3),
+    });
+  return rows;
+}
+
+/**
+ * report.html of one run: its numbers, learning curves, confusion matrices (counts and row-normalised), per-class
+ * metrics, most-confused pairs, and the most confident mistakes with their FER+ votes.
+ * @param plotlyDir folder holding the shared plotly.min.js (the study folder).
+ */
+export function writeRunReport(
+  dir: string,
+  run: RunConfig,
+  s: RunSummary,
+  history: EpochRecord[],
+  preds: TestPredictions,
+  ds: FerDataset,
+  plotlyDir: string,
+): string {
+  const title = `${run.name}: ${run.model} on ${run.labels} labels`;
+  const report: Report = {
+    title,
+    subtitle: `experiment ${run.experiment} · ${s.epochs} epochs (best ${s.bestEpoch}) · ${s.sizes.train} train / ${s.sizes.val} val / ${s.sizes.test} test images · ${Math.round(s.imagesPerSec)} images/s`,
+    sections: [
+      { title: 'Results', table: metricRows(s) },
+      { title: 'Learning curves', figures: [learningCurvesFigure([{ name: run.name, history }])] },
+      {
+        title: 'Confusion matrix (PrivateTest; rows = true class, columns = predicted)',
+        figures: [confusionFigure(s.test, run.name), confusionFigure(s.test, run.name, true)],
+        grid: true,
+      },
+      { title: 'Per-class metrics', figures: [perClassFigure(s.test, run.name), confusedPairsFigure(s.test, run.name)] },
+      ...(s.cross
+        ? [
+            {
+              title: `Cross-evaluation against ${s.cross.to === 'fer' ? 'FER2013' : 'FER+ majority'} labels`,
+              figures: [confusionFigure(s.cross.metrics, `${run.name} vs ${s.cross.to === 'fer' ? 'FER2013' : 'FER+'} labels`, true)],
+            },
+          ]
+        : []),
+      {
+        title: 'Misclassified test images',
+        text: 'Captions: true label, prediction and its softmax confidence, and the FER+ crowd votes of the image.',
+        figures: [misclassifiedGalleryFigure(ds, preds, run.name, { limit: 24 })],
+      },
+      { title: 'Configuration', text: JSON.stringify(run, null, 1) },
+    ],
+  };
+  return writeReport(join(dir, 'report.html'), report, { plotlyDir });
+}
+
+/** Per-run data a study report needs besides the summaries. */
+export interface StudyRunData {
+  summary: RunSummary;
+  history: EpochRecord[];
+}
+
+/**
+ * report.html of a study: the results table, runs compared (accuracy, macro-F1, cross-evaluation), every run's
+ * confusion matrix side by side (FER vs FER+ for the same model next to each other), learning curves, and
+ * per-class recall on the shared classes.
+ */
+export function writeStudyReport(study: StudyResult, runs: StudyRunData[]): string {
+  const sorted = [...runs].sort(
+    (a, b) => a.summary.model.localeCompare(b.summary.model) || Number(isFerPlus(a.summary.labels)) - Number(isFerPlus(b.summary.labels)),
+  );
+  const report: Report = {
+    title: `${study.experiment}${study.quick ? ' (quick)' : ''}: ${runs.length} runs`,
+    subtitle: `${study.environment.backend} · ${study.workers} workers · wall time ${(study.wallSeconds / 60).toFixed(1)} min · ferlab ${study.environment.commit ?? study.environment.ferlab}`,
+    sections: [
+      {
+        title: 'Results',
+        text: "test acc / macro-F1: PrivateTest of the run's label set (FER+ sets: majority labels), best-PublicTest epoch. cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes).",
+        table: resultRows(study),
+      },
+      { title: 'Runs compared', figures: [runsComparisonFigure(sorted.map((r) => r.summary)), recallByClassFigure(sorted.map((r) => r.summary))] },
+      {
+        title: 'Confusion matrices, FER vs FER+ (row-normalised; rows = true class)',
+        figures: sorted.map((r) => confusionFigure(r.summary.test, r.summary.name, true)),
+        grid: true,
+      },
+      { title: 'Learning curves', figures: [learningCurvesFigure(sorted.map((r) => ({ name: r.summary.name, history: r.history })))] },
+    ],
+  };
+  return writeReport(join(study.dir, 'report.html'), report);
+}

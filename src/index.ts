@@ -1,0 +1,29 @@
+/**
+ * ferlab's public API: everything `npm run exp` uses, for notebooks and scripts. CommonJS-importable
+ * (`require('ferlab')` from dist/, `import ... from '../dist'` in notebooks).
+ */
+export * from './data';
+export * from './backend/select';
+export { batchNormTrain, dropoutTrain, installReluGradient, hasFerlabKernel } from './backend/ops';
+export { registerWasmKernels, FERLAB_KERNELS } from './backend/wasm/kernels';
+export * from './models';
+export * from './train/batches';
+export * from './train/loss';
+export * from './train/optimizer';
+export * from './train/schedule';
+export * from './train/loop';
+export * from './eval/metrics';
+export * from './eval/predict';
+export * from './eval/cross';
+export * from './exp/config';
+export * from './exp/run';
+export * from './exp/study';
+export * from './exp/results';
+export * from './exp/reports';
+export * from './exp/modelio';
+export * from './exp/reload';
+export * from './viz';
+export { Rng, deriveSeed } from './util/rng';
+export { PROJECT_ROOT, projectPath, defaultDataDir, defaultCacheDir, defaultRunsDir, sharedDataDir } from './util/paths';
+export { environment, type Environment } from './util/env';
+export * from './exp/records';

@@ -1,0 +1,195 @@
+import { FER_CLASSES, FER_TO_FERPLUS, FERPLUS_CLASSES, FERPLUS_NUM_VOTES, FERPLUS_VOTE_COLUMNS, IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+import type { FerDataset } from '../data/dataset';
+import { buildLabelSet, type LabelSetName } from '../data/labels';
+import { processVotes } from '../data/votes';
+import { Rng } from '../util/rng';
+import { baseLayout, classLabels, COLORS, type Figure } from './figure';
+
+/**
+ * Dataset figures: class distributions of the label sets, image grids, FER vs FER+ agreement, vote entropy.
+ */
+
+/**
+ * Training images per class of each label set, on the 8 FER+ classes (FER2013 labels mapped to their FER+ twins;
+ * FER2013 has no contempt). Grouped bars, one trace per label set.
+ * @param split which split to count (default train).
+ */
+export function classDistributionFigure(ds: FerDataset, sets: LabelSetName[], split: 'train' | 'val' | 'test' = 'train'): Figure {
+  const data = sets.map((name, i) => {
+    const ls = buildLabelSet(ds, name);
+    const counts = new Array<number>(FERPLUS_CLASSES.length).fill(0);
+    for (const c of ls[split].label) counts[name === 'fer' ? FER_TO_FERPLUS[c] : c]++;
+    return {
+      type: 'bar',
+      name: `${name} (${ls[split].index.length})`,
+      x: classLabels(FERPLUS_CLASSES),
+      y: counts,
+      marker: { color: COLORS[i % COLORS.length] },
+    };
+  });
+  return {
+    data,
+    layout: baseLayout(`Images per class, ${split} split, by label set`, {
+      barmode: 'group',
+      xaxis: { title: { text: 'class (FER2013 labels mapped to FER+ names)' } },
+      yaxis: { title: { text: 'images' } },
+      legend: { orientation: 'h', y: -0.25 },
+    }),
+  };
+}
+
+/** A grayscale mosaic heatmap of 48x48 tiles: tiles[r][c] = dataset row or -1 (empty). Returns z and tile pitch. */
+function mosaic(ds: FerDataset, tiles: number[][], gap = 4): { z: (number | null)[][]; pitch: number } {
+  const pitch = IMAGE_SIZE + gap;
+  const rows = tiles.length;
+  const cols = Math.max(...tiles.map((t) => t.length));
+  const z: (number | null)[][] = Array.from({ length: rows * pitch - gap }, () => new Array<number | null>(cols * pitch - gap).fill(null));
+  tiles.forEach((row, r) =>
+    row.forEach((idx, c) => {
+      if (idx < 0) return;
+      for (let y = 0; y < IMAGE_SIZE; y++)
+        for (let x = 0; x < IMAGE_SIZE; x++) z[r * pitch + y][c * pitch + x] = ds.pixels[idx * IMAGE_PIXELS + y * IMAGE_SIZE + x];
+    }),
+  );
+  return { z, pitch };
+}
+
+const grayTrace = (z: (number | null)[][]) => ({
+  type: 'heatmap',
+  z,
+  colorscale: [
+    [0, '#000000'],
+    [1, '#ffffff'],
+  ],
+  zmin: 0,
+  zmax: 255,
+  showscale: false,
+  hoverinfo: 'skip',
+});
+
+/**
+ * A grid of example images: one row per class of a label set, `perClass` images each (seeded random choice from the
+ * split).
+ */
+export function imageGridFigure(ds: FerDataset, set: LabelSetName, split: 'train' | 'val' | 'test' = 'train', perClass = 8, seed = 0): Figure {
+  const ls = buildLabelSet(ds, set);
+  const rng = new Rng(seed);
+  const byClass: number[][] = ls.classes.map(() => []);
+  ls[split].label.forEach((c, i) => byClass[c].push(ls[split].index[i]));
+  const tiles = byClass.map((rows) => rng.shuffle(Int32Array.from(rows)).slice(0, perClass)).map((a) => Array.from(a));
+  const { z, pitch } = mosaic(ds, tiles);
+  return {
+    data: [grayTrace(z)],
+    layout: baseLayout(`${set}: ${perClass} ${split} images per class`, {
+      height: 60 + tiles.length * 70,
+      width: 140 + perClass * 70,
+      xaxis: { visible: false, constrain: 'domain' },
+      yaxis: {
+        autorange: 'reversed',
+        scaleanchor: 'x',
+        tickvals: ls.classes.map((_, r) => r * pitch + IMAGE_SIZE / 2),
+        ticktext: classLabels(ls.classes),
+        ticks: '',
+      },
+      margin: { l: 90, r: 10, t: 40, b: 10 },
+    }),
+  };
+}
+
+/** FER+ majority outcome of one image: the emotion index, 8 = no majority / unknown, 9 = not a face. */
+export function ferplusMajorityOutcome(votes: ArrayLike<number>): number {
+  const e = processVotes(votes, 'majority');
+  let idx = 0;
+  for (let i = 1; i < e.length; i++) if (e[i] > e[idx]) idx = i;
+  return idx;
+}
+
+/**
+ * FER2013 label (rows) against the FER+ majority outcome (columns: 8 emotions, "unknown / no majority", "not a
+ * face") over all images with a named FER+ row: how the crowd relabelled each original class. Counts, with the
+ * row-normalised share in the hover text.
+ */
+export function agreementFigure(ds: FerDataset): Figure {
+  if (!ds.ferplus) throw new Error('agreementFigure needs the FER+ votes (fer2013new.csv)');
+  const cols = [...classLabels(FERPLUS_CLASSES), 'Unknown / no majority', 'Not a face'];
+  const counts = FER_CLASSES.map(() => new Array<number>(cols.length).fill(0));
+  for (let i = 0; i < ds.n; i++) {
+    if (!ds.ferplus.named[i]) continue;
+    counts[ds.emotion[i]][ferplusMajorityOutcome(ds.ferplus.votes.subarray(i * FERPLUS_NUM_VOTES, (i + 1) * FERPLUS_NUM_VOTES))]++;
+  }
+  const share = counts.map((row) => {
+    const s = row.reduce((a, b) => a + b, 0);
+    return row.map((v) => (s ? v / s : 0));
+  });
+  let same = 0;
+  let total = 0;
+  counts.forEach((row, r) => {
+    same += row[FER_TO_FERPLUS[r]];
+    total += row.reduce((a, b) => a + b, 0);
+  });
+  return {
+    data: [
+      {
+        type: 'heatmap',
+        z: share,
+        x: cols,
+        y: classLabels(FER_CLASSES),
+        text: counts.map((row, r) => row.map((v, c) => `${v} (${(100 * share[r][c]).toFixed(1)}%)`)),
+        texttemplate: '%{text}',
+        hovertemplate: 'FER2013 %{y} -> FER+ %{x}: %{text}<extra></extra>',
+        colorscale: 'Blues',
+        zmin: 0,
+        zmax: 1,
+        colorbar: { title: { text: 'share of row' } },
+      },
+    ],
+    layout: baseLayout(`FER2013 label vs FER+ majority vote (${((100 * same) / total).toFixed(1)}% of ${total} images agree)`, {
+      xaxis: { title: { text: 'FER+ majority (microsoft/FERPlus rule)' }, tickangle: -30 },
+      yaxis: { title: { text: 'FER2013 label' }, autorange: 'reversed' },
+      height: 480,
+      margin: { l: 90, r: 20, t: 50, b: 120 },
+    }),
+  };
+}
+
+/** Shannon entropy (bits) of an image's raw FER+ vote distribution (10 columns, no outlier removal). */
+export function voteEntropy(votes: ArrayLike<number>): number {
+  let s = 0;
+  for (let k = 0; k < FERPLUS_NUM_VOTES; k++) s += votes[k];
+  if (!s) return 0;
+  let h = 0;
+  for (let k = 0; k < FERPLUS_NUM_VOTES; k++) if (votes[k] > 0) h -= (votes[k] / s) * Math.log2(votes[k] / s);
+  return h;
+}
+
+/**
+ * Histogram of the vote entropy of every named FER+ image, split by whether the FER2013 label equals the FER+
+ * majority: disagreement concentrates on ambiguous (high-entropy) faces.
+ */
+export function voteEntropyFigure(ds: FerDataset): Figure {
+  if (!ds.ferplus) throw new Error('voteEntropyFigure needs the FER+ votes (fer2013new.csv)');
+  const agree: number[] = [];
+  const disagree: number[] = [];
+  for (let i = 0; i < ds.n; i++) {
+    if (!ds.ferplus.named[i]) continue;
+    const v = ds.ferplus.votes.subarray(i * FERPLUS_NUM_VOTES, (i + 1) * FERPLUS_NUM_VOTES);
+    (ferplusMajorityOutcome(v) === FER_TO_FERPLUS[ds.emotion[i]] ? agree : disagree).push(voteEntropy(v));
+  }
+  const trace = (x: number[], name: string, color: string) => ({
+    type: 'histogram',
+    x,
+    name: `${name} (${x.length})`,
+    xbins: { start: 0, end: Math.log2(FERPLUS_NUM_VOTES), size: 0.1 },
+    marker: { color },
+    opacity: 0.75,
+  });
+  return {
+    data: [trace(agree, 'FER label = FER+ majority', COLORS[0]), trace(disagree, 'FER label differs', COLORS[5])],
+    layout: baseLayout(`Entropy of the 10 FER+ votes per image (${FERPLUS_VOTE_COLUMNS.length} columns)`, {
+      barmode: 'overlay',
+      xaxis: { title: { text: 'vote entropy (bits): 0 = unanimous' } },
+      yaxis: { title: { text: 'images' } },
+      legend: { orientation: 'h', y: -0.25 },
+    }),
+  };
+}

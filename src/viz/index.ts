@@ -1,0 +1,4 @@
+export * from './figure';
+export * from './data';
+export * from './results';
+export * from './render';

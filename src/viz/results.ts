@@ -1,0 +1,352 @@
+import { FERPLUS_CLASSES, FERPLUS_NUM_VOTES, FERPLUS_VOTE_COLUMNS, IMAGE_PIXELS, IMAGE_SIZE, FER_CLASSES } from '../data/classes';
+import type { FerDataset } from '../data/dataset';
+import { confusedPairs, normalizeRows, type Metrics } from '../eval/metrics';
+import type { RunSummary, TestPredictions } from '../exp/run';
+import type { EpochRecord } from '../train/loop';
+import { baseLayout, classLabels, COLORS, type Figure } from './figure';
+
+/**
+ * Figures of training runs and their evaluation: learning curves, confusion matrices, per-class metrics, most
+ * confused pairs, galleries of misclassified images, and side-by-side comparisons of runs.
+ */
+
+/** One run's history for {@link learningCurvesFigure}. */
+export interface NamedHistory {
+  name: string;
+  history: EpochRecord[];
+}
+
+/**
+ * Loss (left) and accuracy (right) per epoch, train (dashed) and validation (solid), for one or several runs.
+ */
+export function learningCurvesFigure(runs: NamedHistory[], title = 'Learning curves'): Figure {
+  const data: Array<Record<string, unknown>> = [];
+  runs.forEach((r, i) => {
+    const color = COLORS[i % COLORS.length];
+    const x = r.history.map((h) => h.epoch);
+    const line = (y: number[], name: string, axis: 1 | 2, dash: string) => ({
+      type: 'scatter',
+      mode: 'lines+markers',
+      x,
+      y,
+      name: `${r.name} ${name}`,
+      xaxis: axis === 1 ? 'x' : 'x2',
+      yaxis: axis === 1 ? 'y' : 'y2',
+      line: { color, dash },
+      legendgroup: r.name,
+    });
+    data.push(
+      line(
+        r.history.map((h) => h.trainLoss),
+        'train loss',
+        1,
+        'dash',
+      ),
+    );
+    data.push(
+      line(
+        r.history.map((h) => h.valLoss),
+        'val loss',
+        1,
+        'solid',
+      ),
+    );
+    data.push(
+      line(
+        r.history.map((h) => h.trainAccuracy),
+        'train acc',
+        2,
+        'dash',
+      ),
+    );
+    data.push(
+      line(
+        r.history.map((h) => h.valAccuracy),
+        'val acc',
+        2,
+        'solid',
+      ),
+    );
+  });
+  return {
+    data,
+    layout: baseLayout(title, {
+      grid: { rows: 1, columns: 2, pattern: 'independent' },
+      xaxis: { title: { text: 'epoch' }, dtick: 1 },
+      xaxis2: { title: { text: 'epoch' }, dtick: 1 },
+      yaxis: { title: { text: 'loss (cross-entropy)' } },
+      yaxis2: { title: { text: 'accuracy' }, tickformat: '.0%' },
+      legend: { orientation: 'h', y: -0.3 },
+      height: 420,
+    }),
+  };
+}
+
+/**
+ * Confusion matrix heatmap, rows = true class, columns = predicted class; counts in the cells, colour = count or,
+ * with `normalize`, the share of the row (recall on the diagonal).
+ */
+export function confusionFigure(m: Metrics, title: string, normalize = false): Figure {
+  const norm = normalizeRows(m.confusion);
+  const labels = classLabels(m.classes);
+  return {
+    data: [
+      {
+        type: 'heatmap',
+        z: normalize ? norm : m.confusion,
+        x: labels,
+        y: labels,
+        text: m.confusion.map((row, r) => row.map((v, c) => (normalize ? `${(100 * norm[r][c]).toFixed(0)}%` : String(v)))),
+        texttemplate: '%{text}',
+        hovertemplate: 'true %{y}, predicted %{x}: %{text}<extra></extra>',
+        colorscale: 'Blues',
+        showscale: true,
+        ...(normalize ? { zmin: 0, zmax: 1 } : {}),
+      },
+    ],
+    layout: baseLayout(`${title} (${normalize ? 'share of each true class' : 'counts'}; accuracy ${(100 * m.accuracy).toFixed(1)}%, n = ${m.n})`, {
+      xaxis: { title: { text: 'predicted class' }, tickangle: -30 },
+      yaxis: { title: { text: 'true class' }, autorange: 'reversed' },
+      height: 470,
+      width: 560,
+      margin: { l: 90, r: 20, t: 50, b: 90 },
+    }),
+  };
+}
+
+/** Per-class precision, recall and F1 as grouped bars (macro-F1 in the title). */
+export function perClassFigure(m: Metrics, title: string): Figure {
+  const x = classLabels(m.classes);
+  const bar = (key: 'precision' | 'recall' | 'f1', i: number) => ({
+    type: 'bar',
+    name: key === 'f1' ? 'F1' : key,
+    x,
+    y: m.perClass.map((c) => c[key]),
+    marker: { color: COLORS[i] },
+  });
+  return {
+    data: [bar('precision', 0), bar('recall', 1), bar('f1', 2)],
+    layout: baseLayout(`${title}: per-class precision / recall / F1 (macro-F1 ${m.macroF1.toFixed(3)})`, {
+      barmode: 'group',
+      yaxis: { range: [0, 1], tickformat: '.0%' },
+      legend: { orientation: 'h', y: -0.25 },
+    }),
+  };
+}
+
+/** The most frequent confusions (true -> predicted), as horizontal bars with the share of the true class. */
+export function confusedPairsFigure(m: Metrics, title: string, top = 10): Figure {
+  const pairs = confusedPairs(m, top).reverse();
+  return {
+    data: [
+      {
+        type: 'bar',
+        orientation: 'h',
+        x: pairs.map((p) => p.count),
+        y: pairs.map((p) => `${p.trueClass} -> ${p.predicted}`),
+        text: pairs.map((p) => `${(100 * p.rate).toFixed(1)}% of ${p.trueClass}`),
+        textposition: 'auto',
+        marker: { color: COLORS[5] },
+      },
+    ],
+    layout: baseLayout(`${title}: most confused pairs (true -> predicted)`, {
+      xaxis: { title: { text: 'test images' } },
+      height: 120 + pairs.length * 28,
+      margin: { l: 170, r: 20, t: 50, b: 50 },
+    }),
+  };
+}
+
+/** Short vote summary of an image ("neutral 6, sadness 3, unknown 1"). */
+export function votesText(ds: FerDataset, row: number): string {
+  if (!ds.ferplus) return '';
+  const v = ds.ferplus.votes.subarray(row * FERPLUS_NUM_VOTES, (row + 1) * FERPLUS_NUM_VOTES);
+  return Array.from(v)
+    .map((n, k) => [FERPLUS_VOTE_COLUMNS[k], n] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, n]) => `${c} ${n}`)
+    .join(', ');
+}
+
+/** Options of {@link misclassifiedGalleryFigure}. */
+export interface GalleryOptions {
+  /** Images shown (most confident mistakes first). Default 24. */
+  limit?: number;
+  /** Images per row. Default 6. */
+  perRow?: number;
+  /** Only mistakes whose true class is this one. */
+  trueClass?: string;
+}
+
+/**
+ * Gallery of misclassified PrivateTest images, most confident mistakes first: each tile is captioned with the true
+ * label, the prediction and its softmax confidence, and the image's FER+ votes.
+ */
+export function misclassifiedGalleryFigure(ds: FerDataset, p: TestPredictions, title: string, opts: GalleryOptions = {}): Figure {
+  const limit = opts.limit ?? 24;
+  const perRow = opts.perRow ?? 6;
+  const wrong = p.index
+    .map((row, i) => ({ row, i, conf: p.prob[i][p.pred[i]] }))
+    .filter((e) => p.pred[e.i] !== p.label[e.i] && (!opts.trueClass || p.classes[p.label[e.i]] === opts.trueClass))
+    .sort((a, b) => b.conf - a.conf)
+    .slice(0, limit);
+  const pitchX = IMAGE_SIZE + 30;
+  const pitchY = IMAGE_SIZE + 44;
+  const rows = Math.max(1, Math.ceil(wrong.length / perRow));
+  const z: (number | null)[][] = Array.from({ length: rows * pitchY }, () => new Array<number | null>(perRow * pitchX).fill(null));
+  const annotations: Array<Record<string, unknown>> = [];
+  wrong.forEach((e, k) => {
+    const r = Math.floor(k / perRow);
+    const c = k % perRow;
+    for (let y = 0; y < IMAGE_SIZE; y++)
+      for (let x = 0; x < IMAGE_SIZE; x++) z[r * pitchY + y][c * pitchX + x] = ds.pixels[e.row * IMAGE_PIXELS + y * IMAGE_SIZE + x];
+    const votes = votesText(ds, e.row);
+    annotations.push({
+      x: c * pitchX + IMAGE_SIZE / 2,
+      y: r * pitchY + IMAGE_SIZE + 2,
+      xref: 'x',
+      yref: 'y',
+      yanchor: 'top',
+      showarrow: false,
+      align: 'center',
+      font: { size: 9 },
+      text: `true ${p.classes[p.label[e.i]]}<br>pred ${p.classes[p.pred[e.i]]} ${(100 * e.conf).toFixed(0)}%${votes ? `<br><span style="font-size:8px">${votes}</span>` : ''}`,
+      hovertext: `row ${e.row}: ${votes}`,
+    });
+  });
+  return {
+    data: [
+      {
+        type: 'heatmap',
+        z,
+        colorscale: [
+          [0, '#000000'],
+          [1, '#ffffff'],
+        ],
+        zmin: 0,
+        zmax: 255,
+        showscale: false,
+        hoverinfo: 'skip',
+      },
+    ],
+    layout: baseLayout(`${title}: ${wrong.length} most confident mistakes${opts.trueClass ? ` on ${opts.trueClass}` : ''}`, {
+      annotations,
+      xaxis: { visible: false, constrain: 'domain' },
+      yaxis: { visible: false, autorange: 'reversed', scaleanchor: 'x' },
+      height: 80 + rows * 150,
+      width: 60 + perRow * 150,
+      margin: { l: 10, r: 10, t: 50, b: 10 },
+    }),
+  };
+}
+
+/** Test accuracy and macro-F1 of each run, plus its cross-evaluated accuracy, as grouped bars. */
+export function runsComparisonFigure(runs: RunSummary[], title = 'Runs compared on PrivateTest'): Figure {
+  const x = runs.map((r) => r.name);
+  return {
+    data: [
+      {
+        type: 'bar',
+        name: 'test accuracy (own labels)',
+        x,
+        y: runs.map((r) => r.test.accuracy),
+        marker: { color: COLORS[0] },
+        text: runs.map((r) => `${(100 * r.test.accuracy).toFixed(1)}%`),
+        textposition: 'outside',
+      },
+      { type: 'bar', name: 'macro-F1', x, y: runs.map((r) => r.test.macroF1), marker: { color: COLORS[2] } },
+      { type: 'bar', name: 'cross-evaluated accuracy (other labels)', x, y: runs.map((r) => r.cross?.metrics.accuracy ?? null), marker: { color: COLORS[1] } },
+    ],
+    layout: baseLayout(title, { barmode: 'group', yaxis: { range: [0, 1], tickformat: '.0%' }, legend: { orientation: 'h', y: -0.2 } }),
+  };
+}
+
+/**
+ * Per-class recall of runs trained on FER vs FER+ labels, on the classes they share (FER+ names): where the cleaner
+ * labels help and where they do not. Each run contributes its own test recall.
+ */
+export function recallByClassFigure(runs: RunSummary[], title = 'Per-class recall on PrivateTest'): Figure {
+  const names = FERPLUS_CLASSES.filter((c) => c !== 'contempt');
+  const ferName = (c: string) => ({ anger: 'angry', happiness: 'happy', sadness: 'sad' })[c] ?? c;
+  return {
+    data: runs.map((r, i) => ({
+      type: 'bar',
+      name: r.name,
+      x: classLabels(names),
+      y: names.map((c) => r.test.perClass.find((pc) => pc.class === (r.labels === 'fer' ? ferName(c) : c))?.recall ?? null),
+      marker: { color: COLORS[i % COLORS.length] },
+    })),
+    layout: baseLayout(title, {
+      barmode: 'group',
+      yaxis: { range: [0, 1], tickformat: '.0%', title: { text: 'recall' } },
+      legend: { orientation: 'h', y: -0.25 },
+      xaxis: { title: { text: `class (${FER_CLASSES.length} shared classes, FER+ names)` } },
+    }),
+  };
+}
+
+/**
+ * Test images with the model's top-3 classes and probabilities under each (from a run's predictions.json or from
+ * softmaxRows of fresh logits).
+ * @param rows dataset rows of the images; @param prob `[rows.length][C]` probabilities; @param labels true class of
+ *   each image (same class list), shown in the caption.
+ */
+export function predictionsFigure(
+  ds: FerDataset,
+  rows: number[],
+  prob: number[][],
+  classes: readonly string[],
+  labels: number[],
+  title = 'Predictions',
+): Figure {
+  const perRow = Math.min(6, rows.length);
+  const pitchX = IMAGE_SIZE + 34;
+  const pitchY = IMAGE_SIZE + 46;
+  const nRows = Math.max(1, Math.ceil(rows.length / perRow));
+  const z: (number | null)[][] = Array.from({ length: nRows * pitchY }, () => new Array<number | null>(perRow * pitchX).fill(null));
+  const annotations = rows.map((row, k) => {
+    const r = Math.floor(k / perRow);
+    const c = k % perRow;
+    for (let y = 0; y < IMAGE_SIZE; y++)
+      for (let x = 0; x < IMAGE_SIZE; x++) z[r * pitchY + y][c * pitchX + x] = ds.pixels[row * IMAGE_PIXELS + y * IMAGE_SIZE + x];
+    const top = prob[k]
+      .map((p, j) => [j, p] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3);
+    return {
+      x: c * pitchX + IMAGE_SIZE / 2,
+      y: r * pitchY + IMAGE_SIZE + 2,
+      xref: 'x',
+      yref: 'y',
+      yanchor: 'top',
+      showarrow: false,
+      font: { size: 9 },
+      text: `true ${classes[labels[k]]}<br>${top.map(([j, p]) => `${j === labels[k] ? '<b>' : ''}${classes[j]} ${(100 * p).toFixed(0)}%${j === labels[k] ? '</b>' : ''}`).join('<br>')}`,
+    };
+  });
+  return {
+    data: [
+      {
+        type: 'heatmap',
+        z,
+        colorscale: [
+          [0, '#000000'],
+          [1, '#ffffff'],
+        ],
+        zmin: 0,
+        zmax: 255,
+        showscale: false,
+        hoverinfo: 'skip',
+      },
+    ],
+    layout: baseLayout(title, {
+      annotations,
+      xaxis: { visible: false, constrain: 'domain' },
+      yaxis: { visible: false, autorange: 'reversed', scaleanchor: 'x' },
+      height: 80 + nRows * 160,
+      width: 60 + perRow * 150,
+      margin: { l: 10, r: 10, t: 50, b: 10 },
+    }),
+  };
+}

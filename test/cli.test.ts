@@ -1,0 +1,86 @@
+/**
+ * The `ferlab` command line as a user runs it (npm run exp / npm run ferlab): a run on fixture data, strict
+ * overrides, and clear errors for bad input; plus the committed wasm kernels being up to date with their sources.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeRows, tempDir, writeFixture } from './helpers/fixtures';
+
+const root = join(__dirname, '..');
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+
+const fixture = writeFixture(makeRows({ train: 48, val: 16, test: 16 }));
+
+test('ferlab exp runs a quick experiment on fixture data and prints the results table', () => {
+  const runs = tempDir();
+  const r = cli([
+    '--data-dir',
+    fixture,
+    '--cache-dir',
+    tempDir(),
+    'exp',
+    '--quick',
+    '--only',
+    'baseline-fer,baseline-ferplus',
+    '--workers',
+    '1',
+    '--set',
+    'batchSize=8',
+    '--set',
+    'epochs=1',
+    '--runs-dir',
+    runs,
+    '--no-progress',
+  ]);
+  assert.is(r.status, 0, `exit status 0, stderr: ${r.stderr.slice(-2000)}`);
+  assert.match(r.stdout, /baseline-fer/);
+  assert.match(r.stdout, /test acc/);
+  assert.match(r.stdout, /backend wasm/);
+  const studies = readdirSync(runs);
+  assert.is(studies.length, 1);
+  assert.ok(existsSync(join(runs, studies[0], 'baseline-ferplus', 'model', 'model.json')));
+});
+
+test('an unknown override key is an error naming the key and the valid ones; nothing runs', () => {
+  const runs = tempDir();
+  const r = cli(['--data-dir', fixture, 'exp', '--set', 'epoch=3', '--runs-dir', runs]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /unknown key 'epoch'/);
+  assert.match(r.stderr, /epochs/);
+  assert.equal(readdirSync(runs), []);
+  const bad = cli(['--data-dir', fixture, 'exp', '--set', 'lr=fast', '--runs-dir', runs]);
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /lr/);
+});
+
+test('a missing data dir says where to download the data and the expected layout', () => {
+  const r = cli(['--data-dir', join(tempDir(), 'missing'), 'exp', '--quick']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /data directory not found/);
+  assert.match(r.stderr, /fer2013\.csv/);
+  assert.match(r.stderr, /FERPlus/);
+});
+
+test('ferlab data prints split sizes of every label set', () => {
+  const r = cli(['--data-dir', fixture, '--cache-dir', tempDir(), 'data']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /80 images/);
+  for (const name of ['fer', 'majority', 'probability', 'crossentropy', 'multi_target']) assert.match(r.stdout, new RegExp(name));
+});
+
+test('committed wasm kernel modules are built from the current AssemblyScript sources', () => {
+  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'build-kernels.ts'), '--check'], { cwd: root, encoding: 'utf8' });
+  assert.is(r.status, 0, `${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /relaxed\.wasm: up to date/);
+  assert.match(r.stdout, /simd\.wasm: up to date/);
+});
+
+test.run();

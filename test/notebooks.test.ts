@@ -1,0 +1,59 @@
+/**
+ * Executes every notebook headless with the tslab TypeScript kernel (jupyter nbconvert --execute, FERLAB_QUICK=1)
+ * on the real data, and checks that each one ran every code cell without error and drew plotly figures.
+ * Needs Jupyter (Debian: jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client; .ci/run installs them);
+ * skipped with a message where Jupyter is missing, except under CI where that is a failure.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { realDataDir } from './helpers/realdata';
+import { tempDir } from './helpers/fixtures';
+
+const root = join(__dirname, '..');
+const hasJupyter = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['-c', 'import jupyter_client, nbconvert'], { stdio: 'ignore' }).status === 0);
+const dataDir = realDataDir();
+
+if (!hasJupyter && process.env.CI) {
+  test('Jupyter is installed (CI)', () =>
+    assert.unreachable('CI must have Jupyter: .ci/run installs jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client'));
+} else if (!hasJupyter) {
+  console.warn('Jupyter not found: skipping the notebook tests (apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client)');
+} else if (dataDir) {
+  test('all four notebooks execute with zero cell errors on the quick slice and draw plotly figures', () => {
+    const out = join(root, 'test-output', 'notebooks');
+    const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'notebooks.ts'), '--execute', '--quick', '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, FERLAB_DATA_DIR: dataDir, FERLAB_RUNS_DIR: tempDir('ferlab-nb-runs-') },
+      maxBuffer: 256 << 20,
+    });
+    assert.is(r.status, 0, `notebook execution failed:\n${(r.stdout + r.stderr).slice(-4000)}`);
+    const sources = readdirSync(join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb'));
+    assert.equal(sources.sort(), ['01-data-fer-vs-ferplus.ipynb', '02-baseline-vs-deep.ipynb', '03-confusion-analysis.ipynb', '04-export-and-predict.ipynb']);
+    for (const f of sources) {
+      const nb = JSON.parse(readFileSync(join(out, f), 'utf8'));
+      assert.is(nb.cells[0].cell_type, 'markdown', `${f} opens with a markdown cell`);
+      assert.match(nb.cells[0].source.join(''), /\*\*Question\.\*\*/, `${f} says what question it answers`);
+      const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === 'code');
+      const outputs = code.flatMap((c: { outputs: Array<{ output_type: string; data?: Record<string, unknown> }> }) => c.outputs);
+      assert.not.ok(
+        outputs.some((o: { output_type: string }) => o.output_type === 'error'),
+        `${f}: no error outputs`,
+      );
+      assert.ok(
+        code.every((c: { execution_count: number | null }) => c.execution_count !== null),
+        `${f}: every code cell ran`,
+      );
+      const html = outputs.map((o: { data?: Record<string, unknown> }) => String(o.data?.['text/html'] ?? '')).join('\n');
+      assert.match(html, /Plotly\.newPlot/, `${f} shows plotly figures`);
+    }
+    // notebook 04 re-scored the reloaded model and printed the comparison
+    const nb4 = readFileSync(join(out, '04-export-and-predict.ipynb'), 'utf8');
+    assert.match(nb4, /reloaded model: [\d.]+% on \d+ images; the run reported [\d.]+%/);
+  });
+}
+
+test.run();
