@@ -26,7 +26,7 @@ if (!existsSync(chromium) && process.env.CI) {
   test('study report.html renders its confusion-matrix heatmaps with the right cells and axis labels', async () => {
     let studyDir = process.env.FERLAB_REPORT_STUDY ? resolve(process.env.FERLAB_REPORT_STUDY) : undefined;
     if (!studyDir) {
-      const { loadExperiment, runExperiment } = await import('../src/exp/study');
+      const { loadExperiment, runExperiment } = require('../src/exp/study') as typeof import('../src/exp/study');
       const study = await runExperiment(loadExperiment('default'), {
         quick: true,
         dataDir,
@@ -38,7 +38,7 @@ if (!existsSync(chromium) && process.env.CI) {
       studyDir = study.dir;
     }
     const results = JSON.parse(readFileSync(join(studyDir, 'results.json'), 'utf8')) as { runs: Array<{ name: string; test: { classes: string[] } }> };
-    const { chromium: pw } = await import('playwright-core');
+    const { chromium: pw } = require('playwright-core') as typeof import('playwright-core');
     const browser = await pw.launch({
       executablePath: chromium,
       headless: true,
@@ -73,8 +73,13 @@ if (!existsSync(chromium) && process.env.CI) {
             cells: el.querySelectorAll('.heatmaplayer text').length,
             rows: gd.data[0].z.length,
             cols: (gd.data[0].z[0] as unknown[]).length,
-            xticks: Array.from(el.querySelectorAll('.xtick text')).map((t) => t.textContent ?? ''),
-            yticks: Array.from(el.querySelectorAll('.ytick text')).map((t) => t.textContent ?? ''),
+            // tick labels in reading order: left to right, top to bottom (DOM order depends on the axis direction)
+            xticks: Array.from(el.querySelectorAll('.xtick text'))
+              .sort((a, b) => a.getBoundingClientRect().x - b.getBoundingClientRect().x)
+              .map((t) => t.textContent ?? ''),
+            yticks: Array.from(el.querySelectorAll('.ytick text'))
+              .sort((a, b) => a.getBoundingClientRect().y - b.getBoundingClientRect().y)
+              .map((t) => t.textContent ?? ''),
             xtitle: el.querySelector('.xtitle')?.textContent ?? '',
             ytitle: el.querySelector('.ytitle')?.textContent ?? '',
           });
@@ -91,7 +96,7 @@ if (!existsSync(chromium) && process.env.CI) {
         assert.is(h.cells, C * C, `${run.name}: ${C * C} rendered cell labels, found ${h.cells}`);
         const names = run.test.classes.map((c) => c.charAt(0).toUpperCase() + c.slice(1));
         assert.equal(h.xticks, names, `${run.name}: predicted-class axis labels`);
-        assert.equal(h.yticks, names, `${run.name}: true-class axis labels`);
+        assert.equal(h.yticks, names, `${run.name}: true-class axis labels, first class on top`);
         assert.is(h.xtitle, 'predicted class');
         assert.is(h.ytitle, 'true class');
       }

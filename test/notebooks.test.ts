@@ -43,10 +43,9 @@ if (!hasJupyter && process.env.CI) {
         outputs.some((o: { output_type: string }) => o.output_type === 'error'),
         `${f}: no error outputs`,
       );
-      assert.ok(
-        code.every((c: { execution_count: number | null }) => c.execution_count !== null),
-        `${f}: every code cell ran`,
-      );
+      // tslab leaves execution_count empty; every code cell of these notebooks prints or displays something
+      const silent = code.filter((c: { outputs: unknown[] }) => c.outputs.length === 0).length;
+      assert.is(silent, 0, `${f}: ${silent} code cell(s) produced no output (did they run?)`);
       const html = outputs.map((o: { data?: Record<string, unknown> }) => String(o.data?.['text/html'] ?? '')).join('\n');
       assert.match(html, /Plotly\.newPlot/, `${f} shows plotly figures`);
     }

@@ -22,6 +22,17 @@ export interface BackendInfo {
 
 let current: BackendInfo | undefined;
 
+/** The cpu backend prints a "install tfjs-node" banner on first use; ferlab chose the backend knowingly. */
+function quietFirstUse(): void {
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    tf.tidy(() => tf.scalar(0).dataSync());
+  } finally {
+    console.warn = warn;
+  }
+}
+
 function tryRequire(name: string): boolean {
   try {
     require(name);
@@ -49,7 +60,7 @@ export function backendFromEnv(): BackendChoice {
 }
 
 async function useWasm(): Promise<BackendInfo['kernels']> {
-  await import('@tensorflow/tfjs-backend-wasm');
+  require('@tensorflow/tfjs-backend-wasm');
   const names = registerWasmKernels();
   if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
   await tf.ready();
@@ -89,6 +100,7 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
       } else {
         await tf.setBackend('cpu');
         await tf.ready();
+        quietFirstUse();
         current = { name: 'cpu', requested: choice, description: 'cpu (pure JavaScript: for tiny tests only, ~300x slower than PyTorch)' };
       }
       return current;

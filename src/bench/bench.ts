@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -188,11 +188,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 
 /** Wall time of the default study with every run cut to 40 steps, 1 worker vs 2 workers (real runner, real data). */
 async function studySpeedup(dataDir: string, log: (l: string) => void): Promise<BenchResult['study']> {
-  const { existsSync } = await import('node:fs');
   if (!existsSync(join(dataDir, 'fer2013.csv.gz')) && !existsSync(join(dataDir, 'fer2013.csv'))) {
     return { skipped: `no data in ${dataDir} (pass --data-dir)` };
   }
-  const { loadExperiment, runExperiment } = await import('../exp/study');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { loadExperiment, runExperiment } = require('../exp/study') as typeof import('../exp/study');
   const stepsPerRun = 40;
   const overrides = ['epochs=1', `slice.train=${stepsPerRun * 64}`, 'slice.val=256', 'slice.test=256'];
   const runsDir = mkdtempSync(join(tmpdir(), 'ferlab-bench-study-'));

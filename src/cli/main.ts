@@ -7,6 +7,7 @@
  *   models             list the registered models
  *   eval <run-dir>     reload a run's saved model and re-score it on its PrivateTest images
  */
+/* eslint-disable @typescript-eslint/no-require-imports -- commands load their modules lazily (CommonJS require) */
 import { Command, InvalidArgumentError } from 'commander';
 import { BACKENDS, type BackendChoice } from '../backend/select';
 
@@ -45,9 +46,9 @@ async function main(argv: string[]): Promise<void> {
     .option('--no-progress', 'no progress bars (one line per epoch)')
     .action(async (name: string, o: { quick?: boolean; set: string[]; only?: string; workers?: number; runsDir?: string; progress: boolean }) => {
       const g = program.opts();
-      const { loadExperiment, runExperiment } = await import('../exp/study');
-      const { resultRows } = await import('../exp/results');
-      const { printTable } = await import('./table');
+      const { loadExperiment, runExperiment } = require('../exp/study') as typeof import('../exp/study');
+      const { resultRows } = require('../exp/results') as typeof import('../exp/results');
+      const { printTable } = require('./table') as typeof import('./table');
       const exp = loadExperiment(name);
       const result = await runExperiment(exp, {
         quick: o.quick,
@@ -75,7 +76,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--out <dir>', 'output folder (default bench/results)')
     .option('--quick', 'few steps, no PyTorch (a smoke run)')
     .action(async (o: { steps?: number; models?: string; out?: string; quick?: boolean }) => {
-      const { runBench } = await import('../bench/bench');
+      const { runBench } = require('../bench/bench') as typeof import('../bench/bench');
       await runBench({ steps: o.steps, models: o.models?.split(','), outDir: o.out, quick: o.quick });
     });
 
@@ -84,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     .description('load and validate the data (building the cache) and print the split sizes of every label set')
     .action(async () => {
       const g = program.opts();
-      const { dataSummary } = await import('./data');
+      const { dataSummary } = require('./data') as typeof import('./data');
       await dataSummary(g.dataDir, g.cacheDir);
     });
 
@@ -92,12 +93,12 @@ async function main(argv: string[]): Promise<void> {
     .command('models')
     .description('list registered models with parameters and multiply-adds per image')
     .action(async () => {
-      await import('../models');
-      const { listModels, modelEntry } = await import('../models/registry');
-      const { registeredModelStats } = await import('../models/stats');
-      const { initBackend } = await import('../backend/select');
+      require('../models');
+      const { listModels, modelEntry } = require('../models/registry') as typeof import('../models/registry');
+      const { registeredModelStats } = require('../models/stats') as typeof import('../models/stats');
+      const { initBackend } = require('../backend/select') as typeof import('../backend/select');
       await initBackend('cpu');
-      const { printTable } = await import('./table');
+      const { printTable } = require('./table') as typeof import('./table');
       printTable(
         listModels().map((m) => {
           const s = registeredModelStats(m, 8);
@@ -112,7 +113,7 @@ async function main(argv: string[]): Promise<void> {
     .argument('<run-dir>', 'a run record folder (with model/ and config.json)')
     .action(async (dir: string) => {
       const g = program.opts();
-      const { evaluateRunDir } = await import('../exp/reload');
+      const { evaluateRunDir } = require('../exp/reload') as typeof import('../exp/reload');
       const r = await evaluateRunDir(dir, { dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend });
       console.log(`${dir}: test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.n} images (record says ${(100 * r.recorded).toFixed(2)}%)`);
     });

@@ -32,11 +32,11 @@ const UNKNOWN = FERPLUS_NUM_VOTES - 2;
  */
 export function processVotes(votes: ArrayLike<number>, mode: FerPlusMode): Float64Array {
   const size = FERPLUS_NUM_VOTES;
-  const raw = new Float64Array(size);
+  const raw: Float64Array = new Float64Array(size);
   for (let i = 0; i < size; i++) raw[i] = votes[i] < 1.0 + Number.EPSILON ? 0 : votes[i];
   let sumList = 0;
   for (let i = 0; i < size; i++) sumList += raw[i];
-  let emotion = new Float64Array(size);
+  let emotion: Float64Array = new Float64Array(size);
   const unknown = (): Float64Array => {
     const u = new Float64Array(size);
     u[UNKNOWN] = 1;

@@ -19,7 +19,14 @@ export class ProgressView {
   private readonly bars = new Map<string, cliProgress.SingleBar>();
   private readonly started = new Map<string, number>();
 
-  constructor(enabled = process.stdout.isTTY === true) {
+  /**
+   * @param enabled progress bars (default: when stdout is a terminal).
+   * @param sink where lines go without bars (default console.log).
+   */
+  constructor(
+    enabled = process.stdout.isTTY === true,
+    private readonly sink: (line: string) => void = (l) => console.log(l),
+  ) {
     if (enabled) {
       this.multi = new cliProgress.MultiBar(
         {
@@ -55,7 +62,7 @@ export class ProgressView {
   /** A message line (kept above the bars). */
   log(line: string): void {
     if (this.multi) this.multi.log(line + '\n');
-    else console.log(line);
+    else this.sink(line);
   }
 
   /** Removes the bars. */

@@ -140,7 +140,7 @@ export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {
   log(`ferlab: experiment '${exp.name}'${quick ? ' (quick)' : ''}: ${runs.length} runs on ${workers} worker${workers > 1 ? 's' : ''} -> ${dir}`);
 
   const order = [...runs].sort((a, b) => cost(b, ds) - cost(a, ds));
-  const view = new ProgressView(opts.progress);
+  const view = new ProgressView(opts.progress, log);
   const summaries = new Map<string, RunSummary>();
   const failures: string[] = [];
   const onEpoch = (run: string, e: { epoch: number; valAccuracy: number; trainLoss: number; imagesPerSec: number; trainSeconds: number }) =>

@@ -138,6 +138,7 @@ export function agreementFigure(ds: FerDataset): Figure {
         texttemplate: '%{text}',
         hovertemplate: 'FER2013 %{y} -> FER+ %{x}: %{text}<extra></extra>',
         colorscale: 'Blues',
+        reversescale: true,
         zmin: 0,
         zmax: 1,
         colorbar: { title: { text: 'share of row' } },

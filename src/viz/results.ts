@@ -100,6 +100,7 @@ export function confusionFigure(m: Metrics, title: string, normalize = false): F
         texttemplate: '%{text}',
         hovertemplate: 'true %{y}, predicted %{x}: %{text}<extra></extra>',
         colorscale: 'Blues',
+        reversescale: true,
         showscale: true,
         ...(normalize ? { zmin: 0, zmax: 1 } : {}),
       },

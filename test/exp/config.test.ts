@@ -40,7 +40,7 @@ test('unknown keys and wrong types are errors that name the path', () => {
 });
 
 test('overrides: dotted keys, JSON values, re-validated; unknown key or bad value is an error', () => {
-  const s = resolveRuns(base())[0];
+  const s = base().defaults;
   const o = applyOverrides(s, ['epochs=8', 'optimizer.weightDecay=0.0001', 'augment.flip=false', 'schedule={"name":"constant"}', 'slice.train=100']);
   assert.is(o.epochs, 8);
   assert.is(o.optimizer.weightDecay, 1e-4);

@@ -103,7 +103,7 @@ export function writeFixture(rows: FixtureRow[], opts: FixtureFiles = {}): strin
   let fer = fer2013Text(rows);
   if (opts.editFer) fer = opts.editFer(fer);
   if (opts.gzip) {
-    let gz = gzipSync(Buffer.from(fer));
+    let gz: Buffer = gzipSync(Buffer.from(fer));
     if (opts.editGz) gz = opts.editGz(gz);
     writeFileSync(join(dir, 'fer2013.csv.gz'), gz);
   } else {

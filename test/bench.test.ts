@@ -1,0 +1,30 @@
+/**
+ * `npm run bench` machinery on a smoke run (--quick: few steps, no PyTorch, no study): it measures every mode,
+ * writes latest.json/latest.md with the command, and its numbers are internally consistent. (Speed itself is
+ * measured by the benchmark, not asserted by tests.)
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runBench } from '../src/bench/bench';
+import { tempDir } from './helpers/fixtures';
+
+test('bench --quick writes results with 1-core, 2-worker and SIMD128 timings and a kernel profile', async () => {
+  const out = tempDir();
+  const r = await runBench({ quick: true, models: ['baseline'], outDir: out, log: () => {} });
+  assert.ok(existsSync(join(out, 'latest.json')));
+  const md = readFileSync(join(out, 'latest.md'), 'utf8');
+  assert.match(md, /npm run bench -- --quick/);
+  assert.match(md, /\| baseline \|/);
+  const m = r.models[0];
+  assert.is(m.wasm1.stepsMs.length, 5);
+  assert.is(m.wasm2.length, 2, 'two side-by-side trainings');
+  assert.ok(m.wasmSimd1 && m.wasmSimd1.stepsMs.length === 5, 'plain SIMD128 build measured');
+  assert.ok(Math.abs(m.wasm1.imagesPerSec - (1000 * 64) / m.wasm1.medianMs) < 1e-6);
+  const kernels = m.profile.map((k) => k.kernel);
+  for (const k of ['Conv2D', 'Conv2DBackpropFilter', 'FerlabBatchNormTrain', 'FerlabAdam']) assert.ok(kernels.includes(k), `profile has ${k}: ${kernels}`);
+  assert.ok(m.wasm1.batchBuildMs < m.wasm1.medianMs, 'building a batch is cheaper than a step');
+});
+
+test.run();
