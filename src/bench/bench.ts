@@ -15,7 +15,7 @@ import type { BenchWorkerInit } from './worker';
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
-  /** Timed steps per measurement (default 30; 5 with quick). */
+  /** Timed steps per measurement (default 20; 5 with quick). */
   steps?: number;
   /** Models to measure (default: all registered). */
   models?: string[];
@@ -111,8 +111,8 @@ const imgs = (t: StepTiming[]) => t.reduce((a, x) => a + x.imagesPerSec, 0);
  */
 export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const steps = opts.steps ?? (opts.quick ? 5 : 30);
-  const warmup = opts.quick ? 1 : 5;
+  const steps = opts.steps ?? (opts.quick ? 5 : 20);
+  const warmup = opts.quick ? 1 : 3;
   const outDir = opts.outDir ?? join(PROJECT_ROOT, 'bench', 'results');
   const info = await initBackend('wasm');
   const env = environment(info.description);
@@ -186,14 +186,14 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   return result;
 }
 
-/** Wall time of the default study with every run cut to 40 steps, 1 worker vs 2 workers (real runner, real data). */
+/** Wall time of the default study with every run cut to 120 steps, 1 worker vs 2 workers (real runner, real data). */
 async function studySpeedup(dataDir: string, log: (l: string) => void): Promise<BenchResult['study']> {
   if (!existsSync(join(dataDir, 'fer2013.csv.gz')) && !existsSync(join(dataDir, 'fer2013.csv'))) {
     return { skipped: `no data in ${dataDir} (pass --data-dir)` };
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { loadExperiment, runExperiment } = require('../exp/study') as typeof import('../exp/study');
-  const stepsPerRun = 40;
+  const stepsPerRun = 120;
   const overrides = ['epochs=1', `slice.train=${stepsPerRun * 64}`, 'slice.val=256', 'slice.test=256'];
   const runsDir = mkdtempSync(join(tmpdir(), 'ferlab-bench-study-'));
   const exp = loadExperiment('default');

@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--quick', 'few steps, no PyTorch (a smoke run)')
     .action(async (o: { steps?: number; models?: string; out?: string; quick?: boolean }) => {
       const { runBench } = require('../bench/bench') as typeof import('../bench/bench');
-      await runBench({ steps: o.steps, models: o.models?.split(','), outDir: o.out, quick: o.quick });
+      await runBench({ steps: o.steps, models: o.models?.split(','), outDir: o.out, quick: o.quick, dataDir: program.opts().dataDir });
     });
 
   program
