@@ -1,14 +1,8 @@
 import cliProgress from 'cli-progress';
+import type { StepProgress } from '../train/loop';
 
 /** Progress of one run, as reported by the training loop. */
-export interface RunProgress {
-  epoch: number;
-  epochs: number;
-  step: number;
-  steps: number;
-  loss: number;
-  imagesPerSec: number;
-}
+export type RunProgress = StepProgress;
 
 /**
  * Progress display of an experiment: one cli-progress bar per running training (epoch, steps, loss, images/s and

@@ -1,9 +1,10 @@
-import { FER_CLASSES, FER_TO_FERPLUS, FERPLUS_CLASSES, FERPLUS_NUM_VOTES, FERPLUS_VOTE_COLUMNS, IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+import { FER_CLASSES, FER_TO_FERPLUS, FERPLUS_CLASSES, FERPLUS_NUM_VOTES, FERPLUS_VOTE_COLUMNS, IMAGE_SIZE } from '../data/classes';
 import type { FerDataset } from '../data/dataset';
 import { buildLabelSet, type LabelSetName } from '../data/labels';
 import { processVotes } from '../data/votes';
 import { Rng } from '../util/rng';
 import { baseLayout, classLabels, COLORS, type Figure } from './figure';
+import { grayImageTrace, imageMosaic } from './images';
 
 /**
  * Dataset figures: class distributions of the label sets, image grids, FER vs FER+ agreement, vote entropy.
@@ -38,35 +39,6 @@ export function classDistributionFigure(ds: FerDataset, sets: LabelSetName[], sp
   };
 }
 
-/** A grayscale mosaic heatmap of 48x48 tiles: tiles[r][c] = dataset row or -1 (empty). Returns z and tile pitch. */
-function mosaic(ds: FerDataset, tiles: number[][], gap = 4): { z: (number | null)[][]; pitch: number } {
-  const pitch = IMAGE_SIZE + gap;
-  const rows = tiles.length;
-  const cols = Math.max(...tiles.map((t) => t.length));
-  const z: (number | null)[][] = Array.from({ length: rows * pitch - gap }, () => new Array<number | null>(cols * pitch - gap).fill(null));
-  tiles.forEach((row, r) =>
-    row.forEach((idx, c) => {
-      if (idx < 0) return;
-      for (let y = 0; y < IMAGE_SIZE; y++)
-        for (let x = 0; x < IMAGE_SIZE; x++) z[r * pitch + y][c * pitch + x] = ds.pixels[idx * IMAGE_PIXELS + y * IMAGE_SIZE + x];
-    }),
-  );
-  return { z, pitch };
-}
-
-const grayTrace = (z: (number | null)[][]) => ({
-  type: 'heatmap',
-  z,
-  colorscale: [
-    [0, '#000000'],
-    [1, '#ffffff'],
-  ],
-  zmin: 0,
-  zmax: 255,
-  showscale: false,
-  hoverinfo: 'skip',
-});
-
 /**
  * A grid of example images: one row per class of a label set, `perClass` images each (seeded random choice from the
  * split).
@@ -77,9 +49,9 @@ export function imageGridFigure(ds: FerDataset, set: LabelSetName, split: 'train
   const byClass: number[][] = ls.classes.map(() => []);
   ls[split].label.forEach((c, i) => byClass[c].push(ls[split].index[i]));
   const tiles = byClass.map((rows) => rng.shuffle(Int32Array.from(rows)).slice(0, perClass)).map((a) => Array.from(a));
-  const { z, pitch } = mosaic(ds, tiles);
+  const pitch = IMAGE_SIZE + 4;
   return {
-    data: [grayTrace(z)],
+    data: [grayImageTrace(imageMosaic(ds, tiles, pitch, pitch))],
     layout: baseLayout(`${set}: ${perClass} ${split} images per class`, {
       height: 60 + tiles.length * 70,
       width: 140 + perClass * 70,

@@ -1,4 +1,5 @@
 export * from './figure';
+export * from './images';
 export * from './data';
 export * from './results';
 export * from './render';

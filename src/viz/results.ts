@@ -1,9 +1,10 @@
-import { FERPLUS_CLASSES, FERPLUS_NUM_VOTES, FERPLUS_VOTE_COLUMNS, IMAGE_PIXELS, IMAGE_SIZE, FER_CLASSES } from '../data/classes';
+import { FERPLUS_CLASSES, FERPLUS_NUM_VOTES, FERPLUS_VOTE_COLUMNS, FER_CLASSES } from '../data/classes';
 import type { FerDataset } from '../data/dataset';
 import { confusedPairs, normalizeRows, type Metrics } from '../eval/metrics';
 import type { RunSummary, TestPredictions } from '../exp/run';
 import type { EpochRecord } from '../train/loop';
 import { baseLayout, classLabels, COLORS, type Figure } from './figure';
+import { captionedGallery } from './images';
 
 /**
  * Figures of training runs and their evaluation: learning curves, confusion matrices, per-class metrics, most
@@ -192,54 +193,15 @@ export function misclassifiedGalleryFigure(ds: FerDataset, p: TestPredictions, t
     .filter((e) => p.pred[e.i] !== p.label[e.i] && (!opts.trueClass || p.classes[p.label[e.i]] === opts.trueClass))
     .sort((a, b) => b.conf - a.conf)
     .slice(0, limit);
-  const pitchX = IMAGE_SIZE + 30;
-  const pitchY = IMAGE_SIZE + 44;
-  const rows = Math.max(1, Math.ceil(wrong.length / perRow));
-  const z: (number | null)[][] = Array.from({ length: rows * pitchY }, () => new Array<number | null>(perRow * pitchX).fill(null));
-  const annotations: Array<Record<string, unknown>> = [];
-  wrong.forEach((e, k) => {
-    const r = Math.floor(k / perRow);
-    const c = k % perRow;
-    for (let y = 0; y < IMAGE_SIZE; y++)
-      for (let x = 0; x < IMAGE_SIZE; x++) z[r * pitchY + y][c * pitchX + x] = ds.pixels[e.row * IMAGE_PIXELS + y * IMAGE_SIZE + x];
+  const items = wrong.map((e) => {
     const votes = votesText(ds, e.row);
-    annotations.push({
-      x: c * pitchX + IMAGE_SIZE / 2,
-      y: r * pitchY + IMAGE_SIZE + 2,
-      xref: 'x',
-      yref: 'y',
-      yanchor: 'top',
-      showarrow: false,
-      align: 'center',
-      font: { size: 9 },
-      text: `true ${p.classes[p.label[e.i]]}<br>pred ${p.classes[p.pred[e.i]]} ${(100 * e.conf).toFixed(0)}%${votes ? `<br><span style="font-size:8px">${votes}</span>` : ''}`,
-      hovertext: `row ${e.row}: ${votes}`,
-    });
+    return {
+      row: e.row,
+      caption: `true ${p.classes[p.label[e.i]]}<br>pred ${p.classes[p.pred[e.i]]} ${(100 * e.conf).toFixed(0)}%${votes ? `<br><span style="font-size:8px">${votes}</span>` : ''}`,
+      hover: `row ${e.row}: ${votes}`,
+    };
   });
-  return {
-    data: [
-      {
-        type: 'heatmap',
-        z,
-        colorscale: [
-          [0, '#000000'],
-          [1, '#ffffff'],
-        ],
-        zmin: 0,
-        zmax: 255,
-        showscale: false,
-        hoverinfo: 'skip',
-      },
-    ],
-    layout: baseLayout(`${title}: ${wrong.length} most confident mistakes${opts.trueClass ? ` on ${opts.trueClass}` : ''}`, {
-      annotations,
-      xaxis: { visible: false, constrain: 'domain' },
-      yaxis: { visible: false, autorange: 'reversed', scaleanchor: 'x' },
-      height: 80 + rows * 150,
-      width: 60 + perRow * 150,
-      margin: { l: 10, r: 10, t: 50, b: 10 },
-    }),
-  };
+  return captionedGallery(ds, items, `${title}: ${wrong.length} most confident mistakes${opts.trueClass ? ` on ${opts.trueClass}` : ''}`, perRow);
 }
 
 /** Test accuracy and macro-F1 of each run, plus its cross-evaluated accuracy, as grouped bars. */
@@ -301,53 +263,14 @@ export function predictionsFigure(
   labels: number[],
   title = 'Predictions',
 ): Figure {
-  const perRow = Math.min(6, rows.length);
-  const pitchX = IMAGE_SIZE + 34;
-  const pitchY = IMAGE_SIZE + 46;
-  const nRows = Math.max(1, Math.ceil(rows.length / perRow));
-  const z: (number | null)[][] = Array.from({ length: nRows * pitchY }, () => new Array<number | null>(perRow * pitchX).fill(null));
-  const annotations = rows.map((row, k) => {
-    const r = Math.floor(k / perRow);
-    const c = k % perRow;
-    for (let y = 0; y < IMAGE_SIZE; y++)
-      for (let x = 0; x < IMAGE_SIZE; x++) z[r * pitchY + y][c * pitchX + x] = ds.pixels[row * IMAGE_PIXELS + y * IMAGE_SIZE + x];
+  const items = rows.map((row, k) => {
     const top = prob[k]
       .map((p, j) => [j, p] as const)
       .sort((a, b) => b[1] - a[1])
       .slice(0, 3);
-    return {
-      x: c * pitchX + IMAGE_SIZE / 2,
-      y: r * pitchY + IMAGE_SIZE + 2,
-      xref: 'x',
-      yref: 'y',
-      yanchor: 'top',
-      showarrow: false,
-      font: { size: 9 },
-      text: `true ${classes[labels[k]]}<br>${top.map(([j, p]) => `${j === labels[k] ? '<b>' : ''}${classes[j]} ${(100 * p).toFixed(0)}%${j === labels[k] ? '</b>' : ''}`).join('<br>')}`,
-    };
+    const line = ([j, p]: readonly [number, number]) =>
+      j === labels[k] ? `<b>${classes[j]} ${(100 * p).toFixed(0)}%</b>` : `${classes[j]} ${(100 * p).toFixed(0)}%`;
+    return { row, caption: `true ${classes[labels[k]]}<br>${top.map(line).join('<br>')}` };
   });
-  return {
-    data: [
-      {
-        type: 'heatmap',
-        z,
-        colorscale: [
-          [0, '#000000'],
-          [1, '#ffffff'],
-        ],
-        zmin: 0,
-        zmax: 255,
-        showscale: false,
-        hoverinfo: 'skip',
-      },
-    ],
-    layout: baseLayout(title, {
-      annotations,
-      xaxis: { visible: false, constrain: 'domain' },
-      yaxis: { visible: false, autorange: 'reversed', scaleanchor: 'x' },
-      height: 80 + nRows * 160,
-      width: 60 + perRow * 150,
-      margin: { l: 10, r: 10, t: 50, b: 10 },
-    }),
-  };
+  return captionedGallery(ds, items, title);
 }

@@ -205,6 +205,24 @@ test('fused Adam/AdamW step matches the same update in tfjs ops on cpu over 3 st
   assertClose(r, 1e-6, 'adam', ['kernel (with weight decay)', 'bias (no decay)']);
 });
 
+test('fused Adam on wasm flushes moments below 1e-30 to exactly zero (no subnormal slow path), keeps the rest', async () => {
+  await initBackend('wasm');
+  const v = tf.variable(tf.tensor1d([1, 2, 3, 4, 5]), true, `f${Math.random()}`);
+  const opt = new Adam({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
+  // m = (1 - beta1) * g: 1e-34 for the tiny gradients (flushed), 1e-4 for the normal one (kept).
+  opt.apply([v], { [v.name]: tf.tensor1d([1e-33, -1e-33, 0, 1e-3, 1e-33]) }, 0.01);
+  const st = (opt as unknown as { moments: Map<string, { m: tf.Tensor; v: tf.Tensor }> }).moments.get(v.name)!;
+  const m = Array.from(st.m.dataSync());
+  assert.equal(m.slice(0, 3), [0, 0, 0], `flushed first moments, got ${m}`);
+  assert.is(m[4], 0, `flushed first moment (scalar tail), got ${m[4]}`);
+  assert.ok(Math.abs(m[3] - 1e-4) < 1e-10, `kept first moment: expected 1e-4, got ${m[3]}`);
+  const x = Array.from(v.dataSync());
+  assert.equal([x[0], x[1], x[2], x[4]], [1, 2, 3, 5], 'weights with flushed moments do not move');
+  assert.ok(Math.abs(x[3] - (4 - 0.01)) < 1e-6, `Adam's first step moves by lr: expected 3.99, got ${x[3]}`);
+  opt.dispose();
+  v.dispose();
+});
+
 test('identity shares data without copying on wasm, and stays correct after the source is disposed', async () => {
   await initBackend('wasm');
   const a = tf.tensor1d([1, 2, 3]);

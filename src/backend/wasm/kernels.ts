@@ -8,19 +8,18 @@ import { kernelsFor, type WasmBackendLike, type WasmKernels } from './module';
  *
  * | kernel | what ferlab does | stock wasm backend |
  * |---|---|---|
- * | Conv2D, FusedConv2D | implicit GEMM, 4x8 FMA micro-kernel | XNNPACK |
- * | Conv2DBackpropInput | implicit GEMM over the transposed convolution | scalar loop (slow) |
- * | Conv2DBackpropFilter | blocked weight-gradient GEMM | missing (tfjs#8474) |
+ * | Conv2D, FusedConv2D | Winograd F(2x2, 3x3) for 3x3 stride 1, else implicit GEMM (4x8 FMA micro-kernel); XNNPACK up to 32 input channels x taps | XNNPACK |
+ * | Conv2DBackpropInput | Winograd, else implicit GEMM over the transposed convolution | scalar loop (slow) |
+ * | Conv2DBackpropFilter | Winograd F(3x3, 2x2) on maps up to 16x16, else a blocked GEMM over repacked pixel chunks, or explicit patches (1-3 channels, tiny maps) | missing (tfjs#8474) |
  * | BatchMatMul, _FusedMatMul | the same GEMMs, all transposes of 2-D operands | XNNPACK only when untransposed, else scalar |
- * | MaxPoolGrad | vectorised first-max scatter | scalar |
+ * | MaxPoolGrad | vectorised first-max scatter (one pass for 2x2 windows) | scalar |
  * | Sum over leading axes | chunked column sums | transpose + reduce |
  * | Identity | shares the data (reference count) | copies |
  *
  * plus ferlab kernels used by ferlab's layers and optimizer: FerlabBatchNormTrain / FerlabBatchNormGrad (batch
  * statistics, normalisation and its full backward pass), FerlabReluGrad, FerlabDropout, FerlabAdam (one fused
- * Adam/AdamW update). Each falls back to the stock kernel
- * outside what it handles (NCHW, batched matmuls, ...). Every one is checked against the cpu backend in
- * test/backend/kernels.test.ts.
+ * Adam/AdamW update). Each falls back to the stock kernel outside what it handles (NCHW, batched matmuls, ...).
+ * Every one is checked against the cpu backend in test/backend/kernels.test.ts.
  */
 
 type Args = { inputs: Record<string, TensorInfo | undefined>; attrs?: NamedAttrMap; backend: unknown };

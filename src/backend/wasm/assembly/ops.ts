@@ -289,6 +289,9 @@ export function biasAct(y: usize, M: i32, C: i32, bias: usize, relu: i32): void 
  * Loshchilov & Hutter, arXiv 1711.05101):
  *   m' = b1*m + (1-b1)*g;  v' = b2*v + (1-b2)*g^2;  x' = x - lr * ((m'/bc1) / (sqrt(v'/bc2) + eps) + wd * x)
  * with bc1 = 1 - b1^t and bc2 = 1 - b2^t passed in. Results go to xo, mo, vo (which may not alias the inputs).
+ * Moments below 1e-30 are flushed to zero: the first moment of a weight whose gradient stays zero (a dead ReLU
+ * unit) decays geometrically through the float32 subnormals, and subnormal arithmetic is ~35x slower on x86 (wasm
+ * cannot set flush-to-zero); such moments move a weight by less than lr * 1e-22, far below its float32 resolution.
  */
 export function adamStep(
   x: usize, m: usize, v: usize, g: usize, n: i32,
@@ -299,14 +302,17 @@ export function adamStep(
   const vb2 = f32x4.splat(b2), vb2c = f32x4.splat(1 - b2);
   const vlr = f32x4.splat(lr), veps = f32x4.splat(eps), vwd = f32x4.splat(wd);
   const ibc1 = f32x4.splat(1 / bc1), ibc2 = f32x4.splat(1 / bc2);
+  const tiny = f32x4.splat(1e-30);
   const n4 = n & ~3;
   let i = 0;
   for (; i < n4; i += 4) {
     const o = <usize>i << 2;
     const gv = v128.load(g + o);
     const xv = v128.load(x + o);
-    const mn = MADD(vb1, v128.load(m + o), f32x4.mul(vb1c, gv));
-    const vn = MADD(vb2, v128.load(v + o), f32x4.mul(vb2c, f32x4.mul(gv, gv)));
+    let mn = MADD(vb1, v128.load(m + o), f32x4.mul(vb1c, gv));
+    let vn = MADD(vb2, v128.load(v + o), f32x4.mul(vb2c, f32x4.mul(gv, gv)));
+    mn = v128.andnot(mn, f32x4.lt(f32x4.abs(mn), tiny));
+    vn = v128.andnot(vn, f32x4.lt(vn, tiny));
     const den = f32x4.add(f32x4.sqrt(f32x4.mul(vn, ibc2)), veps);
     const upd = MADD(vwd, xv, f32x4.div(f32x4.mul(mn, ibc1), den));
     v128.store(mo + o, mn);
@@ -317,8 +323,10 @@ export function adamStep(
     const o = <usize>i << 2;
     const gv = load<f32>(g + o);
     const xv = load<f32>(x + o);
-    const mn = b1 * load<f32>(m + o) + (1 - b1) * gv;
-    const vn = b2 * load<f32>(v + o) + (1 - b2) * gv * gv;
+    let mn = b1 * load<f32>(m + o) + (1 - b1) * gv;
+    let vn = b2 * load<f32>(v + o) + (1 - b2) * gv * gv;
+    if (Mathf.abs(mn) < 1e-30) mn = 0;
+    if (vn < 1e-30) vn = 0;
     store<f32>(mo + o, mn);
     store<f32>(vo + o, vn);
     store<f32>(xo + o, xv - lr * ((mn / bc1) / (Mathf.sqrt(vn / bc2) + eps) + wd * xv));
