@@ -5,8 +5,10 @@
  * on the same PrivateTest images, for a small (baseline, 3 blocks) and a deeper (deep, 5 blocks) network?
  *
  * Command:  npm run exp                 (quick check of the same code on a slice: npm run exp -- --quick)
- * Runtime:  EXPECTED_RUNTIME
- * Expected: EXPECTED_ACCURACY
+ * Runtime:  24 min on the 2-core development machine (wasm backend, 2 trainings side by side); quick: under a minute.
+ * Expected: PrivateTest accuracy baseline-fer 54.8%, deep-fer 62.8%, baseline-ferplus 74.2%, deep-ferplus 79.2%
+ *           (measured: runs/default-20261121-082234, the README's results table; the same seed and backend give the
+ *           same numbers).
  */
 import { defineExperiment } from '../src/exp/config';
 
