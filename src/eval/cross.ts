@@ -1,5 +1,8 @@
 import { FER_CLASSES, FER_TO_FERPLUS, FERPLUS_CLASSES, FERPLUS_TO_FER } from '../data/classes';
-import { computeMetrics, type Metrics } from './metrics';
+import { argmaxRows, computeMetrics, type Metrics } from './metrics';
+
+/** FER+ class indices that have a FER2013 counterpart (all but contempt), in FER+ order. */
+const SHARED_FERPLUS = FERPLUS_CLASSES.map((_, j) => j).filter((j) => FERPLUS_TO_FER[j] >= 0);
 
 /**
  * Cross-evaluation between the FER2013 and FER+ label sets on the same PrivateTest images, with the class sets
@@ -28,20 +31,18 @@ export interface CrossEvaluation {
 export function crossEvaluate(logits: Float32Array, labels: Uint8Array, from: 'fer' | 'ferplus'): CrossEvaluation {
   if (from === 'fer') {
     // target: FER+ labels; keep the 7 FER+ classes that exist in FER2013, in FER+ order
-    const shared = FERPLUS_CLASSES.map((_, j) => j).filter((j) => FERPLUS_TO_FER[j] >= 0);
     const Cm = FER_CLASSES.length;
     const t: number[] = [];
     const p: number[] = [];
+    const preds = argmaxRows(logits, Cm);
     let excluded = 0;
     for (let i = 0; i < labels.length; i++) {
       if (FERPLUS_TO_FER[labels[i]] < 0) {
         excluded++;
         continue;
       }
-      let best = 0;
-      for (let c = 1; c < Cm; c++) if (logits[i * Cm + c] > logits[i * Cm + best]) best = c;
-      t.push(shared.indexOf(labels[i]));
-      p.push(shared.indexOf(FER_TO_FERPLUS[best]));
+      t.push(SHARED_FERPLUS.indexOf(labels[i]));
+      p.push(SHARED_FERPLUS.indexOf(FER_TO_FERPLUS[preds[i]]));
     }
     return {
       from,
@@ -50,18 +51,12 @@ export function crossEvaluate(logits: Float32Array, labels: Uint8Array, from: 'f
       metrics: computeMetrics(
         t,
         p,
-        shared.map((j) => FERPLUS_CLASSES[j]),
+        SHARED_FERPLUS.map((j) => FERPLUS_CLASSES[j]),
       ),
     };
   }
   // target: FER labels; the model's 8 outputs are restricted to those with a FER counterpart
   const Cm = FERPLUS_CLASSES.length;
-  const allowed = FERPLUS_CLASSES.map((_, j) => j).filter((j) => FERPLUS_TO_FER[j] >= 0);
-  const preds = new Uint8Array(labels.length);
-  for (let i = 0; i < labels.length; i++) {
-    let best = allowed[0];
-    for (const c of allowed) if (logits[i * Cm + c] > logits[i * Cm + best]) best = c;
-    preds[i] = FERPLUS_TO_FER[best];
-  }
+  const preds = argmaxRows(logits, Cm, SHARED_FERPLUS).map((j) => FERPLUS_TO_FER[j]);
   return { from, to: 'fer', excluded: 0, metrics: computeMetrics(labels, preds, FER_CLASSES) };
 }

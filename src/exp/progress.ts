@@ -1,9 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { StepProgress } from '../train/loop';
 
-/** Progress of one run, as reported by the training loop. */
-export type RunProgress = StepProgress;
-
 /**
  * Progress display of an experiment: one cli-progress bar per running training (epoch, steps, loss, images/s and
  * ETA of the run) when stdout is a terminal; otherwise (CI, logs) one plain line per finished epoch.
@@ -37,7 +34,7 @@ export class ProgressView {
   }
 
   /** A run's training step `p`. */
-  update(run: string, p: RunProgress): void {
+  update(run: string, p: StepProgress): void {
     if (!this.started.has(run)) this.started.set(run, Date.now());
     if (!this.multi) return;
     let bar = this.bars.get(run);

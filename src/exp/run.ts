@@ -48,20 +48,19 @@ export interface TestPredictions {
   prob: number[][];
 }
 
-function slice(split: SplitLabels, n: number | null): SplitLabels {
+/** The first n images of a split (all when n is null); `target` rows too where the split has them. */
+function slice<S extends SplitLabels & { target?: Float32Array }>(split: S, n: number | null, numClasses: number): S {
   if (n === null || n >= split.index.length) return split;
-  return { index: split.index.subarray(0, n), label: split.label.subarray(0, n) };
+  const part = { ...split, index: split.index.subarray(0, n), label: split.label.subarray(0, n) };
+  if (split.target) part.target = split.target.subarray(0, n * numClasses);
+  return part;
 }
 
 /** The label set of a run with its slice applied (first n images of each split, in file order). */
 export function runLabels(ds: FerDataset, run: RunConfig): LabelSet {
   const ls = buildLabelSet(ds, run.labels);
-  const nTrain = run.slice.train;
-  const train =
-    nTrain === null || nTrain >= ls.train.index.length
-      ? ls.train
-      : { index: ls.train.index.subarray(0, nTrain), label: ls.train.label.subarray(0, nTrain), target: ls.train.target.subarray(0, nTrain * ls.numClasses) };
-  return { ...ls, train, val: slice(ls.val, run.slice.val), test: slice(ls.test, run.slice.test) };
+  const C = ls.numClasses;
+  return { ...ls, train: slice(ls.train, run.slice.train, C), val: slice(ls.val, run.slice.val, C), test: slice(ls.test, run.slice.test, C) };
 }
 
 /** Options of {@link runOne}. */
@@ -113,7 +112,7 @@ export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): 
   let cross: CrossEvaluation | null = null;
   if (ds.ferplus) {
     const other = buildLabelSet(ds, isFerPlus(run.labels) ? 'fer' : 'majority');
-    const target = slice(other.test, run.slice.test);
+    const target = slice(other.test, run.slice.test, other.numClasses);
     const logits = evaluateSplit(model, ds, { index: target.index, label: new Uint8Array(target.index.length) }, labels.classes, run.evalBatchSize).logits;
     cross = crossEvaluate(logits, target.label, isFerPlus(run.labels) ? 'ferplus' : 'fer');
   }
@@ -124,11 +123,7 @@ export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): 
     classes: [...labels.classes],
     index: Array.from(labels.test.index),
     label: Array.from(labels.test.label),
-    pred: Array.from({ length: labels.test.index.length }, (_, i) => {
-      let best = 0;
-      for (let c = 1; c < C; c++) if (prob[i * C + c] > prob[i * C + best]) best = c;
-      return best;
-    }),
+    pred: Array.from(test.preds),
     prob: Array.from({ length: labels.test.index.length }, (_, i) => Array.from(prob.subarray(i * C, (i + 1) * C), (p) => Math.round(p * 1e4) / 1e4)),
   };
   writeJsonAtomic(join(opts.dir, 'predictions.json'), predictions);

@@ -87,14 +87,18 @@ export interface TrainCallbacks {
   onEpoch?: (r: EpochRecord) => void;
 }
 
-/** Loss and metrics of a model on a labelled split (inference mode). */
+/**
+ * Loss and metrics of a model on a labelled split (inference mode).
+ * @returns mean cross-entropy of the hard labels (nats), metrics, `[m, C]` float32 logits and `[m]` uint8 argmax
+ * predictions (the ones the metrics count).
+ */
 export function evaluateSplit(
   model: tf.LayersModel,
   ds: FerDataset,
   split: SplitLabels,
   classes: readonly string[],
   batchSize: number,
-): { loss: number; metrics: Metrics; logits: Float32Array } {
+): { loss: number; metrics: Metrics; logits: Float32Array; preds: Uint8Array } {
   const logits = predictLogits(model, ds.pixels, split.index, batchSize);
   const C = classes.length;
   let loss = 0;
@@ -105,8 +109,9 @@ export function evaluateSplit(
     for (let c = 0; c < C; c++) s += Math.exp(logits[i * C + c] - m);
     loss += Math.log(s) + m - logits[i * C + split.label[i]];
   }
-  const metrics = computeMetrics(split.label, argmaxRows(logits, C), classes);
-  return { loss: split.label.length ? loss / split.label.length : 0, metrics, logits };
+  const preds = argmaxRows(logits, C);
+  const metrics = computeMetrics(split.label, preds, classes);
+  return { loss: split.label.length ? loss / split.label.length : 0, metrics, logits, preds };
 }
 
 /**

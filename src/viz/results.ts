@@ -17,6 +17,14 @@ export interface NamedHistory {
   history: EpochRecord[];
 }
 
+/** The four curves of a run: epoch-record field, legend name, subplot (1 = loss, 2 = accuracy), line dash. */
+const CURVES: ReadonlyArray<[keyof EpochRecord, string, 1 | 2, 'dash' | 'solid']> = [
+  ['trainLoss', 'train loss', 1, 'dash'],
+  ['valLoss', 'val loss', 1, 'solid'],
+  ['trainAccuracy', 'train acc', 2, 'dash'],
+  ['valAccuracy', 'val acc', 2, 'solid'],
+];
+
 /**
  * Loss (left) and accuracy (right) per epoch, train (dashed) and validation (solid), for one or several runs.
  */
@@ -25,49 +33,19 @@ export function learningCurvesFigure(runs: NamedHistory[], title = 'Learning cur
   runs.forEach((r, i) => {
     const color = COLORS[i % COLORS.length];
     const x = r.history.map((h) => h.epoch);
-    const line = (y: number[], name: string, axis: 1 | 2, dash: string) => ({
-      type: 'scatter',
-      mode: 'lines+markers',
-      x,
-      y,
-      name: `${r.name} ${name}`,
-      xaxis: axis === 1 ? 'x' : 'x2',
-      yaxis: axis === 1 ? 'y' : 'y2',
-      line: { color, dash },
-      legendgroup: r.name,
-    });
-    data.push(
-      line(
-        r.history.map((h) => h.trainLoss),
-        'train loss',
-        1,
-        'dash',
-      ),
-    );
-    data.push(
-      line(
-        r.history.map((h) => h.valLoss),
-        'val loss',
-        1,
-        'solid',
-      ),
-    );
-    data.push(
-      line(
-        r.history.map((h) => h.trainAccuracy),
-        'train acc',
-        2,
-        'dash',
-      ),
-    );
-    data.push(
-      line(
-        r.history.map((h) => h.valAccuracy),
-        'val acc',
-        2,
-        'solid',
-      ),
-    );
+    for (const [key, name, axis, dash] of CURVES) {
+      data.push({
+        type: 'scatter',
+        mode: 'lines+markers',
+        x,
+        y: r.history.map((h) => h[key]),
+        name: `${r.name} ${name}`,
+        xaxis: axis === 1 ? 'x' : 'x2',
+        yaxis: axis === 1 ? 'y' : 'y2',
+        line: { color, dash },
+        legendgroup: r.name,
+      });
+    }
   });
   return {
     data,
