@@ -10,6 +10,7 @@ import type { TrainConfig } from '../train/loop';
 
 const int = (min = 0) => z.number().int().min(min);
 
+/** Learning-rate schedule of a run: constant, onecycle, cosine or step; the rules and their sources are in src/train/schedule.ts. */
 export const ScheduleSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('constant') }),
   z.strictObject({ name: z.literal('onecycle'), pctStart: z.number().gt(0).lt(1), divFactor: z.number().gt(1), finalDivFactor: z.number().gt(1) }),

@@ -17,6 +17,7 @@ export interface AdamConfig {
   weightDecay: number;
 }
 
+/** Adam's defaults from Kingma & Ba (arXiv 1412.6980), as in PyTorch's torch.optim.Adam; no weight decay. */
 export const ADAM_DEFAULTS: AdamConfig = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
 
 /**
