@@ -44,8 +44,7 @@ export function timeTrainingSteps(model: string, steps: number, warmup = 3, batc
   for (let i = 0; i < n; i++) target[i * numClasses + (i % numClasses)] = 1;
   const batches = new TrainBatches(
     pixels,
-    Int32Array.from({ length: n }, (_, i) => i),
-    target,
+    { index: Int32Array.from({ length: n }, (_, i) => i), label: Uint8Array.from({ length: n }, (_, i) => i % numClasses), target },
     numClasses,
     {
       batchSize,

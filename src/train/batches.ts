@@ -1,6 +1,6 @@
 import { IMAGE_SIZE, IMAGE_PIXELS } from '../data/classes';
 import { multiTargetMask } from '../data/votes';
-import type { LossKind } from '../data/labels';
+import type { LossKind, TrainLabels } from '../data/labels';
 import { Rng } from '../util/rng';
 
 /** Training-time augmentation (applied per image, on the fly, from the uint8 data). */
@@ -73,16 +73,16 @@ export class TrainBatches {
   private readonly label: Uint8Array;
 
   /**
-   * @param pixels `[N, 48, 48]` uint8 dataset images. @param index `[m]` rows of this split.
-   * @param target `[m, C]` float32 target distributions (LabelSet.train.target).
+   * @param pixels `[N, 48, 48]` uint8 dataset images.
+   * @param split the training split (LabelSet.train): `[m]` rows, `[m]` hard labels, `[m, C]` float32 targets.
    */
   constructor(
     private readonly pixels: Uint8Array,
-    private readonly index: Int32Array,
-    private readonly target: Float32Array,
+    private readonly split: TrainLabels,
     private readonly numClasses: number,
     private readonly opts: TrainBatchOptions,
   ) {
+    const { index } = split;
     if (index.length < opts.batchSize) throw new Error(`training split has ${index.length} images, fewer than one batch of ${opts.batchSize}`);
     this.order = Int32Array.from({ length: index.length }, (_, i) => i);
     this.x = new Float32Array(opts.batchSize * IMAGE_PIXELS);
@@ -92,7 +92,7 @@ export class TrainBatches {
 
   /** Steps per epoch. */
   get steps(): number {
-    return Math.floor(this.index.length / this.opts.batchSize);
+    return Math.floor(this.split.index.length / this.opts.batchSize);
   }
 
   /** Images per epoch (steps * batchSize). */
@@ -111,11 +111,9 @@ export class TrainBatches {
         const flip = augment.flip && rng.uniform() < 0.5;
         const dx = augment.shift ? rng.int(2 * augment.shift + 1) - augment.shift : 0;
         const dy = augment.shift ? rng.int(2 * augment.shift + 1) - augment.shift : 0;
-        writeImage(this.pixels, this.index[j], this.x, b * IMAGE_PIXELS, flip, dx, dy);
-        const t = this.target.subarray(j * C, (j + 1) * C);
-        let best = 0;
-        for (let c = 1; c < C; c++) if (t[c] > t[best]) best = c;
-        this.label[b] = best;
+        writeImage(this.pixels, this.split.index[j], this.x, b * IMAGE_PIXELS, flip, dx, dy);
+        const t = this.split.target.subarray(j * C, (j + 1) * C);
+        this.label[b] = this.split.label[j];
         const y = this.y.subarray(b * C, (b + 1) * C);
         if (this.opts.sampleOneHot) {
           // microsoft/FERPlus ferplus.py _process_target: np.random.choice(len(target), p=target)

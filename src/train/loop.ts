@@ -128,7 +128,7 @@ export async function train(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, 
   const model = createModel(cfg.model, { numClasses: labels.numClasses, seed: cfg.seed });
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const optimizer = new Adam(cfg.optimizer);
-  const batches = new TrainBatches(ds.pixels, labels.train.index, labels.train.target, labels.numClasses, {
+  const batches = new TrainBatches(ds.pixels, labels.train, labels.numClasses, {
     batchSize: cfg.batchSize,
     augment: cfg.augment,
     loss: labels.loss,

@@ -33,7 +33,7 @@ test('TrainBatches: every image once per epoch, reshuffled, partial batch droppe
   const target = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) target[i * 3 + (i % 3)] = 1;
   const make = (seed: number) =>
-    new TrainBatches(pixels, index, target, 3, {
+    new TrainBatches(pixels, { index, label: Uint8Array.from({ length: n }, (_, i) => i % 3), target }, 3, {
       batchSize: 8,
       augment: { flip: false, shift: 0 },
       loss: 'crossentropy',
@@ -69,7 +69,7 @@ test('probability mode samples one-hot targets with the vote distribution', () =
   const dist = [0.5, 0, 0.3, 0.2];
   const target = new Float32Array(n * 4);
   for (let i = 0; i < n; i++) target.set(dist, i * 4);
-  const b = new TrainBatches(pixels, index, target, 4, {
+  const b = new TrainBatches(pixels, { index, label: new Uint8Array(n), target }, 4, {
     batchSize: 100,
     augment: { flip: false, shift: 0 },
     loss: 'crossentropy',
@@ -95,7 +95,7 @@ test('probability mode samples one-hot targets with the vote distribution', () =
 test('multi_target batches carry the smoothed acceptance mask', () => {
   const pixels = new Uint8Array(2 * 2304);
   const target = Float32Array.from([0.6, 0.4, 0, 1, 0, 0]);
-  const b = new TrainBatches(pixels, Int32Array.from([0, 1]), target, 3, {
+  const b = new TrainBatches(pixels, { index: Int32Array.from([0, 1]), label: Uint8Array.from([0, 1]), target }, 3, {
     batchSize: 2,
     augment: { flip: false, shift: 0 },
     loss: 'multi_target',
