@@ -7,7 +7,7 @@
  * multi_target 84.00%.)
  *
  * Command:  npm run exp -- ferplus-modes            (quick: npm run exp -- ferplus-modes --quick)
- * Runtime:  28.5 min on the 2-core development machine (4 x 5 epochs of deep, 2 side by side); quick: under a minute.
+ * Runtime:  4 x 5 epochs of deep: 28.5 min on 2 cores (2 side by side), about 55 min on 1 core; quick: under a minute.
  * Expected: PrivateTest (majority labels) majority 79.16%, probability 78.50%, crossentropy 80.43%, multi_target
  *           78.50% (measured: runs/ferplus-modes-20261121-084800). As in the paper, crossentropy is best; these
  *           are single runs with one seed, and the seed-to-seed spread has not been measured.
@@ -18,13 +18,11 @@ import defaultExperiment from './default';
 export default defineExperiment({
   name: 'ferplus-modes',
   description: 'FER+ majority vs probability vs crossentropy vs multi_target training, deep CNN, all scored on majority labels',
-  defaults: defaultExperiment.defaults,
   runs: [
     { name: 'deep-majority', model: 'deep', labels: 'majority' },
     { name: 'deep-probability', model: 'deep', labels: 'probability' },
     { name: 'deep-crossentropy', model: 'deep', labels: 'crossentropy' },
     { name: 'deep-multi_target', model: 'deep', labels: 'multi_target' },
   ],
-  workers: 2,
   quick: defaultExperiment.quick,
 });

@@ -16,18 +16,13 @@ import { defineExperiment } from '../src/exp/config';
 export default defineExperiment({
   name: 'full',
   description: 'paper-scale FER vs FER+ majority study: baseline, deep and FER+ VGG13, 100 epochs, early stopping on PublicTest',
-  defaults: {
+  settings: {
     epochs: 100,
-    batchSize: 64,
     lr: 1e-3,
     schedule: { name: 'cosine', warmupEpochs: 2 },
-    optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-4 },
-    augment: { flip: true, shift: 4 },
-    labelSmoothing: 0,
+    optimizer: { weightDecay: 1e-4 },
+    augment: { shift: 4 },
     patience: 20,
-    seed: 42,
-    evalBatchSize: 256,
-    slice: { train: null, val: null, test: null },
   },
   runs: [
     { name: 'baseline-fer', model: 'baseline', labels: 'fer' },

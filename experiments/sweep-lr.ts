@@ -5,7 +5,7 @@
  * Selection is on PublicTest; PrivateTest is reported for every point.
  *
  * Command:  npm run exp -- sweep-lr                 (quick: npm run exp -- sweep-lr --quick)
- * Runtime:  24 min on the 2-core development machine (6 runs x 3 epochs of deep, 2 side by side); quick: about a minute.
+ * Runtime:  6 runs x 3 epochs of deep: 24 min on 2 cores (2 side by side), about 46 min on 1 core; quick: about a minute.
  * Expected: flat: PrivateTest 76.0-77.2% over the whole grid, PublicTest 78.1-78.9%; selected on PublicTest: lr 3e-3 at
  *           batch 64 (PublicTest 78.87%, PrivateTest 76.94%). Measured: runs/sweep-lr-20261121-091754 (one seed).
  */
@@ -15,8 +15,7 @@ import defaultExperiment from './default';
 export default defineExperiment({
   name: 'sweep-lr',
   description: 'deep on FER+ majority: peak learning rate {1e-3, 3e-3, 1e-2} x batch size {32, 64}, 3 epochs each',
-  defaults: { ...defaultExperiment.defaults, epochs: 3 },
+  settings: { epochs: 3 },
   runs: gridRuns('deep', 'majority', { lr: [1e-3, 3e-3, 1e-2], batchSize: [32, 64] }),
-  workers: 2,
   quick: defaultExperiment.quick,
 });

@@ -1,11 +1,11 @@
 /**
- * `npm run notebooks`: builds dist/ (notebooks import the compiled API), registers the tslab TypeScript kernel with
- * Jupyter (no global install: the kernel runs this checkout's node_modules/.bin/tslab), and starts Jupyter on
- * notebooks/.
+ * `npm run notebooks`: builds dist/ (notebooks import the compiled API), registers the ferlab Jupyter kernel (tslab's
+ * TypeScript kernel under the name `ferlab`, see scripts/kernel.ts; no global install: the kernel runs this checkout's
+ * node_modules/tslab) and starts Jupyter on notebooks/.
  *
- * `npm run notebooks -- --execute [--quick] [--out DIR]`: executes every notebook headless with the tslab kernel
- * (jupyter nbconvert --execute) into DIR (default test-output/notebooks), failing on the first cell error; with
- * --quick, FERLAB_QUICK=1 makes the notebooks use the experiments' quick slices.
+ * `npm run notebooks -- --execute [--quick] [--out DIR]`: executes every notebook headless (jupyter nbconvert
+ * --execute, with the kernel the notebook's metadata names: ferlab) into DIR (default test-output/notebooks), failing
+ * on the first cell error; with --quick, FERLAB_QUICK=1 makes the notebooks use the experiments' quick slices.
  *
  * Jupyter itself comes from Debian (`apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient
  * jupyter-client`), pip (`pip install notebook nbconvert`) or conda; FERLAB_JUPYTER_PYTHON names the Python that
@@ -14,6 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { jupyterPython, registerKernel } from './kernel';
 
 const root = join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -29,26 +30,15 @@ function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-/** The Python whose Jupyter we register the kernel with. */
-function jupyterPython(): string {
-  for (const py of [process.env.FERLAB_JUPYTER_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)) {
-    const r = spawnSync(py, ['-c', 'import jupyter_client, nbconvert'], { stdio: 'ignore' });
-    if (r.status === 0) return py;
-  }
-  console.error(
-    'No Python with Jupyter (jupyter_client, nbconvert) found. Install it: apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client (Debian/Ubuntu), or pip install notebook nbconvert; or set FERLAB_JUPYTER_PYTHON.',
-  );
+let py: string;
+try {
+  py = jupyterPython(['jupyter_client', 'nbconvert']);
+  run(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'build.ts')]);
+  registerKernel(py, root);
+} catch (e) {
+  console.error((e as Error).message);
   process.exit(1);
 }
-
-const py = jupyterPython();
-run(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'build.ts')]);
-run(process.execPath, [
-  join(root, 'node_modules', 'tslab', 'bin', 'tslab'),
-  'install',
-  `--python=${py}`,
-  `--binary=${join(root, 'node_modules', '.bin', 'tslab')}`,
-]);
 
 if (flag('--execute')) {
   const out = option('--out') ?? join(root, 'test-output', 'notebooks');
@@ -69,7 +59,6 @@ if (flag('--execute')) {
         '--to',
         'notebook',
         '--execute',
-        '--ExecutePreprocessor.kernel_name=tslab',
         '--ExecutePreprocessor.timeout=1800',
         '--output-dir',
         out,

@@ -11,18 +11,19 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { realDataDir } from './helpers/realdata';
+import { noRealDataReason, realDataDir } from './helpers/realdata';
+import { skipFile, skipFileUnlessCI } from './helpers/skip';
 import { tempDir } from './helpers/fixtures';
 
 const root = join(__dirname, '..');
 const chromium = process.env.FERLAB_CHROMIUM || '/usr/bin/chromium';
 const dataDir = realDataDir();
 
-if (!existsSync(chromium) && process.env.CI) {
-  test('Chromium is installed (CI)', () => assert.unreachable(`CI must have Chromium at ${chromium}: .ci/run installs Debian's chromium`));
-} else if (!existsSync(chromium)) {
-  console.warn(`Chromium not found at ${chromium}: skipping the browser test (apt-get install chromium, or set FERLAB_CHROMIUM)`);
-} else if (dataDir || process.env.FERLAB_REPORT_STUDY) {
+if (!existsSync(chromium)) {
+  skipFileUnlessCI('Chromium is installed', `Chromium not found at ${chromium} (apt-get install chromium, or set FERLAB_CHROMIUM; .ci/run installs it)`);
+} else if (!dataDir && !process.env.FERLAB_REPORT_STUDY) {
+  skipFile(`${noRealDataReason()}, and FERLAB_REPORT_STUDY is not set`);
+} else {
   test('study report.html renders its confusion-matrix heatmaps with the right cells and axis labels', async () => {
     let studyDir = process.env.FERLAB_REPORT_STUDY ? resolve(process.env.FERLAB_REPORT_STUDY) : undefined;
     if (!studyDir) {
@@ -31,7 +32,6 @@ if (!existsSync(chromium) && process.env.CI) {
         quick: true,
         dataDir,
         runsDir: tempDir(),
-        progress: false,
         log: () => {},
         overrides: ['epochs=1'],
       });

@@ -9,19 +9,19 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { realDataDir } from './helpers/realdata';
+import { noRealDataReason, realDataDir } from './helpers/realdata';
+import { skipFile, skipFileUnlessCI } from './helpers/skip';
 import { tempDir } from './helpers/fixtures';
 
 const root = join(__dirname, '..');
 const hasJupyter = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['-c', 'import jupyter_client, nbconvert'], { stdio: 'ignore' }).status === 0);
 const dataDir = realDataDir();
 
-if (!hasJupyter && process.env.CI) {
-  test('Jupyter is installed (CI)', () =>
-    assert.unreachable('CI must have Jupyter: .ci/run installs jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client'));
-} else if (!hasJupyter) {
-  console.warn('Jupyter not found: skipping the notebook tests (apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client)');
-} else if (dataDir) {
+if (!hasJupyter) {
+  skipFileUnlessCI('Jupyter is installed', 'Jupyter not found (apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client; .ci/run installs them)');
+} else if (!dataDir) {
+  skipFile(noRealDataReason());
+} else {
   test('all four notebooks execute with zero cell errors on the quick slice and draw plotly figures', () => {
     const out = join(root, 'test-output', 'notebooks');
     const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'notebooks.ts'), '--execute', '--quick', '--out', out], {

@@ -1,13 +1,26 @@
 /**
- * `npm test`: runs every `test/**\/*.test.ts` file with uvu (TypeScript through tsx) and ends with the summary line
- * `N passed, N failed` (uvu prints Total/Passed/Skipped only). Each file runs in its own Node process so that
- * backends, kernels and memory of one file cannot leak into another; files run one after another.
+ * `npm test`: runs every `test/**\/*.test.ts` file with uvu (TypeScript through tsx), lists every failing file and
+ * every skip reason, and ends with the summary line `N passed, N failed, N skipped`, alone on the last line.
+ * Each file runs in its own Node process so that backends, kernels and memory of one file cannot leak into another;
+ * files run one after another.
+ *
+ * How a file is counted (uvu 0.5.6 prints `Total: N` = tests registered with `test()`/`test.only()`, `Passed: N`, and
+ * `Skipped: N` = `test.skip` calls plus the tests left out by `test.only`; the skipped ones are not in Total):
+ * - passed = Passed, failed = Total - Passed;
+ * - skipped = the `# SKIP <file>: <reason>` lines that test/helpers/skip.ts prints (`skipFile`, `skipTest`), one per
+ *   skip, each listed with its reason; uvu skips beyond those lines are counted with the reason "no reason given";
+ * - a file that registers no test and skips nothing counts as 1 skipped, reason "registered no test";
+ * - a file that crashes before uvu's summary (e.g. an exception at import, such as realDataDir under CI=true without
+ *   the data), or exits non-zero with no failed test, counts as 1 failure.
  *
  * Usage: `npm test [-- <substring filter>...]`, e.g. `npm test -- data` runs the files whose path contains "data".
+ * `FERLAB_TEST_DIR=<dir>` runs the `*.test.ts` files under that folder instead of `test/` (test/runner.test.ts uses
+ * it). Exit status 1 when anything failed or no file matched.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { SKIP_MARK } from './helpers/skip';
 
 const root = join(__dirname, '..');
 const filters = process.argv.slice(2);
@@ -21,42 +34,85 @@ function walk(dir: string): string[] {
     });
 }
 
-const files = walk(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-const broken: string[] = [];
-const t0 = Date.now();
-for (const file of files) {
-  const rel = relative(root, file);
-  process.stdout.write(`\n# ${rel}\n`);
-  const started = Date.now();
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', file], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  process.stdout.write(r.stdout ?? '');
-  process.stderr.write(r.stderr ?? '');
-  const out = (r.stdout ?? '') + (r.stderr ?? '');
-  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
-  const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
-  const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  if (Number.isNaN(total) || Number.isNaN(ok)) {
-    // the file crashed before uvu could report: count it as one failure
-    failed += 1;
-    broken.push(`${rel} (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}, no uvu summary)`);
-    continue;
-  }
-  passed += ok;
-  skipped += skip;
-  failed += total - ok - skip;
-  if (total - ok - skip > 0 || r.status !== 0) broken.push(`${rel} (${total - ok - skip} failed, exit ${r.status})`);
-  process.stdout.write(`  (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  if (r.status !== 0 && total - ok - skip === 0) failed += 1;
+/** Removes ANSI colour codes (uvu colours its summary numbers when FORCE_COLOR is set or stdout is a terminal). */
+const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+/** The last `label: <int>` of uvu's summary in `out`, or undefined when absent. */
+function lastCount(out: string, label: string): number | undefined {
+  const all = [...out.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)\\s*$`, 'gm'))];
+  return all.length ? Number(all[all.length - 1][1]) : undefined;
 }
-process.stdout.write(`\n${files.length} test files in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-if (broken.length) process.stdout.write(`failing: \n  ${broken.join('\n  ')}\n`);
-process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
-process.exit(failed > 0 || files.length === 0 ? 1 : 0);
+
+/** Counts of one test file's process. */
+export interface FileCounts {
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** One entry per skipped test: `<file>: <reason>`. */
+  skips: string[];
+  /** Why the file failed, when it did. */
+  problem?: string;
+}
+
+/**
+ * Counts one file's result from its combined stdout + stderr, exit status and signal (rules in the header).
+ * `rel` names the file in messages. Tested by test/runner.test.ts on real uvu output.
+ */
+export function countFile(rel: string, output: string, status: number | null, signal: NodeJS.Signals | null = null): FileCounts {
+  const out = plain(output);
+  const skips = [...out.matchAll(new RegExp(`${SKIP_MARK}(.+)$`, 'gm'))].map((m) => m[1].trim());
+  const total = lastCount(out, 'Total');
+  const ok = lastCount(out, 'Passed');
+  const uvuSkipped = lastCount(out, 'Skipped') ?? 0;
+  const exit = `exit ${status}${signal ? `, ${signal}` : ''}`;
+  if (total === undefined || ok === undefined) {
+    const error = /^\s*((?:\w*Error|Exiting early)[^\n]*)/m.exec(out)?.[1] ?? 'no error message';
+    return { passed: 0, failed: 1, skipped: skips.length, skips, problem: `${rel} (${exit}, crashed before uvu's summary: ${error.slice(0, 300)})` };
+  }
+  for (let i = skips.length; i < uvuSkipped; i++) skips.push(`${rel}: test.skip or test.only, no reason given`);
+  if (total === 0 && skips.length === 0) skips.push(`${rel}: registered no test`);
+  const failed = total - ok;
+  if (failed > 0) return { passed: ok, failed, skipped: skips.length, skips, problem: `${rel} (${failed} failed, ${exit})` };
+  if (status !== 0) return { passed: ok, failed: 1, skipped: skips.length, skips, problem: `${rel} (no test failed, but ${exit})` };
+  return { passed: ok, failed: 0, skipped: skips.length, skips };
+}
+
+function main(): void {
+  const testDir = process.env.FERLAB_TEST_DIR ? resolve(process.env.FERLAB_TEST_DIR) : join(root, 'test');
+  const files = walk(testDir).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  const broken: string[] = [];
+  const skipReasons: string[] = [];
+  const t0 = Date.now();
+  for (const file of files) {
+    const rel = relative(root, file);
+    process.stdout.write(`\n# ${rel}\n`);
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', file], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    process.stdout.write(r.stdout ?? '');
+    process.stderr.write(r.stderr ?? '');
+    if (r.error) process.stderr.write(`${rel}: ${r.error.message}\n`);
+    const c = countFile(rel, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? `Error: ${r.error.message}` : ''}`, r.status, r.signal);
+    passed += c.passed;
+    failed += c.failed;
+    skipped += c.skipped;
+    skipReasons.push(...c.skips);
+    if (c.problem) broken.push(c.problem);
+    process.stdout.write(`  (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  }
+  process.stdout.write(`\n${files.length} test files in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  if (files.length === 0) process.stdout.write(`no test file matches ${filters.map((f) => `'${f}'`).join(', ')}\n`);
+  if (skipReasons.length) process.stdout.write(`skipped:\n  ${skipReasons.join('\n  ')}\n`);
+  if (broken.length) process.stdout.write(`failing:\n  ${broken.join('\n  ')}\n`);
+  process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+  process.exit(failed > 0 || files.length === 0 ? 1 : 0);
+}
+
+if (require.main === module) main();

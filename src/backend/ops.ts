@@ -102,3 +102,63 @@ export function installReluGradient(): void {
     },
   });
 }
+
+/** Hyper-parameters of one {@link adamUpdate} (all plain numbers; the caller keeps the step count). */
+export interface AdamUpdateParams {
+  /** Learning rate of this step (> 0). */
+  lr: number;
+  /** Exponential decay of the first moment, in [0, 1) (Adam default 0.9). */
+  beta1: number;
+  /** Exponential decay of the second moment, in [0, 1) (Adam default 0.999). */
+  beta2: number;
+  /** Added to sqrt(v_hat) in the denominator (> 0; PyTorch default 1e-8). */
+  epsilon: number;
+  /** Decoupled weight decay (AdamW) of this tensor, >= 0; 0 = plain Adam. */
+  weightDecay: number;
+  /** 1-based number of this update (t in the bias corrections 1 - beta^t); an integer >= 1. */
+  step: number;
+}
+
+/**
+ * One Adam / AdamW update of a tensor (Kingma & Ba, arXiv 1412.6980, Algorithm 1, with the decoupled weight decay of
+ * Loshchilov & Hutter, arXiv 1711.05101):
+ *
+ *   m' = beta1 * m + (1 - beta1) * g
+ *   v' = beta2 * v + (1 - beta2) * g^2
+ *   x' = x - lr * ((m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + epsilon) + weightDecay * x)
+ *
+ * On ferlab's wasm backend this is one fused kernel (FerlabAdam, adamStep in src/backend/wasm/assembly/ops.ts: one
+ * pass instead of about twelve elementwise ops), which flushes moments below 1e-30 to zero (|m'| < 1e-30 -> 0,
+ * v' < 1e-30 -> 0): x86 subnormal arithmetic is ~35x slower and wasm cannot set flush-to-zero; such a moment moves its
+ * weight by < lr * 1e-22. Elsewhere (cpu, tfjs-node) the same formula runs in tfjs ops, without the flush.
+ *
+ * The inputs are not modified or disposed; intermediate tensors are freed. The caller assigns x' (e.g.
+ * `variable.assign(x1)`) and owns the three results.
+ *
+ * @param x weights, any shape, float32 (a tf.Variable is fine). @param m first moment, same shape, float32.
+ * @param v second moment, same shape, float32. @param g gradient of the loss w.r.t. x, same shape, float32.
+ * @returns `[x', m', v']`, new float32 tensors of x's shape.
+ * @throws Error when m, v or g do not have x's shape, when a tensor is not float32, or when `step` is not an integer >= 1.
+ */
+export function adamUpdate(x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, p: AdamUpdateParams): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const inputs = { x, m, v, g };
+  for (const [name, t] of Object.entries(inputs)) {
+    if (!tf.util.arraysEqual(t.shape, x.shape)) throw new Error(`adamUpdate: ${name} has shape [${t.shape}], expected x's shape [${x.shape}]`);
+    if (t.dtype !== 'float32') throw new Error(`adamUpdate: ${name} has dtype ${t.dtype}, expected float32`);
+  }
+  if (!Number.isInteger(p.step) || p.step < 1) throw new Error(`adamUpdate: step must be an integer >= 1 (1 = first update), got ${p.step}`);
+  const { lr, beta1, beta2, epsilon, weightDecay, step } = p;
+  if (hasFerlabKernel(FERLAB_KERNELS.adam)) {
+    const [x1, m1, v1] = tf.engine().runKernel(FERLAB_KERNELS.adam, inputs, { lr, beta1, beta2, epsilon, weightDecay, step }) as tf.Tensor[];
+    return [x1, m1, v1];
+  }
+  return tf.tidy(() => {
+    const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+    const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+    const mHat = tf.div(m1, 1 - Math.pow(beta1, step));
+    const vHat = tf.div(v1, 1 - Math.pow(beta2, step));
+    let upd = tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon));
+    if (weightDecay > 0) upd = tf.add(upd, tf.mul(x, weightDecay));
+    return [tf.sub(x, tf.mul(upd, lr)), m1, v1] as [tf.Tensor, tf.Tensor, tf.Tensor];
+  });
+}

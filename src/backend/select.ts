@@ -50,13 +50,27 @@ export function nodeBindingAvailable(gpu: boolean): boolean {
   return tryRequire(gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
 }
 
-/** The backend choice from `FERLAB_BACKEND` (default `auto`). @throws Error for an unknown name. */
+/** Every valid backend choice, in the order error messages list them. */
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', ...BACKENDS];
+
+/**
+ * Validates a backend name from the user (environment variable, CLI option, function argument). There is no silent
+ * fall back: a misspelt name must not quietly train on the ~300x slower cpu backend.
+ * @param value the requested name, e.g. `wasm`.
+ * @param source where it came from, named in the error: `FERLAB_BACKEND`, `--backend`, `initBackend()`.
+ * @throws Error `<source>='<value>' is not a valid backend; expected one of auto, tensorflow-gpu, tensorflow, wasm, cpu`.
+ */
+export function parseBackendChoice(value: string, source: string): BackendChoice {
+  if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as BackendChoice;
+  throw new Error(`${source}='${value}' is not a valid backend; expected one of ${BACKEND_CHOICES.join(', ')}`);
+}
+
+/**
+ * The backend choice from `FERLAB_BACKEND` (default `auto` when unset or empty).
+ * @throws Error for an unknown name (see {@link parseBackendChoice}).
+ */
 export function backendFromEnv(): BackendChoice {
-  const v = (process.env.FERLAB_BACKEND || 'auto') as BackendChoice;
-  if (v !== 'auto' && !(BACKENDS as readonly string[]).includes(v)) {
-    throw new Error(`FERLAB_BACKEND='${v}' is not one of auto, ${BACKENDS.join(', ')}`);
-  }
-  return v;
+  return parseBackendChoice(process.env.FERLAB_BACKEND || 'auto', 'FERLAB_BACKEND');
 }
 
 async function useWasm(): Promise<BackendInfo['kernels']> {
@@ -72,9 +86,11 @@ async function useWasm(): Promise<BackendInfo['kernels']> {
  * loads: tfjs-node-gpu when it loads and sees a GPU, then tfjs-node, then wasm (with ferlab's training kernels),
  * then cpu. Naming a backend forces it. Idempotent per process for the same choice.
  *
- * @throws Error when a forced backend is not available (e.g. `tensorflow` without @tensorflow/tfjs-node installed).
+ * @throws Error for a name that is not a backend (listing the valid ones; see {@link parseBackendChoice}), and when a
+ * forced backend is not available (e.g. `tensorflow` without @tensorflow/tfjs-node installed).
  */
 export async function initBackend(choice: BackendChoice = backendFromEnv()): Promise<BackendInfo> {
+  choice = parseBackendChoice(choice, 'initBackend()');
   if (current && (current.requested === choice || choice === 'auto') && tf.getBackend() === current.name) return current;
   const order: BackendName[] = choice === 'auto' ? [...BACKENDS] : [choice];
   const errors: string[] = [];

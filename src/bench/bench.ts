@@ -200,7 +200,7 @@ async function studySpeedup(dataDir: string, log: (l: string) => void): Promise<
   const wall: number[] = [];
   for (const workers of [1, 2]) {
     log(`bench: default study, ${stepsPerRun} steps per run, ${workers} worker(s)`);
-    const r = await runExperiment(exp, { overrides, workers, dataDir, runsDir, progress: false, log: () => {} });
+    const r = await runExperiment(exp, { overrides, workers, dataDir, runsDir, log: () => {} });
     wall.push(r.wallSeconds);
   }
   return { stepsPerRun, oneWorkerSeconds: wall[0], twoWorkersSeconds: wall[1], speedup: wall[0] / wall[1] };

@@ -1,7 +1,8 @@
 /**
  * The `ferlab` command line (npm scripts: `npm run exp`, `npm run bench`, `npm run ferlab -- <command>`).
  *
- *   exp [experiment]   run an experiment (default: `default`); --quick, --set key=value, --only, --workers
+ *   exp [experiment]   run an experiment (default: `default`); --quick, --set key=value, --only, --workers;
+ *                      --resume runs/<study> continues an interrupted study
  *   bench              training-speed benchmark vs. the PyTorch yardstick (see src/bench)
  *   data               load and check the data; print split sizes of every label set
  *   models             list the registered models
@@ -9,11 +10,14 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- commands load their modules lazily (CommonJS require) */
 import { Command, InvalidArgumentError } from 'commander';
-import { BACKENDS, type BackendChoice } from '../backend/select';
+import { BACKENDS, parseBackendChoice, type BackendChoice } from '../backend/select';
 
 function backendOption(v: string): BackendChoice {
-  if (v !== 'auto' && !(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected auto or one of ${BACKENDS.join(', ')}`);
-  return v as BackendChoice;
+  try {
+    return parseBackendChoice(v, '--backend');
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 function positiveInt(v: string): number {
@@ -43,30 +47,53 @@ async function main(argv: string[]): Promise<void> {
     .option('--only <runs>', 'comma-separated run names to run')
     .option('--workers <n>', 'trainings side by side (default: one per core on wasm)', positiveInt)
     .option('--runs-dir <dir>', 'parent folder of study folders (env FERLAB_RUNS_DIR; default runs/)')
+    .option('--resume <study-dir>', 'continue an interrupted study: finished runs are kept, unfinished ones continue from their last checkpoint')
     .option('--no-progress', 'no progress bars (one line per epoch)')
-    .action(async (name: string, o: { quick?: boolean; set: string[]; only?: string; workers?: number; runsDir?: string; progress: boolean }) => {
-      const g = program.opts();
-      const { loadExperiment, runExperiment } = require('../exp/study') as typeof import('../exp/study');
-      const { resultRows } = require('../exp/results') as typeof import('../exp/results');
-      const { printTable } = require('./table') as typeof import('./table');
-      const exp = loadExperiment(name);
-      const result = await runExperiment(exp, {
-        quick: o.quick,
-        overrides: o.set,
-        only: o.only ? o.only.split(',').map((s) => s.trim()) : undefined,
-        workers: o.workers,
-        dataDir: g.dataDir,
-        cacheDir: g.cacheDir,
-        runsDir: o.runsDir,
-        backend: g.backend,
-        progress: o.progress && process.stdout.isTTY === true,
-      });
-      console.log(
-        `\n${exp.name}${result.quick ? ' (quick)' : ''}: ${result.runs.length} runs in ${(result.wallSeconds / 60).toFixed(1)} min on ${result.workers} workers`,
-      );
-      printTable(resultRows(result));
-      console.log(`records, models and reports: ${result.dir}`);
-    });
+    .action(
+      async (
+        name: string,
+        o: { quick?: boolean; set: string[]; only?: string; workers?: number; runsDir?: string; resume?: string; progress: boolean },
+        cmd: Command,
+      ) => {
+        const g = program.opts();
+        const { loadExperiment, runExperiment, resumeStudy } = require('../exp/study') as typeof import('../exp/study');
+        const { resultRows } = require('../exp/results') as typeof import('../exp/results');
+        const { printTable } = require('./table') as typeof import('./table');
+        const { ConfigError } = require('../exp/config') as typeof import('../exp/config');
+        const { ProgressView } = require('./progress') as typeof import('./progress');
+        const view = new ProgressView(o.progress && process.stdout.isTTY === true);
+        const common = {
+          only: o.only ? o.only.split(',').map((s) => s.trim()) : undefined,
+          workers: o.workers,
+          dataDir: g.dataDir,
+          cacheDir: g.cacheDir,
+          backend: g.backend,
+          log: (l: string) => view.log(l),
+          onStep: (run: string, p: import('../train/loop').StepProgress) => view.update(run, p),
+        };
+        let result: import('../exp/study').StudyResult;
+        try {
+          if (o.resume) {
+            if (cmd.args.length) throw new ConfigError(`--resume takes the study folder only (its experiment is in study.json); drop '${cmd.args[0]}'`);
+            result = await resumeStudy(o.resume, { ...common, quick: o.quick, overrides: o.set });
+          } else {
+            result = await runExperiment(loadExperiment(name), { ...common, quick: o.quick, overrides: o.set, runsDir: o.runsDir });
+          }
+        } finally {
+          view.stop();
+        }
+        console.log(
+          `\n${result.experiment}${result.quick ? ' (quick)' : ''}: ${result.runs.length} runs finished in ${(result.wallSeconds / 60).toFixed(1)} min on ${result.workers} workers`,
+        );
+        printTable(resultRows(result));
+        console.log(`records, models and reports: ${result.dir}`);
+        if (result.failed.length) {
+          console.error(`ferlab: ${result.failed.length} run(s) FAILED: ${result.failed.map((f) => `${f.name} (${f.error.split('\n')[0]})`).join('; ')}`);
+          console.error(`their records say why (status.json); after a fix: npm run exp -- --resume ${result.dir}`);
+          process.exitCode = 1;
+        }
+      },
+    );
 
   program
     .command('bench')
@@ -113,7 +140,7 @@ async function main(argv: string[]): Promise<void> {
     .argument('<run-dir>', 'a run record folder (with model/ and config.json)')
     .action(async (dir: string) => {
       const g = program.opts();
-      const { evaluateRunDir } = require('../exp/reload') as typeof import('../exp/reload');
+      const { evaluateRunDir } = require('../eval/reload') as typeof import('../eval/reload');
       const r = await evaluateRunDir(dir, { dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend });
       console.log(`${dir}: test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.n} images (record says ${(100 * r.recorded).toFixed(2)}%)`);
     });

@@ -6,3 +6,5 @@ export * from './votes';
 export * from './cache';
 export * from './dataset';
 export * from './labels';
+export * from './preprocess';
+export * from './agreement';

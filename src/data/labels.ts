@@ -141,3 +141,24 @@ export function classCounts(split: SplitLabels, numClasses: number): number[] {
 export function splitSizes(ls: LabelSet): Record<SplitName, number> {
   return Object.fromEntries(SPLITS.map((s) => [s, ls[s].index.length])) as Record<SplitName, number>;
 }
+
+/** Images of each split to use, counted from the start of the split in file order; null = all. */
+export interface SplitSlice {
+  train: number | null;
+  val: number | null;
+  test: number | null;
+}
+
+/** The first n images of a split (all when n is null); `target` rows too where the split has them. */
+export function sliceSplit<S extends SplitLabels & { target?: Float32Array }>(split: S, n: number | null, numClasses: number): S {
+  if (n === null || n >= split.index.length) return split;
+  const part = { ...split, index: split.index.subarray(0, n), label: split.label.subarray(0, n) };
+  if (split.target) part.target = split.target.subarray(0, n * numClasses);
+  return part;
+}
+
+/** A label set with each split cut to its first n images (quick runs; `slice` of a run's settings). */
+export function sliceLabelSet(ls: LabelSet, slice: SplitSlice): LabelSet {
+  const C = ls.numClasses;
+  return { ...ls, train: sliceSplit(ls.train, slice.train, C), val: sliceSplit(ls.val, slice.val, C), test: sliceSplit(ls.test, slice.test, C) };
+}

@@ -86,15 +86,4 @@ export function confusedPairs(m: Metrics, top = 10): Array<{ trueClass: string; 
   return pairs.sort((a, b) => b.count - a.count).slice(0, top);
 }
 
-/** Index of the largest value of each row of `[n, C]` logits (first one on ties). */
-export function argmaxRows(logits: Float32Array, C: number, allowed?: readonly number[]): Uint8Array {
-  const n = logits.length / C;
-  const out = new Uint8Array(n);
-  const cols = allowed ?? Array.from({ length: C }, (_, i) => i);
-  for (let i = 0; i < n; i++) {
-    let best = cols[0];
-    for (const c of cols) if (logits[i * C + c] > logits[i * C + best]) best = c;
-    out[i] = best;
-  }
-  return out;
-}
+export { argmaxRows } from '../util/argmax';

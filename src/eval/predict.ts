@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE } from '../data/classes';
-import { evalBatches } from '../train/batches';
+import { evalBatches } from '../data/preprocess';
 
 /**
  * Runs a model in inference mode (BatchNorm moving statistics, no dropout) over images of the dataset.

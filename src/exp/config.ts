@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LABEL_SETS, type LabelSetName } from '../data/labels';
-import type { TrainConfig } from '../train/loop';
+import { TrainSettingsSchema, type TrainConfig } from '../train/settings';
 
 /**
  * Typed, validated experiment configs (zod, strict: an unknown key or a wrong type is an error naming the path).
@@ -10,56 +10,57 @@ import type { TrainConfig } from '../train/loop';
 
 const int = (min = 0) => z.number().int().min(min);
 
-/** Learning-rate schedule of a run: constant, onecycle, cosine or step; the rules and their sources are in src/train/schedule.ts. */
-export const ScheduleSchema = z.discriminatedUnion('name', [
-  z.strictObject({ name: z.literal('constant') }),
-  z.strictObject({ name: z.literal('onecycle'), pctStart: z.number().gt(0).lt(1), divFactor: z.number().gt(1), finalDivFactor: z.number().gt(1) }),
-  z.strictObject({ name: z.literal('cosine'), warmupEpochs: z.number().min(0) }),
-  z.strictObject({ name: z.literal('step'), milestones: z.array(int(1)), gamma: z.number().gt(0).max(1) }),
-]);
+export { ScheduleSchema } from '../train/settings';
 
 /** Images of each split to use; null = all. For quick runs (first n rows of the split, in file order). */
-export const SliceSchema = z.strictObject({ train: int(1).nullable(), val: int(1).nullable(), test: int(1).nullable() });
+export const SliceSchema = z
+  .strictObject({
+    train: int(1).nullable().default(null).describe('training images (first n of the split, in file order); null = all'),
+    val: int(1).nullable().default(null).describe('PublicTest images; null = all'),
+    test: int(1).nullable().default(null).describe('PrivateTest images; null = all'),
+  })
+  .prefault({});
 
-/** Settings of one training run (everything but its name, model and label set). */
-export const SettingsSchema = z.strictObject({
-  epochs: int(1),
-  batchSize: int(2),
-  lr: z.number().positive(),
-  schedule: ScheduleSchema,
-  optimizer: z.strictObject({ beta1: z.number().min(0).lt(1), beta2: z.number().min(0).lt(1), epsilon: z.number().positive(), weightDecay: z.number().min(0) }),
-  augment: z.strictObject({ flip: z.boolean(), shift: int(0).max(12) }),
-  labelSmoothing: z.number().min(0).max(0.5),
-  patience: int(0),
-  seed: int(0),
-  evalBatchSize: int(1),
-  slice: SliceSchema,
-});
+/**
+ * Settings of one run (everything but its name, model and label set): the training settings (src/train/settings.ts,
+ * with their defaults, units and sources) plus the data slice. Parsing `{}` gives the defaults, which are those of
+ * the default study.
+ */
+export const SettingsSchema = TrainSettingsSchema.extend({ slice: SliceSchema });
+/** Resolved settings (every field present). */
 export type Settings = z.infer<typeof SettingsSchema>;
+/** A diff from the defaults: any subset of the settings (nested groups may be partial too, schedules are whole). */
+export type SettingsDiff = z.input<typeof SettingsSchema>;
+
+/** The settings every run starts from (the default study's). */
+export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+/** A diff from the defaults, validated field by field (unknown keys are errors) but with nothing filled in. */
+const DiffSchema = z.custom<SettingsDiff>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object of settings');
 
 /** One run of an experiment: a model on a label set, with optional setting overrides. */
 export const RunSpecSchema = z.strictObject({
   name: z.string().regex(NAME, 'lower-case letters, digits, . _ - (a folder name)'),
   model: z.string().min(1),
   labels: z.enum(LABEL_SETS),
-  settings: SettingsSchema.partial().optional(),
+  settings: DiffSchema.optional(),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 
-/** An experiment file's default export (see experiments/default.ts). */
+/** An experiment file's default export (see experiments/default.ts): a diff of the defaults plus its runs. */
 export const ExperimentSchema = z.strictObject({
   name: z.string().regex(NAME),
   /** What question the experiment answers. */
   description: z.string().min(1),
-  /** Settings of every run unless the run overrides them. */
-  defaults: SettingsSchema,
+  /** Settings of every run that differ from the defaults (DEFAULT_SETTINGS), unless a run overrides them. */
+  settings: DiffSchema.optional(),
   runs: z.array(RunSpecSchema).min(1),
-  /** Trainings run side by side (one worker thread each); default = CPU cores (2 here). */
+  /** Trainings run side by side (one worker thread each); default: one per CPU core. */
   workers: int(1).optional(),
-  /** Overrides applied with --quick: the same code on a small slice. */
-  quick: SettingsSchema.partial(),
+  /** Settings changed by --quick: the same code on a small slice. */
+  quick: DiffSchema,
 });
 export type Experiment = z.infer<typeof ExperimentSchema>;
 
@@ -86,11 +87,30 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 /**
- * Validates an experiment definition (experiment files call this on their default export).
+ * Merges setting diffs, later ones winning: groups of settings (optimizer, augment, slice) merge key by key; a
+ * schedule (an object with a `name`) and arrays are replaced whole.
+ */
+export function mergeSettings(...diffs: Array<SettingsDiff | undefined>): SettingsDiff {
+  const merge = (a: unknown, b: unknown): unknown => {
+    const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!obj(a) || !obj(b) || 'name' in a || 'name' in b) return structuredClone(b);
+    const out: Record<string, unknown> = { ...a };
+    for (const [k, v] of Object.entries(b)) out[k] = k in a ? merge(a[k], v) : structuredClone(v);
+    return out;
+  };
+  return diffs.reduce<SettingsDiff>((acc, d) => (d === undefined ? acc : (merge(acc, d) as SettingsDiff)), {});
+}
+
+/**
+ * Validates an experiment definition (experiment files call this on their default export): the experiment's
+ * settings, every run's and the quick ones are each checked against the settings schema.
  * @throws ConfigError listing every invalid or unknown key with its path; also for duplicate run names.
  */
-export function defineExperiment(e: Experiment): Experiment {
+export function defineExperiment(e: z.input<typeof ExperimentSchema>): Experiment {
   const exp = check(ExperimentSchema, e, `experiment '${(e as { name?: string }).name ?? '?'}'`);
+  check(SettingsSchema, exp.settings ?? {}, `experiment '${exp.name}' settings`);
+  check(SettingsSchema, exp.quick, `experiment '${exp.name}' quick settings`);
+  for (const r of exp.runs) check(SettingsSchema, mergeSettings(exp.settings, r.settings), `experiment '${exp.name}' run '${r.name}'`);
   const names = exp.runs.map((r) => r.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new ConfigError(`experiment '${exp.name}': run name '${dup}' appears twice`);
@@ -146,8 +166,9 @@ export interface ResolveOptions {
 }
 
 /**
- * The runs of an experiment with every setting resolved: defaults, then the run's own settings, then the quick
- * overrides (with --quick), then command-line overrides. Each result is a complete, validated RunConfig.
+ * The runs of an experiment with every setting resolved: the defaults (DEFAULT_SETTINGS), then the experiment's
+ * settings, the run's own, the quick ones (with --quick), then command-line overrides. Each result is a complete,
+ * validated RunConfig.
  */
 export function resolveRuns(exp: Experiment, opts: ResolveOptions = {}): RunConfig[] {
   const only = opts.only ?? [];
@@ -157,28 +178,17 @@ export function resolveRuns(exp: Experiment, opts: ResolveOptions = {}): RunConf
   return exp.runs
     .filter((r) => only.length === 0 || only.includes(r.name))
     .map((r) => {
-      let s: Settings = check(SettingsSchema, { ...exp.defaults, ...(r.settings ?? {}) }, `run '${r.name}'`);
-      if (opts.quick) s = check(SettingsSchema, { ...s, ...exp.quick }, `run '${r.name}' with --quick`);
+      const diff = mergeSettings(exp.settings, r.settings, opts.quick ? exp.quick : undefined);
+      let s: Settings = check(SettingsSchema, diff, `run '${r.name}'${opts.quick ? ' with --quick' : ''}`);
       if (opts.overrides?.length) s = applyOverrides(s, opts.overrides);
       return { experiment: exp.name, name: r.name, model: r.model, labels: r.labels, ...s };
     });
 }
 
-/** The TrainConfig part of a RunConfig. */
+/** The TrainConfig part of a RunConfig (every training setting and the model; not the slice or the names). */
 export function trainConfigOf(run: RunConfig): TrainConfig {
-  return {
-    model: run.model,
-    epochs: run.epochs,
-    batchSize: run.batchSize,
-    lr: run.lr,
-    schedule: run.schedule,
-    optimizer: run.optimizer,
-    augment: run.augment,
-    labelSmoothing: run.labelSmoothing,
-    patience: run.patience,
-    seed: run.seed,
-    evalBatchSize: run.evalBatchSize,
-  };
+  const { experiment: _e, name: _n, labels: _l, slice: _s, ...cfg } = run;
+  return cfg;
 }
 
 /**
@@ -187,8 +197,8 @@ export function trainConfigOf(run: RunConfig): TrainConfig {
  *
  * @example runs: gridRuns('deep', 'majority', { lr: [1e-3, 3e-3], batchSize: [32, 64] })  // 4 runs
  */
-export function gridRuns(model: string, labels: LabelSetName, axes: { [K in keyof Settings]?: Array<Settings[K]> }): RunSpec[] {
-  let combos: Array<Partial<Settings>> = [{}];
+export function gridRuns(model: string, labels: LabelSetName, axes: { [K in keyof Settings]?: Array<SettingsDiff[K]> }): RunSpec[] {
+  let combos: SettingsDiff[] = [{}];
   for (const [key, vals] of Object.entries(axes) as Array<[keyof Settings, unknown[]]>) {
     combos = combos.flatMap((c) => vals.map((v) => ({ ...c, [key]: v })));
   }

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
-import type { FerDataset } from '../data/dataset';
 import { isFerPlus } from '../data/labels';
-import type { EpochRecord } from '../train/loop';
-import { writeReport, type Report } from '../viz/render';
+import type { ImageSource } from '../viz/images';
+import { writeReport, type Report, type ReportSection } from '../viz/render';
 import {
   confusedPairsFigure,
   confusionFigure,
@@ -11,9 +10,12 @@ import {
   perClassFigure,
   recallByClassFigure,
   runsComparisonFigure,
+  type ImagePredictions,
+  type LearningCurvePoint,
+  type VoteSource,
 } from '../viz/results';
 import type { RunConfig } from './config';
-import type { RunSummary, TestPredictions } from './run';
+import type { RunSummary } from './run';
 import type { StudyResult } from './study';
 import { resultRows } from './results';
 
@@ -38,15 +40,19 @@ function metricRows(s: RunSummary): Array<Record<string, string | number>> {
 /**
  * report.html of one run: its numbers, learning curves, confusion matrices (counts and row-normalised), per-class
  * metrics, most-confused pairs, and the most confident mistakes with their FER+ votes.
+ * @param history the run's epoch records (EpochRecord[] of src/train/loop.ts; only the learning-curve fields are read).
+ * @param preds its PrivateTest predictions (TestPredictions, predictions.json).
+ * @param ds the dataset the run used (its images and FER+ votes, for the gallery).
  * @param plotlyDir folder holding the shared plotly.min.js (the study folder).
+ * @returns the path of the report written (`<dir>/report.html`).
  */
 export function writeRunReport(
   dir: string,
   run: RunConfig,
   s: RunSummary,
-  history: EpochRecord[],
-  preds: TestPredictions,
-  ds: FerDataset,
+  history: readonly LearningCurvePoint[],
+  preds: ImagePredictions,
+  ds: ImageSource & VoteSource,
   plotlyDir: string,
 ): string {
   const title = `${run.name}: ${run.model} on ${run.labels} labels`;
@@ -84,35 +90,63 @@ export function writeRunReport(
 /** Per-run data a study report needs besides the summaries. */
 export interface StudyRunData {
   summary: RunSummary;
-  history: EpochRecord[];
+  /** The run's epoch records (EpochRecord[]; only the learning-curve fields are read). */
+  history: readonly LearningCurvePoint[];
+}
+
+/** A run of a study that did not finish, for the "failed runs" section of {@link writeStudyReport}. */
+export interface FailedRun {
+  name: string;
+  state: 'failed';
+  /** The error message (and stack, if the caller keeps it), shown verbatim. */
+  error: string;
+  /** 1-based epoch the run failed in, or null when it failed before training (data, model, configuration). */
+  epoch: number | null;
+}
+
+/** The "failed runs" section: one row per run with the epoch it failed in and its error message. */
+function failedSection(failed: readonly FailedRun[]): ReportSection {
+  return {
+    title: `Failed runs (${failed.length})`,
+    text: 'These runs stopped with an error and are missing from the results, tables and figures above.',
+    table: failed.map((f) => ({ run: f.name, 'failed in epoch': f.epoch === null ? 'before training' : f.epoch, error: f.error })),
+    textColumns: ['error'],
+  };
 }
 
 /**
  * report.html of a study: the results table, runs compared (accuracy, macro-F1, cross-evaluation), every run's
  * confusion matrix side by side (FER vs FER+ for the same model next to each other), learning curves, and
- * per-class recall on the shared classes.
+ * per-class recall on the shared classes; then the runs that failed, with their epoch and error message. When no run
+ * finished the report holds the failures only (no figures).
+ * @param runs the finished runs (summary and history).
+ * @param failed the runs that stopped with an error (default none).
+ * @returns the path of the report written (`<study.dir>/report.html`).
  */
-export function writeStudyReport(study: StudyResult, runs: StudyRunData[]): string {
+export function writeStudyReport(study: StudyResult, runs: StudyRunData[], failed: readonly FailedRun[] = []): string {
   const sorted = [...runs].sort(
     (a, b) => a.summary.model.localeCompare(b.summary.model) || Number(isFerPlus(a.summary.labels)) - Number(isFerPlus(b.summary.labels)),
   );
+  const finished: ReportSection[] = sorted.length
+    ? [
+        {
+          title: 'Results',
+          text: "test acc / macro-F1: PrivateTest of the run's label set (FER+ sets: majority labels), best-PublicTest epoch. cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes).",
+          table: resultRows(study),
+        },
+        { title: 'Runs compared', figures: [runsComparisonFigure(sorted.map((r) => r.summary)), recallByClassFigure(sorted.map((r) => r.summary))] },
+        {
+          title: 'Confusion matrices, FER vs FER+ (row-normalised; rows = true class)',
+          figures: sorted.map((r) => confusionFigure(r.summary.test, r.summary.name, true)),
+          grid: true,
+        },
+        { title: 'Learning curves', figures: [learningCurvesFigure(sorted.map((r) => ({ name: r.summary.name, history: r.history })))] },
+      ]
+    : [{ title: 'Results', text: failed.length ? `No run finished: all ${failed.length} runs failed (see below).` : 'No run finished.' }];
   const report: Report = {
-    title: `${study.experiment}${study.quick ? ' (quick)' : ''}: ${runs.length} runs`,
+    title: `${study.experiment}${study.quick ? ' (quick)' : ''}: ${runs.length} runs${failed.length ? `, ${failed.length} failed` : ''}`,
     subtitle: `${study.environment.backend} · ${study.workers} workers · wall time ${(study.wallSeconds / 60).toFixed(1)} min · ferlab ${study.environment.commit ?? study.environment.ferlab}`,
-    sections: [
-      {
-        title: 'Results',
-        text: "test acc / macro-F1: PrivateTest of the run's label set (FER+ sets: majority labels), best-PublicTest epoch. cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes).",
-        table: resultRows(study),
-      },
-      { title: 'Runs compared', figures: [runsComparisonFigure(sorted.map((r) => r.summary)), recallByClassFigure(sorted.map((r) => r.summary))] },
-      {
-        title: 'Confusion matrices, FER vs FER+ (row-normalised; rows = true class)',
-        figures: sorted.map((r) => confusionFigure(r.summary.test, r.summary.name, true)),
-        grid: true,
-      },
-      { title: 'Learning curves', figures: [learningCurvesFigure(sorted.map((r) => ({ name: r.summary.name, history: r.history })))] },
-    ],
+    sections: [...finished, ...(failed.length ? [failedSection(failed)] : [])],
   };
   return writeReport(join(study.dir, 'report.html'), report);
 }

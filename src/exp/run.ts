@@ -1,18 +1,21 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FerDataset } from '../data/dataset';
-import { buildLabelSet, isFerPlus, splitSizes, type LabelSet, type SplitLabels } from '../data/labels';
+import { buildLabelSet, isFerPlus, sliceLabelSet, sliceSplit, splitSizes, type LabelSet } from '../data/labels';
+import { PREPROCESSING } from '../data/preprocess';
 import { crossEvaluate, type CrossEvaluation } from '../eval/cross';
+import { evaluateSplit } from '../eval/evaluate';
 import { softmaxRows } from '../eval/predict';
 import type { Metrics } from '../eval/metrics';
 import { modelEntry } from '../models/registry';
-import { PREPROCESSING } from '../train/batches';
-import { evaluateSplit, train, type EpochRecord, type StepProgress } from '../train/loop';
+import { saveLayersModel } from '../models/io';
+import { removeCheckpoint } from '../train/checkpoint';
+import { train, TrainError, type EpochRecord, type StepProgress } from '../train/loop';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import type { Environment } from '../util/env';
 import { trainConfigOf, type RunConfig } from './config';
-import { saveLayersModel } from './modelio';
 import { writeRunReport } from './reports';
+import { CHECKPOINT_FILE, writeRunStatus } from './status';
 
 /** The final numbers of one run (metrics.json of its record, and a row of the study table). */
 export interface RunSummary {
@@ -48,19 +51,9 @@ export interface TestPredictions {
   prob: number[][];
 }
 
-/** The first n images of a split (all when n is null); `target` rows too where the split has them. */
-function slice<S extends SplitLabels & { target?: Float32Array }>(split: S, n: number | null, numClasses: number): S {
-  if (n === null || n >= split.index.length) return split;
-  const part = { ...split, index: split.index.subarray(0, n), label: split.label.subarray(0, n) };
-  if (split.target) part.target = split.target.subarray(0, n * numClasses);
-  return part;
-}
-
 /** The label set of a run with its slice applied (first n images of each split, in file order). */
-export function runLabels(ds: FerDataset, run: RunConfig): LabelSet {
-  const ls = buildLabelSet(ds, run.labels);
-  const C = ls.numClasses;
-  return { ...ls, train: slice(ls.train, run.slice.train, C), val: slice(ls.val, run.slice.val, C), test: slice(ls.test, run.slice.test, C) };
+export function runLabels(ds: FerDataset, run: Pick<RunConfig, 'labels' | 'slice'>): LabelSet {
+  return sliceLabelSet(buildLabelSet(ds, run.labels), run.slice);
 }
 
 /** Options of {@link runOne}. */
@@ -76,19 +69,39 @@ export interface RunOptions {
 
 /**
  * Trains and evaluates one run and writes its record (every file atomically):
- * `config.json` (resolved config, environment, data provenance, split sizes), `epochs.jsonl` (rewritten after each
- * epoch), `metrics.json` (best-epoch val/test metrics with confusion matrices, cross-evaluation, timings),
- * `predictions.json` (per-image PrivateTest predictions) and `model/` (model.json + weights.bin, tfjs layers format,
- * with the classes, preprocessing and test accuracy in its metadata and ferlab.json beside it), and report.html
- * (figures of the run; plotly.js shared from the study folder).
+ * `config.json` (resolved config, environment, data provenance, split sizes), `status.json` (running / complete /
+ * failed, with the epoch), `checkpoint.bin` (the state after the last finished epoch, see src/train/checkpoint.ts;
+ * removed once the run is complete), `epochs.jsonl` (rewritten after each epoch), `metrics.json` (best-epoch val/test
+ * metrics with confusion matrices, cross-evaluation, timings), `predictions.json` (per-image PrivateTest predictions)
+ * and `model/` (model.json + weights.bin, tfjs layers format, with the classes, preprocessing and test accuracy in its
+ * metadata and ferlab.json beside it), and report.html (figures of the run; plotly.js shared from the study folder).
+ *
+ * A run folder with a checkpoint is continued from it (same results as an uninterrupted run); `config.json` of the
+ * first attempt is kept.
+ *
+ * @throws the training or evaluation error, after recording the run as failed in status.json.
  */
 export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): Promise<RunSummary> {
+  let epoch: number | null = null;
+  try {
+    return await runRecord(run, ds, opts, (e) => (epoch = e));
+  } catch (e) {
+    const err = e as Error;
+    writeRunStatus(opts.dir, { state: 'failed', epoch: err instanceof TrainError ? err.epoch : epoch, error: err.message });
+    throw e;
+  }
+}
+
+async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpochDone: (epoch: number) => void): Promise<RunSummary> {
   const t0 = performance.now();
   mkdirSync(opts.dir, { recursive: true });
   const labels = runLabels(ds, run);
   const sizes = splitSizes(labels);
   const entry = modelEntry(run.model);
-  writeJsonAtomic(join(opts.dir, 'config.json'), {
+  const checkpoint = join(opts.dir, CHECKPOINT_FILE);
+  writeRunStatus(opts.dir, { state: 'running', epoch: null });
+  if (!existsSync(join(opts.dir, 'config.json')))
+    writeJsonAtomic(join(opts.dir, 'config.json'), {
     run,
     model: { name: run.model, description: entry.description },
     labelSet: { name: labels.name, classes: labels.classes, loss: labels.loss, sampleOneHot: labels.sampleOneHot, sizes },
@@ -96,15 +109,19 @@ export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): 
     data: { fer2013Md5: ds.source.fer2013Md5, official: ds.source.fer2013Official, sources: ds.source.key },
     environment: opts.env,
   });
-  const history: EpochRecord[] = [];
   const result = await train(trainConfigOf(run), ds, labels, {
+    validate: (model) => evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize),
+    checkpoint,
     onStep: opts.onStep,
-    onEpoch: (r) => {
-      history.push(r);
+    onEpoch: (r, history) => {
       writeFileAtomic(join(opts.dir, 'epochs.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+      writeRunStatus(opts.dir, { state: 'running', epoch: r.epoch });
+      onEpochDone(r.epoch);
       opts.onEpoch?.(r);
     },
   });
+  // a resumed run whose last epoch was already checkpointed: its epochs.jsonl may predate the kill
+  writeFileAtomic(join(opts.dir, 'epochs.jsonl'), result.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
   const { model } = result;
   const test = evaluateSplit(model, ds, labels.test, labels.classes, run.evalBatchSize);
 
@@ -112,7 +129,7 @@ export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): 
   let cross: CrossEvaluation | null = null;
   if (ds.ferplus) {
     const other = buildLabelSet(ds, isFerPlus(run.labels) ? 'fer' : 'majority');
-    const target = slice(other.test, run.slice.test, other.numClasses);
+    const target = sliceSplit(other.test, run.slice.test, other.numClasses);
     const logits = evaluateSplit(model, ds, { index: target.index, label: new Uint8Array(target.index.length) }, labels.classes, run.evalBatchSize).logits;
     cross = crossEvaluate(logits, target.label, isFerPlus(run.labels) ? 'ferplus' : 'fer');
   }
@@ -165,5 +182,7 @@ export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): 
   writeJsonAtomic(join(opts.dir, 'metrics.json'), summary);
   writeRunReport(opts.dir, run, summary, result.history, predictions, ds, opts.plotlyDir ?? dirname(opts.dir));
   model.dispose();
+  writeRunStatus(opts.dir, { state: 'complete', epoch: result.history.length });
+  removeCheckpoint(checkpoint);
   return summary;
 }

@@ -1,24 +1,24 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { initBackend, type BackendChoice } from '../backend/select';
+import { backendFromEnv, initBackend, parseBackendChoice, type BackendChoice } from '../backend/select';
 import { loadDataset, type FerDataset } from '../data/dataset';
 import { buildLabelSet } from '../data/labels';
 import { registeredModelStats } from '../models/stats';
 import '../models';
+import type { EpochRecord, StepProgress } from '../train/loop';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
 import { PROJECT_ROOT, defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
-import { ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
-import { ProgressView, formatSeconds } from './progress';
+import { applyOverrides, ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
 import { resultsMarkdown } from './results';
 import { writeStudyReport } from './reports';
-import { readFileSync } from 'node:fs';
 import { runOne, type RunSummary } from './run';
+import { readRunStatus, writeRunStatus, type FailedRun } from './status';
 import type { FromWorker, ToWorker, WorkerInit } from './worker';
 
-/** Options of {@link runExperiment}. */
+/** Options of {@link runExperiment} and {@link resumeStudy}. */
 export interface ExperimentOptions {
   /** Run the experiment's quick variant (same code on a small slice). */
   quick?: boolean;
@@ -26,17 +26,20 @@ export interface ExperimentOptions {
   overrides?: string[];
   /** Only these runs. */
   only?: string[];
-  /** Trainings side by side; default: the experiment's `workers`, else the number of CPU cores. 1 = in this thread. */
+  /** Trainings side by side; default: the experiment's `workers`, else one per CPU core. 1 = in this thread. */
   workers?: number;
   dataDir?: string;
   cacheDir?: string | false;
   /** Parent folder of study folders (default FERLAB_RUNS_DIR or runs/). */
   runsDir?: string;
+  /** tfjs backend (default FERLAB_BACKEND, else auto); validated. */
   backend?: BackendChoice;
-  /** Progress bars (default: when stdout is a terminal). */
-  progress?: boolean;
   /** Where status lines go (default console.log). */
   log?: (line: string) => void;
+  /** After every training step of a run (progress bars: src/cli/progress.ts). */
+  onStep?: (run: string, p: StepProgress) => void;
+  /** After every epoch of a run (default: a status line through `log`). */
+  onEpoch?: (run: string, r: EpochRecord) => void;
 }
 
 /** What {@link runExperiment} produced. */
@@ -45,11 +48,28 @@ export interface StudyResult {
   quick: boolean;
   /** Study folder: study.json, results.md, results.json and one record folder per run. */
   dir: string;
+  /** The runs that finished, in the experiment's order. */
   runs: RunSummary[];
-  /** Wall time of the whole experiment (s). */
+  /** The runs that failed (their records say why); the others went on. */
+  failed: FailedRun[];
+  /** Wall time of this invocation (s; a resumed study counts from the resume). */
   wallSeconds: number;
   workers: number;
   environment: Environment;
+}
+
+/** The study.json of a study folder. */
+export interface StudyFile {
+  experiment: Experiment;
+  quick: boolean;
+  overrides: string[];
+  /** The resolved runs: the truth for a resumed study. */
+  runs: RunConfig[];
+  workers: number;
+  environment: Environment;
+  started: string;
+  /** ISO times of every --resume. */
+  resumed?: string[];
 }
 
 /**
@@ -103,119 +123,246 @@ function workerCode(): string {
 
 /**
  * Runs every run of an experiment and writes the study folder: `study.json` (experiment, resolved runs,
- * environment), one record folder per run (see runOne), then `results.json` / `results.md` with the results table.
- * With several workers, independent trainings run side by side (one per core, longest first): Node's wasm backend
- * is single-threaded, and separate trainings need no gradient exchange, so two cores give close to 2x.
+ * environment), one record folder per run (see runOne: status.json, a per-epoch checkpoint, metrics, model...), then
+ * `results.json` / `results.md` with the results table and the study report. With several workers, independent
+ * trainings run side by side (one per core, longest first): Node's wasm backend is single-threaded, and separate
+ * trainings need no gradient exchange, so two cores give close to 2x.
  *
- * @throws ConfigError for an invalid experiment or override; DataError for missing or bad data; Error when a run
- *   fails (after the other runs finished and their records were written).
+ * A run that fails (NaN loss, out of memory, a worker thread that dies) is recorded as failed in its folder and in
+ * the results; the other runs go on. An interrupted study (crash, reboot, Ctrl-C, SIGKILL) continues with
+ * {@link resumeStudy}.
+ *
+ * @returns the study, with `failed` listing the runs that failed (the CLI exits non-zero for them).
+ * @throws ConfigError for an invalid experiment or override; DataError for missing or bad data; Error for an unknown
+ *   backend.
  */
 export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {}): Promise<StudyResult> {
-  const t0 = performance.now();
-  const log = opts.log ?? ((l: string) => console.log(l));
   const quick = opts.quick ?? false;
   const runs = resolveRuns(exp, { quick, overrides: opts.overrides, only: opts.only });
+  const dir = join(opts.runsDir ?? defaultRunsDir(), `${exp.name}${quick ? '-quick' : ''}-${stamp()}`);
+  return executeStudy(dir, { experiment: exp, quick, overrides: opts.overrides ?? [], runs }, runs, opts, false);
+}
+
+/**
+ * Continues an interrupted study in its folder: finished runs are kept as they are, unfinished runs continue from
+ * their last checkpoint (the same results as an uninterrupted study), runs never started are started, failed runs
+ * are tried again. The resolved config is read from `study.json`.
+ *
+ * @param opts.overrides, opts.quick: refused when they would change the stored config (a ConfigError says which run
+ *   and setting); `only` selects runs; `workers`, `backend`, data and cache folders may differ from the first start.
+ * @throws ConfigError when `dir` has no study.json or an override would change the config.
+ */
+export async function resumeStudy(dir: string, opts: ExperimentOptions = {}): Promise<StudyResult> {
+  const file = join(dir, 'study.json');
+  if (!existsSync(file)) throw new ConfigError(`${dir} is not a study folder (no study.json): nothing to resume`);
+  const study = JSON.parse(readFileSync(file, 'utf8')) as StudyFile;
+  if (opts.quick !== undefined && opts.quick !== study.quick)
+    throw new ConfigError(`${dir} is a ${study.quick ? '--quick' : 'full'} study: --resume keeps it as it is (drop ${opts.quick ? '--quick' : 'the option'})`);
+  for (const run of study.runs) {
+    if (!opts.overrides?.length) break;
+    const { experiment: _e, name: _n, model: _m, labels: _l, ...settings } = run;
+    const changed = applyOverrides(settings, opts.overrides);
+    const diff = Object.keys(changed).filter((k) => JSON.stringify((changed as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]));
+    if (diff.length)
+      throw new ConfigError(
+        `--set ${opts.overrides.join(' --set ')} would change run '${run.name}' (${diff.join(', ')}): a resumed study keeps the config in ${file}; start a new study instead`,
+      );
+  }
+  const only = opts.only ?? [];
+  const unknown = only.filter((n) => !study.runs.some((r) => r.name === n));
+  if (unknown.length) throw new ConfigError(`unknown run(s) ${unknown.join(', ')} in ${dir} (runs: ${study.runs.map((r) => r.name).join(', ')})`);
+  const selected = study.runs.filter((r) => only.length === 0 || only.includes(r.name));
+  return executeStudy(dir, study, selected, opts, true);
+}
+
+async function executeStudy(
+  dir: string,
+  study: Pick<StudyFile, 'experiment' | 'quick' | 'overrides' | 'runs'> & Partial<StudyFile>,
+  runs: RunConfig[],
+  opts: ExperimentOptions,
+  resume: boolean,
+): Promise<StudyResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const exp = study.experiment;
   const dataDir = opts.dataDir ?? defaultDataDir();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const backend = opts.backend ?? ((process.env.FERLAB_BACKEND as BackendChoice) || 'auto');
+  const backend = opts.backend !== undefined ? parseBackendChoice(opts.backend, 'backend option') : backendFromEnv();
   const info = await initBackend(backend);
   log(`ferlab: backend ${info.description}`);
   const ds = await loadDataset({ dataDir, cacheDir, log });
   for (const r of runs) buildLabelSet(ds, r.labels); // fail now, not in a worker, if FER+ votes are missing
+
+  // finished runs of a resumed study are kept as they are
+  const summaries = new Map<string, RunSummary>();
+  for (const r of runs) {
+    const rdir = join(dir, r.name);
+    if (resume && readRunStatus(rdir)?.state === 'complete' && existsSync(join(rdir, 'metrics.json')))
+      summaries.set(r.name, JSON.parse(readFileSync(join(rdir, 'metrics.json'), 'utf8')) as RunSummary);
+  }
+  const todo = runs.filter((r) => !summaries.has(r.name));
   // wasm and cpu are single-threaded here: one training per core. tfjs-node uses all cores (or the GPU) by itself.
   const perCore = info.name === 'wasm' || info.name === 'cpu';
-  const workers = Math.max(1, Math.min(opts.workers ?? (perCore ? (exp.workers ?? availableParallelism()) : 1), runs.length));
-  const dir = join(opts.runsDir ?? defaultRunsDir(), `${exp.name}${quick ? '-quick' : ''}-${stamp()}`);
+  const workers = Math.max(1, Math.min(opts.workers ?? (perCore ? (exp.workers ?? availableParallelism()) : 1), Math.max(1, todo.length)));
   mkdirSync(dir, { recursive: true });
   const env = environment(info.description);
-  writeJsonAtomic(join(dir, 'study.json'), {
-    experiment: exp,
-    quick,
-    overrides: opts.overrides ?? [],
-    runs,
-    workers,
-    environment: env,
-    started: new Date().toISOString(),
-  });
-  log(`ferlab: experiment '${exp.name}'${quick ? ' (quick)' : ''}: ${runs.length} runs on ${workers} worker${workers > 1 ? 's' : ''} -> ${dir}`);
+  if (resume) {
+    const stored = JSON.parse(readFileSync(join(dir, 'study.json'), 'utf8')) as StudyFile;
+    writeJsonAtomic(join(dir, 'study.json'), { ...stored, resumed: [...(stored.resumed ?? []), new Date().toISOString()] });
+  } else {
+    writeJsonAtomic(join(dir, 'study.json'), { ...study, workers, environment: env, started: new Date().toISOString() } satisfies StudyFile);
+  }
+  log(
+    `ferlab: ${resume ? 'resuming' : 'experiment'} '${exp.name}'${study.quick ? ' (quick)' : ''}: ${todo.length} run${todo.length === 1 ? '' : 's'} to train` +
+      `${summaries.size ? ` (${summaries.size} finished before)` : ''} on ${workers} worker${workers > 1 ? 's' : ''} -> ${dir}`,
+  );
 
-  const order = [...runs].sort((a, b) => cost(b, ds) - cost(a, ds));
-  const view = new ProgressView(opts.progress, log);
-  const summaries = new Map<string, RunSummary>();
-  const failures: string[] = [];
-  const onEpoch = (run: string, e: { epoch: number; valAccuracy: number; trainLoss: number; imagesPerSec: number; trainSeconds: number }) =>
-    view.log(
-      `  ${run}: epoch ${e.epoch} loss ${e.trainLoss.toFixed(3)} val acc ${(100 * e.valAccuracy).toFixed(2)}% (${e.imagesPerSec.toFixed(0)} img/s, ${formatSeconds(e.trainSeconds)})`,
-    );
+  const order = [...todo].sort((a, b) => cost(b, ds) - cost(a, ds));
+  const failed = new Map<string, FailedRun>();
+  const lastEpoch = new Map<string, number>();
+  const onEpoch = (run: string, e: EpochRecord) => {
+    lastEpoch.set(run, e.epoch);
+    if (opts.onEpoch) opts.onEpoch(run, e);
+    else
+      log(
+        `  ${run}: epoch ${e.epoch} loss ${e.trainLoss.toFixed(3)} val acc ${(100 * e.valAccuracy).toFixed(2)}% (${e.imagesPerSec.toFixed(0)} img/s, ${e.trainSeconds.toFixed(1)} s)`,
+      );
+  };
+  const fail = (run: string, error: string, epoch: number | null) => {
+    const cfg = runs.find((r) => r.name === run);
+    failed.set(run, { name: run, model: cfg?.model ?? '?', labels: cfg?.labels ?? '?', state: 'failed', epoch, error, dir: join(dir, run) });
+    log(`  ${run}: FAILED${epoch !== null ? ` in epoch ${epoch}` : ''}: ${error.split('\n')[0]}`);
+  };
+  const done = (s: RunSummary) => {
+    summaries.set(s.name, s);
+    log(`  ${s.name}: done, test accuracy ${(100 * s.test.accuracy).toFixed(2)}%`);
+  };
 
   if (workers === 1) {
     for (const run of order) {
       try {
-        const s = await runOne(run, ds, { dir: join(dir, run.name), env, onStep: (p) => view.update(run.name, p), onEpoch: (e) => onEpoch(run.name, e) });
-        summaries.set(run.name, s);
-        view.log(`  ${run.name}: done, test accuracy ${(100 * s.test.accuracy).toFixed(2)}%`);
+        done(await runOne(run, ds, { dir: join(dir, run.name), env, onStep: (p) => opts.onStep?.(run.name, p), onEpoch: (e) => onEpoch(run.name, e) }));
       } catch (e) {
-        failures.push(`${run.name}: ${(e as Error).stack ?? e}`);
+        fail(run.name, (e as Error).message, readRunStatus(join(dir, run.name))?.epoch ?? null);
       }
     }
   } else {
-    const queue = [...order];
-    await Promise.all(
-      Array.from(
-        { length: workers },
-        () =>
-          new Promise<void>((resolve) => {
-            const init: WorkerInit = { backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice), dataDir, cacheDir };
-            const w = new Worker(workerCode(), { eval: true, workerData: init });
-            let current: string | undefined;
-            const next = () => {
-              const run = queue.shift();
-              if (!run) {
-                w.postMessage({ type: 'exit' } satisfies ToWorker);
-                return;
-              }
-              current = run.name;
-              w.postMessage({ type: 'run', run, dir: join(dir, run.name) } satisfies ToWorker);
-            };
-            w.on('message', (m: FromWorker) => {
-              if (m.type === 'ready') next();
-              else if (m.type === 'step') view.update(m.run, m);
-              else if (m.type === 'epoch') onEpoch(m.run, m.record);
-              else if (m.type === 'done') {
-                summaries.set(m.run, m.summary);
-                view.log(`  ${m.run}: done, test accuracy ${(100 * m.summary.test.accuracy).toFixed(2)}%`);
-                next();
-              } else if (m.type === 'failed') {
-                failures.push(`${m.run}: ${m.error}`);
-                if (m.run === '*') w.terminate();
-                else next();
-              }
-            });
-            w.on('error', (e) => {
-              failures.push(`${current ?? 'worker'}: ${e.stack ?? e}`);
-              resolve();
-            });
-            w.on('exit', () => resolve());
-          }),
-      ),
-    );
+    await runOnWorkers(order, workers, { dir, dataDir, cacheDir, backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice) }, {
+      onStep: (run, p) => opts.onStep?.(run, p),
+      onEpoch,
+      done,
+      fail: (run, error, statusEpoch) => fail(run, error, statusEpoch ?? lastEpoch.get(run) ?? null),
+    });
   }
-  view.stop();
-  const done = runs.map((r) => summaries.get(r.name)).filter((s): s is RunSummary => s !== undefined);
-  const result: StudyResult = { experiment: exp.name, quick, dir, runs: done, wallSeconds: (performance.now() - t0) / 1000, workers, environment: env };
+
+  const finished = runs.map((r) => summaries.get(r.name)).filter((s): s is RunSummary => s !== undefined);
+  const failures = runs.map((r) => failed.get(r.name)).filter((f): f is FailedRun => f !== undefined);
+  const result: StudyResult = {
+    experiment: exp.name,
+    quick: study.quick,
+    dir,
+    runs: finished,
+    failed: failures,
+    wallSeconds: (performance.now() - t0) / 1000,
+    workers,
+    environment: env,
+  };
   writeJsonAtomic(join(dir, 'results.json'), result);
   writeFileAtomic(join(dir, 'results.md'), resultsMarkdown(result));
-  if (done.length) {
-    const readHistory = (d: string) =>
-      readFileSync(join(d, 'epochs.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
-    writeStudyReport(
-      result,
-      done.map((summary) => ({ summary, history: readHistory(summary.dir) })),
-    );
-  }
-  if (failures.length) throw new Error(`${failures.length} run(s) failed (records of the others are in ${dir}):\n${failures.join('\n')}`);
+  const readHistory = (d: string) =>
+    readFileSync(join(d, 'epochs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+  writeStudyReport(
+    result,
+    finished.map((summary) => ({ summary, history: readHistory(summary.dir) })),
+    failures,
+  );
   return result;
+}
+
+/** Callbacks of {@link runOnWorkers}. */
+interface PoolEvents {
+  onStep: (run: string, p: StepProgress) => void;
+  onEpoch: (run: string, r: EpochRecord) => void;
+  done: (s: RunSummary) => void;
+  /** `epoch`: from the run's status.json when the worker recorded it, else undefined. */
+  fail: (run: string, error: string, epoch: number | null | undefined) => void;
+}
+
+/**
+ * Trains `order` on `workers` worker threads, each taking the next run when it finishes one. A worker that dies
+ * (uncaught error, out of memory, exit) fails the run it was training, which is recorded in its status.json, and is
+ * replaced by a fresh worker while runs remain; a worker that cannot even start fails the runs it would have taken.
+ */
+async function runOnWorkers(order: RunConfig[], workers: number, init: WorkerInit & { dir: string }, ev: PoolEvents): Promise<void> {
+  const queue = [...order];
+  let healthy = 0; // workers that started and have not ended
+  const spawn = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const w = new Worker(workerCode(), { eval: true, workerData: { backend: init.backend, dataDir: init.dataDir, cacheDir: init.cacheDir } satisfies WorkerInit });
+      let current: RunConfig | undefined;
+      let started = false;
+      let ended = false;
+      const next = () => {
+        current = queue.shift();
+        if (!current) {
+          w.postMessage({ type: 'exit' } satisfies ToWorker);
+          return;
+        }
+        w.postMessage({ type: 'run', run: current, dir: join(init.dir, current.name) } satisfies ToWorker);
+      };
+      const died = (why: string) => {
+        if (ended) return;
+        ended = true;
+        if (current) {
+          const rdir = join(init.dir, current.name);
+          const epoch = readRunStatus(rdir)?.epoch ?? null;
+          writeRunStatus(rdir, { state: 'failed', epoch, error: why });
+          ev.fail(current.name, why, epoch);
+          current = undefined;
+        }
+        if (started) healthy--;
+        if (!started) {
+          // a worker that cannot start: the healthy ones take the queue; with none, fail what is left rather than
+          // spawning forever
+          if (healthy === 0) for (const r of queue.splice(0)) ev.fail(r.name, why, null);
+          resolve();
+        } else if (queue.length) spawn().then(resolve);
+        else resolve();
+      };
+      w.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          started = true;
+          healthy++;
+          next();
+        } else if (m.type === 'step') ev.onStep(m.run, m);
+        else if (m.type === 'epoch') ev.onEpoch(m.run, m.record);
+        else if (m.type === 'done') {
+          current = undefined;
+          ev.done(m.summary);
+          next();
+        } else if (m.type === 'failed') {
+          if (m.run === '*') {
+            w.terminate();
+            died(`worker thread could not start: ${m.error}`);
+            return;
+          }
+          current = undefined;
+          ev.fail(m.run, m.error, m.epoch);
+          next();
+        }
+      });
+      w.on('error', (e) => died(`worker thread died: ${e.stack ?? e}`));
+      w.on('exit', (code) => {
+        if (current || !started) died(`worker thread exited with code ${code}${current ? ' while training' : ' before it was ready'}`);
+        else if (!ended) {
+          ended = true;
+          healthy--;
+          resolve();
+        }
+      });
+    });
+  await Promise.all(Array.from({ length: workers }, spawn));
 }

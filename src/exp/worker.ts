@@ -10,6 +10,7 @@ import '../models';
 import { environment } from '../util/env';
 import type { RunConfig } from './config';
 import { runOne } from './run';
+import { readRunStatus } from './status';
 
 /** Messages from the main thread. */
 export type ToWorker = { type: 'run'; run: RunConfig; dir: string } | { type: 'exit' };
@@ -19,7 +20,7 @@ export type FromWorker =
   | { type: 'step'; run: string; epoch: number; epochs: number; step: number; steps: number; loss: number; imagesPerSec: number }
   | { type: 'epoch'; run: string; record: import('../train/loop').EpochRecord }
   | { type: 'done'; run: string; summary: import('./run').RunSummary }
-  | { type: 'failed'; run: string; error: string };
+  | { type: 'failed'; run: string; error: string; epoch?: number | null };
 
 /** What the main thread passes at start. */
 export interface WorkerInit {
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
       return;
     }
     const { run, dir } = msg;
+    if (process.env.FERLAB_TEST_WORKER_EXIT === run.name) process.exit(3); // fault injection for the tests: a worker that dies
     try {
       let last = 0;
       const summary = await runOne(run, ds, {
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
       });
       post({ type: 'done', run: run.name, summary });
     } catch (e) {
-      post({ type: 'failed', run: run.name, error: (e as Error).stack ?? String(e) });
+      post({ type: 'failed', run: run.name, error: (e as Error).message ?? String(e), epoch: readRunStatus(dir)?.epoch ?? null });
     }
   });
   post({ type: 'ready', backend: info.description });

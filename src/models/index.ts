@@ -2,3 +2,4 @@ export * from './registry';
 export * from './layers';
 export * from './cnn';
 export * from './stats';
+export * from './io';

@@ -101,6 +101,16 @@ export class Dropout extends TfDropout {
   static readonly className = 'Dropout';
   private calls = 0;
 
+  /** Training calls so far: the next mask is drawn from the layer's seed and this counter (saved in checkpoints). */
+  get callCount(): number {
+    return this.calls;
+  }
+
+  set callCount(n: number) {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`Dropout call count must be a non-negative integer, got ${n}`);
+    this.calls = n;
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const self = this as unknown as { rate: number; seed?: number; noiseShape?: number[] };
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
@@ -109,6 +119,24 @@ export class Dropout extends TfDropout {
     const seed = (Math.imul(base ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(++this.calls, 0xc2b2ae35)) >>> 0;
     return tf.tidy(() => dropoutTrain(input, self.rate, seed));
   }
+}
+
+/**
+ * The call counters of a model's ferlab Dropout layers, in layer order: with the weights, they decide every future
+ * dropout mask of a seeded model (for checkpoints).
+ */
+export function dropoutCallCounts(model: tf.LayersModel): number[] {
+  return model.layers.filter((l): l is Dropout => l instanceof Dropout).map((l) => l.callCount);
+}
+
+/**
+ * Restores {@link dropoutCallCounts}.
+ * @throws Error when the model has a different number of ferlab Dropout layers.
+ */
+export function setDropoutCallCounts(model: tf.LayersModel, counts: readonly number[]): void {
+  const layers = model.layers.filter((l): l is Dropout => l instanceof Dropout);
+  if (layers.length !== counts.length) throw new Error(`model has ${layers.length} Dropout layers, the checkpoint ${counts.length}`);
+  layers.forEach((l, i) => (l.callCount = counts[i]));
 }
 
 /** `tf.layers.batchNormalization` with ferlab's training path. */

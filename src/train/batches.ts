@@ -1,42 +1,9 @@
-import { IMAGE_SIZE, IMAGE_PIXELS } from '../data/classes';
+import { IMAGE_PIXELS } from '../data/classes';
+import { writeImage } from '../data/preprocess';
 import { multiTargetMask } from '../data/votes';
 import type { LossKind, TrainLabels } from '../data/labels';
 import { Rng } from '../util/rng';
-
-/** Training-time augmentation (applied per image, on the fly, from the uint8 data). */
-export interface Augment {
-  /** Mirror left-right with probability 0.5 (expressions are left-right symmetric). */
-  flip: boolean;
-  /** Random translation of up to `shift` pixels in x and y, edges replicated (0 = off). */
-  shift: number;
-}
-
-/** Input preprocessing of every ferlab model: x = pixel / 255, float32 `[batch, 48, 48, 1]` in [0, 1]. */
-export const PREPROCESSING = 'x = pixel / 255 (float32 [batch, 48, 48, 1] in [0, 1]); no mean/std normalisation' as const;
-
-const TO_FLOAT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
-
-/**
- * Writes image `row` of `pixels` ([n, 48, 48] uint8) into `out` at `offset` as floats in [0, 1], optionally mirrored
- * and shifted by (dx, dy) pixels with edge replication.
- */
-export function writeImage(pixels: Uint8Array, row: number, out: Float32Array, offset: number, flip = false, dx = 0, dy = 0): void {
-  const src = row * IMAGE_PIXELS;
-  const S = IMAGE_SIZE;
-  if (!flip && dx === 0 && dy === 0) {
-    for (let i = 0; i < IMAGE_PIXELS; i++) out[offset + i] = TO_FLOAT[pixels[src + i]];
-    return;
-  }
-  for (let r = 0; r < S; r++) {
-    const sr = Math.min(S - 1, Math.max(0, r - dy)) * S;
-    const o = offset + r * S;
-    for (let c = 0; c < S; c++) {
-      let sc = Math.min(S - 1, Math.max(0, c - dx));
-      if (flip) sc = S - 1 - sc;
-      out[o + c] = TO_FLOAT[pixels[src + sr + sc]];
-    }
-  }
-}
+import type { Augment } from './settings';
 
 /** One batch: inputs, targets and hard labels, in reused buffers (valid until the next batch). */
 export interface Batch {
@@ -100,6 +67,25 @@ export class TrainBatches {
     return this.steps * this.opts.batchSize;
   }
 
+  /**
+   * What decides the batches of the next epochs: the current image order (each epoch reshuffles it in place) and the
+   * random generator's state (shuffle, augmentation and FER+ sampling draws). For checkpoints.
+   */
+  getState(): { order: Int32Array; rng: [number, number, number, number] } {
+    return { order: this.order.slice(), rng: this.opts.rng.getState() };
+  }
+
+  /**
+   * Continues from a {@link getState}: the following epochs are exactly those the saved run would have produced.
+   * @throws Error when the order does not have one entry per training image.
+   */
+  setState(state: { order: Int32Array; rng: readonly number[] }): void {
+    if (state.order.length !== this.order.length)
+      throw new Error(`batch order has ${state.order.length} entries, expected ${this.order.length} (one per training image)`);
+    this.order.set(state.order);
+    this.opts.rng.setState(state.rng);
+  }
+
   /** Batches of one epoch, freshly shuffled. */
   *epoch(): Generator<Batch> {
     const { batchSize, augment, rng } = this.opts;
@@ -131,18 +117,5 @@ export class TrainBatches {
       }
       yield { x: this.x, y: this.y, label: this.label, n: batchSize };
     }
-  }
-}
-
-/**
- * Images of a split in file order, for evaluation: `[n, 48, 48, 1]` float32 batches without augmentation.
- * @param batchSize images per batch (the last one may be smaller).
- */
-export function* evalBatches(pixels: Uint8Array, index: Int32Array, batchSize: number): Generator<{ x: Float32Array; start: number; n: number }> {
-  const buf = new Float32Array(batchSize * IMAGE_PIXELS);
-  for (let start = 0; start < index.length; start += batchSize) {
-    const n = Math.min(batchSize, index.length - start);
-    for (let b = 0; b < n; b++) writeImage(pixels, index[start + b], buf, b * IMAGE_PIXELS);
-    yield { x: n === batchSize ? buf : buf.subarray(0, n * IMAGE_PIXELS), start, n };
   }
 }

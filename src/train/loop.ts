@@ -1,39 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE } from '../data/classes';
 import type { FerDataset } from '../data/dataset';
-import type { LabelSet, SplitLabels } from '../data/labels';
-import { computeMetrics, argmaxRows, type Metrics } from '../eval/metrics';
-import { predictLogits } from '../eval/predict';
+import type { LabelSet } from '../data/labels';
 import { createModel } from '../models/registry';
+import { dropoutCallCounts, setDropoutCallCounts } from '../models/layers';
 import { installReluGradient } from '../backend/ops';
+import { argmaxRows } from '../util/argmax';
 import { Rng } from '../util/rng';
-import { TrainBatches, type Augment } from './batches';
+import { TrainBatches } from './batches';
+import { loadCheckpoint, removeStaleTemps, saveCheckpoint, type TrainCheckpoint } from './checkpoint';
 import { lossFn } from './loss';
-import { Adam, type AdamConfig } from './optimizer';
-import { learningRate, type Schedule } from './schedule';
+import { Adam } from './optimizer';
+import { learningRate } from './schedule';
+import type { TrainConfig } from './settings';
 
-/** Everything one training run needs (validated and documented in src/exp/config.ts). */
-export interface TrainConfig {
-  /** Registered model name (listModels()). */
-  model: string;
-  /** Maximum epochs (full passes over the training split). */
-  epochs: number;
-  /** Images per optimizer step. */
-  batchSize: number;
-  /** Peak learning rate of the schedule. */
-  lr: number;
-  schedule: Schedule;
-  optimizer: AdamConfig;
-  augment: Augment;
-  /** Cross-entropy label smoothing (0 = off; not used by multi_target). */
-  labelSmoothing: number;
-  /** Stop when validation accuracy has not improved for this many epochs (0 = never stop early). */
-  patience: number;
-  /** Seed of weights, dropout masks, shuffling and augmentation: same seed + backend = same metrics. */
-  seed: number;
-  /** Images per forward pass when evaluating. */
-  evalBatchSize: number;
-}
+export type { TrainConfig } from './settings';
 
 /** Metrics of one epoch (a line of the run record's epochs.jsonl). */
 export interface EpochRecord {
@@ -56,6 +37,9 @@ export interface EpochRecord {
   imagesPerSec: number;
 }
 
+/** The fields of an epoch record that measure time: they differ between two runs that are otherwise identical. */
+export const TIMING_FIELDS = ['trainSeconds', 'valSeconds', 'imagesPerSec'] as const;
+
 /** Progress of the training steps, for progress bars (called after every step). */
 export interface StepProgress {
   epoch: number;
@@ -66,63 +50,93 @@ export interface StepProgress {
   imagesPerSec: number;
 }
 
+/** What the validation callback returns: loss, and metrics with at least accuracy and macro-F1 (src/eval computes them). */
+export interface Validation<M extends ValidationMetrics = ValidationMetrics> {
+  /** Mean cross-entropy of the hard labels (nats). */
+  loss: number;
+  metrics: M;
+}
+
+/** The part of the validation metrics the loop reads: accuracy selects the best epoch. */
+export interface ValidationMetrics {
+  /** In [0, 1]. */
+  accuracy: number;
+  macroF1: number;
+}
+
 /** Result of {@link train}: the model with its best-validation weights restored, and the history. */
-export interface TrainResult {
+export interface TrainResult<M extends ValidationMetrics = ValidationMetrics> {
   model: tf.LayersModel;
   history: EpochRecord[];
   /** Epoch (1-based) whose weights the model holds: best validation accuracy. */
   bestEpoch: number;
   /** Validation metrics of the best epoch. */
-  bestVal: Metrics;
+  bestVal: M;
   stoppedEarly: boolean;
-  /** Total training-step time (s), excluding validation. */
+  /** Total training-step time (s), excluding validation; across resumed sessions. */
   trainSeconds: number;
   /** Images per second over all training steps. */
   imagesPerSec: number;
+  /** Epoch (1-based) of the checkpoint training continued from, or 0 for a fresh start. */
+  resumedFrom: number;
 }
 
-/** Callbacks of {@link train}. */
-export interface TrainCallbacks {
+/** Options and callbacks of {@link train}. */
+export interface TrainOptions<M extends ValidationMetrics = ValidationMetrics> {
+  /**
+   * Scores the model on the validation split (PublicTest) in inference mode after every epoch; the loop keeps the
+   * weights of the epoch with the best `metrics.accuracy`. (src/eval's evaluateSplit; training does not import
+   * evaluation.)
+   */
+  validate: (model: tf.LayersModel) => Validation<M>;
+  /**
+   * Checkpoint file: written atomically at the end of every epoch (replacing the previous one); when it exists at
+   * the start, training continues from it and gives exactly the result of an uninterrupted run.
+   */
+  checkpoint?: string;
   onStep?: (p: StepProgress) => void;
-  onEpoch?: (r: EpochRecord) => void;
+  /** After every epoch (and its checkpoint): the epoch's record and the whole history so far (resumed epochs too). */
+  onEpoch?: (r: EpochRecord, history: readonly EpochRecord[]) => void;
 }
 
-/**
- * Loss and metrics of a model on a labelled split (inference mode).
- * @returns mean cross-entropy of the hard labels (nats), metrics, `[m, C]` float32 logits and `[m]` uint8 argmax
- * predictions (the ones the metrics count).
- */
-export function evaluateSplit(
-  model: tf.LayersModel,
-  ds: FerDataset,
-  split: SplitLabels,
-  classes: readonly string[],
-  batchSize: number,
-): { loss: number; metrics: Metrics; logits: Float32Array; preds: Uint8Array } {
-  const logits = predictLogits(model, ds.pixels, split.index, batchSize);
-  const C = classes.length;
-  let loss = 0;
-  for (let i = 0; i < split.label.length; i++) {
-    let m = -Infinity;
-    for (let c = 0; c < C; c++) m = Math.max(m, logits[i * C + c]);
-    let s = 0;
-    for (let c = 0; c < C; c++) s += Math.exp(logits[i * C + c] - m);
-    loss += Math.log(s) + m - logits[i * C + split.label[i]];
+/** An error of a training run, with the epoch (1-based) it happened in. */
+export class TrainError extends Error {
+  constructor(
+    message: string,
+    readonly epoch: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TrainError';
   }
-  const preds = argmaxRows(logits, C);
-  const metrics = computeMetrics(split.label, preds, classes);
-  return { loss: split.label.length ? loss / split.label.length : 0, metrics, logits, preds };
+}
+
+/** What a checkpoint must match to be continued: the configuration and the training data it was made with. */
+function fingerprint(cfg: TrainConfig, labels: LabelSet): string {
+  const { evalBatchSize: _speedOnly, ...rest } = cfg;
+  const sorted = (v: unknown): unknown =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+        )
+      : v;
+  return JSON.stringify(sorted({ ...rest, labels: labels.name, numClasses: labels.numClasses, train: labels.train.index.length }));
 }
 
 /**
  * Trains a registered model on a label set: shuffled, augmented batches from the uint8 data; Adam/AdamW with the
- * configured schedule; validation on PublicTest after every epoch; the best-validation-accuracy weights kept and
- * restored at the end; early stopping after `patience` epochs without improvement. Deterministic for a given seed
- * and backend.
+ * configured schedule; validation after every epoch through `opts.validate`; the best-validation-accuracy weights
+ * kept and restored at the end; early stopping after `patience` epochs without improvement. Deterministic for a
+ * given seed and backend, also across a checkpoint: with `opts.checkpoint`, the state after every epoch is saved
+ * (weights, Adam's moments and step, the schedule position, batch order and random state, dropout counters, the best
+ * epoch's weights and metrics, the history), and an existing checkpoint is continued.
  *
- * @throws Error when the model is unknown or the training split has fewer images than one batch.
+ * @throws TrainError (with the epoch) when the loss becomes NaN or infinite; Error when the model is unknown, the
+ *   training split has fewer images than one batch, or the checkpoint belongs to another configuration.
  */
-export async function train(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, cb: TrainCallbacks = {}): Promise<TrainResult> {
+export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, opts: TrainOptions<M>): Promise<TrainResult<M>> {
   installReluGradient();
   const rng = new Rng(cfg.seed);
   const model = createModel(cfg.model, { numClasses: labels.numClasses, seed: cfg.seed });
@@ -136,15 +150,39 @@ export async function train(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, 
     rng: rng.fork(),
   });
   const totalSteps = batches.steps * cfg.epochs;
-  const history: EpochRecord[] = [];
-  let best: { epoch: number; acc: number; weights: tf.Tensor[]; metrics: Metrics } | undefined;
+  const C = labels.numClasses;
+  const print = fingerprint(cfg, labels);
+  let history: EpochRecord[] = [];
+  let best: { epoch: number; acc: number; weights: tf.Tensor[]; metrics: M } | undefined;
   let trainSeconds = 0;
   let images = 0;
   let stoppedEarly = false;
   let step = 0;
-  const C = labels.numClasses;
+  let startEpoch = 1;
 
-  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+  if (opts.checkpoint) {
+    removeStaleTemps(opts.checkpoint);
+    const ck = loadCheckpoint<M, EpochRecord>(opts.checkpoint);
+    if (ck) {
+      if (ck.fingerprint !== print)
+        throw new Error(`${opts.checkpoint} was written for another configuration:\n  checkpoint: ${ck.fingerprint}\n  this run:   ${print}`);
+      const shapes = model.getWeights().map((w) => w.shape);
+      model.setWeights(ck.weights.map((w, i) => tf.tensor(w, shapes[i])));
+      optimizer.setState(vars, ck.optimizer);
+      batches.setState(ck.batches);
+      setDropoutCallCounts(model, ck.dropout);
+      best = { epoch: ck.best.epoch, acc: ck.best.accuracy, metrics: ck.best.metrics, weights: ck.best.weights.map((w, i) => tf.keep(tf.tensor(w, shapes[i]))) };
+      history = ck.history;
+      step = ck.step;
+      trainSeconds = ck.trainSeconds;
+      images = ck.images;
+      stoppedEarly = ck.stopped;
+      startEpoch = ck.stopped ? cfg.epochs + 1 : ck.epoch + 1;
+    }
+  }
+  const resumedFrom = startEpoch - 1;
+
+  for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
     let lossSum = 0;
     let correct = 0;
@@ -166,16 +204,20 @@ export async function train(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, 
         logits!.dispose();
         return out;
       });
-      if (!Number.isFinite(lossValue))
-        throw new Error(`training diverged: loss ${lossValue} at epoch ${epoch}, step ${s + 1} (lr ${lr}); lower the learning rate`);
+      if (!Number.isFinite(lossValue)) {
+        optimizer.dispose();
+        best?.weights.forEach((w) => w.dispose());
+        model.dispose();
+        throw new TrainError(`training diverged: loss ${lossValue} at epoch ${epoch}, step ${s + 1} (lr ${lr}); lower the learning rate`, epoch);
+      }
       lossSum += lossValue;
       for (let i = 0; i < b.n; i++) if (preds[i] === b.label[i]) correct++;
       seen += b.n;
       step++;
       s++;
-      if (cb.onStep) {
+      if (opts.onStep) {
         const elapsed = (performance.now() - t0) / 1000;
-        cb.onStep({ epoch, epochs: cfg.epochs, step: s, steps: batches.steps, loss: lossSum / s, imagesPerSec: seen / elapsed });
+        opts.onStep({ epoch, epochs: cfg.epochs, step: s, steps: batches.steps, loss: lossSum / s, imagesPerSec: seen / elapsed });
       }
       if (s % 50 === 0) await new Promise((r) => setImmediate(r)); // let progress messages out
     }
@@ -183,7 +225,7 @@ export async function train(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, 
     trainSeconds += epochSeconds;
     images += seen;
     const v0 = performance.now();
-    const val = evaluateSplit(model, ds, labels.val, labels.classes, cfg.evalBatchSize);
+    const val = opts.validate(model);
     const valSeconds = (performance.now() - v0) / 1000;
     const rec: EpochRecord = {
       epoch,
@@ -198,17 +240,44 @@ export async function train(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, 
       imagesPerSec: seen / epochSeconds,
     };
     history.push(rec);
-    cb.onEpoch?.(rec);
     if (!best || val.metrics.accuracy > best.acc) {
       best?.weights.forEach((w) => w.dispose());
       best = { epoch, acc: val.metrics.accuracy, weights: model.getWeights().map((w) => tf.keep(w.clone())), metrics: val.metrics };
     } else if (cfg.patience > 0 && epoch - best.epoch >= cfg.patience) {
       stoppedEarly = epoch < cfg.epochs;
-      break;
     }
+    if (opts.checkpoint) {
+      const read = (ts: tf.Tensor[]) => ts.map((t) => t.dataSync() as Float32Array);
+      const ck: TrainCheckpoint<M, EpochRecord> = {
+        fingerprint: print,
+        epoch,
+        step,
+        stopped: stoppedEarly,
+        trainSeconds,
+        images,
+        history,
+        weights: read(model.getWeights()),
+        optimizer: optimizer.getState(vars),
+        batches: batches.getState(),
+        dropout: dropoutCallCounts(model),
+        best: { epoch: best.epoch, accuracy: best.acc, metrics: best.metrics, weights: read(best.weights) },
+      };
+      saveCheckpoint(opts.checkpoint, ck);
+    }
+    opts.onEpoch?.(rec, history);
+    if (stoppedEarly) break;
   }
   optimizer.dispose();
   model.setWeights(best!.weights);
   best!.weights.forEach((w) => w.dispose());
-  return { model, history, bestEpoch: best!.epoch, bestVal: best!.metrics, stoppedEarly, trainSeconds, imagesPerSec: images / trainSeconds };
+  return {
+    model,
+    history,
+    bestEpoch: best!.epoch,
+    bestVal: best!.metrics,
+    stoppedEarly,
+    trainSeconds,
+    imagesPerSec: images / trainSeconds,
+    resumedFrom,
+  };
 }

@@ -1,24 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { hasFerlabKernel } from '../backend/ops';
 import { FERLAB_KERNELS } from '../backend/wasm/kernels';
+import { ADAM_DEFAULTS, type AdamConfig } from './settings';
 
-/** Adam / AdamW hyper-parameters (defaults: Kingma & Ba, arXiv 1412.6980). */
-export interface AdamConfig {
-  /** Exponential decay of the first moment (default 0.9). */
-  beta1: number;
-  /** Exponential decay of the second moment (default 0.999). */
-  beta2: number;
-  /** Added to the root of the second moment (default 1e-8, as PyTorch). */
-  epsilon: number;
-  /**
-   * Decoupled weight decay (AdamW, Loshchilov & Hutter, arXiv 1711.05101), applied to weights of rank >= 2 (conv and
-   * dense kernels) only, never to biases or BatchNorm parameters. 0 = plain Adam.
-   */
-  weightDecay: number;
-}
-
-/** Adam's defaults from Kingma & Ba (arXiv 1412.6980), as in PyTorch's torch.optim.Adam; no weight decay. */
-export const ADAM_DEFAULTS: AdamConfig = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
+export { ADAM_DEFAULTS, type AdamConfig } from './settings';
 
 /**
  * Adam / AdamW with the learning rate given per step (schedules live in schedule.ts). On ferlab's wasm backend each
@@ -82,9 +67,49 @@ export class Adam {
     }
   }
 
+  /**
+   * The optimizer's state for a checkpoint: the update count and, for each variable of `vars` in that order, its
+   * first and second moments (`[...variable shape]` float32, zeros for a variable never updated).
+   */
+  getState(vars: tf.Variable[]): AdamState {
+    const read = (t: tf.Tensor | undefined, like: tf.Variable) => (t ? (t.dataSync() as Float32Array).slice() : new Float32Array(like.size));
+    return {
+      step: this.t,
+      m: vars.map((v) => read(this.moments.get(v.name)?.m, v)),
+      v: vars.map((v) => read(this.moments.get(v.name)?.v, v)),
+    };
+  }
+
+  /**
+   * Restores a {@link getState} onto `vars` (the same variables, in the same order, as when it was saved; names may
+   * differ between processes).
+   * @throws Error when the number of variables or a moment's size differs.
+   */
+  setState(vars: tf.Variable[], state: AdamState): void {
+    if (state.m.length !== vars.length || state.v.length !== vars.length)
+      throw new Error(`optimizer state holds moments of ${state.m.length} variables, the model has ${vars.length}`);
+    this.dispose();
+    vars.forEach((variable, i) => {
+      if (state.m[i].length !== variable.size || state.v[i].length !== variable.size)
+        throw new Error(`optimizer state: variable ${i} (${variable.name}) has ${variable.size} values, saved moments ${state.m[i].length}`);
+      this.moments.set(variable.name, { m: tf.keep(tf.tensor(state.m[i], variable.shape)), v: tf.keep(tf.tensor(state.v[i], variable.shape)) });
+    });
+    this.t = state.step;
+  }
+
   /** Frees the moment tensors. */
   dispose(): void {
     for (const { m, v } of this.moments.values()) tf.dispose([m, v]);
     this.moments.clear();
   }
+}
+
+/** Adam's state (see {@link Adam.getState}). */
+export interface AdamState {
+  /** Updates applied so far (t in Kingma & Ba's bias corrections). */
+  step: number;
+  /** Per variable, `[size]` float32 first moments. */
+  m: Float32Array[];
+  /** Per variable, `[size]` float32 second moments. */
+  v: Float32Array[];
 }

@@ -1,5 +1,8 @@
+import type { Schedule } from './settings';
+
 /**
- * Learning-rate schedules, as a function of the optimizer step. `lr` in the configs is the peak learning rate.
+ * Learning-rate schedules (settings: ScheduleSchema in settings.ts), as a function of the optimizer step. `lr` in the
+ * configs is the peak learning rate.
  * - `constant`: lr at every step.
  * - `onecycle`: PyTorch's OneCycleLR (Smith & Topin, arXiv 1708.07120) with cosine annealing: from lr / divFactor up
  *   to lr over the first pctStart of the steps, then down to lr / (divFactor * finalDivFactor). (Only the learning
@@ -8,12 +11,6 @@
  * - `step`: lr multiplied by gamma at each milestone epoch (microsoft/FERPlus `train.py`: x0.5 at epoch 20, x0.1 at
  *   40 with lr 0.05 SGD).
  */
-export type Schedule =
-  | { name: 'constant' }
-  | { name: 'onecycle'; pctStart: number; divFactor: number; finalDivFactor: number }
-  | { name: 'cosine'; warmupEpochs: number }
-  | { name: 'step'; milestones: number[]; gamma: number };
-
 const cosAnneal = (start: number, end: number, pct: number) => end + ((start - end) / 2) * (1 + Math.cos(Math.PI * pct));
 
 /**

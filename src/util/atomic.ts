@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 /**
@@ -24,6 +24,7 @@ export function writeFileAtomic(path: string, parts: ReadonlyArray<string | Arra
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
+    crashPointForTests(path);
     renameSync(tmp, path);
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
@@ -35,4 +36,21 @@ export function writeFileAtomic(path: string, parts: ReadonlyArray<string | Arra
 /** {@link writeFileAtomic} for a JSON value (2-space indented, trailing newline). */
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+const killCounts = new Map<string, number>();
+
+/**
+ * Fault injection for the crash-safety tests: with `FERLAB_TEST_KILL_BEFORE_RENAME=<file name>:<n>`, the process
+ * SIGKILLs itself on the n-th atomic write of a file of that name, after the temporary file is written and before the
+ * rename: the moment a crash would be worst. Unset (always, outside tests), this does nothing.
+ */
+function crashPointForTests(path: string): void {
+  const spec = process.env.FERLAB_TEST_KILL_BEFORE_RENAME;
+  if (!spec) return;
+  const [name, nth] = spec.split(':');
+  if (basename(path) !== name) return;
+  const count = (killCounts.get(name) ?? 0) + 1;
+  killCounts.set(name, count);
+  if (count === Number(nth)) process.kill(process.pid, 'SIGKILL');
 }

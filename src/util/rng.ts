@@ -58,15 +58,24 @@ export class Rng {
     return arr;
   }
 
+  /** The generator's whole state (four uint32), e.g. for a checkpoint: {@link setState} continues the stream exactly. */
+  getState(): [number, number, number, number] {
+    return [this.a, this.b, this.c, this.d];
+  }
+
+  /**
+   * Restores a state from {@link getState}.
+   * @throws Error when `state` is not four uint32 values.
+   */
+  setState(state: readonly number[]): this {
+    if (state.length !== 4 || !state.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff))
+      throw new Error(`Rng state must be four uint32 values, got ${JSON.stringify(state)}`);
+    [this.a, this.b, this.c, this.d] = state;
+    return this;
+  }
+
   /** A new independent generator derived from this one (for a sub-task: a layer, a worker, an epoch). */
   fork(): Rng {
     return new Rng(this.u32());
   }
-}
-
-/** Derives a uint32 seed from a base seed and a label (e.g. run name), so sibling runs get distinct streams. */
-export function deriveSeed(seed: number, label: string): number {
-  let h = (seed ^ 0x811c9dc5) >>> 0;
-  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
 }

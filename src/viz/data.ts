@@ -1,7 +1,7 @@
 import { FER_CLASSES, FER_TO_FERPLUS, FERPLUS_CLASSES, FERPLUS_NUM_VOTES, FERPLUS_VOTE_COLUMNS, IMAGE_SIZE } from '../data/classes';
 import type { FerDataset } from '../data/dataset';
+import { ferVsFerplusAgreement, voteEntropyByAgreement, type FerVsFerplusAgreement, type VoteEntropyByAgreement, type VotedImages } from '../data/agreement';
 import { buildLabelSet, type LabelSetName } from '../data/labels';
-import { processVotes } from '../data/votes';
 import { Rng } from '../util/rng';
 import { baseLayout, classLabels, COLORS, type Figure } from './figure';
 import { grayImageTrace, imageMosaic } from './images';
@@ -68,36 +68,19 @@ export function imageGridFigure(ds: FerDataset, set: LabelSetName, split: 'train
   };
 }
 
-/** FER+ majority outcome of one image: the emotion index, 8 = no majority / unknown, 9 = not a face. */
-export function ferplusMajorityOutcome(votes: ArrayLike<number>): number {
-  const e = processVotes(votes, 'majority');
-  let idx = 0;
-  for (let i = 1; i < e.length; i++) if (e[i] > e[idx]) idx = i;
-  return idx;
-}
-
 /**
  * FER2013 label (rows) against the FER+ majority outcome (columns: 8 emotions, "unknown / no majority", "not a
  * face") over all images with a named FER+ row: how the crowd relabelled each original class. Counts, with the
- * row-normalised share in the hover text.
+ * row-normalised share as colour.
+ * @param input the counts from ferVsFerplusAgreement (src/data/agreement.ts), or a dataset to compute them from.
+ * @throws Error when given a dataset without FER+ votes.
  */
-export function agreementFigure(ds: FerDataset): Figure {
-  if (!ds.ferplus) throw new Error('agreementFigure needs the FER+ votes (fer2013new.csv)');
+export function agreementFigure(input: FerVsFerplusAgreement | VotedImages): Figure {
+  const { counts, agree, total } = 'counts' in input ? input : ferVsFerplusAgreement(input);
   const cols = [...classLabels(FERPLUS_CLASSES), 'Unknown / no majority', 'Not a face'];
-  const counts = FER_CLASSES.map(() => new Array<number>(cols.length).fill(0));
-  for (let i = 0; i < ds.n; i++) {
-    if (!ds.ferplus.named[i]) continue;
-    counts[ds.emotion[i]][ferplusMajorityOutcome(ds.ferplus.votes.subarray(i * FERPLUS_NUM_VOTES, (i + 1) * FERPLUS_NUM_VOTES))]++;
-  }
   const share = counts.map((row) => {
     const s = row.reduce((a, b) => a + b, 0);
     return row.map((v) => (s ? v / s : 0));
-  });
-  let same = 0;
-  let total = 0;
-  counts.forEach((row, r) => {
-    same += row[FER_TO_FERPLUS[r]];
-    total += row.reduce((a, b) => a + b, 0);
   });
   return {
     data: [
@@ -116,7 +99,7 @@ export function agreementFigure(ds: FerDataset): Figure {
         colorbar: { title: { text: 'share of row' } },
       },
     ],
-    layout: baseLayout(`FER2013 label vs FER+ majority vote (${((100 * same) / total).toFixed(1)}% of ${total} images agree)`, {
+    layout: baseLayout(`FER2013 label vs FER+ majority vote (${((100 * agree) / total).toFixed(1)}% of ${total} images agree)`, {
       xaxis: { title: { text: 'FER+ majority (microsoft/FERPlus rule)' }, tickangle: -30 },
       yaxis: { title: { text: 'FER2013 label' }, autorange: 'reversed' },
       height: 480,
@@ -125,29 +108,15 @@ export function agreementFigure(ds: FerDataset): Figure {
   };
 }
 
-/** Shannon entropy (bits) of an image's raw FER+ vote distribution (10 columns, no outlier removal). */
-export function voteEntropy(votes: ArrayLike<number>): number {
-  let s = 0;
-  for (let k = 0; k < FERPLUS_NUM_VOTES; k++) s += votes[k];
-  if (!s) return 0;
-  let h = 0;
-  for (let k = 0; k < FERPLUS_NUM_VOTES; k++) if (votes[k] > 0) h -= (votes[k] / s) * Math.log2(votes[k] / s);
-  return h;
-}
-
 /**
  * Histogram of the vote entropy of every named FER+ image, split by whether the FER2013 label equals the FER+
  * majority: disagreement concentrates on ambiguous (high-entropy) faces.
+ * @param input the entropies from voteEntropyByAgreement (src/data/agreement.ts, bits), or a dataset to compute
+ *   them from.
+ * @throws Error when given a dataset without FER+ votes.
  */
-export function voteEntropyFigure(ds: FerDataset): Figure {
-  if (!ds.ferplus) throw new Error('voteEntropyFigure needs the FER+ votes (fer2013new.csv)');
-  const agree: number[] = [];
-  const disagree: number[] = [];
-  for (let i = 0; i < ds.n; i++) {
-    if (!ds.ferplus.named[i]) continue;
-    const v = ds.ferplus.votes.subarray(i * FERPLUS_NUM_VOTES, (i + 1) * FERPLUS_NUM_VOTES);
-    (ferplusMajorityOutcome(v) === FER_TO_FERPLUS[ds.emotion[i]] ? agree : disagree).push(voteEntropy(v));
-  }
+export function voteEntropyFigure(input: VoteEntropyByAgreement | VotedImages): Figure {
+  const { agree, disagree } = 'agree' in input ? input : voteEntropyByAgreement(input);
   const trace = (x: number[], name: string, color: string) => ({
     type: 'histogram',
     x,

@@ -1,5 +1,4 @@
 import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
-import type { FerDataset } from '../data/dataset';
 import { baseLayout, type Figure } from './figure';
 
 /**
@@ -7,11 +6,16 @@ import { baseLayout, type Figure } from './figure';
  * gallery of images with a caption under each.
  */
 
+/** The images a figure draws: `pixels` is `[n, 48, 48]` uint8 grayscale 0-255, row-major (a FerDataset satisfies it). */
+export interface ImageSource {
+  pixels: ArrayLike<number>;
+}
+
 /**
  * Pixel grid of a mosaic: tile (r, c) holds dataset row `tiles[r][c]` (-1 = empty) at (r * pitchY, c * pitchX);
  * gaps are null (transparent). Values 0-255.
  */
-export function imageMosaic(ds: FerDataset, tiles: number[][], pitchX: number, pitchY: number): (number | null)[][] {
+export function imageMosaic(ds: ImageSource, tiles: number[][], pitchX: number, pitchY: number): (number | null)[][] {
   const rows = tiles.length;
   const cols = Math.max(1, ...tiles.map((t) => t.length));
   const z: (number | null)[][] = Array.from({ length: Math.max(1, rows) * pitchY }, () => new Array<number | null>(cols * pitchX).fill(null));
@@ -49,7 +53,7 @@ export interface GalleryItem {
 }
 
 /** Images in rows of `perRow`, each with its caption underneath. */
-export function captionedGallery(ds: FerDataset, items: GalleryItem[], title: string, perRow = 6): Figure {
+export function captionedGallery(ds: ImageSource, items: GalleryItem[], title: string, perRow = 6): Figure {
   const pitchX = IMAGE_SIZE + 34;
   const pitchY = IMAGE_SIZE + 46;
   const cols = Math.max(1, Math.min(perRow, items.length));

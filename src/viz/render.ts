@@ -32,6 +32,8 @@ export interface ReportSection {
   text?: string;
   /** A table: rows of the same keys (values HTML-escaped). */
   table?: Array<Record<string, string | number>>;
+  /** Columns of `table` holding prose (error messages): left-aligned, line breaks kept. */
+  textColumns?: string[];
   figures?: Figure[];
   /** Lay figures out side by side (two per row). */
   grid?: boolean;
@@ -46,11 +48,12 @@ export interface Report {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function tableHtml(rows: Array<Record<string, string | number>>): string {
+function tableHtml(rows: Array<Record<string, string | number>>, textColumns: readonly string[] = []): string {
   if (!rows.length) return '';
   const cols = Object.keys(rows[0]);
+  const td = (c: string) => (textColumns.includes(c) ? '<td class="text">' : '<td>');
   return `<table><thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${cols.map((c) => `<td>${esc(String(r[c]))}</td>`).join('')}</tr>`)
+    .map((r) => `<tr>${cols.map((c) => `${td(c)}${esc(String(r[c]))}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
 }
 
@@ -71,7 +74,7 @@ export function reportHtml(report: Report, plotly: string): string {
                 .map((p) => `<p>${esc(p)}</p>`)
                 .join('')
             : ''
-        }${s.table ? tableHtml(s.table) : ''}${
+        }${s.table ? tableHtml(s.table, s.textColumns) : ''}${
           s.figures?.length
             ? `<div class="${s.grid ? 'grid' : 'stack'}">${s.figures.map((f) => `<div class="cell">${figureHtml(f)}</div>`).join('')}</div>`
             : ''
@@ -86,6 +89,7 @@ body{font-family:Inter,Helvetica,Arial,sans-serif;margin:24px auto;max-width:124
 h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .sub{color:#666;margin-top:0}table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f4f6f8}td:first-child,th:first-child{text-align:left}
+td.text{text-align:left;white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:8px}.cell{min-width:0}
 </style>${script}</head>
 <body><h1>${esc(report.title)}</h1>${report.subtitle ? `<p class="sub">${esc(report.subtitle)}</p>` : ''}

@@ -1,24 +1,69 @@
 import { FERPLUS_CLASSES, FERPLUS_NUM_VOTES, FERPLUS_VOTE_COLUMNS, FER_CLASSES } from '../data/classes';
-import type { FerDataset } from '../data/dataset';
 import { confusedPairs, normalizeRows, type Metrics } from '../eval/metrics';
-import type { RunSummary, TestPredictions } from '../exp/run';
-import type { EpochRecord } from '../train/loop';
 import { baseLayout, classLabels, COLORS, type Figure } from './figure';
-import { captionedGallery } from './images';
+import { captionedGallery, type ImageSource } from './images';
 
 /**
  * Figures of training runs and their evaluation: learning curves, confusion matrices, per-class metrics, most
  * confused pairs, galleries of misclassified images, and side-by-side comparisons of runs.
  */
 
+// The inputs below are the fields the figures read, declared here so that viz depends on no training or experiment
+// code: the bigger records (EpochRecord of src/train/loop.ts, RunSummary and TestPredictions of src/exp/run.ts)
+// satisfy them structurally and are passed as they are.
+
+/** One epoch of a learning curve (the fields of an EpochRecord that {@link learningCurvesFigure} draws). */
+export interface LearningCurvePoint {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Mean training cross-entropy over the epoch. */
+  trainLoss: number;
+  /** Validation (PublicTest) cross-entropy. */
+  valLoss: number;
+  /** Training accuracy in [0, 1]. */
+  trainAccuracy: number;
+  /** Validation (PublicTest) accuracy in [0, 1]. */
+  valAccuracy: number;
+}
+
 /** One run's history for {@link learningCurvesFigure}. */
 export interface NamedHistory {
   name: string;
-  history: EpochRecord[];
+  history: readonly LearningCurvePoint[];
+}
+
+/** A run's test scores: the fields of a RunSummary that {@link runsComparisonFigure} and {@link recallByClassFigure} read. */
+export interface RunScores {
+  name: string;
+  /** Label set the run trained on ('fer' = FER2013 labels and class names; else a FER+ set with FER+ names). */
+  labels: string;
+  /** PrivateTest metrics against the run's own labels (accuracy and macro-F1 in [0, 1], per-class recall). */
+  test: Pick<Metrics, 'accuracy' | 'macroF1'> & { perClass: ReadonlyArray<{ class: string; recall: number }> };
+  /** Accuracy against the other label set on the same images; null or absent when not computed. */
+  cross?: { metrics: Pick<Metrics, 'accuracy'> } | null;
+}
+
+/** Per-image PrivateTest predictions (the fields of a run's predictions.json, TestPredictions). */
+export interface ImagePredictions {
+  /** Class names; `label` and `pred` index into them. */
+  classes: readonly string[];
+  /** Dataset row of each image. */
+  index: readonly number[];
+  /** True class of each image. */
+  label: readonly number[];
+  /** Predicted class (argmax of `prob`) of each image. */
+  pred: readonly number[];
+  /** `[n][C]` softmax probabilities. */
+  prob: ReadonlyArray<readonly number[]>;
+}
+
+/** The FER+ votes of a dataset (a FerDataset satisfies it): `votes` is `[n, 10]` counts in FERPLUS_VOTE_COLUMNS order. */
+export interface VoteSource {
+  ferplus?: { votes: ArrayLike<number> };
 }
 
 /** The four curves of a run: epoch-record field, legend name, subplot (1 = loss, 2 = accuracy), line dash. */
-const CURVES: ReadonlyArray<[keyof EpochRecord, string, 1 | 2, 'dash' | 'solid']> = [
+const CURVES: ReadonlyArray<[keyof LearningCurvePoint, string, 1 | 2, 'dash' | 'solid']> = [
   ['trainLoss', 'train loss', 1, 'dash'],
   ['valLoss', 'val loss', 1, 'solid'],
   ['trainAccuracy', 'train acc', 2, 'dash'],
@@ -137,12 +182,11 @@ export function confusedPairsFigure(m: Metrics, title: string, top = 10): Figure
   };
 }
 
-/** Short vote summary of an image ("neutral 6, sadness 3, unknown 1"). */
-export function votesText(ds: FerDataset, row: number): string {
+/** Short vote summary of an image ("neutral 6, sadness 3, unknown 1"); '' without FER+ votes. */
+export function votesText(ds: VoteSource, row: number): string {
   if (!ds.ferplus) return '';
-  const v = ds.ferplus.votes.subarray(row * FERPLUS_NUM_VOTES, (row + 1) * FERPLUS_NUM_VOTES);
-  return Array.from(v)
-    .map((n, k) => [FERPLUS_VOTE_COLUMNS[k], n] as const)
+  const votes = ds.ferplus.votes;
+  return FERPLUS_VOTE_COLUMNS.map((c, k) => [c, votes[row * FERPLUS_NUM_VOTES + k]] as const)
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
     .map(([c, n]) => `${c} ${n}`)
@@ -163,7 +207,7 @@ export interface GalleryOptions {
  * Gallery of misclassified PrivateTest images, most confident mistakes first: each tile is captioned with the true
  * label, the prediction and its softmax confidence, and the image's FER+ votes.
  */
-export function misclassifiedGalleryFigure(ds: FerDataset, p: TestPredictions, title: string, opts: GalleryOptions = {}): Figure {
+export function misclassifiedGalleryFigure(ds: ImageSource & VoteSource, p: ImagePredictions, title: string, opts: GalleryOptions = {}): Figure {
   const limit = opts.limit ?? 24;
   const perRow = opts.perRow ?? 6;
   const wrong = p.index
@@ -183,7 +227,7 @@ export function misclassifiedGalleryFigure(ds: FerDataset, p: TestPredictions, t
 }
 
 /** Test accuracy and macro-F1 of each run, plus its cross-evaluated accuracy, as grouped bars. */
-export function runsComparisonFigure(runs: RunSummary[], title = 'Runs compared on PrivateTest'): Figure {
+export function runsComparisonFigure(runs: readonly RunScores[], title = 'Runs compared on PrivateTest'): Figure {
   const x = runs.map((r) => r.name);
   return {
     data: [
@@ -207,7 +251,7 @@ export function runsComparisonFigure(runs: RunSummary[], title = 'Runs compared 
  * Per-class recall of runs trained on FER vs FER+ labels, on the classes they share (FER+ names): where the cleaner
  * labels help and where they do not. Each run contributes its own test recall.
  */
-export function recallByClassFigure(runs: RunSummary[], title = 'Per-class recall on PrivateTest'): Figure {
+export function recallByClassFigure(runs: readonly RunScores[], title = 'Per-class recall on PrivateTest'): Figure {
   const names = FERPLUS_CLASSES.filter((c) => c !== 'contempt');
   const ferName = (c: string) => ({ anger: 'angry', happiness: 'happy', sadness: 'sad' })[c] ?? c;
   return {
@@ -234,7 +278,7 @@ export function recallByClassFigure(runs: RunSummary[], title = 'Per-class recal
  *   each image (same class list), shown in the caption.
  */
 export function predictionsFigure(
-  ds: FerDataset,
+  ds: ImageSource,
   rows: number[],
   prob: number[][],
   classes: readonly string[],

@@ -7,10 +7,12 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildLabelSet, FER2013_MD5, loadDataset, FERPLUS_MODES, type FerPlusMode } from '../../src/data';
-import { realDataDir } from '../helpers/realdata';
+import { noRealDataReason, realDataDir } from '../helpers/realdata';
+import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
 
 const dir = realDataDir();
+if (!dir) skipFile(noRealDataReason());
 
 /**
  * Independent re-count of one row's fate under a FER+ mode, written from the rules in microsoft/FERPlus

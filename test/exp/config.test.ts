@@ -1,7 +1,7 @@
 /** Experiment configs: strict validation, strict overrides, --quick, run selection, the experiment files. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { applyOverrides, ConfigError, defineExperiment, resolveRuns, type Experiment } from '../../src/exp/config';
+import { applyOverrides, ConfigError, DEFAULT_SETTINGS, defineExperiment, mergeSettings, resolveRuns, type Experiment } from '../../src/exp/config';
 import { listExperiments, loadExperiment } from '../../src/exp/study';
 
 const base = (): Experiment => structuredClone(loadExperiment('default'));
@@ -20,13 +20,13 @@ test('every experiment file loads and validates; default has the 4-run study', (
 
 test('unknown keys and wrong types are errors that name the path', () => {
   const e = base() as unknown as Record<string, unknown>;
-  (e.defaults as Record<string, unknown>).epochz = 3;
+  e.settings = { epochz: 3 };
   assert.throws(
     () => defineExperiment(e as unknown as Experiment),
     (err: Error) => err instanceof ConfigError && /epochz/.test(err.message),
   );
   const e2 = base();
-  (e2.defaults as unknown as Record<string, unknown>).lr = '0.1';
+  (e2 as unknown as Record<string, unknown>).settings = { lr: '0.1' };
   assert.throws(
     () => defineExperiment(e2),
     (err: Error) => /expected number/.test(err.message) && /lr/.test(err.message),
@@ -40,7 +40,7 @@ test('unknown keys and wrong types are errors that name the path', () => {
 });
 
 test('overrides: dotted keys, JSON values, re-validated; unknown key or bad value is an error', () => {
-  const s = base().defaults;
+  const s = DEFAULT_SETTINGS;
   const o = applyOverrides(s, ['epochs=8', 'optimizer.weightDecay=0.0001', 'augment.flip=false', 'schedule={"name":"constant"}', 'slice.train=100']);
   assert.is(o.epochs, 8);
   assert.is(o.optimizer.weightDecay, 1e-4);
@@ -55,7 +55,7 @@ test('overrides: dotted keys, JSON values, re-validated; unknown key or bad valu
   assert.throws(() => applyOverrides(s, ['epochs=three']), /epochs/);
   assert.throws(() => applyOverrides(s, ['epochs=0']), /epochs/);
   assert.throws(() => applyOverrides(s, ['epochs']), /key=value/);
-  assert.throws(() => applyOverrides(s, ['schedule={"name":"onecycle"}']), /pctStart/);
+  assert.throws(() => applyOverrides(s, [`schedule={"name":"onecycle","pctStart":2}`]), /pctStart/);
 });
 
 test('resolveRuns: defaults < run settings < quick < overrides; --only selects runs', () => {
@@ -63,10 +63,10 @@ test('resolveRuns: defaults < run settings < quick < overrides; --only selects r
   e.runs[1].settings = { epochs: 9 };
   const normal = resolveRuns(e);
   assert.is(normal[1].epochs, 9);
-  assert.is(normal[0].epochs, e.defaults.epochs);
+  assert.is(normal[0].epochs, DEFAULT_SETTINGS.epochs);
   const quick = resolveRuns(e, { quick: true });
   assert.is(quick[0].epochs, e.quick.epochs!);
-  assert.equal(quick[0].slice, e.quick.slice);
+  assert.equal(quick[0].slice, { train: 1280, val: 320, test: 320 });
   const over = resolveRuns(e, { quick: true, overrides: ['epochs=1'] });
   assert.ok(over.every((r) => r.epochs === 1));
   const only = resolveRuns(e, { only: ['deep-fer'] });
@@ -76,6 +76,48 @@ test('resolveRuns: defaults < run settings < quick < overrides; --only selects r
   );
   assert.throws(() => resolveRuns(e, { only: ['nope'] }), /unknown run\(s\) nope/);
   assert.throws(() => loadExperiment('no-such-experiment'), /no experiment 'no-such-experiment'.*available: .*default/s);
+});
+
+test('the defaults are the default study (5 epochs, batch 64, Adam, one-cycle to 3e-3, flips, seed 42), written out by hand', () => {
+  assert.equal(DEFAULT_SETTINGS, {
+    epochs: 5,
+    batchSize: 64,
+    lr: 3e-3,
+    schedule: { name: 'onecycle', pctStart: 0.25, divFactor: 25, finalDivFactor: 1e4 },
+    optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+    augment: { flip: true, shift: 0 },
+    labelSmoothing: 0,
+    patience: 0,
+    seed: 42,
+    evalBatchSize: 256,
+    slice: { train: null, val: null, test: null },
+  });
+  // the default experiment states no setting: its runs are the defaults
+  const runs = resolveRuns(base());
+  for (const r of runs) {
+    const { experiment: _e, name: _n, model: _m, labels: _l, ...settings } = r;
+    assert.equal(settings, DEFAULT_SETTINGS, r.name);
+  }
+  assert.is(base().workers, undefined, 'no experiment pins workers: the default is one per core');
+  for (const n of ['ferplus-modes', 'sweep-lr', 'full']) assert.is(loadExperiment(n).workers, undefined, n);
+});
+
+test('settings diffs: groups merge key by key, a schedule is replaced whole, later diffs win', () => {
+  const m = mergeSettings({ optimizer: { weightDecay: 1e-4 }, schedule: { name: 'cosine', warmupEpochs: 2 } }, { optimizer: { beta1: 0.8 }, schedule: { name: 'constant' } });
+  assert.equal(m, { optimizer: { weightDecay: 1e-4, beta1: 0.8 }, schedule: { name: 'constant' } });
+  const e = base();
+  e.settings = { epochs: 7, optimizer: { weightDecay: 1e-4 } };
+  e.runs[0].settings = { optimizer: { beta2: 0.99 }, schedule: { name: 'step' } };
+  const [r0, r1] = resolveRuns(e);
+  assert.equal(r0.optimizer, { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 1e-4 });
+  assert.equal(r0.schedule, { name: 'step', milestones: [20, 40], gamma: 0.5 }, 'step schedule defaults filled in');
+  assert.is(r0.epochs, 7);
+  assert.equal(r1.optimizer, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-4 });
+  e.runs[1].settings = { optimizer: { beta3: 1 } } as never;
+  assert.throws(
+    () => defineExperiment(e),
+    (err: Error) => err instanceof ConfigError && /beta3/.test(err.message) && /deep-fer/.test(err.message),
+  );
 });
 
 test.run();

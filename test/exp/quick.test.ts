@@ -16,10 +16,12 @@ import { loadDataset } from '../../src/data/dataset';
 import { runLabels } from '../../src/exp/run';
 import { initBackend } from '../../src/backend/select';
 import { IMAGE_PIXELS } from '../../src/data/classes';
-import { realDataDir } from '../helpers/realdata';
+import { noRealDataReason, realDataDir } from '../helpers/realdata';
+import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
 
 const dataDir = realDataDir();
+if (!dataDir) skipFile(noRealDataReason());
 let study: StudyResult;
 
 function serve(root: string): Promise<{ server: Server; url: string }> {
@@ -36,7 +38,7 @@ function serve(root: string): Promise<{ server: Server; url: string }> {
 
 if (dataDir) {
   test('npm run exp -- --quick: 4 runs, complete records, results table', async () => {
-    study = await runExperiment(loadExperiment('default'), { quick: true, dataDir, runsDir: tempDir(), progress: false, log: () => {} });
+    study = await runExperiment(loadExperiment('default'), { quick: true, dataDir, runsDir: tempDir(), log: () => {} });
     assert.is(study.runs.length, 4);
     assert.is(study.workers, 2);
     for (const r of study.runs) {
@@ -103,7 +105,6 @@ if (dataDir) {
       workers: 1,
       dataDir,
       runsDir: tempDir(),
-      progress: false,
       log: () => {},
     });
     const a = study.runs.find((r) => r.name === 'baseline-ferplus')!;

@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { TrainBatches, writeImage, evalBatches } from '../../src/train/batches';
+import { TrainBatches } from '../../src/train/batches';
+import { writeImage, evalBatches } from '../../src/data/preprocess';
 import { lossFn } from '../../src/train/loss';
 import { learningRate } from '../../src/train/schedule';
 import { Rng } from '../../src/util/rng';

@@ -7,25 +7,58 @@ import {
   agreementFigure,
   classDistributionFigure,
   confusionFigure,
-  ferplusMajorityOutcome,
   imageGridFigure,
   learningCurvesFigure,
   misclassifiedGalleryFigure,
+  recallByClassFigure,
   reportHtml,
-  voteEntropy,
+  runsComparisonFigure,
   voteEntropyFigure,
+  type RunScores,
 } from '../../src/viz';
 import { makeRows, writeFixture } from '../helpers/fixtures';
 
 const rows = makeRows({ train: 40, val: 20, test: 20 });
 const dsPromise = loadDataset({ dataDir: writeFixture(rows), cacheDir: false });
 
-test('vote entropy and FER+ majority outcome on hand-worked votes', () => {
-  assert.is(voteEntropy([10, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 0);
-  assert.ok(Math.abs(voteEntropy([5, 5, 0, 0, 0, 0, 0, 0, 0, 0]) - 1) < 1e-12);
-  assert.is(ferplusMajorityOutcome([0, 7, 2, 0, 0, 0, 0, 0, 1, 0]), 1); // happiness
-  assert.is(ferplusMajorityOutcome([4, 0, 0, 3, 3, 0, 0, 0, 0, 0]), 8); // no majority -> unknown
-  assert.is(ferplusMajorityOutcome([0, 0, 0, 0, 0, 0, 0, 0, 0, 10]), 9); // not a face
+// The vote analysis itself (majority outcome, entropy, agreement counts) is tested in test/data/agreement.test.ts.
+
+test('agreement and entropy figures draw given numbers: row shares, agreement in the title, one histogram per side', () => {
+  const counts = Array.from({ length: 7 }, () => new Array<number>(10).fill(0));
+  counts[3][1] = 3; // happy -> happiness
+  counts[3][8] = 1; // happy -> unknown
+  counts[0][0] = 4; // angry -> neutral
+  const f = agreementFigure({ counts, agree: 3, total: 8 });
+  const z = f.data[0].z as number[][];
+  assert.equal(z[3].slice(0, 2), [0, 0.75], 'happy row: 3 of 4 to happiness (column 1)');
+  assert.is(z[0][0], 1, 'angry row: all 4 to neutral');
+  assert.is(z[1][0], 0, 'empty row stays 0');
+  assert.equal((f.data[0].text as string[][])[3][8], '1 (25.0%)');
+  assert.match((f.layout.title as { text: string }).text, /37\.5% of 8 images agree/);
+  const e = voteEntropyFigure({ agree: [0, 0.5], disagree: [1.2] });
+  assert.equal(e.data[0].x, [0, 0.5]);
+  assert.equal(e.data[1].x, [1.2]);
+  assert.is(e.data[1].name, 'FER label differs (1)');
+});
+
+test('run comparisons read only names, labels and test scores (narrow inputs)', () => {
+  const runs: RunScores[] = [
+    { name: 'a', labels: 'fer', test: { accuracy: 0.6, macroF1: 0.5, perClass: [{ class: 'happy', recall: 0.9 }] }, cross: null },
+    {
+      name: 'b',
+      labels: 'majority',
+      test: { accuracy: 0.8, macroF1: 0.7, perClass: [{ class: 'happiness', recall: 0.95 }] },
+      cross: { metrics: { accuracy: 0.55 } },
+    },
+  ];
+  const c = runsComparisonFigure(runs);
+  assert.equal(c.data[0].y, [0.6, 0.8]);
+  assert.equal(c.data[1].y, [0.5, 0.7]);
+  assert.equal(c.data[2].y, [null, 0.55], 'cross-evaluated accuracy, null where not computed');
+  const r = recallByClassFigure(runs);
+  // x: FER+ classes without contempt (neutral, happiness, ...): happiness is the second; FER 'happy' maps to it
+  assert.equal((r.data[0].y as Array<number | null>).slice(0, 2), [null, 0.9]);
+  assert.equal((r.data[1].y as Array<number | null>).slice(0, 2), [null, 0.95]);
 });
 
 test('dataset figures count the fixture images', async () => {

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { StepProgress } from '../train/loop';
+import { formatSeconds } from '../util/format';
 
 /**
  * Progress display of an experiment: one cli-progress bar per running training (epoch, steps, loss, images/s and
@@ -60,12 +61,4 @@ export class ProgressView {
   stop(): void {
     this.multi?.stop();
   }
-}
-
-/** `93 s` -> `1m33s`. */
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '-';
-  const m = Math.floor(s / 60);
-  const r = Math.round(s - m * 60);
-  return m ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
 }
