@@ -1,6 +1,8 @@
 /**
- * Executes every notebook headless with the tslab TypeScript kernel (jupyter nbconvert --execute, FERLAB_QUICK=1)
- * on the real data, and checks that each one ran every code cell without error and drew plotly figures.
+ * Executes every notebook headless (`npm run notebooks -- --execute --quick`: jupyter nbconvert --execute,
+ * FERLAB_QUICK=1) on the real data, and checks that each one ran every code cell without error and drew plotly figures.
+ * The kernel is the one each notebook's metadata names (ferlab, tslab's TypeScript kernel), registered by the script
+ * itself into a fresh JUPYTER_DATA_DIR, so an earlier registration in the user's Jupyter folder cannot stand in for it.
  * Needs Jupyter (Debian: jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client; .ci/run installs them);
  * skipped with a message where Jupyter is missing, except under CI where that is a failure.
  */
@@ -18,7 +20,10 @@ const hasJupyter = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['
 const dataDir = realDataDir();
 
 if (!hasJupyter) {
-  skipFileUnlessCI('Jupyter is installed', 'Jupyter not found (apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client; .ci/run installs them)');
+  skipFileUnlessCI(
+    'Jupyter is installed',
+    'Jupyter not found (apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client; .ci/run installs them)',
+  );
 } else if (!dataDir) {
   skipFile(noRealDataReason());
 } else {
@@ -27,7 +32,7 @@ if (!hasJupyter) {
     const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'notebooks.ts'), '--execute', '--quick', '--out', out], {
       cwd: root,
       encoding: 'utf8',
-      env: { ...process.env, FERLAB_DATA_DIR: dataDir, FERLAB_RUNS_DIR: tempDir('ferlab-nb-runs-') },
+      env: { ...process.env, FERLAB_DATA_DIR: dataDir, FERLAB_RUNS_DIR: tempDir('ferlab-nb-runs-'), JUPYTER_DATA_DIR: tempDir('ferlab-nb-jupyter-') },
       maxBuffer: 256 << 20,
     });
     assert.is(r.status, 0, `notebook execution failed:\n${(r.stdout + r.stderr).slice(-4000)}`);

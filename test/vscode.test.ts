@@ -59,6 +59,7 @@ interface LaunchConfig {
   program: string;
   args?: string[];
   sourceMaps?: boolean;
+  outFiles?: string[];
 }
 
 const files = () => readdirSync(vscodeDir).filter((f) => f.endsWith('.json'));
@@ -107,7 +108,7 @@ test("settings.json: the workspace TypeScript, Prettier with the project's confi
   const tsdk = resolve(root, String(s['typescript.tsdk']));
   assert.ok(existsSync(join(tsdk, 'tsserver.js')), `typescript.tsdk ${tsdk} holds tsserver.js`);
   // the project's TypeScript: the same version package.json's `typecheck` runs
-  const tsVersion = (JSON.parse(readFileSync(join(root, "node_modules", "typescript", "package.json"), "utf8")) as { version: string }).version;
+  const tsVersion = (JSON.parse(readFileSync(join(root, 'node_modules', 'typescript', 'package.json'), 'utf8')) as { version: string }).version;
   assert.match(readFileSync(join(tsdk, 'typescript.js'), 'utf8'), `version = "${tsVersion}"`, 'tsdk is node_modules/typescript');
   assert.is(s['editor.defaultFormatter'], 'esbenp.prettier-vscode');
   const prettierConfig = resolve(root, String(s['prettier.configPath']));
@@ -137,7 +138,11 @@ test('tasks.json: every task runs an npm script of package.json; all the asked-f
     const script = args[0] === 'run' ? args[1] : args[0];
     assert.ok(args[0] === 'run' || args[0] === 'test', `${t.label}: npm run <script> or npm test, got npm ${args.join(' ')}`);
     assert.ok(script in pkg.scripts, `${t.label}: '${script}' is a script of package.json (${Object.keys(pkg.scripts).join(', ')})`);
-    for (const id of inputRefs(args)) assert.ok(inputs.some((i) => i.id === id), `${t.label}: input '${id}' is defined`);
+    for (const id of inputRefs(args))
+      assert.ok(
+        inputs.some((i) => i.id === id),
+        `${t.label}: input '${id}' is defined`,
+      );
     scriptsRun.push([script, ...args.slice(args[0] === 'run' ? 2 : 1)]);
   }
   const has = (...want: string[]) => scriptsRun.some((s) => JSON.stringify(s) === JSON.stringify(want));
@@ -171,12 +176,19 @@ test('launch.json: experiment (quick first) and current-test-file configurations
     assert.is(c.type, 'node', `${c.name}: node debugger`);
     assert.is(c.request, 'launch');
     assert.is(c.sourceMaps, true, `${c.name}: source maps on`);
+    // VS Code's debugger swaps a .ts program for a compiled file of outFiles whose source map names it
+    // (vscode-js-debug, nodeLauncher.ts tryGetCompiledFile): dist/ (npm run build, with source maps) must not qualify
+    assert.ok(c.outFiles?.includes('!${workspaceFolder}/dist/**'), `${c.name}: outFiles leaves out dist/ (got ${JSON.stringify(c.outFiles)})`);
     assert.is(c.runtimeExecutable ?? 'node', 'node', `${c.name}: runs node`);
     assert.equal(c.runtimeArgs, ['--require', 'tsx/cjs'], `${c.name}: TypeScript through tsx, as npm test and npm run exp`);
     const cwd = substitute(c.cwd ?? '${workspaceFolder}', inputs, '');
     assert.is(cwd, root, `${c.name}: runs in the workspace folder`);
     require.resolve('tsx/cjs', { paths: [cwd] });
-    for (const id of inputRefs([c.program, ...(c.args ?? [])])) assert.ok(inputs.some((i) => i.id === id), `${c.name}: input '${id}' is defined`);
+    for (const id of inputRefs([c.program, ...(c.args ?? [])]))
+      assert.ok(
+        inputs.some((i) => i.id === id),
+        `${c.name}: input '${id}' is defined`,
+      );
     // ${file}: the test file open in the editor, e.g. this one
     const program = substitute(c.program, inputs, __filename);
     assert.ok(existsSync(program) && statSync(program).isFile(), `${c.name}: program ${program} exists`);
@@ -395,8 +407,7 @@ const notebooks = readdirSync(join(root, 'notebooks'))
   .filter((f) => f.endsWith('.ipynb'))
   .sort();
 const nbMetadata = (f: string) =>
-  (JSON.parse(readFileSync(join(root, 'notebooks', f), 'utf8')) as { metadata: { kernelspec: Record<string, string>; language_info: unknown } })
-    .metadata;
+  (JSON.parse(readFileSync(join(root, 'notebooks', f), 'utf8')) as { metadata: { kernelspec: Record<string, string>; language_info: unknown } }).metadata;
 
 /** Env of a fresh per-user Jupyter folder: nothing registered there yet. */
 const freshJupyter = () => {
@@ -453,7 +464,8 @@ if (!py) {
   }
 } else {
   const env = freshJupyter();
-  let registered: string | undefined;
+  let registered: { name: string; spec: KernelSpecs['kernelspecs'][string]['spec'] } | undefined;
+  /** `npm run kernel` into the fresh Jupyter folder (once); the kernelspec it registered. */
   const register = () => {
     if (registered) return registered;
     const r = spawnSync('npm', ['run', 'kernel'], { cwd: root, encoding: 'utf8', env: { ...env, FERLAB_JUPYTER_PYTHON: py } });
@@ -466,13 +478,12 @@ if (!py) {
     assert.equal(spec.argv.slice(1), [tslab, 'kernel', '--config-path', '{connection_file}'], "tslab's kernel command (as tslab install writes it)");
     assert.ok(existsSync(spec.argv[0]), `the kernel's node ${spec.argv[0]} exists`);
     assert.is(spec.language, 'typescript');
-    registered = name;
-    return name;
+    registered = { name, spec };
+    return registered;
   };
 
   test(KERNEL_TESTS[0], () => {
-    const name = register();
-    const spec = kernelspecs(env).kernelspecs[name].spec;
+    const { name, spec } = register();
     assert.ok(notebooks.length >= 4, `notebooks found: ${notebooks.join(', ')}`);
     for (const f of notebooks) {
       const { kernelspec } = nbMetadata(f);
@@ -481,7 +492,7 @@ if (!py) {
   });
 
   test(KERNEL_TESTS[1], () => {
-    const name = register();
+    const { name } = register();
     const nb = throwawayNotebook(nbMetadata('02-baseline-vs-deep.ipynb'));
     const r = nbconvertExecute(nb, env);
     assert.is(r.status, 0, `nbconvert --execute:\n${r.stdout}${r.stderr}`);

@@ -44,13 +44,14 @@ export function loadPredictions(runDir: string): TestPredictions {
 }
 
 /**
- * The run with the best PrivateTest accuracy among those whose label set passes `filter` (e.g. FER+ runs only).
+ * The run with the best PublicTest (validation) accuracy among the finished runs that pass `filter` (e.g. FER+ runs
+ * only); the first one on ties. PrivateTest never selects: it is only reported (the FER2013 protocol).
  * @throws Error when no run passes.
  */
-export function bestRun(study: StudyResult, filter: (r: RunSummary) => boolean = () => true): RunSummary {
+export function bestRun(study: Pick<StudyResult, 'experiment' | 'runs'>, filter: (r: RunSummary) => boolean = () => true): RunSummary {
   const runs = study.runs.filter(filter);
   if (!runs.length) throw new Error(`no run of '${study.experiment}' matches`);
-  return runs.reduce((a, b) => (b.test.accuracy > a.test.accuracy ? b : a));
+  return runs.reduce((a, b) => (b.val.accuracy > a.val.accuracy ? b : a));
 }
 
 /** `FERLAB_QUICK=1`: notebooks use the experiments' --quick slices so they execute in minutes. */

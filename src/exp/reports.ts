@@ -94,22 +94,19 @@ export interface StudyRunData {
   history: readonly LearningCurvePoint[];
 }
 
-/** A run of a study that did not finish, for the "failed runs" section of {@link writeStudyReport}. */
-export interface FailedRun {
-  name: string;
-  state: 'failed';
-  /** The error message (and stack, if the caller keeps it), shown verbatim. */
-  error: string;
-  /** 1-based epoch the run failed in, or null when it failed before training (data, model, configuration). */
-  epoch: number | null;
-}
+/**
+ * A run of a study that did not finish, as {@link writeStudyReport} reads it (FailedRun of src/exp/status.ts satisfies
+ * it): its name, the error message (shown verbatim) and the 1-based epoch it failed in, null when it failed before or
+ * after training. Declared inline, not exported, so that the barrel keeps one `FailedRun`.
+ */
+type FailedRunRow = { name: string; state: 'failed'; error: string; epoch: number | null };
 
 /** The "failed runs" section: one row per run with the epoch it failed in and its error message. */
-function failedSection(failed: readonly FailedRun[]): ReportSection {
+function failedSection(failed: readonly FailedRunRow[]): ReportSection {
   return {
     title: `Failed runs (${failed.length})`,
-    text: 'These runs stopped with an error and are missing from the results, tables and figures above.',
-    table: failed.map((f) => ({ run: f.name, 'failed in epoch': f.epoch === null ? 'before training' : f.epoch, error: f.error })),
+    text: 'These runs stopped with an error and are missing from the results, tables and figures above. epoch: the epoch the error happened in (- when it happened before or after training).',
+    table: failed.map((f) => ({ run: f.name, epoch: f.epoch === null ? '-' : f.epoch, error: f.error })),
     textColumns: ['error'],
   };
 }
@@ -120,10 +117,15 @@ function failedSection(failed: readonly FailedRun[]): ReportSection {
  * per-class recall on the shared classes; then the runs that failed, with their epoch and error message. When no run
  * finished the report holds the failures only (no figures).
  * @param runs the finished runs (summary and history).
- * @param failed the runs that stopped with an error (default none).
+ * @param failed the runs that stopped with an error (default none): name, state 'failed', error message, and the
+ *   1-based epoch it happened in or null (FailedRun of src/exp/status.ts passes as it is).
  * @returns the path of the report written (`<study.dir>/report.html`).
  */
-export function writeStudyReport(study: StudyResult, runs: StudyRunData[], failed: readonly FailedRun[] = []): string {
+export function writeStudyReport(
+  study: StudyResult,
+  runs: StudyRunData[],
+  failed: ReadonlyArray<{ name: string; state: 'failed'; error: string; epoch: number | null }> = [],
+): string {
   const sorted = [...runs].sort(
     (a, b) => a.summary.model.localeCompare(b.summary.model) || Number(isFerPlus(a.summary.labels)) - Number(isFerPlus(b.summary.labels)),
   );

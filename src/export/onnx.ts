@@ -358,7 +358,6 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
         break;
       }
       case 'Flatten': {
-        if (cur.shape.length === 2) break;
         const x = toNhwc(cur, base); // tfjs flattens the NHWC tensor row-major
         cur = { name: g.node('Flatten', [x.name], base, [int('axis', 1)]), shape: output.shape, nchw: false };
         break;

@@ -80,9 +80,9 @@ export function buildCnn(spec: CnnSpec, inputShape: [number, number, number], nu
 }
 
 /**
- * `baseline`: three conv blocks (32-64-128 filters), dense 256 with dropout 0.5: the 3-conv-block CNN FER baselines
- * use (about 57.5% on FER2013 in the seed notebooks) and the architecture issue #3's PyTorch yardstick times
- * (185 ms/step, batch 64, 1 thread). 1.27 M parameters; 23 M multiply-adds per 48x48 image.
+ * `baseline`: three conv blocks (32-64-128 filters), dense 256 with dropout 0.5: the small 3-conv-block CNN that FER
+ * baselines commonly use, also trained by the PyTorch yardstick of `npm run bench` (bench/torch_ref.py; measured
+ * times in bench/results/latest.md). 1.28 M parameters (8 classes); 23.1 M multiply-adds per 48x48 image.
  */
 export const BASELINE: CnnSpec = {
   blocks: [

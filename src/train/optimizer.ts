@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { hasFerlabKernel } from '../backend/ops';
-import { FERLAB_KERNELS } from '../backend/wasm/kernels';
+import { adamUpdate } from '../backend/ops';
 import { ADAM_DEFAULTS, type AdamConfig } from './settings';
 
 export { ADAM_DEFAULTS, type AdamConfig } from './settings';
 
 /**
- * Adam / AdamW with the learning rate given per step (schedules live in schedule.ts). On ferlab's wasm backend each
- * variable is updated by one fused kernel (FerlabAdam: one pass instead of about twelve elementwise ops); elsewhere
- * by the same formula in tfjs ops. The fused kernel flushes moments below 1e-30 to zero (x86 subnormal arithmetic is
+ * Adam / AdamW with the learning rate given per step (schedules live in schedule.ts). Each variable is updated by
+ * src/backend/ops.ts `adamUpdate`: on ferlab's wasm backend one fused kernel (FerlabAdam: one pass instead of about
+ * twelve elementwise ops), elsewhere the same formula in tfjs ops. The fused kernel flushes moments below 1e-30 to zero (x86 subnormal arithmetic is
  * ~35x slower, and wasm cannot set flush-to-zero); such a moment moves its weight by < lr * 1e-22.
  */
 export class Adam {
@@ -30,7 +29,6 @@ export class Adam {
   apply(vars: tf.Variable[], grads: tf.NamedTensorMap, lr: number): void {
     this.t += 1;
     const { beta1, beta2, epsilon, weightDecay } = this.config;
-    const fused = hasFerlabKernel(FERLAB_KERNELS.adam);
     for (const variable of vars) {
       const g = grads[variable.name];
       if (!g) continue;
@@ -40,24 +38,7 @@ export class Adam {
         this.moments.set(variable.name, st);
       }
       const wd = variable.rank >= 2 ? weightDecay : 0;
-      const [x, m, v] = tf.tidy(() => {
-        if (fused) {
-          return tf
-            .engine()
-            .runKernel(
-              FERLAB_KERNELS.adam,
-              { x: variable, m: st!.m, v: st!.v, g },
-              { lr, beta1, beta2, epsilon, weightDecay: wd, step: this.t },
-            ) as tf.Tensor[];
-        }
-        const m1 = tf.add(tf.mul(st!.m, beta1), tf.mul(g, 1 - beta1));
-        const v1 = tf.add(tf.mul(st!.v, beta2), tf.mul(tf.square(g), 1 - beta2));
-        const mHat = tf.div(m1, 1 - Math.pow(beta1, this.t));
-        const vHat = tf.div(v1, 1 - Math.pow(beta2, this.t));
-        let upd = tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon));
-        if (wd > 0) upd = tf.add(upd, tf.mul(variable, wd));
-        return [tf.sub(variable, tf.mul(upd, lr)), m1, v1];
-      });
+      const [x, m, v] = adamUpdate(variable, st.m, st.v, g, { lr, beta1, beta2, epsilon, weightDecay: wd, step: this.t });
       variable.assign(x);
       x.dispose();
       st.m.dispose();

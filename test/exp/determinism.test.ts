@@ -55,7 +55,21 @@ function without(o: Record<string, Json>, keys: string[]): Record<string, Json> 
 /** Runs the CLI once in a fresh process; returns the run folder of deep-ferplus. */
 function runOnce(dataDir: string): string {
   const runsDir = tempDir('ferlab-determinism-');
-  const args = ['--data-dir', dataDir, 'exp', '--quick', '--only', 'deep-ferplus', '--set', 'epochs=1', '--workers', '1', '--runs-dir', runsDir, '--no-progress'];
+  const args = [
+    '--data-dir',
+    dataDir,
+    'exp',
+    '--quick',
+    '--only',
+    'deep-ferplus',
+    '--set',
+    'epochs=1',
+    '--workers',
+    '1',
+    '--runs-dir',
+    runsDir,
+    '--no-progress',
+  ];
   const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), ...args], {
     cwd: root,
     encoding: 'utf8',

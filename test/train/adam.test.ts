@@ -56,11 +56,11 @@ async function tfjsAdam(c: AdamCase, tag: string): Promise<Trajectory> {
   const opt = tf.train.adam(c.lr(1), c.beta1, c.beta2, c.epsilon);
   const out: Trajectory = [];
   for (let t = 1; t <= c.steps; t++) {
-    opt.learningRate = c.lr(t);
-    const grads: tf.NamedTensorMap = {};
-    vars.forEach((v, k) => (grads[v.name] = tf.tensor(gradient(k, t), SHAPES[k])));
+    // a per-step learning rate: adam_optimizer.js reads this (protected) field in every applyGradients
+    (opt as unknown as { learningRate: number }).learningRate = c.lr(t);
+    const grads = vars.map((v, k) => ({ name: v.name, tensor: tf.tensor(gradient(k, t), SHAPES[k]) }));
     opt.applyGradients(grads);
-    tf.dispose(Object.values(grads));
+    tf.dispose(grads.map((g) => g.tensor));
     out.push(vars.map((v) => Float32Array.from(v.dataSync())));
   }
   opt.dispose();
@@ -172,7 +172,15 @@ function adamW64(x0: number[], grads: number[][], lr: number[], b1: number, b2: 
   return out;
 }
 
-async function ferlabAdamW(backend: Backend, lr: number[], b1: number, b2: number, eps: number, wd: number, tag: string): Promise<{ w: number[][]; b: number[][] }> {
+async function ferlabAdamW(
+  backend: Backend,
+  lr: number[],
+  b1: number,
+  b2: number,
+  eps: number,
+  wd: number,
+  tag: string,
+): Promise<{ w: number[][]; b: number[][] }> {
   await initBackend(backend);
   const w = tf.variable(tf.tensor2d(W0, [2, 3]), true, `adamw-${backend}-${tag}-w`);
   const b = tf.variable(tf.tensor1d(B0), true, `adamw-${backend}-${tag}-b`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { computeMetrics } from '../../src/eval/metrics';
 import { loadDataset } from '../../src/data';
 import type { RunConfig } from '../../src/exp/config';
-import { writeRunReport, writeStudyReport, type FailedRun } from '../../src/exp/reports';
+import { writeRunReport, writeStudyReport } from '../../src/exp/reports';
 import type { RunSummary } from '../../src/exp/run';
 import type { StudyResult } from '../../src/exp/study';
 import type { Environment } from '../../src/util/env';
@@ -27,17 +27,11 @@ const environment: Environment = {
   platform: 'linux',
 };
 
-const study = (runs: RunSummary[]): StudyResult => ({
-  experiment: 'demo',
-  quick: true,
-  dir: tempDir('ferlab-report-'),
-  runs,
-  wallSeconds: 90,
-  workers: 1,
-  environment,
-});
+// the StudyResult fields the report reads (failed runs go in writeStudyReport's third argument)
+const study = (runs: RunSummary[]): StudyResult =>
+  ({ experiment: 'demo', quick: true, dir: tempDir('ferlab-report-'), runs, failed: [], wallSeconds: 90, workers: 1, environment }) as StudyResult;
 
-const failed: FailedRun[] = [
+const failed: Array<{ name: string; state: 'failed'; error: string; epoch: number | null }> = [
   { name: 'deep-fer', state: 'failed', error: 'Error: out of memory <wasm>\n    at step 12', epoch: 3 },
   { name: 'deep-majority', state: 'failed', error: "ConfigError: no model 'deeep'", epoch: null },
 ];
@@ -67,7 +61,7 @@ test('every run failed: the report lists the failures (epoch, escaped error) and
   assert.match(html, /<h2>Failed runs \(2\)<\/h2>/);
   assert.equal(cells(html, 'Failed runs'), [
     ['deep-fer', '3', 'Error: out of memory &lt;wasm&gt;\n    at step 12'],
-    ['deep-majority', 'before training', "ConfigError: no model 'deeep'"],
+    ['deep-majority', '-', "ConfigError: no model 'deeep'"],
   ]);
   assert.not.match(html, /Plotly\.newPlot/, 'no figures without a finished run');
 });

@@ -1,0 +1,2 @@
+export * from './onnx';
+export * from './quantize';

@@ -1,0 +1,144 @@
+/**
+ * Crash safety of `npm run exp` on the real data: the quick default study is SIGKILLed at a random point of its
+ * second epoch (and, separately, between a checkpoint's temporary write and its rename), then continued with
+ * `--resume`; every run's epochs.jsonl (timing fields aside), metrics.json (timings aside) and predictions.json must
+ * equal those of an uninterrupted study with the same seed. Each study is a separate CLI process, as a user runs it.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { noRealDataReason, realDataDir } from '../helpers/realdata';
+import { skipFile } from '../helpers/skip';
+import { tempDir } from '../helpers/fixtures';
+
+const dataDir = realDataDir();
+if (!dataDir) skipFile(noRealDataReason());
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+const RUNS = ['baseline-fer', 'deep-fer', 'baseline-ferplus', 'deep-ferplus'];
+const TIMING = new Set(['trainSeconds', 'valSeconds', 'imagesPerSec', 'wallSeconds', 'dir']);
+
+const cliArgs = (runsDir: string, extra: string[] = []) => ['--require', 'tsx/cjs', CLI, 'exp', '--data-dir', dataDir!, '--no-progress', ...extra, ...(extra.includes('--resume') ? [] : ['--quick', '--runs-dir', runsDir])];
+
+/** Runs the CLI to the end. @returns its exit status and output. */
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; signal: NodeJS.Signals | null; out: string } {
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  return { status: r.status, signal: r.signal, out: (r.stdout ?? '') + (r.stderr ?? '') };
+}
+
+function studyDir(runsDir: string): string {
+  const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => d.startsWith('default-quick-')) : [];
+  assert.is(dirs.length, 1, `one study folder in ${runsDir}, found ${dirs.join(', ')}`);
+  return join(runsDir, dirs[0]);
+}
+
+const drop = (v: unknown): unknown =>
+  Array.isArray(v)
+    ? v.map(drop)
+    : typeof v === 'object' && v !== null
+      ? Object.fromEntries(
+          Object.entries(v)
+            .filter(([k]) => !TIMING.has(k))
+            .map(([k, x]) => [k, drop(x)]),
+        )
+      : v;
+const jsonl = (f: string) =>
+  readFileSync(f, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => drop(JSON.parse(l)));
+const json = (f: string) => drop(JSON.parse(readFileSync(f, 'utf8')));
+
+/** Asserts that every run record of study `b` equals that of study `a` (timings aside). */
+function assertSameRecords(a: string, b: string): void {
+  for (const run of RUNS) {
+    const [ra, rb] = [join(a, run), join(b, run)];
+    assert.equal(jsonl(join(rb, 'epochs.jsonl')), jsonl(join(ra, 'epochs.jsonl')), `${run}: epochs.jsonl`);
+    assert.equal(json(join(rb, 'metrics.json')), json(join(ra, 'metrics.json')), `${run}: metrics.json`);
+    assert.equal(readFileSync(join(rb, 'predictions.json'), 'utf8'), readFileSync(join(ra, 'predictions.json'), 'utf8'), `${run}: predictions.json`);
+    assert.is(JSON.parse(readFileSync(join(rb, 'status.json'), 'utf8')).state, 'complete', `${run}: status`);
+    assert.not.ok(existsSync(join(rb, 'checkpoint.bin')), `${run}: checkpoint removed once complete`);
+  }
+}
+
+let reference = '';
+
+if (dataDir) {
+  test('uninterrupted quick study (the reference)', () => {
+    const runsDir = tempDir('ferlab-resume-ref-');
+    const r = runCli(cliArgs(runsDir));
+    assert.is(r.status, 0, r.out);
+    reference = studyDir(runsDir);
+  });
+
+  test('SIGKILL at a random point of the second epoch, then --resume: identical records', async () => {
+    const runsDir = tempDir('ferlab-resume-kill-');
+    const child = spawn(process.execPath, cliArgs(runsDir), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    // wait until the first run has finished its first epoch (its epochs.jsonl has one line): the second epoch is on
+    const t0 = Date.now();
+    let firstDone = '';
+    while (!firstDone) {
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(child.exitCode === null, `the study ended before its second epoch:\n${out}`);
+      assert.ok(Date.now() - t0 < 300_000, 'no epoch finished within 5 minutes');
+      const dirs = existsSync(runsDir) ? readdirSync(runsDir) : [];
+      if (!dirs.length) continue;
+      for (const run of RUNS) {
+        const f = join(runsDir, dirs[0], run, 'epochs.jsonl');
+        if (existsSync(f) && readFileSync(f, 'utf8').trim().split('\n').length === 1) firstDone = run;
+      }
+    }
+    // a random point of that second epoch: an epoch of the quick slice takes several seconds here
+    const delay = Math.floor(Math.random() * 1500);
+    await new Promise((r) => setTimeout(r, delay));
+    const dir = studyDir(runsDir);
+    const lines = readFileSync(join(dir, firstDone, 'epochs.jsonl'), 'utf8').trim().split('\n').length;
+    child.kill('SIGKILL');
+    await exited;
+    assert.is(child.signalCode, 'SIGKILL');
+    assert.is(lines, 1, `${firstDone} was still in its second epoch when killed (${delay} ms after its first)`);
+    assert.not.ok(existsSync(join(dir, 'results.json')), 'a killed study has no results');
+    assert.ok(existsSync(join(dir, firstDone, 'checkpoint.bin')), 'the first epoch left a checkpoint');
+    assert.is(JSON.parse(readFileSync(join(dir, firstDone, 'status.json'), 'utf8')).state, 'running');
+
+    const r = runCli(cliArgs(runsDir, ['--resume', dir]));
+    assert.is(r.status, 0, r.out);
+    assert.match(r.out, /resuming 'default' \(quick\)/);
+    assertSameRecords(reference, dir);
+  });
+
+  test('SIGKILL between the checkpoint temp write and its rename: the previous checkpoint is used', () => {
+    const runsDir = tempDir('ferlab-resume-rename-');
+    // the second checkpoint write of a worker (end of epoch 2 of its first run) dies before the rename
+    const killed = runCli(cliArgs(runsDir), { FERLAB_TEST_KILL_BEFORE_RENAME: 'checkpoint.bin:2' });
+    assert.is(killed.signal, 'SIGKILL', killed.out);
+    const dir = studyDir(runsDir);
+    const temps = RUNS.flatMap((run) => (existsSync(join(dir, run)) ? readdirSync(join(dir, run)).filter((f) => f.startsWith('checkpoint.bin.tmp-')) : []));
+    assert.is(temps.length, 1, `one temporary checkpoint left by the kill: ${temps}`);
+    const r = runCli(cliArgs(runsDir, ['--resume', dir]));
+    assert.is(r.status, 0, r.out);
+    assertSameRecords(reference, dir);
+    for (const run of RUNS) assert.equal(readdirSync(join(dir, run)).filter((f) => f.includes('.tmp-')), [], `${run}: temporary files removed`);
+  });
+
+  test('--resume refuses overrides that would change the stored config, and a folder that is no study', () => {
+    const r = runCli(cliArgs('', ['--resume', reference, '--set', 'epochs=3']));
+    assert.is(r.status, 1);
+    assert.match(r.out, /would change run '[a-z-]+' \(epochs\)/);
+    const same = runCli(cliArgs('', ['--resume', reference, '--set', 'seed=42']));
+    assert.is(same.status, 0, `an override that changes nothing is accepted: ${same.out}`);
+    assert.match(same.out, /0 runs to train \(4 finished before\)/);
+    const none = runCli(cliArgs('', ['--resume', tempDir()]));
+    assert.is(none.status, 1);
+    assert.match(none.out, /not a study folder \(no study\.json\)/);
+  });
+}
+
+test.run();

@@ -1,0 +1,304 @@
+/**
+ * tfjsToOnnx against ONNX Runtime (onnxruntime-node, CPU): every registered model, a softmax head, hand-made models
+ * covering every branch of the converter (valid/same padding, strides, dilation, bias or not, fused activations,
+ * BatchNorm on 4-D and 2-D inputs, average/global pooling, softmax on a 4-D tensor), every accepted opset, and the
+ * errors. The reference is tfjs `model.predict` on the cpu backend (tfjs' plain JavaScript kernels).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { onnx } from 'onnx-proto';
+import { createModel, listModels } from '../../src/models';
+import { initBackend } from '../../src/backend/select';
+import {
+  ONNX_INPUT_NAME,
+  ONNX_LOGITS_NAME,
+  ONNX_MAX_OPSET,
+  ONNX_MIN_OPSET,
+  ONNX_PROBABILITIES_NAME,
+  OnnxExportError,
+  tfjsToOnnx,
+} from '../../src/export';
+import { values } from '../helpers/backends';
+import { perturb, testImages, type TestImages } from './helpers';
+
+const NUM_CLASSES = 7;
+const BATCH = 16;
+/** Largest |logit difference| accepted between tfjs and ONNX Runtime (both float32; different summation orders). */
+const TOL = 1e-4;
+
+let images: TestImages;
+
+test.before(async () => {
+  await initBackend('cpu');
+  images = await testImages(BATCH);
+  console.log(`  images: ${images.source}`);
+});
+
+/** Runs ONNX bytes in ONNX Runtime on `x` `[n, ...inShape]`; returns the session's names and the output. */
+async function runOrt(bytes: Uint8Array, x: Float32Array, shape: number[]) {
+  const session = await ort.InferenceSession.create(bytes);
+  const result = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', x, shape) });
+  const name = session.outputNames[0];
+  const out = result[name];
+  return { inputNames: session.inputNames, outputNames: session.outputNames, data: out.data as Float32Array, dims: [...out.dims] };
+}
+
+function predict(model: tf.LayersModel, x: Float32Array, shape: number[]): Float32Array {
+  return tf.tidy(() => (model.predict(tf.tensor(x, shape)) as tf.Tensor).dataSync() as Float32Array);
+}
+
+function argmaxRows(v: Float32Array, cols: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < v.length / cols; r++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (v[r * cols + c] > v[r * cols + best]) best = c;
+    out.push(best);
+  }
+  return out;
+}
+
+/** Asserts ONNX Runtime's output matches tfjs' within TOL (absolute) and returns [max |diff|, max |reference|]. */
+function assertMatches(got: Float32Array, ref: Float32Array, what: string, tol = TOL): [number, number] {
+  assert.is(got.length, ref.length, `${what}: output length`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - ref[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  assert.ok(diff <= tol, `${what}: max |onnxruntime - tfjs| = ${diff.toExponential(2)} exceeds ${tol} (max |tfjs| ${scale.toFixed(3)})`);
+  return [diff, scale];
+}
+
+for (const name of listModels()) {
+  test(`${name}: ONNX Runtime logits match tfjs on ${BATCH} images (max |diff| <= ${TOL}, same argmax)`, async () => {
+    const model = createModel(name, { numClasses: NUM_CLASSES, seed: 5 });
+    const shape = [BATCH, 48, 48, 1];
+    perturb(model, 17, images.x, shape);
+    const bytes = tfjsToOnnx(model, { metadata: { classes: 'angry,disgust,fear,happy,sad,surprise,neutral' }, name: `ferlab-${name}` });
+
+    // the file itself: opset, IR version, names, dynamic batch, metadata
+    const proto = onnx.ModelProto.decode(bytes);
+    assert.equal(
+      proto.opsetImport.map((o) => [o.domain, Number(o.version)]),
+      [['', 13]],
+    );
+    assert.is(Number(proto.irVersion), 7, 'IR version 7 for opset 13 (ONNX 1.8)');
+    assert.is(proto.graph!.name, `ferlab-${name}`);
+    assert.equal(
+      proto.metadataProps.map((p) => [p.key, p.value]),
+      [['classes', 'angry,disgust,fear,happy,sad,surprise,neutral']],
+    );
+    const dims = (v: onnx.IValueInfoProto) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+    assert.equal(dims(proto.graph!.input![0]), ['batch', 48, 48, 1]);
+    assert.equal(dims(proto.graph!.output![0]), ['batch', NUM_CLASSES]);
+    assert.ok(!proto.graph!.node!.some((n) => n.opType === 'Dropout'), 'no Dropout nodes');
+    const bnLayers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+    const bnNodes = proto.graph!.node!.filter((n) => n.opType === 'BatchNormalization');
+    assert.is(bnNodes.length, bnLayers.length, 'one BatchNormalization node per BatchNormalization layer');
+    for (const n of bnNodes) assert.is(Math.fround(n.attribute![0].f!), Math.fround(1e-5), `${n.name} epsilon`);
+
+    const ref = predict(model, images.x, shape);
+    const got = await runOrt(bytes, images.x, shape);
+    assert.equal(got.inputNames, [ONNX_INPUT_NAME]);
+    assert.equal(got.outputNames, [ONNX_LOGITS_NAME]);
+    assert.equal(got.dims, [BATCH, NUM_CLASSES]);
+    const [diff, scale] = assertMatches(got.data, ref, name);
+    assert.ok(scale >= 1, `${name}: logits are O(1) (max |logit| ${scale.toFixed(3)}), so a ${TOL} tolerance is a tight one`);
+    assert.equal(argmaxRows(got.data, NUM_CLASSES), argmaxRows(ref, NUM_CLASSES), `${name}: argmax per image`);
+    console.log(`  ${name}: max |diff| ${diff.toExponential(2)}, max |logit| ${scale.toFixed(2)}, ${(bytes.length / 2 ** 20).toFixed(1)} MiB`);
+
+    // a batch of one: the batch dimension is dynamic
+    const one = await runOrt(bytes, images.x.subarray(0, 48 * 48), [1, 48, 48, 1]);
+    assertMatches(one.data, ref.subarray(0, NUM_CLASSES), `${name}, batch of 1`);
+    model.dispose();
+  });
+}
+
+test('softmax: true appends a Softmax; output `probabilities` = softmax(tfjs logits), rows sum to 1', async () => {
+  const model = createModel('baseline', { numClasses: NUM_CLASSES, seed: 2 });
+  const shape = [BATCH, 48, 48, 1];
+  perturb(model, 3, images.x, shape);
+  const ref = tf.tidy(() => tf.softmax(model.predict(tf.tensor(images.x, shape)) as tf.Tensor).dataSync() as Float32Array);
+  const got = await runOrt(tfjsToOnnx(model, { softmax: true }), images.x, shape);
+  assert.equal(got.outputNames, [ONNX_PROBABILITIES_NAME]);
+  assertMatches(got.data, ref, 'probabilities', 1e-5);
+  for (let r = 0; r < BATCH; r++) {
+    const sum = got.data.subarray(r * NUM_CLASSES, (r + 1) * NUM_CLASSES).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5, `row ${r} sums to ${sum}`);
+  }
+  model.dispose();
+});
+
+/**
+ * Hand-made model 1 (functional, so model.layers includes the InputLayer), input [batch, 21, 18, 3] (odd, non-square):
+ * valid stride-2 conv with bias + fused relu; same conv with dilation 2, no bias, fused sigmoid; BatchNorm (4-D);
+ * ReLU layer; same 3x3/2 max-pool (uneven padding); same 3x3/2 average pool (border cells averaged over the image
+ * only); Activation tanh; Flatten; Dense + bias + relu; BatchNorm without center/scale (2-D); Dense without bias +
+ * tanh; Dropout; Dense.
+ */
+function handModel1(seed: number): tf.LayersModel {
+  const init = () => tf.initializers.glorotUniform({ seed: seed++ });
+  const input = tf.input({ shape: [21, 18, 3], name: 'pixels' });
+  let t = tf.layers
+    .conv2d({ name: 'c_valid_s2', filters: 5, kernelSize: [3, 4], strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: init() })
+    .apply(input) as tf.SymbolicTensor;
+  t = tf.layers
+    .conv2d({ name: 'c_same_d2', filters: 6, kernelSize: 3, dilationRate: 2, padding: 'same', useBias: false, activation: 'sigmoid', kernelInitializer: init() })
+    .apply(t) as tf.SymbolicTensor;
+  t = tf.layers.batchNormalization({ name: 'bn4d', epsilon: 1e-3 }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.reLU({ name: 'relu_layer' }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.conv2d({ name: 'c_same_s2', filters: 4, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init() }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.maxPooling2d({ name: 'max_same', poolSize: 3, strides: 2, padding: 'same' }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.averagePooling2d({ name: 'avg_same', poolSize: 3, strides: 1, padding: 'same' }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.activation({ name: 'tanh_layer', activation: 'tanh' }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.flatten({ name: 'flat' }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.dense({ name: 'd_relu', units: 10, activation: 'relu', kernelInitializer: init() }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.batchNormalization({ name: 'bn2d', center: false, scale: false }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.dense({ name: 'd_nobias', units: 9, useBias: false, activation: 'tanh', kernelInitializer: init() }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.dropout({ name: 'drop', rate: 0.3 }).apply(t) as tf.SymbolicTensor;
+  t = tf.layers.dense({ name: 'out', units: 4, kernelInitializer: init() }).apply(t) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: t, name: 'hand1' });
+}
+
+/**
+ * Hand-made model 2 (Sequential), input [batch, 9, 11, 2]: conv with fused softmax (a softmax over the channels of a
+ * 4-D tensor), valid 2x2 average pool, 1x1 conv, valid 3x3/2 max pool on the 4x5 map, GlobalAveragePooling2D, Dense.
+ */
+function handModel2(seed: number): tf.LayersModel {
+  const m = tf.sequential({ name: 'hand2' });
+  m.add(tf.layers.conv2d({ inputShape: [9, 11, 2], filters: 3, kernelSize: 2, padding: 'same', activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
+  m.add(tf.layers.averagePooling2d({ poolSize: 2, padding: 'valid' }));
+  m.add(tf.layers.conv2d({ filters: 6, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
+  m.add(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'valid' }));
+  m.add(tf.layers.globalAveragePooling2d({}));
+  m.add(tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }) }));
+  return m;
+}
+
+/** Hand-made model 3: GlobalMaxPooling2D straight after the input, then a Dense with softmax activation. */
+function handModel3(seed: number): tf.LayersModel {
+  const m = tf.sequential({ name: 'hand3' });
+  m.add(tf.layers.globalMaxPooling2d({ inputShape: [5, 7, 4] }));
+  m.add(tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
+  return m;
+}
+
+const HAND = [
+  { build: handModel1, inShape: [21, 18, 3], outUnits: 4 },
+  { build: handModel2, inShape: [9, 11, 2], outUnits: 3 },
+  { build: handModel3, inShape: [5, 7, 4], outUnits: 3 },
+];
+
+test('hand-made models: every converter branch matches tfjs in ONNX Runtime, at every opset 13-21', async () => {
+  for (const [k, h] of HAND.entries()) {
+    const model = h.build(100 + 10 * k);
+    const shape = [6, ...h.inShape];
+    const x = values(shape.reduce((a, b) => a * b, 1), 20 + k);
+    perturb(model, 7 + k, x, shape);
+    const ref = predict(model, x, shape);
+    for (let opset = ONNX_MIN_OPSET; opset <= ONNX_MAX_OPSET; opset++) {
+      const got = await runOrt(tfjsToOnnx(model, { opset }), x, shape);
+      assert.equal(got.dims, [6, h.outUnits], `${model.name} opset ${opset}: output shape`);
+      assertMatches(got.data, ref, `${model.name} at opset ${opset}`);
+    }
+    model.dispose();
+  }
+  // the 'same' paddings of hand model 1, computed by hand with TensorFlow's rule (extra row/column at the bottom/right)
+  const proto = onnx.ModelProto.decode(tfjsToOnnx(handModel1(1)));
+  const attr = (op: string, name: string) =>
+    proto.graph!.node!.filter((n) => n.opType === op).map((n) => {
+      const a = n.attribute!.find((x) => x.name === name)!;
+      return a.type === onnx.AttributeProto.AttributeType.INTS ? a.ints!.map(Number) : Number(a.i);
+    });
+  // c_valid_s2: 21x18 -> floor((21-3)/2)+1 = 10 x floor((18-4)/2)+1 = 8; c_same_d2 (effective kernel 5): total 4 -> [2, 2];
+  // c_same_s2 on 10x8: out 5x4, total H (5-1)*2+3-10 = 1 -> [0, 1], W (4-1)*2+3-8 = 1 -> [0, 1]; pads [top, left, bottom, right]
+  assert.equal(attr('Conv', 'pads'), [
+    [0, 0, 0, 0],
+    [2, 2, 2, 2],
+    [0, 0, 1, 1],
+  ]);
+  // max_same on 5x4, 3x3 / 2: out 3x2, total H 2*2+3-5 = 2 -> [1, 1], W 1*2+3-4 = 1 -> [0, 1]
+  assert.equal(attr('MaxPool', 'pads'), [[1, 0, 1, 1]]);
+  assert.equal(attr('AveragePool', 'count_include_pad'), [0]);
+});
+
+test('a model whose tfjs output is 4-D keeps NHWC at the output (Transpose back from NCHW)', async () => {
+  const m = tf.sequential({ name: 'maps' });
+  m.add(tf.layers.conv2d({ inputShape: [6, 5, 2], filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  const shape = [2, 6, 5, 2];
+  const x = values(2 * 6 * 5 * 2, 4);
+  const got = await runOrt(tfjsToOnnx(m), x, shape);
+  assert.equal(got.dims, [2, 6, 5, 3]);
+  assertMatches(got.data, predict(m, x, shape), 'conv feature maps', 1e-5);
+});
+
+test('a model without nodes (Dropout only) exports an Identity', async () => {
+  const m = tf.sequential();
+  m.add(tf.layers.dropout({ inputShape: [4], rate: 0.5 }));
+  const proto = onnx.ModelProto.decode(tfjsToOnnx(m));
+  assert.equal(
+    proto.graph!.node!.map((n) => n.opType),
+    ['Identity'],
+  );
+  const x = Float32Array.from([1, -2, 3, -4]);
+  const got = await runOrt(tfjsToOnnx(m), x, [1, 4]);
+  assert.equal(Array.from(got.data), [1, -2, 3, -4]);
+});
+
+test('layers, activations and settings it cannot convert are clear errors naming the layer', () => {
+  const expectError = (f: () => unknown, re: RegExp) => {
+    try {
+      f();
+    } catch (e) {
+      assert.instance(e, OnnxExportError);
+      assert.match((e as Error).message, re);
+      return;
+    }
+    assert.unreachable(`expected an error matching ${re}`);
+  };
+  const seq = (...layers: tf.layers.Layer[]) => {
+    const m = tf.sequential();
+    layers.forEach((l) => m.add(l));
+    return m;
+  };
+  const SUPPORTED = /Supported layers: InputLayer, Conv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, AveragePooling2D, .*Dense, Dropout; activations: linear, relu/;
+  // a layer class it does not know
+  const up = seq(tf.layers.upSampling2d({ inputShape: [4, 4, 1], size: [2, 2], name: 'upsample' }), tf.layers.flatten());
+  expectError(() => tfjsToOnnx(up), /cannot convert layer 'upsample' \(UpSampling2D\): this layer class is not supported/);
+  expectError(() => tfjsToOnnx(up), SUPPORTED);
+  const dw = seq(tf.layers.depthwiseConv2d({ inputShape: [4, 4, 2], kernelSize: 3, name: 'dw' }));
+  expectError(() => tfjsToOnnx(dw), /cannot convert layer 'dw' \(DepthwiseConv2D\)/);
+  // an activation it does not know, fused and as a layer
+  const elu = seq(tf.layers.dense({ inputShape: [3], units: 2, activation: 'elu', name: 'd_elu' }));
+  expectError(() => tfjsToOnnx(elu), /cannot convert layer 'd_elu' \(Dense\): activation 'elu' is not supported/);
+  const selu = seq(tf.layers.activation({ inputShape: [3], activation: 'selu', name: 'a_selu' }));
+  expectError(() => tfjsToOnnx(selu), /cannot convert layer 'a_selu' \(Activation\): activation 'selu'/);
+  // settings
+  const relu6 = seq(tf.layers.reLU({ inputShape: [3], maxValue: 6, name: 'relu6' }));
+  expectError(() => tfjsToOnnx(relu6), /layer 'relu6' \(ReLU\): maxValue 6/);
+  const nchw = seq(tf.layers.conv2d({ inputShape: [1, 4, 4], filters: 2, kernelSize: 1, dataFormat: 'channelsFirst', name: 'cf' }));
+  expectError(() => tfjsToOnnx(nchw), /layer 'cf' \(Conv2D\): dataFormat 'channelsFirst'/);
+  const bnAxis = seq(tf.layers.batchNormalization({ inputShape: [4, 4, 2], axis: 1, name: 'bn_h' }));
+  expectError(() => tfjsToOnnx(bnAxis), /layer 'bn_h' \(BatchNormalization\): axis 1/);
+  const dense3d = seq(tf.layers.dense({ inputShape: [4, 3], units: 2, name: 'd3' }));
+  expectError(() => tfjsToOnnx(dense3d), /layer 'd3' \(Dense\): input of rank 3/);
+  // models it cannot express
+  const a = tf.input({ shape: [3] });
+  const b = tf.input({ shape: [3] });
+  const added = tf.layers.add({ name: 'sum' }).apply([a, b]) as tf.SymbolicTensor;
+  expectError(() => tfjsToOnnx(tf.model({ inputs: [a, b], outputs: added })), /one input and one output/);
+  const c = tf.input({ shape: [3] });
+  const twice = tf.layers.multiply({ name: 'square' }).apply([c, c]) as tf.SymbolicTensor;
+  expectError(() => tfjsToOnnx(tf.model({ inputs: c, outputs: twice })), /layer 'square' \(Multiply\) takes 2 inputs/);
+  // options
+  const ok = seq(tf.layers.dense({ inputShape: [3], units: 2 }));
+  expectError(() => tfjsToOnnx(ok, { opset: 12 }), /opset 12 is not supported: expected an integer from 13 to 21/);
+  expectError(() => tfjsToOnnx(ok, { opset: 22 }), /opset 22 is not supported/);
+  const soft = seq(tf.layers.dense({ inputShape: [3], units: 2, activation: 'softmax' }), tf.layers.dropout({ rate: 0.1 }));
+  expectError(() => tfjsToOnnx(soft, { softmax: true }), /already ends with a softmax/);
+});
+
+test.run();
