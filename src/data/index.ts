@@ -8,3 +8,4 @@ export * from './dataset';
 export * from './labels';
 export * from './preprocess';
 export * from './agreement';
+export * from './image';

@@ -1,0 +1,67 @@
+import sharp from 'sharp';
+import { IMAGE_PIXELS, IMAGE_SIZE } from './classes';
+
+/**
+ * Image files -> FER2013-style pixels: the one conversion that folder datasets (a class per folder) and `predict`
+ * (faces cropped from photos and video frames) share, so a model sees every image the way FER2013's images were made:
+ * 48x48 8-bit grayscale of a face crop. Decoding is sharp's (libvips: JPEG, PNG, WebP, GIF, TIFF, AVIF; any size,
+ * colour or gray); a library, not ferlab's own code.
+ */
+
+/** A rectangle in pixels of the (EXIF-rotated) image: left/top inclusive, width/height > 0. */
+export interface PixelBox {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** What {@link toFerPixels} returns. */
+export interface FerPixels {
+  /** `[48 * 48]` uint8 grayscale, row-major (the layout of fer2013.csv's `pixels` column). */
+  pixels: Uint8Array;
+  /** Size of the decoded image after EXIF orientation (before any crop), pixels. */
+  width: number;
+  height: number;
+}
+
+/** How {@link toFerPixels} converts an image (recorded in run records and model metadata). */
+export const IMAGE_CONVERSION =
+  'sharp: EXIF orientation applied, optional crop, grayscale (libvips b-w), resized to 48x48 (fill, Lanczos-3; no-op for 48x48 input), 8-bit' as const;
+
+/**
+ * Decodes an image and converts it (or a crop of it) to 48x48 8-bit grayscale, as FER2013 stores its images.
+ * A 48x48 grayscale PNG comes back pixel-exact.
+ *
+ * @param input a file path or the encoded bytes.
+ * @param crop region of the EXIF-rotated image to keep (clipped to the image); default: the whole image.
+ * @throws Error naming the file (or "image buffer") when it cannot be decoded (unsupported, truncated, corrupt) or the
+ *   crop is empty.
+ */
+export async function toFerPixels(input: string | Buffer, crop?: PixelBox): Promise<FerPixels> {
+  const what = typeof input === 'string' ? input : 'image buffer';
+  try {
+    // rotate() first: EXIF orientation, so boxes and crops refer to the image as displayed
+    const rotated = await sharp(input, { failOn: 'error' }).rotate().toBuffer({ resolveWithObject: true });
+    const { width, height } = rotated.info;
+    let img = sharp(rotated.data);
+    if (crop) {
+      const left = Math.max(0, Math.round(crop.left));
+      const top = Math.max(0, Math.round(crop.top));
+      const right = Math.min(width, Math.round(crop.left + crop.width));
+      const bottom = Math.min(height, Math.round(crop.top + crop.height));
+      if (right <= left || bottom <= top) throw new Error(`crop ${JSON.stringify(crop)} lies outside the ${width}x${height} image`);
+      img = img.extract({ left, top, width: right - left, height: bottom - top });
+    }
+    const { data, info } = await img
+      .grayscale()
+      .resize(IMAGE_SIZE, IMAGE_SIZE, { fit: 'fill', kernel: 'lanczos3' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 1 || data.length !== IMAGE_PIXELS)
+      throw new Error(`conversion gave ${info.width}x${info.height}x${info.channels}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}x1`);
+    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length).slice(), width, height };
+  } catch (e) {
+    throw new Error(`${what}: cannot read it as an image (${(e as Error).message})`);
+  }
+}
