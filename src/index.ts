@@ -26,6 +26,7 @@ export * from './eval/reload';
 export * from './eval/evaluate';
 export * from './exp/status';
 export * from './viz';
+export * from './export';
 export { Rng } from './util/rng';
 export { PROJECT_ROOT, projectPath, defaultDataDir, defaultCacheDir, defaultRunsDir, sharedDataDir } from './util/paths';
 export { environment, type Environment } from './util/env';

@@ -165,7 +165,9 @@ interface Step {
 /** The model's layers from input to output; only single-input, single-output chains (Sequential-like) are supported. */
 function chainOf(model: tf.LayersModel): Step[] {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new OnnxExportError(`tfjsToOnnx exports models with one input and one output; '${model.name}' has ${model.inputs.length} and ${model.outputs.length}`);
+    throw new OnnxExportError(
+      `tfjsToOnnx exports models with one input and one output; '${model.name}' has ${model.inputs.length} and ${model.outputs.length}`,
+    );
   }
   const steps: Step[] = [];
   let t = model.outputs[0];
@@ -296,8 +298,7 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
         const oihw = new Float32Array(k.length);
         for (let y = 0; y < kh; y++)
           for (let x = 0; x < kw; x++)
-            for (let i = 0; i < cin; i++)
-              for (let o = 0; o < cout; o++) oihw[((o * cin + i) * kh + y) * kw + x] = k[((y * kw + x) * cin + i) * cout + o];
+            for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) oihw[((o * cin + i) * kh + y) * kw + x] = k[((y * kw + x) * cin + i) * cout + o];
         const inputs = [toNchw(cur, base).name, g.initializer(`${base}/W`, [cout, cin, kh, kw], oihw)];
         const bias = weights.get('bias');
         if (cfg.useBias && bias) inputs.push(g.initializer(`${base}/B`, [cout], bias.dataSync() as Float32Array));
@@ -398,7 +399,8 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
     g.nodes.push({ opType: 'Identity', input: [cur.name], output: [outputName], name: outputName });
   }
 
-  const dims = (shape: (number | null)[]): onnx.TensorShapeProto.IDimension[] => shape.map((d, i) => (i === 0 || d == null ? { dimParam: 'batch' } : { dimValue: d }));
+  const dims = (shape: (number | null)[]): onnx.TensorShapeProto.IDimension[] =>
+    shape.map((d, i) => (i === 0 ? { dimParam: 'batch' } : d == null ? { dimParam: `dim${i}` } : { dimValue: d }));
   const valueInfo = (name: string, shape: (number | null)[], docString: string): onnx.IValueInfoProto => ({
     name,
     docString,

@@ -86,11 +86,17 @@ export function perturb(model: tf.LayersModel, seed: number, x: Float32Array, sh
           return tf.tensor(u(w.size, 0.5, 1.5), w.shape);
         case 'moving_mean': {
           const shift = u(w.size, -0.2, 0.2);
-          return tf.tensor(stats!.mean.map((m, c) => m + shift[c] * Math.sqrt(stats!.variance[c])), w.shape);
+          return tf.tensor(
+            stats!.mean.map((m, c) => m + shift[c] * Math.sqrt(stats!.variance[c])),
+            w.shape,
+          );
         }
         case 'moving_variance': {
           const factor = u(w.size, 0.5, 2);
-          return tf.tensor(stats!.variance.map((v, c) => v * factor[c]), w.shape);
+          return tf.tensor(
+            stats!.variance.map((v, c) => v * factor[c]),
+            w.shape,
+          );
         }
         default:
           throw new Error(`perturb: unexpected weight ${layer.weights[i].originalName}`);

@@ -11,15 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { createModel, listModels } from '../../src/models';
 import { initBackend } from '../../src/backend/select';
-import {
-  ONNX_INPUT_NAME,
-  ONNX_LOGITS_NAME,
-  ONNX_MAX_OPSET,
-  ONNX_MIN_OPSET,
-  ONNX_PROBABILITIES_NAME,
-  OnnxExportError,
-  tfjsToOnnx,
-} from '../../src/export';
+import { ONNX_INPUT_NAME, ONNX_LOGITS_NAME, ONNX_MAX_OPSET, ONNX_MIN_OPSET, ONNX_PROBABILITIES_NAME, OnnxExportError, tfjsToOnnx } from '../../src/export';
 import { values } from '../helpers/backends';
 import { perturb, testImages, type TestImages } from './helpers';
 
@@ -146,7 +138,16 @@ function handModel1(seed: number): tf.LayersModel {
     .conv2d({ name: 'c_valid_s2', filters: 5, kernelSize: [3, 4], strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: init() })
     .apply(input) as tf.SymbolicTensor;
   t = tf.layers
-    .conv2d({ name: 'c_same_d2', filters: 6, kernelSize: 3, dilationRate: 2, padding: 'same', useBias: false, activation: 'sigmoid', kernelInitializer: init() })
+    .conv2d({
+      name: 'c_same_d2',
+      filters: 6,
+      kernelSize: 3,
+      dilationRate: 2,
+      padding: 'same',
+      useBias: false,
+      activation: 'sigmoid',
+      kernelInitializer: init(),
+    })
     .apply(t) as tf.SymbolicTensor;
   t = tf.layers.batchNormalization({ name: 'bn4d', epsilon: 1e-3 }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.reLU({ name: 'relu_layer' }).apply(t) as tf.SymbolicTensor;
@@ -169,7 +170,16 @@ function handModel1(seed: number): tf.LayersModel {
  */
 function handModel2(seed: number): tf.LayersModel {
   const m = tf.sequential({ name: 'hand2' });
-  m.add(tf.layers.conv2d({ inputShape: [9, 11, 2], filters: 3, kernelSize: 2, padding: 'same', activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
+  m.add(
+    tf.layers.conv2d({
+      inputShape: [9, 11, 2],
+      filters: 3,
+      kernelSize: 2,
+      padding: 'same',
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    }),
+  );
   m.add(tf.layers.averagePooling2d({ poolSize: 2, padding: 'valid' }));
   m.add(tf.layers.conv2d({ filters: 6, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
   m.add(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'valid' }));
@@ -196,7 +206,10 @@ test('hand-made models: every converter branch matches tfjs in ONNX Runtime, at 
   for (const [k, h] of HAND.entries()) {
     const model = h.build(100 + 10 * k);
     const shape = [6, ...h.inShape];
-    const x = values(shape.reduce((a, b) => a * b, 1), 20 + k);
+    const x = values(
+      shape.reduce((a, b) => a * b, 1),
+      20 + k,
+    );
     perturb(model, 7 + k, x, shape);
     const ref = predict(model, x, shape);
     for (let opset = ONNX_MIN_OPSET; opset <= ONNX_MAX_OPSET; opset++) {
@@ -209,10 +222,12 @@ test('hand-made models: every converter branch matches tfjs in ONNX Runtime, at 
   // the 'same' paddings of hand model 1, computed by hand with TensorFlow's rule (extra row/column at the bottom/right)
   const proto = onnx.ModelProto.decode(tfjsToOnnx(handModel1(1)));
   const attr = (op: string, name: string) =>
-    proto.graph!.node!.filter((n) => n.opType === op).map((n) => {
-      const a = n.attribute!.find((x) => x.name === name)!;
-      return a.type === onnx.AttributeProto.AttributeType.INTS ? a.ints!.map(Number) : Number(a.i);
-    });
+    proto
+      .graph!.node!.filter((n) => n.opType === op)
+      .map((n) => {
+        const a = n.attribute!.find((x) => x.name === name)!;
+        return a.type === onnx.AttributeProto.AttributeType.INTS ? a.ints!.map(Number) : Number(a.i);
+      });
   // c_valid_s2: 21x18 -> floor((21-3)/2)+1 = 10 x floor((18-4)/2)+1 = 8; c_same_d2 (effective kernel 5): total 4 -> [2, 2];
   // c_same_s2 on 10x8: out 5x4, total H (5-1)*2+3-10 = 1 -> [0, 1], W (4-1)*2+3-8 = 1 -> [0, 1]; pads [top, left, bottom, right]
   assert.equal(attr('Conv', 'pads'), [
@@ -264,7 +279,8 @@ test('layers, activations and settings it cannot convert are clear errors naming
     layers.forEach((l) => m.add(l));
     return m;
   };
-  const SUPPORTED = /Supported layers: InputLayer, Conv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, AveragePooling2D, .*Dense, Dropout; activations: linear, relu/;
+  const SUPPORTED =
+    /Supported layers: InputLayer, Conv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, AveragePooling2D, .*Dense, Dropout; activations: linear, relu/;
   // a layer class it does not know
   const up = seq(tf.layers.upSampling2d({ inputShape: [4, 4, 1], size: [2, 2], name: 'upsample' }), tf.layers.flatten());
   expectError(() => tfjsToOnnx(up), /cannot convert layer 'upsample' \(UpSampling2D\): this layer class is not supported/);
