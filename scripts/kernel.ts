@@ -130,7 +130,9 @@ export function withKernelMetadata(text: string, file = 'notebook'): string {
 export function writeNotebookMetadata(root: string = ROOT): string[] {
   const dir = join(root, 'notebooks');
   const changed: string[] = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.ipynb')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.ipynb'))
+    .sort()) {
     const text = readFileSync(join(dir, f), 'utf8');
     const out = withKernelMetadata(text, `notebooks/${f}`);
     if (out !== text) {

@@ -52,18 +52,7 @@ if (flag('--execute')) {
     const t0 = Date.now();
     run(
       py,
-      [
-        '-m',
-        'jupyter',
-        'nbconvert',
-        '--to',
-        'notebook',
-        '--execute',
-        '--ExecutePreprocessor.timeout=1800',
-        '--output-dir',
-        out,
-        join(root, 'notebooks', nb),
-      ],
+      ['-m', 'jupyter', 'nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=1800', '--output-dir', out, join(root, 'notebooks', nb)],
       env,
     );
     console.log(`  ok in ${((Date.now() - t0) / 1000).toFixed(0)} s -> ${join(out, nb)}`);
