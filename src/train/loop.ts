@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { IMAGE_SIZE } from '../data/classes';
 import type { FerDataset } from '../data/dataset';
 import type { LabelSet } from '../data/labels';
 import { createModel } from '../models/registry';
+import { freezeLayers, initFromSaved, resolveModelRef, unfreezeLayers, type InitReport } from '../models/init';
 import { dropoutCallCounts, setDropoutCallCounts } from '../models/layers';
 import { installReluGradient } from '../backend/ops';
 import { argmaxRows } from '../util/argmax';
@@ -36,9 +38,6 @@ export interface EpochRecord {
   /** Training throughput over the epoch (images/s). */
   imagesPerSec: number;
 }
-
-/** The fields of an epoch record that measure time: they differ between two runs that are otherwise identical. */
-export const TIMING_FIELDS = ['trainSeconds', 'valSeconds', 'imagesPerSec'] as const;
 
 /** Progress of the training steps, for progress bars (called after every step). */
 export interface StepProgress {
@@ -79,6 +78,10 @@ export interface TrainResult<M extends ValidationMetrics = ValidationMetrics> {
   imagesPerSec: number;
   /** Epoch (1-based) of the checkpoint training continued from, or 0 for a fresh start. */
   resumedFrom: number;
+  /** Fine-tuning (`initFrom`): where the initial weights came from and what happened to the head; undefined otherwise or on resume. */
+  init?: InitReport;
+  /** Layers kept fixed during training (`freeze`), by name. */
+  frozen: string[];
 }
 
 /** Options and callbacks of {@link train}. */
@@ -97,6 +100,11 @@ export interface TrainOptions<M extends ValidationMetrics = ValidationMetrics> {
   onStep?: (p: StepProgress) => void;
   /** After every epoch (and its checkpoint): the epoch's record and the whole history so far (resumed epochs too). */
   onEpoch?: (r: EpochRecord, history: readonly EpochRecord[]) => void;
+  /**
+   * Model folder of `cfg.initFrom`, already resolved by the caller (default: src/models/init.ts resolveModelRef of
+   * `cfg.initFrom`). Not read when a checkpoint is continued (its weights replace the initial ones).
+   */
+  initDir?: string;
 }
 
 /** An error of a training run, with the epoch (1-based) it happened in. */
@@ -133,13 +141,23 @@ function fingerprint(cfg: TrainConfig, labels: LabelSet): string {
  * (weights, Adam's moments and step, the schedule position, batch order and random state, dropout counters, the best
  * epoch's weights and metrics, the history), and an existing checkpoint is continued.
  *
+ * Fine-tuning: with `cfg.initFrom` the model starts from a saved model's weights (src/models/init.ts initFromSaved: by
+ * weight name; a different class set gets a freshly initialised classifier head), and with `cfg.freeze = 'conv'` the
+ * layers before the first Flatten stay fixed (not in the optimizer's variables; BatchNorm in inference mode).
+ *
  * @throws TrainError (with the epoch) when the loss becomes NaN or infinite; Error when the model is unknown, the
- *   training split has fewer images than one batch, or the checkpoint belongs to another configuration.
+ *   training split has fewer images than one batch, the checkpoint belongs to another configuration, or `initFrom`
+ *   cannot be found or does not fit the model.
  */
 export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, opts: TrainOptions<M>): Promise<TrainResult<M>> {
   installReluGradient();
   const rng = new Rng(cfg.seed);
   const model = createModel(cfg.model, { numClasses: labels.numClasses, seed: cfg.seed });
+  // fine-tuning: saved weights (a new head for a new class set), then frozen blocks; a continued checkpoint brings its own weights
+  let init: InitReport | undefined;
+  if (cfg.initFrom && !(opts.checkpoint && existsSync(opts.checkpoint)))
+    init = initFromSaved(model, opts.initDir ?? resolveModelRef(cfg.initFrom), labels.classes, cfg.model);
+  const frozen = freezeLayers(model, cfg.freeze);
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const optimizer = new Adam(cfg.optimizer);
   const batches = new TrainBatches(ds.pixels, labels.train, labels.numClasses, {
@@ -171,7 +189,12 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
       optimizer.setState(vars, ck.optimizer);
       batches.setState(ck.batches);
       setDropoutCallCounts(model, ck.dropout);
-      best = { epoch: ck.best.epoch, acc: ck.best.accuracy, metrics: ck.best.metrics, weights: ck.best.weights.map((w, i) => tf.keep(tf.tensor(w, shapes[i]))) };
+      best = {
+        epoch: ck.best.epoch,
+        acc: ck.best.accuracy,
+        metrics: ck.best.metrics,
+        weights: ck.best.weights.map((w, i) => tf.keep(tf.tensor(w, shapes[i]))),
+      };
       history = ck.history;
       step = ck.step;
       trainSeconds = ck.trainSeconds;
@@ -270,6 +293,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
   optimizer.dispose();
   model.setWeights(best!.weights);
   best!.weights.forEach((w) => w.dispose());
+  unfreezeLayers(model, frozen); // after setWeights: getWeights() order depends on what is frozen
   return {
     model,
     history,
@@ -279,5 +303,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     trainSeconds,
     imagesPerSec: images / trainSeconds,
     resumedFrom,
+    init,
+    frozen,
   };
 }

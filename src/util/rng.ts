@@ -60,7 +60,8 @@ export class Rng {
 
   /** The generator's whole state (four uint32), e.g. for a checkpoint: {@link setState} continues the stream exactly. */
   getState(): [number, number, number, number] {
-    return [this.a, this.b, this.c, this.d];
+    // the xor in u32() leaves int32 values in the fields; as uint32 they are the same state
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
   }
 
   /**
