@@ -3,3 +3,5 @@ export * from './layers';
 export * from './cnn';
 export * from './stats';
 export * from './io';
+export * from './init';
+export * from './weights';

@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../util/atomic';
  */
 
 const MAGIC = 'FERLABCK';
-const VERSION = 1;
+const VERSION = 2; // 2: weights in layer order
 
 /** The state of a run at the end of an epoch. `M` is the validation-metrics type the caller uses. */
 export interface TrainCheckpoint<M = unknown, E = unknown> {
@@ -33,7 +33,7 @@ export interface TrainCheckpoint<M = unknown, E = unknown> {
   images: number;
   /** Per-epoch records so far. */
   history: E[];
-  /** Every weight of the model (model.getWeights() order: trainable and BatchNorm moving statistics). */
+  /** Every weight of the model, layer by layer (src/models/weights.ts readLayerWeights: also BatchNorm moving statistics). */
   weights: Float32Array[];
   /** Adam: update count and per-variable moments (trainable variables, in order). */
   optimizer: { step: number; m: Float32Array[]; v: Float32Array[] };

@@ -6,6 +6,7 @@ import type { LabelSet } from '../data/labels';
 import { createModel } from '../models/registry';
 import { freezeLayers, initFromSaved, resolveModelRef, unfreezeLayers, type InitReport } from '../models/init';
 import { dropoutCallCounts, setDropoutCallCounts } from '../models/layers';
+import { readLayerWeights, writeLayerWeights } from '../models/weights';
 import { installReluGradient } from '../backend/ops';
 import { argmaxRows } from '../util/argmax';
 import { Rng } from '../util/rng';
@@ -117,6 +118,13 @@ export class TrainError extends Error {
     super(message, options);
     this.name = 'TrainError';
   }
+}
+
+/** `best` (in model.getWeights() order) in layer order (readLayerWeights), without touching the model's weights. */
+function bestLayerWeights(model: tf.LayersModel, best: tf.Tensor[]): Float32Array[] {
+  const order = model.weights.map((w) => w.name);
+  const byName = new Map(order.map((n, i) => [n, best[i]]));
+  return model.layers.flatMap((l) => l.weights.map((w) => (byName.get(w.name)!.dataSync() as Float32Array).slice()));
 }
 
 /** What a checkpoint must match to be continued: the configuration and the training data it was made with. */
@@ -270,7 +278,6 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
       stoppedEarly = epoch < cfg.epochs;
     }
     if (opts.checkpoint) {
-      const read = (ts: tf.Tensor[]) => ts.map((t) => t.dataSync() as Float32Array);
       const ck: TrainCheckpoint<M, EpochRecord> = {
         fingerprint: print,
         epoch,
@@ -279,11 +286,11 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
         trainSeconds,
         images,
         history,
-        weights: read(model.getWeights()),
+        weights: readLayerWeights(model),
         optimizer: optimizer.getState(vars),
         batches: batches.getState(),
         dropout: dropoutCallCounts(model),
-        best: { epoch: best.epoch, accuracy: best.acc, metrics: best.metrics, weights: read(best.weights) },
+        best: { epoch: best.epoch, accuracy: best.acc, metrics: best.metrics, weights: bestLayerWeights(model, best.weights) },
       };
       saveCheckpoint(opts.checkpoint, ck);
     }
