@@ -23,9 +23,10 @@ export function writeLayerWeights(model: tf.LayersModel, values: readonly Float3
     if (k + current.length > values.length) throw new Error(`weights end before layer '${layer.name}' (${values.length} given)`);
     const tensors = current.map((w, i) => {
       const v = values[k + i];
-      const size = w.shape.reduce((a, b) => a * b, 1);
-      if (v.length !== size) throw new Error(`layer '${layer.name}' weight ${w.originalName}: ${v.length} values, expected ${size} (${w.shape})`);
-      return tf.tensor(v, w.shape);
+      const shape = w.shape as number[];
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (v.length !== size) throw new Error(`layer '${layer.name}' weight ${w.originalName}: ${v.length} values, expected ${size} (${shape})`);
+      return tf.tensor(v, shape);
     });
     layer.setWeights(tensors);
     tf.dispose(tensors);

@@ -40,6 +40,9 @@ export interface EpochRecord {
   imagesPerSec: number;
 }
 
+/** The fields of an epoch record that measure time: they differ between two runs that are otherwise identical. */
+export const TIMING_FIELDS = ['trainSeconds', 'valSeconds', 'imagesPerSec'] as const;
+
 /** Progress of the training steps, for progress bars (called after every step). */
 export interface StepProgress {
   epoch: number;
