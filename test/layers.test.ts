@@ -14,7 +14,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import * as ts from 'typescript';
 
@@ -32,7 +32,10 @@ const RULES: Record<string, Rule> = {
   models: { deny: ['train', 'eval', 'exp', 'sweep', 'viz', 'cli', 'bench'] },
   train: { deny: ['eval', 'exp', 'sweep', 'viz', 'cli', 'bench'] },
   eval: { deny: ['train', 'exp', 'sweep', 'viz', 'cli', 'bench'] },
-  viz: { deny: ['exp', 'train', 'cli', 'sweep', 'bench'] },
+  viz: { deny: ['exp', 'train', 'cli', 'sweep', 'bench', 'predict', 'demo', 'export'] },
+  export: { deny: ['cli', 'bench', 'predict', 'demo'] },
+  predict: { allow: ['util', 'backend', 'data', 'models', 'eval', 'viz', 'predict'] },
+  demo: { allow: ['util', 'predict', 'demo'] },
 };
 
 /** The module specifiers a TypeScript file imports, exports from or requires, in source order. */
@@ -65,7 +68,9 @@ function violations(files: Map<string, string>, rules: Record<string, Rule>): Ma
       const rel = relative(srcDir, resolve(srcDir, dirname(file), spec));
       if (rel.startsWith('..')) continue;
       const parts = rel.split(sep);
-      const target = parts.length === 1 ? '' : parts[0];
+      // a folder import ('../models') is that folder's index.ts; only a file directly in src/ is the barrel
+      const isFolder = parts.length === 1 && existsSync(join(srcDir, parts[0])) && statSync(join(srcDir, parts[0])).isDirectory();
+      const target = parts.length === 1 && !isFolder ? '' : parts[0];
       if (target === folder) continue;
       const bad = target === '' || ('allow' in rule ? !rule.allow.includes(target) : rule.deny.includes(target));
       if (bad) out.get(folder)!.push({ file: `src/${file}`, spec, target });

@@ -1,0 +1,350 @@
+/**
+ * The browser demo page's script (bundled by src/demo/server.ts with esbuild, served as /app.js): webcam or photo ->
+ * face detection (face-api SSD MobileNet v1) -> the same square crop as `predict` (src/predict/geometry.ts) -> the
+ * same 48x48 grayscale conversion (src/demo/resample.ts, after libvips) -> pixel / 255 -> the ferlab model -> softmax.
+ * Shows a box and label per face, per-emotion bars, and the emotion over time (plotly). Nothing leaves the page.
+ *
+ * One tfjs: face-api's browser bundle carries tfjs 4.22 (webgl, wasm and cpu backends) as `faceapi.tf`; the
+ * classifier is loaded with that same instance, so detector and classifier share one backend and one memory.
+ *
+ * For tests, `window.ferlabDemo` exposes the state: ready/error, backend, classes, frames analysed, the last faces.
+ */
+import { DEFAULT_MARGIN, faceCropBox, type Box } from '../predict/geometry';
+import { ferPixelsFromRgba, INPUT_SIDE } from './resample';
+
+// The parts of face-api's and plotly's browser globals this page uses (both are loaded by <script> tags).
+interface Tensor {
+  data(): Promise<Float32Array>;
+  dispose(): void;
+}
+interface LayersModel {
+  predict(x: Tensor): Tensor;
+}
+interface Tf {
+  setWasmPaths?(prefix: string): void;
+  setBackend(name: string): Promise<boolean>;
+  ready(): Promise<void>;
+  getBackend(): string;
+  loadLayersModel(url: string): Promise<LayersModel>;
+  tensor4d(values: Float32Array, shape: [number, number, number, number]): Tensor;
+  softmax(x: Tensor): Tensor;
+  tidy<T>(f: () => T): T;
+  version_core: string;
+}
+interface FaceApi {
+  tf: Tf;
+  version: string;
+  nets: { ssdMobilenetv1: { loadFromUri(url: string): Promise<void> } };
+  SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
+  detectAllFaces(input: HTMLCanvasElement, options: unknown): Promise<Array<{ score: number; box: { x: number; y: number; width: number; height: number } }>>;
+}
+interface PlotlyApi {
+  newPlot(el: HTMLElement, data: unknown[], layout: unknown, config?: unknown): Promise<unknown>;
+  extendTraces(el: HTMLElement, update: { x: number[][]; y: Array<Array<number | null>> }, indices: number[], maxPoints?: number): Promise<unknown>;
+  relayout(el: HTMLElement, update: unknown): Promise<unknown>;
+}
+declare const faceapi: FaceApi;
+declare const Plotly: PlotlyApi;
+
+/** A face found in the current frame. */
+interface PageFace {
+  box: Box;
+  score: number;
+  crop: Box;
+  label: string;
+  probabilities: Record<string, number>;
+  /** `[48 * 48]` uint8: the model input before pixel / 255. */
+  pixels: number[];
+}
+
+interface ModelMeta {
+  classes: string[];
+  run?: string;
+  model?: string;
+  labelSet?: string;
+  testAccuracy?: number;
+}
+
+/** Test hook and debugging aid: the page's state. */
+interface DemoState {
+  ready: boolean;
+  error?: string;
+  backend?: string;
+  classes?: string[];
+  /** Frames analysed since the page loaded (camera and photos). */
+  frames: number;
+  /** Faces of the last analysed frame. */
+  lastFaces: PageFace[];
+  /** Runs the page's crop and conversion on the frame now shown, for a given box (tests compare it with predict's). */
+  cropPixels?: (box: Box) => number[];
+}
+
+// Okabe-Ito colours, as src/viz/figure.ts COLORS (box and bar colour of class k).
+const COLORS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
+const MIN_SCORE = 0.5;
+const WINDOW_S = 60;
+
+const state: DemoState = { ready: false, frames: 0, lastFaces: [] };
+(window as unknown as { ferlabDemo: DemoState }).ferlabDemo = state;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const view = $<HTMLCanvasElement>('view');
+const ctx = view.getContext('2d', { willReadFrequently: true })!;
+const statusEl = $('status');
+
+function status(text: string, error = false): void {
+  statusEl.textContent = text;
+  statusEl.className = error ? 'error' : '';
+}
+
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const pct = (p: number) => `${(100 * p).toFixed(0)}%`;
+
+async function chooseBackend(tf: Tf): Promise<string> {
+  tf.setWasmPaths?.('/vendor/tfjs-backend-wasm/');
+  const wanted = new URLSearchParams(location.search).get('backend');
+  for (const b of wanted ? [wanted] : ['webgl', 'wasm', 'cpu']) {
+    try {
+      if (await tf.setBackend(b)) {
+        await tf.ready();
+        return tf.getBackend();
+      }
+    } catch {
+      /* next backend */
+    }
+  }
+  throw new Error(`no tfjs backend could start (tried ${wanted ?? 'webgl, wasm, cpu'})`);
+}
+
+let model: LayersModel;
+let meta: ModelMeta;
+let chartStart = 0;
+const chart = $('chart');
+
+async function analyse(): Promise<PageFace[]> {
+  const tf = faceapi.tf;
+  const W = view.width;
+  const H = view.height;
+  const found = await faceapi.detectAllFaces(view, new faceapi.SsdMobilenetv1Options({ minConfidence: MIN_SCORE, maxResults: 20 }));
+  const boxes = found
+    .map((d) => {
+      const left = Math.max(0, d.box.x);
+      const top = Math.max(0, d.box.y);
+      return { score: d.score, box: { left, top, width: Math.min(W, d.box.x + d.box.width) - left, height: Math.min(H, d.box.y + d.box.height) - top } };
+    })
+    .filter((d) => d.box.width > 0 && d.box.height > 0)
+    .sort((a, b) => a.box.left + a.box.width / 2 - (b.box.left + b.box.width / 2) || a.box.top - b.box.top);
+  if (boxes.length === 0) return [];
+  const n = boxes.length;
+  const x = new Float32Array(n * INPUT_SIDE * INPUT_SIDE);
+  const crops = boxes.map((d, i) => {
+    const crop = faceCropBox(d.box, W, H, DEFAULT_MARGIN);
+    const pixels = cropPixels(crop);
+    for (let k = 0; k < pixels.length; k++) x[i * pixels.length + k] = pixels[k] / 255;
+    return { crop, pixels };
+  });
+  const probs = tf.tidy(() => tf.softmax(model.predict(tf.tensor4d(x, [n, INPUT_SIDE, INPUT_SIDE, 1]))));
+  const p = await probs.data();
+  probs.dispose();
+  const C = meta.classes.length;
+  return boxes.map((d, i) => {
+    const row = Array.from(p.subarray(i * C, (i + 1) * C));
+    const best = row.indexOf(Math.max(...row));
+    return {
+      box: d.box,
+      score: d.score,
+      crop: crops[i].crop,
+      label: meta.classes[best],
+      probabilities: Object.fromEntries(meta.classes.map((c, k) => [c, row[k]])),
+      pixels: Array.from(crops[i].pixels),
+    };
+  });
+}
+
+/** The 48x48 model input (before / 255) of an integer crop region of the frame on the view canvas. */
+function cropPixels(crop: Box): Uint8Array {
+  const img = ctx.getImageData(crop.left, crop.top, crop.width, crop.height);
+  return ferPixelsFromRgba(img.data, img.width, img.height);
+}
+
+function showFaces(faces: PageFace[]): void {
+  const boxes = $('boxes');
+  boxes.replaceChildren();
+  const W = view.width;
+  const H = view.height;
+  faces.forEach((f, i) => {
+    const color = COLORS[meta.classes.indexOf(f.label) % COLORS.length];
+    const el = document.createElement('div');
+    el.className = 'face-box';
+    Object.assign(el.style, {
+      left: `${(100 * f.box.left) / W}%`,
+      top: `${(100 * f.box.top) / H}%`,
+      width: `${(100 * f.box.width) / W}%`,
+      height: `${(100 * f.box.height) / H}%`,
+      borderColor: color,
+    });
+    const label = document.createElement('span');
+    label.className = 'face-label';
+    label.style.background = color;
+    label.textContent = `${i + 1} ${f.label} ${pct(f.probabilities[f.label])}`;
+    el.appendChild(label);
+    boxes.appendChild(el);
+  });
+  const panel = $('faces');
+  panel.replaceChildren();
+  if (faces.length === 0) {
+    const p = document.createElement('p');
+    p.className = 'no-face';
+    p.textContent = 'No face found in this frame.';
+    panel.appendChild(p);
+  }
+  faces.forEach((f, i) => {
+    const card = document.createElement('div');
+    card.className = 'face-card';
+    const h = document.createElement('h3');
+    h.innerHTML = `Face ${i + 1}: <span class="label"></span>`;
+    h.querySelector('.label')!.textContent = `${f.label} (${pct(f.probabilities[f.label])})`;
+    card.appendChild(h);
+    meta.classes.forEach((c, k) => {
+      const row = document.createElement('div');
+      row.className = 'bar-row';
+      row.dataset.class = c;
+      const name = document.createElement('span');
+      name.textContent = cap(c);
+      const bar = document.createElement('div');
+      bar.className = 'bar';
+      const fill = document.createElement('span');
+      fill.style.width = `${100 * f.probabilities[c]}%`;
+      fill.style.background = COLORS[k % COLORS.length];
+      bar.appendChild(fill);
+      const value = document.createElement('span');
+      value.className = 'pct';
+      value.textContent = pct(f.probabilities[c]);
+      row.append(name, bar, value);
+      card.appendChild(row);
+    });
+    panel.appendChild(card);
+  });
+}
+
+/** Appends the frame's mean probability per class (over its faces; a gap without faces) to the over-time chart. */
+async function plotFrame(faces: PageFace[]): Promise<void> {
+  const t = (performance.now() - chartStart) / 1000;
+  const y = meta.classes.map((c) => [faces.length ? faces.reduce((s, f) => s + f.probabilities[c], 0) / faces.length : null]);
+  await Plotly.extendTraces(
+    chart,
+    { x: meta.classes.map(() => [t]), y },
+    meta.classes.map((_, k) => k),
+    2000,
+  );
+  if (t > WINDOW_S) await Plotly.relayout(chart, { 'xaxis.range': [t - WINDOW_S, t] }); // the last minute
+}
+
+async function newChart(): Promise<void> {
+  chartStart = performance.now();
+  await Plotly.newPlot(
+    chart,
+    meta.classes.map((c, k) => ({ type: 'scatter', mode: 'lines', name: cap(c), x: [], y: [], line: { color: COLORS[k % COLORS.length], width: 2 } })),
+    {
+      title: { text: 'Emotion over time (camera; mean over the faces of each frame)', font: { size: 14 } },
+      margin: { l: 60, r: 20, t: 40, b: 80 },
+      xaxis: { title: { text: 'time (s)' }, rangemode: 'tozero' },
+      yaxis: { title: { text: 'probability' }, range: [0, 1] },
+      legend: { orientation: 'h', y: -0.35 },
+    },
+    { displaylogo: false, responsive: true },
+  );
+}
+
+/** Draws a source (video frame or photo) on the view canvas at its own pixel size. */
+function drawFrame(src: CanvasImageSource, w: number, h: number): void {
+  if (view.width !== w || view.height !== h) {
+    view.width = w;
+    view.height = h;
+  }
+  ctx.drawImage(src, 0, 0, w, h);
+}
+
+async function analyseAndShow(plot: boolean): Promise<void> {
+  const faces = await analyse();
+  state.frames++;
+  state.lastFaces = faces;
+  showFaces(faces);
+  if (plot) await plotFrame(faces);
+}
+
+let stream: MediaStream | undefined;
+const video = document.createElement('video');
+video.muted = true;
+video.playsInline = true;
+
+async function startCamera(): Promise<void> {
+  const button = $<HTMLButtonElement>('camera');
+  if (stream) {
+    stream.getTracks().forEach((t) => t.stop());
+    stream = undefined;
+    button.textContent = 'Start camera';
+    status('camera stopped');
+    return;
+  }
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser gives no camera access here (it needs http://127.0.0.1 or https)');
+  stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  video.srcObject = stream;
+  await video.play();
+  button.textContent = 'Stop camera';
+  await newChart();
+  status('camera on: analysing frames in this page');
+  const current = stream;
+  while (stream === current) {
+    if (video.videoWidth > 0) {
+      drawFrame(video, video.videoWidth, video.videoHeight);
+      await analyseAndShow(true);
+    }
+    await new Promise((r) => requestAnimationFrame(() => r(undefined)));
+  }
+}
+
+async function analysePhoto(file: File): Promise<void> {
+  if (stream) await startCamera(); // stops it
+  status(`analysing ${file.name}…`);
+  const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+  drawFrame(bitmap, bitmap.width, bitmap.height);
+  bitmap.close();
+  await analyseAndShow(false);
+  status(`${file.name}: ${state.lastFaces.length} face${state.lastFaces.length === 1 ? '' : 's'} found`);
+}
+
+async function main(): Promise<void> {
+  const tf = faceapi.tf;
+  state.backend = await chooseBackend(tf);
+  $('backend').textContent = `${state.backend} (tfjs ${tf.version_core}, bundled in face-api ${faceapi.version})`;
+  status('loading the face detector and the model…');
+  const metaResponse = await fetch('/model/ferlab.json');
+  if (!metaResponse.ok) throw new Error(`/model/ferlab.json: HTTP ${metaResponse.status}`);
+  meta = (await metaResponse.json()) as ModelMeta;
+  state.classes = meta.classes;
+  [model] = await Promise.all([tf.loadLayersModel('/model/model.json'), faceapi.nets.ssdMobilenetv1.loadFromUri('/vendor/face-api/model')]);
+  const acc = meta.testAccuracy !== undefined ? `, PrivateTest accuracy ${(100 * meta.testAccuracy).toFixed(1)}%` : '';
+  $('model-info').textContent =
+    `Model ${meta.run ?? ''} (${meta.model ?? 'ferlab'}${meta.labelSet ? `, label set ${meta.labelSet}` : ''}${acc}): ${meta.classes.join(', ')}`;
+  await newChart();
+  state.cropPixels = (box) => Array.from(cropPixels(box));
+  const camera = $<HTMLButtonElement>('camera');
+  const photo = $<HTMLInputElement>('photo');
+  camera.disabled = false;
+  photo.disabled = false;
+  camera.onclick = () => startCamera().catch(fail);
+  photo.onchange = () => {
+    if (photo.files?.[0]) analysePhoto(photo.files[0]).catch(fail);
+  };
+  state.ready = true;
+  status('ready: start the camera or choose a photo');
+}
+
+function fail(e: unknown): void {
+  state.error = (e as Error).message ?? String(e);
+  status(`error: ${state.error}`, true);
+  console.error(e);
+}
+
+main().catch(fail);

@@ -1,0 +1,162 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { readModelMeta, resolveModelDir } from '../predict/model';
+
+/**
+ * The browser demo's local web server (`npm run demo -- models/<name>`): node's own http server with an explicit
+ * allow-list of paths (no static-file handler over any folder), so it can serve nothing but the page, its scripts and
+ * detector weights from node_modules, and the chosen model folder's files. A request for any other path, including
+ * traversal attempts like `/../package.json` or `/%2e%2e/`, gets 404: paths are looked up in the list as they arrive,
+ * never joined to a folder.
+ *
+ * The page gets everything from this server (no CDN): face-api's browser bundle `dist/face-api.js` (it bundles tfjs
+ * 4.22 with the webgl, wasm and cpu backends; the page uses that one tfjs for both the face detector and the
+ * classifier), the wasm binaries of @tensorflow/tfjs-backend-wasm (same version), the SSD MobileNet v1 weights and
+ * plotly.js. Its Content-Security-Policy (`connect-src 'self'`) keeps the page from sending anything elsewhere; it
+ * sends nothing here either: camera frames are analysed in the page.
+ */
+
+/** Where a served path's bytes come from. */
+interface Asset {
+  /** A file on disk, read per request (so a re-exported model is picked up). */
+  file?: string;
+  /** Or the content itself. */
+  body?: () => string | Buffer;
+  type: string;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+};
+const typeOf = (p: string) => TYPES[p.slice(p.lastIndexOf('.'))] ?? 'application/octet-stream';
+
+/** Content-Security-Policy of every response: scripts, data and wasm from this server only. */
+export const CSP =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const pkgDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
+
+/** Bundles the page script (src/demo/client.ts and what it imports) with esbuild, the bundler tsx runs on. */
+function bundleClient(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const r = esbuild.buildSync({
+    entryPoints: [join(__dirname, 'client.ts')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    logLevel: 'silent',
+  });
+  return r.outputFiles[0].text;
+}
+
+/**
+ * The allow-list: URL path -> asset.
+ * @param modelDir a model folder (its model.json's weightsManifest names the weight files served).
+ */
+export function demoRoutes(modelDir: string): Map<string, Asset> {
+  const routes = new Map<string, Asset>();
+  const page = join(__dirname, 'page.html');
+  const script = bundleClient();
+  routes.set('/', { file: page, type: TYPES['.html'] });
+  routes.set('/index.html', { file: page, type: TYPES['.html'] });
+  routes.set('/app.js', { body: () => script, type: TYPES['.js'] });
+  const faceapi = pkgDir('@vladmandic/face-api');
+  routes.set('/vendor/face-api.js', { file: join(faceapi, 'dist', 'face-api.js'), type: TYPES['.js'] });
+  for (const f of ['ssd_mobilenetv1_model-weights_manifest.json', 'ssd_mobilenetv1_model.bin'])
+    routes.set(`/vendor/face-api/model/${f}`, { file: join(faceapi, 'model', f), type: typeOf(f) });
+  const wasm = join(pkgDir('@tensorflow/tfjs-backend-wasm'), 'dist');
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
+    routes.set(`/vendor/tfjs-backend-wasm/${f}`, { file: join(wasm, f), type: TYPES['.wasm'] });
+  routes.set('/vendor/plotly.min.js', { file: join(pkgDir('plotly.js-dist-min'), 'plotly.min.js'), type: TYPES['.js'] });
+  const manifest = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> };
+  const files = ['model.json', 'ferlab.json', ...(manifest.weightsManifest ?? []).flatMap((g) => g.paths)];
+  for (const f of files) {
+    // weight paths are file names beside model.json; anything else (a folder, '..') is not served
+    if (!/^[\w.-]+$/.test(f) || f.startsWith('.')) throw new Error(`${join(modelDir, 'model.json')}: weights path '${f}' is not a file name beside model.json`);
+    routes.set(`/model/${f}`, { file: join(modelDir, f), type: typeOf(f) });
+  }
+  return routes;
+}
+
+/** A running demo server. */
+export interface DemoServer {
+  /** Base URL, e.g. `http://127.0.0.1:8080/`. */
+  url: string;
+  server: Server;
+  /** The model folder served under /model/. */
+  modelDir: string;
+  close(): Promise<void>;
+}
+
+/** Options of {@link startDemoServer}. */
+export interface DemoOptions {
+  /** Interface to bind: default 127.0.0.1 (this machine only). */
+  host?: string;
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port?: number;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer, head: boolean): void {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'Content-Security-Policy': CSP,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'Permissions-Policy': 'camera=(self), microphone=()',
+  });
+  res.end(head ? undefined : body);
+}
+
+/**
+ * Starts the demo server for a model folder or run folder.
+ * @throws Error naming the folder when it is not a ferlab model folder (see src/predict/model.ts), or the listen
+ *   error (e.g. EADDRINUSE with the port).
+ */
+export async function startDemoServer(model: string, opts: DemoOptions = {}): Promise<DemoServer> {
+  const modelDir = resolveModelDir(model);
+  readModelMeta(modelDir); // classes and preprocessing checked before serving
+  const routes = demoRoutes(modelDir);
+  const host = opts.host ?? '127.0.0.1';
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', head);
+    const path = (req.url ?? '/').split('?')[0];
+    const asset = routes.get(path);
+    if (!asset) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
+    try {
+      if (asset.file && (!existsSync(asset.file) || !statSync(asset.file).isFile())) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
+      send(res, 200, asset.type, asset.file ? readFileSync(asset.file) : asset.body!(), head);
+    } catch (e) {
+      send(res, 500, 'text/plain; charset=utf-8', `${(e as Error).message}\n`, head);
+    }
+  };
+  const server = createServer(handler);
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8080, host, () => resolveListen());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}/`,
+    server,
+    modelDir,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
+import type { Box } from './geometry';
+
+/**
+ * Face detection for `predict`: @vladmandic/face-api's SSD MobileNet v1 detector (MIT licence; weights shipped inside
+ * its npm package under `model/`, so detection works offline), on ferlab's own tfjs instance and backend.
+ *
+ * One tfjs: face-api's node-wasm build (`dist/face-api.node-wasm.js`) does not bundle tfjs; it `require`s
+ * `@tensorflow/tfjs` and `@tensorflow/tfjs-backend-wasm`, which npm resolves to ferlab's own copies (face-api has no
+ * nested node_modules; both at 4.22.0), so the detector runs on the engine and backend that
+ * src/backend/select.ts `initBackend` set up (wasm with ferlab's kernels, or tfjs-node when installed).
+ * `detectorShareTfjs()` checks this at load time. (The browser demo uses face-api's bundled `dist/face-api.js`
+ * instead, and loads the classifier with that bundle's tfjs: one tfjs in the page too.)
+ */
+
+/** Detector name recorded in outputs. */
+export const DETECTOR = '@vladmandic/face-api SSD MobileNet v1' as const;
+
+/** Longest image side (pixels) that detection sees; larger images are downscaled first (boxes are scaled back).
+ * The SSD resizes its input to 512x512 anyway (face-api `SsdMobilenetv1`), so 1280 loses nothing it would use. */
+export const DETECT_MAX_SIDE = 1280;
+
+/** Default minimum detection score (face-api's own default for SsdMobilenetv1Options). */
+export const DEFAULT_MIN_SCORE = 0.5;
+
+/** A detected face. */
+export interface Detection {
+  /** Box in pixels of the full-size displayed (EXIF-rotated) image. */
+  box: Box;
+  /** Detector confidence in [0, 1]. */
+  score: number;
+}
+
+/** The part of face-api's API ferlab uses (its own .d.ts embeds a second copy of tfjs' types). */
+interface FaceApi {
+  tf: { engine(): unknown };
+  version: string;
+  nets: { ssdMobilenetv1: { isLoaded: boolean; loadFromDisk(dir: string): Promise<void> } };
+  SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
+  detectAllFaces(input: tf.Tensor3D, options: unknown): Promise<Array<{ score: number; box: { x: number; y: number; width: number; height: number } }>>;
+}
+
+let faceapi: FaceApi | undefined;
+
+/** Folder of face-api's bundled weights (node_modules/@vladmandic/face-api/model). */
+export function faceApiModelDir(): string {
+  return join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+}
+
+/**
+ * Loads face-api's node-wasm build and its SSD MobileNet v1 weights (5.4 MB) once per process. Call after
+ * `initBackend` (src/backend/select.ts).
+ * @throws Error when face-api resolved a different tfjs than ferlab's (two engines would not share tensors).
+ */
+export async function loadFaceDetector(): Promise<void> {
+  if (!faceapi) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
+    if (api.tf.engine() !== tf.engine())
+      throw new Error("@vladmandic/face-api loaded its own @tensorflow/tfjs instead of ferlab's; run `npm ls @tensorflow/tfjs` (expected one deduped copy)");
+    faceapi = api;
+  }
+  if (!faceapi.nets.ssdMobilenetv1.isLoaded) await faceapi.nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
+}
+
+/** Whether the detector runs on ferlab's tfjs engine (true once {@link loadFaceDetector} succeeded). */
+export function detectorSharesTfjs(): boolean {
+  return faceapi !== undefined && faceapi.tf.engine() === tf.engine();
+}
+
+/** A decoded image ready for detection. */
+export interface DetectionImage {
+  /** `[height, width, 3]` uint8 RGB of the displayed image, downscaled to at most DETECT_MAX_SIDE. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  /** Size of the full displayed image (after EXIF orientation), pixels. */
+  fullWidth: number;
+  fullHeight: number;
+}
+
+/**
+ * Decodes an image for detection with sharp: EXIF orientation applied, alpha dropped, downscaled (Lanczos-3) so that
+ * its longer side is at most `maxSide`.
+ * @param input encoded image bytes (JPEG, PNG, WebP, ...) or a path.
+ * @throws sharp's error when the image cannot be decoded (the caller names the file).
+ */
+export async function decodeForDetection(input: Buffer | string, maxSide = DETECT_MAX_SIDE): Promise<DetectionImage> {
+  // decoded once to raw pixels (a re-encoded intermediate would be lossy for JPEG)
+  const rotated = await sharp(input, { failOn: 'error' }).rotate().raw().toBuffer({ resolveWithObject: true });
+  const { width: fullWidth, height: fullHeight, channels } = rotated.info;
+  let img = sharp(rotated.data, { raw: { width: fullWidth, height: fullHeight, channels } })
+    .removeAlpha()
+    .toColourspace('srgb');
+  if (Math.max(fullWidth, fullHeight) > maxSide) img = img.resize(maxSide, maxSide, { fit: 'inside', kernel: 'lanczos3' });
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3 (RGB)`);
+  return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, fullWidth, fullHeight };
+}
+
+/**
+ * Finds every face in a decoded image.
+ * @param minScore detections below this confidence are dropped (default {@link DEFAULT_MIN_SCORE}).
+ * @returns boxes in pixels of the full-size image, clipped to it, in reading order (left to right by box centre,
+ *   then top to bottom), so "face 1" is the leftmost face in tables, crops and annotations.
+ */
+export async function detectFaces(image: DetectionImage, minScore = DEFAULT_MIN_SCORE): Promise<Detection[]> {
+  await loadFaceDetector();
+  const api = faceapi!;
+  const input = tf.tensor3d(image.rgb, [image.height, image.width, 3], 'int32');
+  try {
+    const found = await api.detectAllFaces(input, new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 100 }));
+    const sx = image.fullWidth / image.width;
+    const sy = image.fullHeight / image.height;
+    return found
+      .map((d) => {
+        const left = Math.max(0, d.box.x * sx);
+        const top = Math.max(0, d.box.y * sy);
+        const right = Math.min(image.fullWidth, (d.box.x + d.box.width) * sx);
+        const bottom = Math.min(image.fullHeight, (d.box.y + d.box.height) * sy);
+        return { box: { left, top, width: right - left, height: bottom - top }, score: d.score };
+      })
+      .filter((d) => d.box.width > 0 && d.box.height > 0)
+      .sort((a, b) => a.box.left + a.box.width / 2 - (b.box.left + b.box.width / 2) || a.box.top - b.box.top);
+  } finally {
+    input.dispose();
+  }
+}

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs';
+import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+import { toFerPixels } from '../data/image';
+import { writeImage } from '../data/preprocess';
+import { softmaxRows } from '../eval/predict';
+import { argmaxRows } from '../util/argmax';
+import type { Box } from './geometry';
+import type { PredictModel } from './model';
+
+/**
+ * Face crops -> model inputs -> class probabilities. Every crop goes through the one conversion training data went
+ * through (src/data/image.ts `toFerPixels`: 48x48 8-bit grayscale, as FER2013 stores its images) and then the one
+ * input transform of training (src/data/preprocess.ts `writeImage`: pixel / 255), so a photo's face reaches the model
+ * exactly as a FER2013 image does.
+ */
+
+/**
+ * Cuts faces out of an image as FER2013-style pixels.
+ * @param image encoded image bytes or a path (decoded with EXIF orientation applied, as detection saw it).
+ * @param crops regions of the displayed image (src/predict/geometry.ts `faceCropBox`); `[undefined]` = the whole image
+ *   is one face (an image that is already a face crop, such as a FER2013 image).
+ * @returns `[crops.length, 48, 48]` uint8 grayscale, row-major.
+ * @throws Error from toFerPixels when the image cannot be decoded or a crop lies outside it.
+ */
+export async function cropFaces(image: string | Buffer, crops: ReadonlyArray<Box | undefined>): Promise<Uint8Array> {
+  const out = new Uint8Array(crops.length * IMAGE_PIXELS);
+  for (let i = 0; i < crops.length; i++) out.set((await toFerPixels(image, crops[i])).pixels, i * IMAGE_PIXELS);
+  return out;
+}
+
+/**
+ * The model input for `n` faces: `[n, 48, 48, 1]` float32 in [0, 1], written by training's own `writeImage`.
+ * @param pixels `[n, 48, 48]` uint8 grayscale (from {@link cropFaces} or a dataset).
+ */
+export function modelInput(pixels: Uint8Array): Float32Array {
+  const n = pixels.length / IMAGE_PIXELS;
+  if (!Number.isInteger(n)) throw new Error(`pixels hold ${pixels.length} values, not a multiple of ${IMAGE_PIXELS} (48x48 images)`);
+  const x = new Float32Array(pixels.length);
+  for (let i = 0; i < n; i++) writeImage(pixels, i, x, i * IMAGE_PIXELS);
+  return x;
+}
+
+/** Class scores of `n` faces. */
+export interface Classified {
+  /** `[n, C]` float32 model outputs (logits). */
+  logits: Float32Array;
+  /** `[n, C]` float32 softmax probabilities (src/eval/predict.ts `softmaxRows`). */
+  probabilities: Float32Array;
+  /** `[n]` index of the most probable class (first on ties). */
+  labels: Uint8Array;
+}
+
+/**
+ * Runs the classifier in inference mode on model inputs.
+ * @param x `[n, 48, 48, 1]` float32 in [0, 1] (see {@link modelInput}); n may be 0.
+ */
+export function classify(pm: PredictModel, x: Float32Array): Classified {
+  const n = x.length / IMAGE_PIXELS;
+  const C = pm.meta.classes.length;
+  if (n === 0) return { logits: new Float32Array(0), probabilities: new Float32Array(0), labels: new Uint8Array(0) };
+  const y = tf.tidy(() => pm.model.predict(tf.tensor4d(x, [n, IMAGE_SIZE, IMAGE_SIZE, 1])) as tf.Tensor);
+  const logits = y.dataSync() as Float32Array;
+  y.dispose();
+  return { logits, probabilities: softmaxRows(logits, C), labels: argmaxRows(logits, C) };
+}

@@ -1,0 +1,88 @@
+import type * as tf from '@tensorflow/tfjs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PREPROCESSING } from '../data/preprocess';
+import { loadLayersModelFromDir } from '../models/io';
+
+/**
+ * The classifier `predict` and the browser demo run: a ferlab model folder (`model.json` + weights + `ferlab.json`,
+ * as `npm run exp` saves in every run record's `model/` and as exported models are laid out).
+ */
+
+/** The fields of a model folder's `ferlab.json` that prediction relies on (src/exp/run.ts writes them). */
+export interface ModelMeta {
+  /** Class names in output order, e.g. FER_CLASSES or FERPLUS_CLASSES. */
+  classes: string[];
+  /** The input transform the model was trained with; must equal PREPROCESSING (src/data/preprocess.ts). */
+  preprocessing: string;
+  /** What the output is: `logits [batch, C] float32; ...` for every ferlab model. */
+  output?: string;
+  /** Run and registered model names, label set and PrivateTest accuracy, when recorded. */
+  run?: string;
+  model?: string;
+  labelSet?: string;
+  testAccuracy?: number;
+}
+
+/** A loaded classifier. */
+export interface PredictModel {
+  /** Input `[batch, 48, 48, 1]` float32 in [0, 1]; output logits `[batch, classes.length]` float32. */
+  model: tf.LayersModel;
+  meta: ModelMeta;
+  /** The folder holding model.json (a run folder's `model/` when a run folder was given). */
+  dir: string;
+}
+
+/**
+ * The model folder behind `path`: `path` itself when it holds model.json, else `path/model` (a run record folder).
+ * @throws Error naming the path and what was expected when neither holds model.json.
+ */
+export function resolveModelDir(path: string): string {
+  const dir = resolve(path);
+  if (existsSync(join(dir, 'model.json'))) return dir;
+  if (existsSync(join(dir, 'model', 'model.json'))) return join(dir, 'model');
+  if (!existsSync(dir)) throw new Error(`model folder ${path} does not exist (expected models/<name> or a run folder runs/<study>/<run>)`);
+  throw new Error(`${path} is not a model folder: no model.json in it or in ${join(path, 'model')} (expected model.json + weights + ferlab.json)`);
+}
+
+/**
+ * Reads and checks a model folder's ferlab.json (classes, preprocessing, output).
+ * @param dir a model folder (see {@link resolveModelDir}).
+ * @throws Error naming the file when ferlab.json is missing or malformed, when `preprocessing` is not the
+ *   PREPROCESSING that predict implements, or when `output` does not say logits.
+ */
+export function readModelMeta(dir: string): ModelMeta {
+  const file = join(dir, 'ferlab.json');
+  if (!existsSync(file)) throw new Error(`${file} is missing: predict needs the model's classes and preprocessing (ferlab.json beside model.json)`);
+  let meta: ModelMeta;
+  try {
+    meta = JSON.parse(readFileSync(file, 'utf8')) as ModelMeta;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(meta.classes) || meta.classes.length < 2 || !meta.classes.every((c) => typeof c === 'string'))
+    throw new Error(`${file}: 'classes' must be a list of at least 2 class names, got ${JSON.stringify(meta.classes)}`);
+  if (meta.preprocessing !== PREPROCESSING)
+    throw new Error(`${file}: preprocessing '${meta.preprocessing}' is not the one predict implements ('${PREPROCESSING}')`);
+  if (meta.output !== undefined && !/^logits\b/.test(meta.output))
+    throw new Error(`${file}: output '${meta.output}' is not logits; predict applies softmax to logits`);
+  return meta;
+}
+
+/**
+ * Loads a model folder or a run record folder for prediction and checks that its output size matches its classes.
+ * @param path `models/<name>` or a run folder (its `model/` is used).
+ * @throws Error (see {@link resolveModelDir}, {@link readModelMeta}), or when the model's input is not
+ *   `[batch, 48, 48, 1]` or its output width differs from the number of classes.
+ */
+export async function loadPredictModel(path: string): Promise<PredictModel> {
+  const dir = resolveModelDir(path);
+  const meta = readModelMeta(dir);
+  const model = await loadLayersModelFromDir(dir);
+  const inShape = model.inputs[0].shape.slice(1).join('x');
+  const outWidth = model.outputs[0].shape[1];
+  if (inShape !== '48x48x1') throw new Error(`${join(dir, 'model.json')}: input shape [batch, ${inShape.replace(/x/g, ', ')}], expected [batch, 48, 48, 1]`);
+  if (outWidth !== meta.classes.length)
+    throw new Error(`${join(dir, 'model.json')}: ${outWidth} outputs but ferlab.json lists ${meta.classes.length} classes (${meta.classes.join(', ')})`);
+  return { model, meta, dir };
+}

@@ -1,0 +1,168 @@
+import Papa from 'papaparse';
+import { basename } from 'node:path';
+import { writeFileAtomic } from '../util/atomic';
+import { baseLayout, classLabels, COLORS, type Figure } from '../viz/figure';
+import { writeReport } from '../viz/render';
+import type { FrameResult, VideoResult } from './video';
+
+/**
+ * A video's emotions over time: the per-frame CSV and the HTML report (plotly, offline) that `predict` writes for
+ * every video.
+ */
+
+/** Per-frame rows of the CSV: one per face, and one with empty face fields for a frame without faces. */
+export function timelineRows(frames: readonly FrameResult[], classes: readonly string[]): Array<Record<string, string | number>> {
+  const rows: Array<Record<string, string | number>> = [];
+  for (const f of frames) {
+    const base = { frame: f.frame, time_s: Math.round(f.time * 1000) / 1000, faces: f.faces.length };
+    if (f.faces.length === 0) {
+      rows.push({
+        ...base,
+        face: '',
+        left: '',
+        top: '',
+        width: '',
+        height: '',
+        score: '',
+        label: '',
+        ...Object.fromEntries(classes.map((c) => [`p_${c}`, ''])),
+      });
+      continue;
+    }
+    for (const face of f.faces) {
+      rows.push({
+        ...base,
+        face: face.face,
+        left: Math.round(face.box.left),
+        top: Math.round(face.box.top),
+        width: Math.round(face.box.width),
+        height: Math.round(face.box.height),
+        score: face.score === null ? '' : Math.round(face.score * 1e4) / 1e4,
+        label: face.label,
+        ...Object.fromEntries(classes.map((c) => [`p_${c}`, Math.round(face.probabilities[c] * 1e6) / 1e6])),
+      });
+    }
+  }
+  return rows;
+}
+
+/**
+ * The CSV text: columns `frame, time_s, faces, face, left, top, width, height, score, label, p_<class>...`
+ * (papaparse `unparse`; boxes in pixels, times in seconds, probabilities rounded to 1e-6).
+ */
+export function timelineCsv(frames: readonly FrameResult[], classes: readonly string[]): string {
+  const rows = timelineRows(frames, classes);
+  const fields = ['frame', 'time_s', 'faces', 'face', 'left', 'top', 'width', 'height', 'score', 'label', ...classes.map((c) => `p_${c}`)];
+  return Papa.unparse({ fields, data: rows.map((r) => fields.map((f) => r[f])) }, { newline: '\n' }) + '\n';
+}
+
+/**
+ * Mean probability of each class over the faces of each frame: `[classes][frames]`, null for a frame without faces.
+ */
+export function frameMeans(frames: readonly FrameResult[], classes: readonly string[]): Array<Array<number | null>> {
+  return classes.map((c) => frames.map((f) => (f.faces.length ? f.faces.reduce((s, face) => s + face.probabilities[c], 0) / f.faces.length : null)));
+}
+
+/**
+ * Total emotion scores of a video: per class, the sum of its probability over every face of every analysed frame
+ * (`score`), and the number of faces labelled with it (`count`).
+ */
+export function totalScores(frames: readonly FrameResult[], classes: readonly string[]): { score: number[]; count: number[] } {
+  const score = classes.map(() => 0);
+  const count = classes.map(() => 0);
+  for (const f of frames)
+    for (const face of f.faces) {
+      classes.forEach((c, k) => (score[k] += face.probabilities[c]));
+      count[classes.indexOf(face.label)]++;
+    }
+  return { score, count };
+}
+
+/** Emotion over time: one line per class, the mean probability over the faces of each frame (gaps where no face). */
+export function emotionOverTimeFigure(frames: readonly FrameResult[], classes: readonly string[], title: string): Figure {
+  const t = frames.map((f) => f.time);
+  const means = frameMeans(frames, classes);
+  const names = classLabels(classes);
+  return {
+    data: classes.map((_, k) => ({
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: names[k],
+      x: t,
+      y: means[k],
+      line: { color: COLORS[k % COLORS.length], width: 2 },
+      marker: { size: 4 },
+      connectgaps: false,
+    })),
+    layout: baseLayout(title, {
+      xaxis: { title: { text: 'time (s)' } },
+      yaxis: { title: { text: 'probability (mean over faces)' }, range: [0, 1] },
+      legend: { orientation: 'h', y: -0.2 },
+    }),
+  };
+}
+
+/** Total emotion scores as bars: summed probabilities, with the count of faces labelled with each class as text. */
+export function totalScoresFigure(frames: readonly FrameResult[], classes: readonly string[], title: string): Figure {
+  const { score, count } = totalScores(frames, classes);
+  return {
+    data: [
+      {
+        type: 'bar',
+        x: classLabels(classes),
+        y: score,
+        marker: { color: classes.map((_, k) => COLORS[k % COLORS.length]) },
+        text: count.map((n) => `${n} labelled`),
+        textposition: 'outside',
+        name: 'total score',
+      },
+    ],
+    layout: baseLayout(title, { yaxis: { title: { text: 'sum of probabilities over faces and frames' } }, showlegend: false }),
+  };
+}
+
+/** Faces found per analysed frame. */
+export function facesPerFrameFigure(frames: readonly FrameResult[], title: string): Figure {
+  return {
+    data: [{ type: 'scatter', mode: 'lines', line: { shape: 'hv', color: COLORS[7] }, x: frames.map((f) => f.time), y: frames.map((f) => f.faces.length) }],
+    layout: baseLayout(title, { xaxis: { title: { text: 'time (s)' } }, yaxis: { title: { text: 'faces' }, rangemode: 'tozero', dtick: 1 }, height: 260 }),
+  };
+}
+
+/**
+ * Writes a video's per-frame CSV and HTML report: `<dir>/<stem>.emotions.csv` and `<dir>/<stem>.report.html` (with
+ * plotly.min.js copied beside it; works offline).
+ * @param model line describing the model in the report.
+ * @returns the two paths.
+ */
+export function writeVideoOutputs(
+  dir: string,
+  stem: string,
+  file: string,
+  v: VideoResult,
+  classes: readonly string[],
+  model: string,
+): { csv: string; report: string } {
+  const csv = `${dir}/${stem}.emotions.csv`;
+  writeFileAtomic(csv, timelineCsv(v.frames, classes));
+  const name = basename(file);
+  const faces = v.frames.reduce((s, f) => s + f.faces.length, 0);
+  const withFaces = v.frames.filter((f) => f.faces.length > 0).length;
+  const report = writeReport(`${dir}/${stem}.report.html`, {
+    title: `Emotions in ${name}`,
+    subtitle: `${v.frames.length} frames analysed (${v.fps > 0 ? `${v.fps} per second` : 'every frame'}), ${v.width}x${v.height} px; ${withFaces} frames with faces, ${faces} faces in all; model: ${model}`,
+    sections: [
+      {
+        title: 'Emotion over time',
+        text: 'Mean softmax probability of each class over the faces of each frame; gaps are frames where no face was found.',
+        figures: [emotionOverTimeFigure(v.frames, classes, `${name}: emotion over time`)],
+      },
+      {
+        title: 'Total emotion scores',
+        text: "Each class's probability summed over every face of every analysed frame; the text on each bar counts the faces whose most probable class it is.",
+        figures: [totalScoresFigure(v.frames, classes, `${name}: total emotion scores`), facesPerFrameFigure(v.frames, `${name}: faces found per frame`)],
+      },
+    ],
+  });
+  return { csv, report };
+}
