@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { initBackend, nodeBindingAvailable, type BackendChoice } from '../backend/select';
 import { createModel, listModels } from '../models/registry';
@@ -12,6 +12,8 @@ import { environment, type Environment } from '../util/env';
 import { PROJECT_ROOT, defaultDataDir } from '../util/paths';
 import { median, kernelProfile, timeTrainingSteps, type StepTiming } from './steps';
 import type { BenchWorkerInit } from './worker';
+import { benchInference, inferenceMarkdown, type InferenceBench } from './inference';
+import { benchPredict, type PredictBenchResult } from '../predict/bench';
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
@@ -56,6 +58,51 @@ export interface BenchResult {
   torch?: { version: string; python: string } | { skipped: string };
   /** Wall time of the default study cut to a few steps per run, with 1 and with 2 workers. */
   study?: { stepsPerRun: number; oneWorkerSeconds: number; twoWorkersSeconds: number; speedup: number } | { skipped: string };
+  /** Model-only inference of the exported models: tfjs wasm vs onnxruntime-node, batch 1 and 64 (inference.ts). */
+  inference?: InferenceBench;
+  /** End-to-end `predict` on a multi-face photo: decode, detect, crop, classify (src/predict/bench.ts). */
+  predict?: PredictBenchResult;
+}
+
+/** What `npm run bench -- --inference-only` writes (bench/results/inference-latest.json). */
+export interface InferenceBenchResult {
+  command: string;
+  date: string;
+  environment: Environment;
+  inference: InferenceBench;
+}
+
+/**
+ * `npm run bench -- --inference-only`: only the inference benchmark of exported models (tfjs wasm vs
+ * onnxruntime-node, batch 1 and 64; see inference.ts), in a few minutes instead of the whole benchmark. Writes
+ * bench/results/inference-latest.{json,md} and a dated copy, and prints the Markdown.
+ */
+export async function runInferenceBench(opts: BenchOptions = {}): Promise<InferenceBenchResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const outDir = opts.outDir ?? join(PROJECT_ROOT, 'bench', 'results');
+  const info = await initBackend('wasm');
+  const result: InferenceBenchResult = {
+    command: `npm run bench -- --inference-only${opts.quick ? ' --quick' : ''}${opts.models ? ` --models ${opts.models.join(',')}` : ''}`,
+    date: new Date().toISOString(),
+    environment: environment(info.description),
+    inference: await benchInference(opts.models ?? listModels(), { quick: opts.quick, log }),
+  };
+  const e = result.environment;
+  const md = [
+    '# ferlab inference benchmark',
+    '',
+    `Command: \`${result.command}\` · ${result.date.slice(0, 16).replace('T', ' ')} UTC · ${e.cpu}, ${e.cores} cores, ${e.memoryGiB} GiB · Node ${e.node} · ferlab ${e.commit ?? e.ferlab}`,
+    '',
+    ...inferenceMarkdown(result.inference),
+  ].join('\n');
+  const day = result.date.slice(0, 10);
+  writeJsonAtomic(join(outDir, 'inference-latest.json'), result);
+  writeFileAtomic(join(outDir, 'inference-latest.md'), md);
+  writeJsonAtomic(join(outDir, `inference-${day}.json`), result);
+  writeFileAtomic(join(outDir, `inference-${day}.md`), md);
+  log(md);
+  log(`bench: wrote ${join(outDir, 'inference-latest.md')} and inference-latest.json`);
+  return result;
 }
 
 function workerCode(): string {
@@ -106,7 +153,8 @@ const imgs = (t: StepTiming[]) => t.reduce((a, x) => a + x.imagesPerSec, 0);
  * `npm run bench`: for every registered model, median training-step time (batch 64, Adam) of ferlab on the wasm
  * backend with one core and with two side-by-side trainings, of the same architecture in PyTorch (1 and 2 threads)
  * in the same run, the ferlab/PyTorch throughput ratios, a per-kernel profile of one step, the plain-SIMD kernel
- * build, tfjs-node when installed, and the wall-time speedup of the default study with 2 workers over 1. Writes
+ * build, tfjs-node when installed, model-only inference of the exported model on tfjs wasm vs onnxruntime-node
+ * (batch 1 and 64, inference.ts), and the wall-time speedup of the default study with 2 workers over 1. Writes
  * bench/results/latest.{json,md} and a dated copy, and prints the Markdown.
  */
 export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
@@ -168,6 +216,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const profile = await kernelProfile(model);
     result.models.push({ model, params: stats.params, macsPerImage: stats.macs, wasm1, wasm2, wasmSimd1, tfjsNode, torch: torchOut?.models[model], profile });
   }
+
+  log('bench: inference of exported models (tfjs wasm vs onnxruntime-node)');
+  result.inference = await benchInference(models, { quick: opts.quick, log });
+  log('bench: predict end to end on a multi-face photo');
+  result.predict = await benchPredict({ runs: opts.quick ? 2 : 10 });
 
   if (opts.quick) {
     result.study = { skipped: 'quick run' };
@@ -254,6 +307,15 @@ export function benchMarkdown(r: BenchResult): string {
     );
   } else if (r.study) {
     L.push(`Default study speedup: skipped (${r.study.skipped}).`);
+  }
+  if (r.inference) L.push('', ...inferenceMarkdown(r.inference));
+  if (r.predict) {
+    const p = r.predict;
+    const ms = [...p.msPerRun].sort((a, b) => a - b)[Math.floor(p.msPerRun.length / 2)];
+    L.push(
+      '',
+      `predict end to end (${basename(p.image)}, ${p.faces} faces, ${p.model}, ${p.backend}, 1 core): **${p.facesPerSec.toFixed(1)} faces/s**, ${p.imagesPerSec.toFixed(2)} photos/s (median ${ms.toFixed(0)} ms per photo over ${p.runs} runs: decode, detect, crop, classify).`,
+    );
   }
   L.push('', '## Time per kernel in one training step (ms, ferlab wasm, 1 core, tf.profile)', '');
   for (const m of r.models) {

@@ -1,0 +1,311 @@
+/**
+ * The model card of an exported model (`model-card.md`), structured after Mitchell et al., "Model Cards for Model
+ * Reporting" (FAT* 2019, arXiv 1810.03993): model details, files and runtimes, input/output, intended and
+ * out-of-scope uses, training data, evaluation (with bootstrap intervals, per-class F1 and the confusion matrix), how
+ * the run was chosen, limitations, the resolved config and references. Every number comes from the exported
+ * ferlab.json (exporter.ts), which is computed from the run record and the data.
+ */
+import type { RunConfig } from '../exp/config';
+import type { Environment } from '../util/env';
+import type { AccuracyInterval } from './bootstrap';
+import type { ExportInfo, FormatCheck } from './exporter';
+
+/** What the card needs beyond ferlab.json. */
+export interface CardExtras {
+  /** Name of the exported model (the output folder's default name). */
+  name: string;
+  /** Parameters of the model. */
+  params: number;
+  /** Candidate table of the selection (select.ts candidateRows). */
+  candidates: Array<Record<string, string>>;
+}
+
+/** The fields of the run's own model/ferlab.json that the card reads. */
+type BaseMeta = { run?: string; experiment?: string; model?: string; config?: RunConfig; environment?: Environment };
+
+const pct = (v: number, digits = 2) => `${(100 * v).toFixed(digits)}%`;
+const ci = (i: AccuracyInterval) => `${pct(i.accuracy)} (95% CI ${pct(i.lower)}-${pct(i.upper)})`;
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  return [`| ${header.map(esc).join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)];
+}
+
+/** Class shares of a count table, largest first: `happy 25.1%, neutral 17.3%, ...`. */
+function shares(counts: Record<string, number>): Array<{ cls: string; n: number; share: number }> {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  return Object.entries(counts)
+    .map(([cls, n]) => ({ cls, n, share: total ? n / total : 0 }))
+    .sort((a, b) => b.n - a.n);
+}
+
+/**
+ * The card as Markdown.
+ * @param meta the exported ferlab.json content: the run's model/ferlab.json plus {@link ExportInfo}.
+ */
+export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtras): string {
+  const cfg = meta.config;
+  const env = meta.environment;
+  const ev = meta.evaluation;
+  const ex = meta.export;
+  const classes = meta.io.output.classes;
+  const C = classes.length;
+  const L: string[] = [];
+  const datasetName = meta.labels.ferplus ? 'FER2013 images with FER+ crowd labels' : 'FER2013';
+
+  L.push(`# Model card: ${extras.name}`, '');
+  L.push(
+    `A \`${meta.model}\` convolutional network (${(extras.params / 1e6).toFixed(2)} M parameters) that classifies the facial expression of a 48x48 ` +
+      `grayscale face crop into ${C} classes, trained by ferlab on ${datasetName} (label set \`${meta.labels.set}\`). PrivateTest accuracy ` +
+      `**${ci(ev.privateTest.interval)}** on ${ev.privateTest.interval.n} images.`,
+    '',
+  );
+  L.push(`Exported by \`${ex.command}\` on ${ex.date.slice(0, 10)}. Structure after Mitchell et al. 2019 (Model Cards for Model Reporting).`, '');
+
+  L.push('## Model details', '');
+  L.push(
+    ...table(
+      ['', ''],
+      [
+        ['architecture', `\`${meta.model}\` (ferlab model registry, src/models); ${extras.params.toLocaleString('en-US')} parameters`],
+        ['run', `\`${meta.experiment}/${meta.run}\` (${ex.source.runDir})`],
+        ['training code', `ferlab ${env?.ferlab ?? '?'}, commit \`${env?.commit ?? 'unknown'}\``],
+        ['training backend', `${env?.backend ?? '?'}; ${env?.cpu ?? '?'} (${env?.cores ?? '?'} cores), Node ${env?.node ?? '?'}, tfjs ${env?.tfjs ?? '?'}`],
+        [
+          'training',
+          cfg
+            ? `${cfg.epochs} epochs, batch ${cfg.batchSize}, peak lr ${cfg.lr}, schedule ${cfg.schedule.name}, Adam (weight decay ${cfg.optimizer.weightDecay}), ` +
+              `flips ${cfg.augment.flip ? 'on' : 'off'}, shift ${cfg.augment.shift}, label smoothing ${cfg.labelSmoothing}, seed ${cfg.seed}; weights of the best PublicTest epoch`
+            : '?',
+        ],
+        ['exported', `${ex.date} by ferlab commit \`${ex.environment.commit ?? 'unknown'}\` (${ex.environment.backend})`],
+        ['license', 'the code is MIT; the weights derive from FER2013 and FER+, whose terms of use apply (research use)'],
+      ],
+    ),
+    '',
+  );
+
+  L.push('## Files and runtimes', '');
+  const fmtRows: string[][] = [];
+  for (const [fmt, f] of Object.entries(ex.formats)) {
+    if (!f) continue;
+    const check = 'skipped' in f.check ? undefined : (f.check as FormatCheck);
+    fmtRows.push([
+      fmt === 'tfjs' ? 'TensorFlow.js layers model' : `ONNX (opset ${f.opset})`,
+      Object.keys(f.files)
+        .map((x) => `\`${x}\``)
+        .join(' + '),
+      bytes(f.bytes),
+      f.weights,
+      check ? `${pct(check.privateTestAccuracy)} (${check.runtime})` : `not checked: ${(f.check as { skipped: string }).skipped}`,
+      check ? `${check.maxAbsLogitDiff.toExponential(1)} (${check.changedPredictions} predictions changed)` : '-',
+    ]);
+  }
+  L.push(
+    ...table(
+      ['format', 'files', 'size', 'weights', `PrivateTest accuracy (${ev.privateTest.interval.n} images)`, "max |logit diff| vs the run's float32 model"],
+      fmtRows,
+    ),
+    '',
+  );
+  L.push(
+    `Reference: the run's own float32 tfjs model, re-scored at export, gives PrivateTest ${pct(ex.reference.privateTestAccuracy)} (recorded in training: ` +
+      `${pct(ex.reference.recordedPrivateTestAccuracy)}) and PublicTest ${pct(ex.reference.publicTestAccuracy)} (recorded: ${pct(ex.reference.recordedPublicTestAccuracy)}).`,
+    '',
+  );
+  if (ex.formats.tfjs)
+    L.push(`- **tfjs**: ${ex.formats.tfjs.loads}. Quantized weights (float16 / uint8) are dequantized to float32 at load time: same speed, smaller file.`);
+  if (ex.formats.onnx) L.push(`- **ONNX**: ${ex.formats.onnx.loads}.`);
+  L.push('');
+  L.push(
+    '```js',
+    '// browser or Node (TensorFlow.js)',
+    "const model = await tf.loadLayersModel('https://example.org/models/" + extras.name + "/model.json');",
+    'const logits = model.predict(tf.tensor4d(pixels.map((p) => p / 255), [1, 48, 48, 1]));',
+    '```',
+    '',
+    '```python',
+    '# Python (ONNX Runtime)',
+    'import numpy as np, onnxruntime as ort',
+    "session = ort.InferenceSession('model.onnx')",
+    "logits = session.run(['logits'], {'input': (gray48.astype(np.float32) / 255).reshape(1, 48, 48, 1)})[0]",
+    '```',
+    '',
+  );
+
+  L.push('## Input and output', '');
+  const io = meta.io;
+  L.push(
+    `- **Input** \`${io.input.name}\`: \`[batch, 48, 48, 1]\` ${io.input.dtype}, layout ${io.input.layout} (batch, height, width, channels), values in [0, 1].`,
+    `- **Preprocessing** (src/data/preprocess.ts \`PREPROCESSING\`): ${io.input.preprocessing}.`,
+    `- **Photos** (src/data/image.ts \`IMAGE_CONVERSION\`): crop the face first, then ${io.input.imageConversion}; then the preprocessing above. ` +
+      "FER2013's faces are tightly cropped and roughly centred; crops that differ from that framing lower the accuracy.",
+    `- **Output** \`${io.output.name}\`: \`[batch, ${C}]\` float32 ${io.output.meaning}.`,
+    `- **Classes in output order**: ${classes.map((c, i) => `${i} ${c}`).join(', ')}.`,
+    '',
+  );
+
+  L.push('## Intended use', '');
+  L.push(
+    '- Research and teaching on facial-expression recognition: reproducing FER2013 / FER+ baselines, comparing label sets, architectures and runtimes.',
+    '- Demonstrations of in-browser and on-device inference, where the prediction is shown to the person whose face it is and carries no consequence for them.',
+    '- A starting point for models trained and validated on data that represents the intended population and setting.',
+    '',
+  );
+  L.push('## Out-of-scope uses', '');
+  L.push(
+    '- Any decision about a person: hiring, admission or grading (education), policing, security or border control, credit or insurance, health or ' +
+      'mental-health assessment, deception or lie detection, workplace or classroom monitoring.',
+    '- Inferring what someone feels: the labels are what annotators saw in a face, not the emotion the person felt (see Limitations).',
+    '- Surveillance or analysis of people who have not consented.',
+    '',
+  );
+
+  L.push('## Training data', '');
+  const rec = meta.data.record as { fer2013Md5?: string; official?: boolean };
+  L.push(
+    '- **FER2013** (Goodfellow et al. 2013, ICML 2013 "Challenges in Representation Learning"): 35,887 48x48 8-bit grayscale face crops found by Google image search ' +
+      'for 184 emotion-related keywords (combined with words for gender, age and ethnicity), faces boxed by OpenCV, checked and re-cropped by human labelers; ' +
+      'split into Training (28,709), PublicTest (3,589) and PrivateTest (3,589).',
+  );
+  if (meta.labels.ferplus)
+    L.push(
+      '- **FER+** labels (Barsoum et al. 2016, arXiv 1608.01041; microsoft/FERPlus fer2013new.csv): each image re-labelled by 10 crowd taggers into 8 emotions plus ' +
+        'unknown and not-a-face; images whose votes peak on unknown / not-a-face are dropped.',
+    );
+  L.push(
+    `- **Label set** \`${meta.labels.set}\`: ${meta.labels.rule}. Evaluation labels: ${meta.labels.evaluationLabels}.`,
+    `- **Data file**: fer2013.csv MD5 \`${rec.fer2013Md5 || 'n/a'}\`${rec.official ? ' (the official file)' : rec.fer2013Md5 ? ' (NOT the official file)' : ''}.`,
+  );
+  const sliced = cfg && (cfg.slice.train !== null || cfg.slice.val !== null || cfg.slice.test !== null);
+  if (sliced)
+    L.push(
+      `- **Slice**: this run used only the first ${cfg!.slice.train ?? 'all'} Training, ${cfg!.slice.val ?? 'all'} PublicTest and ${cfg!.slice.test ?? 'all'} ` +
+        'PrivateTest images (a --quick run: its accuracies check the pipeline, they do not measure the model).',
+    );
+  L.push('');
+  const trained = shares(meta.data.trainCounts);
+  const full = meta.data.fullTrainCounts ? shares(meta.data.fullTrainCounts) : undefined;
+  L.push(
+    ...table(
+      ['class', `training images (this run)`, 'share', ...(full ? ['whole Training split', 'share'] : [])],
+      trained.map((t) => {
+        const f = full?.find((x) => x.cls === t.cls);
+        return [t.cls, String(t.n), pct(t.share, 1), ...(f ? [String(f.n), pct(f.share, 1)] : [])];
+      }),
+    ),
+    '',
+  );
+
+  L.push('## Evaluation', '');
+  L.push(
+    'Protocol: PublicTest selects (the best epoch of the run, and the best run of the folder); PrivateTest is reported only. Intervals: 95% percentile bootstrap ' +
+      `(Efron & Tibshirani 1993, ch. 13.3) over per-image correctness, ${ev.privateTest.interval.resamples} resamples, seed ${ev.privateTest.interval.seed}; ` +
+      "PrivateTest correctness from the run's predictions.json, PublicTest re-scored at export.",
+    '',
+  );
+  L.push(
+    ...table(
+      ['split', 'role', 'images', 'accuracy', '95% CI', 'macro-F1'],
+      [
+        [
+          'PublicTest',
+          ev.publicTest.role,
+          String(ev.publicTest.interval.n),
+          pct(ev.publicTest.interval.accuracy),
+          `${pct(ev.publicTest.interval.lower)}-${pct(ev.publicTest.interval.upper)}`,
+          ev.publicTest.macroF1.toFixed(3),
+        ],
+        [
+          'PrivateTest',
+          ev.privateTest.role,
+          String(ev.privateTest.interval.n),
+          pct(ev.privateTest.interval.accuracy),
+          `${pct(ev.privateTest.interval.lower)}-${pct(ev.privateTest.interval.upper)}`,
+          ev.privateTest.macroF1.toFixed(3),
+        ],
+      ],
+    ),
+    '',
+  );
+  if (ev.cross)
+    L.push(
+      `Cross-evaluation: the same PrivateTest images scored against the ${ev.cross.to === 'fer' ? 'FER2013' : 'FER+ majority'} labels over the 7 shared classes: ` +
+        `accuracy ${pct(ev.cross.metrics.accuracy)}, macro-F1 ${ev.cross.metrics.macroF1.toFixed(3)}${ev.cross.excluded ? ` (${ev.cross.excluded} contempt images left out)` : ''}.`,
+      '',
+    );
+  L.push('Per class (PrivateTest):', '');
+  L.push(
+    ...table(
+      ['class', 'precision', 'recall', 'F1', 'support'],
+      ev.privateTest.perClass.map((m) => [m.class, m.precision.toFixed(3), m.recall.toFixed(3), m.f1.toFixed(3), String(m.support)]),
+    ),
+    '',
+  );
+  L.push('Confusion matrix (PrivateTest; rows = true class, columns = predicted class):', '');
+  L.push(
+    ...table(
+      ['true \\ predicted', ...classes],
+      ev.privateTest.confusion.map((row, i) => [classes[i], ...row.map(String)]),
+    ),
+    '',
+  );
+
+  L.push('## How this run was chosen', '');
+  L.push(`From \`${ex.source.folder}\` (${ex.source.kind}): ${ex.source.reason}. Criterion: ${ex.source.criterion}.`, '');
+  if (extras.candidates.length) {
+    const cols = Object.keys(extras.candidates[0]);
+    L.push(
+      ...table(
+        cols,
+        extras.candidates.map((r) => cols.map((c) => r[c])),
+      ),
+      '',
+    );
+  }
+  for (const k of ex.source.skipped) L.push(`- Not considered: ${k.name} (${k.why}).`);
+  for (const n of ex.source.notes) L.push(`- Note: ${n}.`);
+  if (ex.source.notes.length || ex.source.skipped.length) L.push('');
+
+  L.push('## Limitations and ethical considerations', '');
+  const src = full ?? trained;
+  const top = src.slice(0, 2);
+  const bottom = src.slice(-2).reverse();
+  L.push(
+    `- **Class imbalance**: in the Training split of this label set ${top.map((t) => `${t.cls} makes up ${pct(t.share, 1)}`).join(' and ')} of the images, while ` +
+      `${bottom.map((t) => `${t.cls} has ${pct(t.share, 1)} (${t.n} images)`).join(' and ')}. Rare classes are recognised far less reliably (see their F1 above); ` +
+      'overall accuracy is dominated by the frequent ones.',
+    '- **Image domain**: web-scraped, mostly frontal, low-resolution (48x48) grayscale crops, many of them posed or acted expressions. ' +
+      'Non-frontal views, occluded faces and spontaneous, subtle expressions are rare in it; accuracy on webcam frames, other cameras or other ' +
+      'populations is unknown until measured on them.',
+    "- **Demographics**: FER2013's authors did not document the age, gender, skin tone or ethnicity of the people shown (the search queries combined " +
+      'emotion keywords with such words, but the resulting composition was not reported). Performance across groups has not been measured; expect it to vary.',
+    '- **Labels are perceptions, not feelings**: the labels are a keyword search checked by labelers (FER2013) or crowd votes on a face (FER+), largely of ' +
+      'posed or acted expressions. Facial expressions are not a reliable readout of felt emotion, which varies with person, culture and context ' +
+      '(Barrett et al. 2019); FER2013 labels are themselves noisy (human accuracy on FER2013 is estimated at 65 +- 5%, Goodfellow et al. 2013).',
+    '- **Not for decisions about people** (hiring, policing, health, education, or any other; see Out-of-scope uses).',
+    '- **Runtime differences**: the formats above were checked on the PrivateTest images only; other inputs can show slightly different logits across ' +
+      'runtimes and after quantization.',
+    '',
+  );
+
+  L.push('## Training configuration (resolved)', '');
+  L.push('```json', JSON.stringify(cfg ?? {}, null, 2), '```', '');
+
+  L.push('## References', '');
+  L.push(
+    '- M. Mitchell et al., "Model Cards for Model Reporting", FAT* 2019, arXiv 1810.03993.',
+    '- I. Goodfellow et al., "Challenges in Representation Learning: A report on three machine learning contests", ICML 2013 workshop, arXiv 1307.0414.',
+    '- E. Barsoum, C. Zhang, C. Canton Ferrer, Z. Zhang, "Training Deep Networks for Facial Expression Recognition with Crowd-Sourced Label Distribution", ICMI 2016, arXiv 1608.01041.',
+    '- B. Efron, R. J. Tibshirani, "An Introduction to the Bootstrap", Chapman & Hall 1993, ch. 13.',
+    '- L. F. Barrett et al., "Emotional Expressions Reconsidered: Challenges to Inferring Emotion From Human Facial Movements", Psychological Science in the Public Interest 20(1), 2019.',
+    '',
+  );
+  return L.join('\n');
+}
