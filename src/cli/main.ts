@@ -6,11 +6,19 @@
  *   bench              training-speed benchmark vs. the PyTorch yardstick (see src/bench)
  *   data               load and check the data; print split sizes of every label set
  *   models             list the registered models
- *   eval <run-dir>     reload a run's saved model and re-score it on its PrivateTest images
+ *   eval <run-dir>     reload a run's saved model and re-score it on its PrivateTest images; eval --model <ref>:
+ *                      score any saved model on any dataset (cross-dataset, src/cli/evaluate.ts)
+ *   folder-copy <dir>  write FER2013 as an image-folder dataset (Kaggle layout); --skip-bad: folder datasets
+ *   export <folder>    export the best run (by PublicTest) as tfjs + ONNX with ferlab.json and a model card (src/cli/export.ts)
+ *   predict <files...> detect faces in photos / videos and classify them with a saved model (src/cli/predict.ts)
+ *   demo <model-dir>   local web page: webcam or photo, live labels and emotion over time (src/cli/demo.ts)
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- commands load their modules lazily (CommonJS require) */
 import { Command, InvalidArgumentError } from 'commander';
 import { BACKENDS, parseBackendChoice, type BackendChoice } from '../backend/select';
+import { registerEvalCommand, registerFolderCommands } from './evaluate';
+import { registerPredictCommand } from './predict';
+import { registerDemoCommand } from './demo';
 
 function backendOption(v: string): BackendChoice {
   try {
@@ -33,7 +41,7 @@ async function main(argv: string[]): Promise<void> {
   program
     .name('ferlab')
     .description('Facial-expression recognition workspace: FER2013 / FER+ experiments on TensorFlow.js')
-    .option('--data-dir <dir>', 'folder with fer2013.csv(.gz) and fer2013new.csv (env FERLAB_DATA_DIR; default data/)')
+    .option('--data-dir <dir>', 'fer2013.csv(.gz) + fer2013new.csv folder, an image-folder dataset, or a dataset .json (env FERLAB_DATA_DIR; default data/)')
     .option('--cache-dir <dir>', 'folder of the binary dataset cache (env FERLAB_CACHE_DIR; default .cache/)')
     .option('--backend <name>', `tfjs backend: auto, ${BACKENDS.join(', ')} (env FERLAB_BACKEND)`, backendOption)
     .showHelpAfterError();
@@ -97,14 +105,17 @@ async function main(argv: string[]): Promise<void> {
 
   program
     .command('bench')
-    .description('benchmark training steps of every registered model on wasm (1 and 2 cores) against PyTorch; writes bench/results/')
+    .description('benchmark training (wasm, 1 and 2 cores, vs PyTorch) and inference of exported models (tfjs vs ONNX Runtime); writes bench/results/')
     .option('--steps <n>', 'timed steps per measurement', positiveInt)
     .option('--models <names>', 'comma-separated models (default: all registered)')
     .option('--out <dir>', 'output folder (default bench/results)')
     .option('--quick', 'few steps, no PyTorch (a smoke run)')
-    .action(async (o: { steps?: number; models?: string; out?: string; quick?: boolean }) => {
-      const { runBench } = require('../bench/bench') as typeof import('../bench/bench');
-      await runBench({ steps: o.steps, models: o.models?.split(','), outDir: o.out, quick: o.quick, dataDir: program.opts().dataDir });
+    .option('--inference-only', 'only the inference of exported models (tfjs wasm vs onnxruntime-node); writes bench/results/inference-latest.*')
+    .action(async (o: { steps?: number; models?: string; out?: string; quick?: boolean; inferenceOnly?: boolean }) => {
+      const { runBench, runInferenceBench } = require('../bench/bench') as typeof import('../bench/bench');
+      const opts = { steps: o.steps, models: o.models?.split(','), outDir: o.out, quick: o.quick, dataDir: program.opts().dataDir };
+      if (o.inferenceOnly) await runInferenceBench(opts);
+      else await runBench(opts);
     });
 
   program
@@ -134,16 +145,31 @@ async function main(argv: string[]): Promise<void> {
       );
     });
 
+  registerEvalCommand(program);
+  registerFolderCommands(program);
+
   program
-    .command('eval')
-    .description("reload the model saved in a run record and re-score it on the run's PrivateTest images")
-    .argument('<run-dir>', 'a run record folder (with model/ and config.json)')
-    .action(async (dir: string) => {
-      const g = program.opts();
-      const { evaluateRunDir } = require('../eval/reload') as typeof import('../eval/reload');
-      const r = await evaluateRunDir(dir, { dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend });
-      console.log(`${dir}: test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.n} images (record says ${(100 * r.recorded).toFixed(2)}%)`);
+    .command('export')
+    .description('export the best run of a study or sweep folder (by PublicTest accuracy), or a run record: tfjs + ONNX model, ferlab.json, model card')
+    .argument('<folder>', 'a run record, a study folder, or any folder whose subfolders are run records')
+    .option('--out <dir>', 'output folder (default models/<experiment>-<run>)')
+    .option('--formats <list>', 'comma-separated formats: tfjs,onnx (default both)')
+    .option('--quantize <dtype>', 'store the tfjs weights as float16 or uint8 (model.onnx stays float32)')
+    .option('--opset <n>', 'ONNX opset, 13-21 (default 13)')
+    .option('--labels <set>', 'only runs of this label set compete: fer, ferplus (any FER+ set) or a label set name')
+    .action(async (folder: string, o: import('./export').ExportCommandOptions) => {
+      const { exportCommand } = require('./export') as typeof import('./export');
+      try {
+        await exportCommand(folder, o, program.opts(), process.argv.slice(2));
+      } catch (e) {
+        if (!['ExportError', 'OnnxExportError'].includes((e as Error).name)) throw e;
+        console.error(`ferlab: ${(e as Error).message}`);
+        process.exitCode = 1;
+      }
     });
+
+  registerPredictCommand(program);
+  registerDemoCommand(program);
 
   await program.parseAsync(argv);
 }

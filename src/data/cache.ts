@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { IMAGE_PIXELS, FERPLUS_NUM_VOTES } from './classes';
+import type { FolderCacheKey } from './folder';
 import { writeFileAtomic } from '../util/atomic';
 
 /** Identity of a source file for cache keys: name, size in bytes and modification time in ms. */
@@ -17,7 +18,7 @@ export function stampOf(path: string): SourceStamp {
   return { name: basename(path), size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
 }
 
-/** The arrays a cache file holds (all uint8, see FerDataset). */
+/** The arrays a cache file holds (all uint8, see FerDataset), and JSON metadata of the source. */
 export interface CachedArrays {
   n: number;
   pixels: Uint8Array;
@@ -27,13 +28,21 @@ export interface CachedArrays {
   votes?: Uint8Array;
   named?: Uint8Array;
   fer2013Md5: string;
+  /** Anything JSON the source needs back (a folder dataset's provenance and file list), stored in the header. */
+  meta?: unknown;
 }
 
-/** Sources a cache was built from; a cache is valid only for exactly these stamps. */
-export interface CacheKey {
+/** Sources a CSV cache was built from; a cache is valid only for exactly these stamps. */
+export interface CsvCacheKey {
   fer2013: SourceStamp;
   ferplus: SourceStamp | null;
 }
+
+/**
+ * What a cache was built from: the CSV files' stamps, or a folder dataset's image list, options and conversion
+ * (FolderCacheKey of folder.ts). A cache is used only when its key equals the current one exactly.
+ */
+export type CacheKey = CsvCacheKey | FolderCacheKey;
 
 const MAGIC = 'FERLABC1';
 const VERSION = 1;
@@ -41,9 +50,13 @@ const VERSION = 1;
 /**
  * Cache file name for a data directory: one file per data directory (a hash of its absolute path), so caches of
  * several data directories (the real data, test fixtures) live side by side in one cache directory.
+ * @param kind file name prefix (`fer2013-ferplus` for the CSV files, `folder` for image-folder datasets).
+ * @param salt hashed with the path (a folder dataset's options: each set of options keeps its own cache file).
  */
-export function cacheFileName(dataDir: string): string {
-  return `fer2013-ferplus.v${VERSION}.${createHash('sha1').update(resolve(dataDir)).digest('hex').slice(0, 10)}.bin`;
+export function cacheFileName(dataDir: string, kind = 'fer2013-ferplus', salt = ''): string {
+  const h = createHash('sha1').update(resolve(dataDir));
+  if (salt) h.update(`\0${salt}`);
+  return `${kind}.v${VERSION}.${h.digest('hex').slice(0, 10)}.bin`;
 }
 
 interface Header {
@@ -52,6 +65,7 @@ interface Header {
   n: number;
   hasFerPlus: boolean;
   fer2013Md5: string;
+  meta?: unknown;
   payloadBytes: number;
   payloadSha1: string;
 }
@@ -70,7 +84,7 @@ function sections(n: number, hasFerPlus: boolean): Array<[keyof CachedArrays, nu
  * Writes the dataset cache atomically (temporary file + fsync + rename): 8-byte magic, uint32 header length,
  * JSON header (sources' size+mtime, row count, SHA-1 of the payload), then the raw uint8 arrays.
  */
-export function writeCache(cacheDir: string, dataDir: string, key: CacheKey, a: CachedArrays): string {
+export function writeCache(cacheDir: string, dataDir: string, key: CacheKey, a: CachedArrays, fileName = cacheFileName(dataDir)): string {
   const hasFerPlus = a.votes !== undefined;
   const parts = sections(a.n, hasFerPlus).map(([name]) => a[name] as Uint8Array);
   const sha = createHash('sha1');
@@ -79,11 +93,20 @@ export function writeCache(cacheDir: string, dataDir: string, key: CacheKey, a: 
     sha.update(p);
     bytes += p.byteLength;
   }
-  const header: Header = { version: VERSION, key, n: a.n, hasFerPlus, fer2013Md5: a.fer2013Md5, payloadBytes: bytes, payloadSha1: sha.digest('hex') };
+  const header: Header = {
+    version: VERSION,
+    key,
+    n: a.n,
+    hasFerPlus,
+    fer2013Md5: a.fer2013Md5,
+    ...(a.meta === undefined ? {} : { meta: a.meta }),
+    payloadBytes: bytes,
+    payloadSha1: sha.digest('hex'),
+  };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length);
-  const path = join(cacheDir, cacheFileName(dataDir));
+  const path = join(cacheDir, fileName);
   writeFileAtomic(path, [MAGIC, len, json, ...parts]);
   return path;
 }
@@ -95,8 +118,8 @@ export type CacheRead = { ok: true; arrays: CachedArrays; path: string } | { ok:
  * Reads the dataset cache if it exists, was built from exactly the sources in `key` (size + mtime) and its payload
  * SHA-1 matches. Never throws for a bad cache: returns `{ok: false, reason}` so the caller rebuilds it.
  */
-export function readCache(cacheDir: string, dataDir: string, key: CacheKey): CacheRead {
-  const path = join(cacheDir, cacheFileName(dataDir));
+export function readCache(cacheDir: string, dataDir: string, key: CacheKey, fileName = cacheFileName(dataDir)): CacheRead {
+  const path = join(cacheDir, fileName);
   if (!existsSync(path)) return { ok: false, reason: 'no cache yet', path };
   let buf: Buffer;
   try {
@@ -119,7 +142,7 @@ export function readCache(cacheDir: string, dataDir: string, key: CacheKey): Cac
     return { ok: false, reason: `corrupt (payload is ${buf.length - start} bytes, expected ${header.payloadBytes})`, path };
   const payload = buf.subarray(start);
   if (createHash('sha1').update(payload).digest('hex') !== header.payloadSha1) return { ok: false, reason: 'corrupt (checksum mismatch)', path };
-  const arrays: Partial<CachedArrays> = { n: header.n, fer2013Md5: header.fer2013Md5 };
+  const arrays: Partial<CachedArrays> = { n: header.n, fer2013Md5: header.fer2013Md5, ...(header.meta === undefined ? {} : { meta: header.meta }) };
   let off = 0;
   for (const [name, len] of sections(header.n, header.hasFerPlus)) {
     (arrays as Record<string, unknown>)[name] = new Uint8Array(payload.buffer, payload.byteOffset + off, len);

@@ -27,11 +27,15 @@ export interface FerPixels {
 
 /** How {@link toFerPixels} converts an image (recorded in run records and model metadata). */
 export const IMAGE_CONVERSION =
-  'sharp: EXIF orientation applied, optional crop, grayscale (libvips b-w), resized to 48x48 (fill, Lanczos-3; no-op for 48x48 input), 8-bit' as const;
+  'sharp: EXIF orientation applied, alpha dropped, grayscale (libvips b-w), 8-bit, optional crop, resized to 48x48 (fill, Lanczos-3; no-op for 48x48 input)' as const;
 
 /**
  * Decodes an image and converts it (or a crop of it) to 48x48 8-bit grayscale, as FER2013 stores its images.
  * A 48x48 grayscale PNG comes back pixel-exact.
+ *
+ * Two sharp pipelines: decode -> EXIF rotation -> alpha dropped (as PIL's `convert('L')` ignores it) -> grayscale ->
+ * raw 8-bit pixels at full size; then crop -> resize. The intermediate image stays raw (never re-encoded: a JPEG is
+ * decoded once, not recompressed), and the resize reads full-size pixels (no JPEG shrink-on-load).
  *
  * @param input a file path or the encoded bytes.
  * @param crop region of the EXIF-rotated image to keep (clipped to the image); default: the whole image.
@@ -42,9 +46,10 @@ export async function toFerPixels(input: string | Buffer, crop?: PixelBox): Prom
   const what = typeof input === 'string' ? input : 'image buffer';
   try {
     // rotate() first: EXIF orientation, so boxes and crops refer to the image as displayed
-    const rotated = await sharp(input, { failOn: 'error' }).rotate().toBuffer({ resolveWithObject: true });
-    const { width, height } = rotated.info;
-    let img = sharp(rotated.data);
+    const gray = await sharp(input, { failOn: 'error' }).rotate().removeAlpha().grayscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { width, height, channels } = gray.info;
+    if (channels !== 1) throw new Error(`grayscale conversion gave ${channels} channels, expected 1`);
+    let img = sharp(gray.data, { raw: { width, height, channels: 1 } });
     if (crop) {
       const left = Math.max(0, Math.round(crop.left));
       const top = Math.max(0, Math.round(crop.top));
@@ -54,9 +59,9 @@ export async function toFerPixels(input: string | Buffer, crop?: PixelBox): Prom
       img = img.extract({ left, top, width: right - left, height: bottom - top });
     }
     const { data, info } = await img
-      .grayscale()
       .resize(IMAGE_SIZE, IMAGE_SIZE, { fit: 'fill', kernel: 'lanczos3' })
-      .raw()
+      .toColourspace('b-w')
+      .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 1 || data.length !== IMAGE_PIXELS)
       throw new Error(`conversion gave ${info.width}x${info.height}x${info.channels}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}x1`);

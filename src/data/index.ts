@@ -9,3 +9,4 @@ export * from './labels';
 export * from './preprocess';
 export * from './agreement';
 export * from './image';
+export * from './folder';

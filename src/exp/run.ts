@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FerDataset } from '../data/dataset';
 import { buildLabelSet, isFerPlus, sliceLabelSet, sliceSplit, splitSizes, type LabelSet } from '../data/labels';
@@ -8,7 +8,9 @@ import { evaluateSplit } from '../eval/evaluate';
 import { softmaxRows } from '../eval/predict';
 import type { Metrics } from '../eval/metrics';
 import { modelEntry } from '../models/registry';
-import { saveLayersModel } from '../models/io';
+import { loadLayersModelFromDir, saveLayersModel } from '../models/io';
+import { readSavedModelInfo, resolveModelRef } from '../models/init';
+import { evaluateMapped, savedModelClasses, type ClassMapping } from '../eval/transfer';
 import { removeCheckpoint } from '../train/checkpoint';
 import { train, TrainError, type EpochRecord, type StepProgress } from '../train/loop';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
@@ -38,6 +40,32 @@ export interface RunSummary {
   cross: CrossEvaluation | null;
   /** Folder of the run record. */
   dir: string;
+  /** Folder datasets: unreadable images skipped with --skip-bad (their list is in config.json). */
+  skippedImages?: number;
+  /** Fine-tuning runs (`initFrom`): the model started from and its zero-shot scores before training. */
+  init?: RunInit;
+}
+
+/**
+ * The start of a fine-tuning run (`init.json` of its record, and `init` in metrics.json): the saved model its weights
+ * came from, and that model's scores on the run's own PublicTest (val) and PrivateTest (test) images before any
+ * training (cross-dataset, zero-shot: its outputs matched to the run's classes by emotion name, src/eval/transfer.ts).
+ */
+export interface RunInit {
+  /** The `initFrom` setting and the model folder it resolved to. */
+  ref: string;
+  dir: string;
+  /** SHA-1 of the saved weights, its architecture, label set and classes. */
+  weightsSha1: string;
+  model: string | null;
+  labelSet: string | null;
+  classes: string[];
+  /** Whether the classifier head started fresh (the saved model's classes differ from the run's). */
+  headReplaced: boolean;
+  /** The `freeze` setting. */
+  freeze: string;
+  /** Zero-shot scores of the saved model on this run's images, over the shared classes; null when none are shared. */
+  before: { mapping: ClassMapping; val: Metrics; test: Metrics; excluded: { val: number; test: number } } | null;
 }
 
 /** Per-image PrivateTest predictions of a run (predictions.json), for galleries and confusion analysis. */
@@ -100,18 +128,21 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   const entry = modelEntry(run.model);
   const checkpoint = join(opts.dir, CHECKPOINT_FILE);
   writeRunStatus(opts.dir, { state: 'running', epoch: null });
+  const init = run.initFrom ? await startingModel(run.initFrom, ds, labels, run, opts.dir) : undefined;
   if (!existsSync(join(opts.dir, 'config.json')))
     writeJsonAtomic(join(opts.dir, 'config.json'), {
-    run,
-    model: { name: run.model, description: entry.description },
-    labelSet: { name: labels.name, classes: labels.classes, loss: labels.loss, sampleOneHot: labels.sampleOneHot, sizes },
-    preprocessing: PREPROCESSING,
-    data: { fer2013Md5: ds.source.fer2013Md5, official: ds.source.fer2013Official, sources: ds.source.key },
-    environment: opts.env,
-  });
+      run,
+      model: { name: run.model, description: entry.description },
+      labelSet: { name: labels.name, classes: labels.classes, loss: labels.loss, sampleOneHot: labels.sampleOneHot, sizes },
+      preprocessing: PREPROCESSING,
+      data: dataProvenance(ds),
+      ...(init ? { init: { ...init, before: init.before && { val: init.before.val.accuracy, test: init.before.test.accuracy } } } : {}),
+      environment: opts.env,
+    });
   const result = await train(trainConfigOf(run), ds, labels, {
     validate: (model) => evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize),
     checkpoint,
+    initDir: init?.dir,
     onStep: opts.onStep,
     onEpoch: (r, history) => {
       writeFileAtomic(join(opts.dir, 'epochs.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
@@ -178,6 +209,8 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     test: test.metrics,
     cross,
     dir: opts.dir,
+    ...(ds.source.folder ? { skippedImages: ds.source.folder.skipped.length } : {}),
+    ...(init ? { init: { ...init, headReplaced: result.init?.headReplaced ?? init.headReplaced } } : {}),
   };
   writeJsonAtomic(join(opts.dir, 'metrics.json'), summary);
   writeRunReport(opts.dir, run, summary, result.history, predictions, ds, opts.plotlyDir ?? dirname(opts.dir));
@@ -185,4 +218,67 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   writeRunStatus(opts.dir, { state: 'complete', epoch: result.history.length });
   removeCheckpoint(checkpoint);
   return summary;
+}
+
+/** What a run record says about its data: the CSV files' stamps and MD5, or a folder dataset's provenance. */
+function dataProvenance(ds: FerDataset): Record<string, unknown> {
+  const f = ds.source.folder;
+  if (!f) return { kind: 'csv', fer2013Md5: ds.source.fer2013Md5, official: ds.source.fer2013Official, sources: ds.source.key };
+  return {
+    kind: 'folder',
+    root: f.root,
+    specFile: f.specFile,
+    layout: f.layout,
+    splits: f.splits,
+    usageFromNames: f.usageFromNames,
+    classMap: f.classMap,
+    options: f.options,
+    images: f.images,
+    perSplit: f.perSplit,
+    ignoredFiles: f.ignored,
+    droppedImages: f.dropped,
+    skippedImages: { count: f.skipped.length, files: f.skipped },
+    listSha1: f.listSha1,
+    conversion: f.conversion,
+  };
+}
+
+/**
+ * Resolves a run's `initFrom` (also among the studies beside this run's study) and scores that model, before any
+ * training, on the run's val and test images; kept in the record's init.json, which a resumed run reads back.
+ */
+async function startingModel(ref: string, ds: FerDataset, labels: LabelSet, run: RunConfig, dir: string): Promise<RunInit> {
+  const file = join(dir, 'init.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as RunInit;
+  const modelDir = resolveModelRef(ref, { runsDirs: [dirname(dirname(dir))] });
+  const info = readSavedModelInfo(modelDir);
+  const model = await loadLayersModelFromDir(modelDir);
+  let before: RunInit['before'] = null;
+  let classes: string[];
+  try {
+    classes = savedModelClasses(info, model.outputs[0].shape[1] as number).classes;
+    try {
+      const val = evaluateMapped(model, classes, ds.pixels, labels.val, labels.classes, run.evalBatchSize);
+      const test = evaluateMapped(model, classes, ds.pixels, labels.test, labels.classes, run.evalBatchSize);
+      before = { mapping: val.mapping, val: val.metrics, test: test.metrics, excluded: { val: val.excluded, test: test.excluded } };
+    } catch {
+      before = null; // no shared class: nothing to score before training
+    }
+  } finally {
+    model.dispose();
+  }
+  const sameHead = classes.length === labels.classes.length && classes.every((c, i) => c === labels.classes[i]);
+  const init: RunInit = {
+    ref,
+    dir: modelDir,
+    weightsSha1: info.weightsSha1,
+    model: info.model,
+    labelSet: info.labelSet,
+    classes,
+    headReplaced: !sameHead,
+    freeze: run.freeze,
+    before,
+  };
+  writeJsonAtomic(file, init);
+  return init;
 }

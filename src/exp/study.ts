@@ -162,7 +162,9 @@ export async function resumeStudy(dir: string, opts: ExperimentOptions = {}): Pr
     if (!opts.overrides?.length) break;
     const { experiment: _e, name: _n, model: _m, labels: _l, ...settings } = run;
     const changed = applyOverrides(settings, opts.overrides);
-    const diff = Object.keys(changed).filter((k) => JSON.stringify((changed as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]));
+    const diff = Object.keys(changed).filter(
+      (k) => JSON.stringify((changed as Record<string, unknown>)[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]),
+    );
     if (diff.length)
       throw new ConfigError(
         `--set ${opts.overrides.join(' --set ')} would change run '${run.name}' (${diff.join(', ')}): a resumed study keeps the config in ${file}; start a new study instead`,
@@ -247,12 +249,17 @@ async function executeStudy(
       }
     }
   } else {
-    await runOnWorkers(order, workers, { dir, dataDir, cacheDir, backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice) }, {
-      onStep: (run, p) => opts.onStep?.(run, p),
-      onEpoch,
-      done,
-      fail: (run, error, statusEpoch) => fail(run, error, statusEpoch ?? lastEpoch.get(run) ?? null),
-    });
+    await runOnWorkers(
+      order,
+      workers,
+      { dir, dataDir, cacheDir, backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice) },
+      {
+        onStep: (run, p) => opts.onStep?.(run, p),
+        onEpoch,
+        done,
+        fail: (run, error, statusEpoch) => fail(run, error, statusEpoch ?? lastEpoch.get(run) ?? null),
+      },
+    );
   }
 
   const finished = runs.map((r) => summaries.get(r.name)).filter((s): s is RunSummary => s !== undefined);
@@ -301,7 +308,10 @@ async function runOnWorkers(order: RunConfig[], workers: number, init: WorkerIni
   let healthy = 0; // workers that started and have not ended
   const spawn = (): Promise<void> =>
     new Promise<void>((resolve) => {
-      const w = new Worker(workerCode(), { eval: true, workerData: { backend: init.backend, dataDir: init.dataDir, cacheDir: init.cacheDir } satisfies WorkerInit });
+      const w = new Worker(workerCode(), {
+        eval: true,
+        workerData: { backend: init.backend, dataDir: init.dataDir, cacheDir: init.cacheDir } satisfies WorkerInit,
+      });
       let current: RunConfig | undefined;
       let started = false;
       let ended = false;

@@ -64,13 +64,16 @@ interface BatchNormFields {
 /**
  * BatchNormalization over the last axis whose training branch uses {@link batchNormTrain} (same outputs, same
  * moving-average updates as tfjs: moving = moving - (moving - batch) * (1 - momentum)). Other axes, or layers without
- * center/scale, use tfjs' implementation unchanged.
+ * center/scale, use tfjs' implementation unchanged. A layer with `trainable = false` (frozen for fine-tuning, see
+ * init.ts freezeLayers) always runs in inference mode: moving statistics used, never updated (Keras' rule for
+ * BatchNormalization with trainable=False, keras.io BatchNormalization docs).
  */
 export class BatchNormalization extends TfBatchNormalization {
   static readonly className = 'BatchNormalization';
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const self = this as unknown as BatchNormFields;
+    if (kwargs['training'] && !this.trainable) return super.call(inputs, { ...kwargs, training: false });
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const lastAxis = self.axis === -1 || self.axis === input.shape.length - 1;
     if (!kwargs['training'] || !lastAxis || !self.center || !self.scale) return super.call(inputs, kwargs);

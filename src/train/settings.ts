@@ -67,11 +67,23 @@ export const TrainSettingsSchema = z.strictObject({
   optimizer: AdamSchema,
   augment: AugmentSchema,
   labelSmoothing: z.number().min(0).max(0.5).default(0).describe('cross-entropy label smoothing epsilon (0 = off; not used by multi_target)'),
-  patience: int(0)
-    .default(0)
-    .describe('stop after this many epochs without a better PublicTest accuracy (0 = never stop early)'),
+  patience: int(0).default(0).describe('stop after this many epochs without a better PublicTest accuracy (0 = never stop early)'),
   seed: int(0).default(42).describe('seed of weights, dropout masks, shuffling and augmentation: same seed + backend = same metrics'),
   evalBatchSize: int(1).default(256).describe('images per forward pass when evaluating (speed/memory only)'),
+  initFrom: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe(
+      'fine-tuning: start from the weights of a saved model instead of random ones: a run folder, a model folder (model.json), models/<name>, or <experiment>/<run> (the newest finished run of that name under runs/); a different class set gets a new classifier head; null = train from scratch',
+    ),
+  freeze: z
+    .enum(['none', 'conv'])
+    .default('none')
+    .describe(
+      "fine-tuning: 'conv' keeps every layer before the first Flatten fixed (weights and BatchNorm statistics; BatchNorm in inference mode, as Keras does for trainable=False) and trains the dense layers only; 'none' trains everything",
+    ),
 });
 export type TrainSettings = z.infer<typeof TrainSettingsSchema>;
 

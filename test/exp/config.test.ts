@@ -90,6 +90,8 @@ test('the defaults are the default study (5 epochs, batch 64, Adam, one-cycle to
     patience: 0,
     seed: 42,
     evalBatchSize: 256,
+    initFrom: null,
+    freeze: 'none',
     slice: { train: null, val: null, test: null },
   });
   // the default experiment states no setting: its runs are the defaults
@@ -103,7 +105,10 @@ test('the defaults are the default study (5 epochs, batch 64, Adam, one-cycle to
 });
 
 test('settings diffs: groups merge key by key, a schedule is replaced whole, later diffs win', () => {
-  const m = mergeSettings({ optimizer: { weightDecay: 1e-4 }, schedule: { name: 'cosine', warmupEpochs: 2 } }, { optimizer: { beta1: 0.8 }, schedule: { name: 'constant' } });
+  const m = mergeSettings(
+    { optimizer: { weightDecay: 1e-4 }, schedule: { name: 'cosine', warmupEpochs: 2 } },
+    { optimizer: { beta1: 0.8 }, schedule: { name: 'constant' } },
+  );
   assert.equal(m, { optimizer: { weightDecay: 1e-4, beta1: 0.8 }, schedule: { name: 'constant' } });
   const e = base();
   e.settings = { epochs: 7, optimizer: { weightDecay: 1e-4 } };

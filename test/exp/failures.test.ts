@@ -56,7 +56,7 @@ test('patience: stops after `patience` epochs without a better validation accura
   );
   assert.not.ok(
     now.every((w, i) => w.every((v, j) => v === snapshots[3][i][j])),
-    'and not the last epoch\'s',
+    "and not the last epoch's",
   );
   r.model.dispose();
 
@@ -130,9 +130,32 @@ test('the CLI exits 1 naming the failed runs after writing the results', () => {
   const runsDir = tempDir();
   const r = spawnSync(
     process.execPath,
-    ['--require', 'tsx/cjs', 'src/cli/main.ts', 'exp', '--data-dir', dataDir, '--cache-dir', tempDir(), '--runs-dir', runsDir, '--only', 'baseline-fer,deep-fer', '--workers', '1'].concat(
-      ['--set', 'epochs=1', '--set', 'slice={"train":128,"val":64,"test":64}', '--set', 'lr=1e30', '--set', 'schedule={"name":"constant"}', '--no-progress'],
-    ),
+    [
+      '--require',
+      'tsx/cjs',
+      'src/cli/main.ts',
+      'exp',
+      '--data-dir',
+      dataDir,
+      '--cache-dir',
+      tempDir(),
+      '--runs-dir',
+      runsDir,
+      '--only',
+      'baseline-fer,deep-fer',
+      '--workers',
+      '1',
+    ].concat([
+      '--set',
+      'epochs=1',
+      '--set',
+      'slice={"train":128,"val":64,"test":64}',
+      '--set',
+      'lr=1e30',
+      '--set',
+      'schedule={"name":"constant"}',
+      '--no-progress',
+    ]),
     { cwd: join(__dirname, '..', '..'), encoding: 'utf8' },
   );
   const out = r.stdout + r.stderr;

@@ -21,7 +21,17 @@ const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 const RUNS = ['baseline-fer', 'deep-fer', 'baseline-ferplus', 'deep-ferplus'];
 const TIMING = new Set(['trainSeconds', 'valSeconds', 'imagesPerSec', 'wallSeconds', 'dir']);
 
-const cliArgs = (runsDir: string, extra: string[] = []) => ['--require', 'tsx/cjs', CLI, 'exp', '--data-dir', dataDir!, '--no-progress', ...extra, ...(extra.includes('--resume') ? [] : ['--quick', '--runs-dir', runsDir])];
+const cliArgs = (runsDir: string, extra: string[] = []) => [
+  '--require',
+  'tsx/cjs',
+  CLI,
+  'exp',
+  '--data-dir',
+  dataDir!,
+  '--no-progress',
+  ...extra,
+  ...(extra.includes('--resume') ? [] : ['--quick', '--runs-dir', runsDir]),
+];
 
 /** Runs the CLI to the end. @returns its exit status and output. */
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; signal: NodeJS.Signals | null; out: string } {
@@ -99,7 +109,9 @@ if (dataDir) {
     const delay = Math.floor(Math.random() * 1500);
     await new Promise((r) => setTimeout(r, delay));
     const dir = studyDir(runsDir);
-    const lines = readFileSync(join(dir, firstDone, 'epochs.jsonl'), 'utf8').trim().split('\n').length;
+    const lines = readFileSync(join(dir, firstDone, 'epochs.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length;
     child.kill('SIGKILL');
     await exited;
     assert.is(child.signalCode, 'SIGKILL');
@@ -125,7 +137,12 @@ if (dataDir) {
     const r = runCli(cliArgs(runsDir, ['--resume', dir]));
     assert.is(r.status, 0, r.out);
     assertSameRecords(reference, dir);
-    for (const run of RUNS) assert.equal(readdirSync(join(dir, run)).filter((f) => f.includes('.tmp-')), [], `${run}: temporary files removed`);
+    for (const run of RUNS)
+      assert.equal(
+        readdirSync(join(dir, run)).filter((f) => f.includes('.tmp-')),
+        [],
+        `${run}: temporary files removed`,
+      );
   });
 
   test('--resume refuses overrides that would change the stored config, and a folder that is no study', () => {
