@@ -24,6 +24,7 @@ export * from './exp/results';
 export * from './exp/reports';
 export * from './eval/reload';
 export * from './eval/evaluate';
+export * from './eval/transfer';
 export * from './exp/status';
 export * from './viz';
 export * from './export';
