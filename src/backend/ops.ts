@@ -1,14 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { FERLAB_KERNELS, wasmKernelsRegistered } from './wasm/kernels';
+import { webgpuKernelsRegistered } from './webgpu';
 
 /**
- * Training-time ops with fused kernels on ferlab's wasm backend and a plain-tfjs fallback everywhere else
+ * Training-time ops with fused kernels on ferlab's wasm and webgpu backends and a plain-tfjs fallback everywhere else
  * (tfjs-node, cpu), so every backend computes the same function.
  */
 
-/** True when the active backend serves ferlab's own kernel `name`. */
+/** True when the active backend (wasm or webgpu) serves ferlab's own kernel `name`. */
 export function hasFerlabKernel(name: string): boolean {
-  return wasmKernelsRegistered() && tf.getBackend() === 'wasm' && tf.getKernel(name, 'wasm') !== undefined;
+  const b = tf.getBackend();
+  if (b === 'wasm') return wasmKernelsRegistered() && tf.getKernel(name, 'wasm') !== undefined;
+  if (b === 'webgpu') return webgpuKernelsRegistered() && tf.getKernel(name, 'webgpu') !== undefined;
+  return false;
 }
 
 /** Output of {@link batchNormTrain}. */

@@ -1,9 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from './wasm/kernels';
 import { chooseVariant } from './wasm/module';
+import { setupWebGpu, type AdapterDescription } from './webgpu/device';
+import { registerWebgpuKernels } from './webgpu';
 
-/** Backends ferlab can train on, fastest first. */
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/**
+ * Backends ferlab can train on, fastest first: `webgpu` is tfjs' webgpu backend on any Vulkan / Metal / D3D12 GPU
+ * through Dawn (the optional `webgpu` package) with ferlab's WGSL kernels.
+ */
+export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 /** A backend request: a name, or `auto` for the fastest available. */
 export type BackendChoice = BackendName | 'auto';
@@ -16,8 +21,10 @@ export interface BackendInfo {
   requested: BackendChoice;
   /** Human-readable description printed at start-up (package, GPU, kernel variant). */
   description: string;
-  /** For wasm: which ferlab kernel build runs (`relaxed` = FMA, `simd`), or `stock` with FERLAB_KERNELS=off. */
+  /** For wasm: which ferlab kernel build runs (`relaxed` = FMA, `simd`), or `stock` with FERLAB_KERNELS=off; for webgpu `ferlab` or `stock`. */
   kernels?: string;
+  /** For webgpu: the adapter (GPU) it runs on. */
+  adapter?: AdapterDescription;
 }
 
 let current: BackendInfo | undefined;
@@ -58,7 +65,7 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', ...BACKENDS];
  * fall back: a misspelt name must not quietly train on the ~300x slower cpu backend.
  * @param value the requested name, e.g. `wasm`.
  * @param source where it came from, named in the error: `FERLAB_BACKEND`, `--backend`, `initBackend()`.
- * @throws Error `<source>='<value>' is not a valid backend; expected one of auto, tensorflow-gpu, tensorflow, wasm, cpu`.
+ * @throws Error `<source>='<value>' is not a valid backend; expected one of auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu`.
  */
 export function parseBackendChoice(value: string, source: string): BackendChoice {
   if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as BackendChoice;
@@ -82,9 +89,92 @@ async function useWasm(): Promise<BackendInfo['kernels']> {
 }
 
 /**
+ * tfjs' webgpu backend on the adapter {@link setupWebGpu} finds, with ferlab's WGSL kernels. `navigator.gpu` must
+ * exist before @tensorflow/tfjs-backend-webgpu is loaded (it registers the backend at import only then).
+ * @param allowSoftware accept SwiftShader / lavapipe (explicit `webgpu` only; `auto` wants a hardware GPU).
+ */
+async function useWebGpu(allowSoftware: boolean): Promise<{ adapter: AdapterDescription; kernels: string }> {
+  const adapter = await setupWebGpu(allowSoftware);
+  require('@tensorflow/tfjs-backend-webgpu');
+  // dispatches recorded before a queue submit (tfjs default 15); FERLAB_WEBGPU_SUBMIT_BATCH overrides it for tuning
+  const batch = Number(process.env.FERLAB_WEBGPU_SUBMIT_BATCH);
+  if (batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
+  const names = registerWebgpuKernels();
+  const warn = console.warn;
+  console.warn = () => {}; // tfjs warns once when the adapter lacks timestamp queries (profiling then reports 0 ms)
+  try {
+    if (!(await tf.setBackend('webgpu'))) throw new Error(`the tfjs webgpu backend failed to initialise on ${adapter.description}`);
+    await tf.ready();
+  } finally {
+    console.warn = warn;
+  }
+  trackGpuData(tf.findBackend('webgpu'));
+  return { adapter, kernels: names.length ? 'ferlab' : 'stock' };
+}
+
+/** Data ids of the webgpu backend's live tensors (its tensorMap is a WeakMap, not enumerable). */
+const gpuData = new Set<object>();
+let tracked: object | undefined;
+
+/** Keeps {@link gpuData} in step with the webgpu backend's tensorMap (set / delete). */
+function trackGpuData(backend: unknown): void {
+  if (!backend || tracked === backend) return;
+  tracked = backend;
+  const map = (backend as { tensorMap: { set(id: object, v: unknown): void; delete(id: object): boolean } }).tensorMap;
+  const set = map.set.bind(map);
+  const del = map.delete.bind(map);
+  map.set = (id, v) => {
+    gpuData.add(id);
+    set(id, v);
+  };
+  map.delete = (id) => {
+    gpuData.delete(id);
+    return del(id);
+  };
+}
+
+/**
+ * For the training loop: true when the chosen backend ({@link initBackend}) is webgpu, after making it the active one
+ * again (a previous training or {@link beginSyncReads} may have left wasm active for synchronous reads).
+ */
+export async function trainingOnDevice(): Promise<boolean> {
+  if (current?.name !== 'webgpu') return false;
+  if (tf.getBackend() !== 'webgpu' && !(await tf.setBackend('webgpu'))) throw new Error('could not switch back to the webgpu backend');
+  return true;
+}
+
+/**
+ * Makes synchronous reads (`dataSync`, and so validation and checkpoints written for wasm) work while tfjs' webgpu
+ * backend is active in Node, where it cannot read the GPU synchronously (its readSync needs OffscreenCanvas, which
+ * Node lacks): downloads every live GPU tensor with one round of asynchronous reads (the backend keeps the values on
+ * the CPU), then makes the wasm backend (with ferlab's kernels) the active one, so that what runs until the returned
+ * function is awaited computes on wasm; tensors move between the backends as they are used (weights: a few MB).
+ * Elsewhere (not webgpu) it does nothing.
+ *
+ * @returns a function that makes webgpu the active backend again.
+ */
+export async function beginSyncReads(): Promise<() => Promise<void>> {
+  if (tf.getBackend() !== 'webgpu') return async () => {};
+  const backend = tf.findBackend('webgpu') as unknown as {
+    tensorMap: { data: WeakMap<object, { values?: unknown; resource?: unknown }> };
+    read(id: object): Promise<unknown>;
+  };
+  const pending = [...gpuData].filter((id) => {
+    const d = backend.tensorMap.data.get(id);
+    return d && d.values == null && d.resource != null;
+  });
+  await Promise.all(pending.map((id) => backend.read(id)));
+  await useWasm();
+  return async () => {
+    if (!(await tf.setBackend('webgpu'))) throw new Error('could not switch back to the webgpu backend');
+  };
+}
+
+/**
  * Selects and initialises the tfjs backend. `auto` (the default, or `FERLAB_BACKEND`) picks the fastest one that
- * loads: tfjs-node-gpu when it loads and sees a GPU, then tfjs-node, then wasm (with ferlab's training kernels),
- * then cpu. Naming a backend forces it. Idempotent per process for the same choice.
+ * loads: tfjs-node-gpu when it loads and sees a GPU, then webgpu on a hardware GPU (never a software adapter such
+ * as SwiftShader), then tfjs-node, then wasm (with ferlab's training kernels), then cpu. Naming a backend forces it
+ * (`webgpu` then also takes a software adapter). Idempotent per process for the same choice.
  *
  * @throws Error for a name that is not a backend (listing the valid ones; see {@link parseBackendChoice}), and when a
  * forced backend is not available (e.g. `tensorflow` without @tensorflow/tfjs-node installed).
@@ -102,6 +192,11 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
         const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
         if (!gpu) throw new Error('tfjs-node-gpu loaded but sees no GPU');
         current = { name: 'tensorflow', requested: choice, description: 'tensorflow (tfjs-node-gpu, CUDA GPU)' };
+      } else if (b === 'webgpu') {
+        const { adapter, kernels } = await useWebGpu(choice === 'webgpu');
+        const what = kernels === 'stock' ? 'stock kernels (FERLAB_KERNELS=off)' : 'ferlab WGSL kernels';
+        const kind = adapter.software ? 'software adapter, CPU' : 'GPU';
+        current = { name: 'webgpu', requested: choice, description: `webgpu (Dawn, ${what}) on ${adapter.description} (${kind})`, kernels, adapter };
       } else if (b === 'tensorflow') {
         if (!nodeBindingAvailable(false) && !nodeBindingAvailable(true)) throw new Error('@tensorflow/tfjs-node is not installed');
         await tf.setBackend('tensorflow');

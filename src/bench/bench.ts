@@ -3,14 +3,14 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { initBackend, nodeBindingAvailable, type BackendChoice } from '../backend/select';
+import { backendFromEnv, initBackend, nodeBindingAvailable, type BackendChoice } from '../backend/select';
 import { createModel, listModels } from '../models/registry';
 import { registeredModelStats } from '../models/stats';
 import '../models';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
 import { PROJECT_ROOT, defaultDataDir } from '../util/paths';
-import { median, kernelProfile, timeTrainingSteps, type StepTiming } from './steps';
+import { median, kernelProfile, timeTrainingSteps, timeTrainingStepsOnDevice, type StepTiming } from './steps';
 import type { BenchWorkerInit } from './worker';
 import { benchInference, inferenceMarkdown, type InferenceBench } from './inference';
 import { benchPredict, type PredictBenchResult } from '../predict/bench';
@@ -28,6 +28,8 @@ export interface BenchOptions {
   /** Data for the study-speedup measurement (default FERLAB_DATA_DIR or data/); skipped when absent. */
   dataDir?: string;
   log?: (line: string) => void;
+  /** Backend (default FERLAB_BACKEND): `webgpu` runs {@link runWebgpuBench}; anything else the wasm benchmark. */
+  backend?: BackendChoice;
 }
 
 /** PyTorch timing of one model: thread count -> median ms/step. */
@@ -105,6 +107,144 @@ export async function runInferenceBench(opts: BenchOptions = {}): Promise<Infere
   return result;
 }
 
+/** What the webgpu benchmark writes (bench/results/webgpu-latest.json, or webgpu-stock-latest.json with FERLAB_KERNELS=off). */
+export interface WebgpuBenchResult {
+  command: string;
+  date: string;
+  environment: Environment;
+  /** The WebGPU adapter (GPU) it ran on: device name (driver), from GPUAdapterInfo. */
+  adapter: string;
+  /** GPUAdapterInfo's fields as read. */
+  adapterInfo?: { vendor: string; architecture: string; device: string; driver: string };
+  /** `ferlab` (ferlab's WGSL kernels) or `stock` (tfjs' own, FERLAB_KERNELS=off). */
+  kernels: string;
+  batchSize: number;
+  steps: number;
+  models: Array<{
+    model: string;
+    params: number;
+    macsPerImage: number;
+    webgpu: StepTiming;
+    /** PyTorch on the same machine's CUDA GPU (bench/torch_gpu_ref.py), when available. */
+    torchGpu?: { median_ms: number; steps_ms: number[] };
+    /** tf.profile of one step; 0 ms everywhere when the adapter has no timestamp queries. */
+    profile: Array<{ kernel: string; ms: number; calls: number }>;
+  }>;
+  torch?: { version: string; device: string } | { skipped: string };
+}
+
+/**
+ * `FERLAB_BACKEND=webgpu npm run bench -- --models baseline,deep`: training throughput on tfjs' webgpu backend
+ * (batch 64, loss read every 10 steps as the training loop does on webgpu), a per-kernel profile of one step
+ * (tf.profile with the GPU's timestamp queries) and, where python3 has PyTorch with CUDA, the same models in PyTorch
+ * on the same GPU (bench/torch_gpu_ref.py). Writes bench/results/webgpu-latest.{json,md} (webgpu-stock-* with
+ * FERLAB_KERNELS=off) and a dated copy, and prints the Markdown.
+ * @throws Error when no WebGPU adapter exists.
+ */
+export async function runWebgpuBench(opts: BenchOptions = {}): Promise<WebgpuBenchResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const steps = opts.steps ?? (opts.quick ? 10 : 50);
+  // V8 and the pipeline cache need about 20 steps to reach the steady state that a training run spends its time in
+  const warmup = opts.quick ? 2 : 20;
+  const outDir = opts.outDir ?? join(PROJECT_ROOT, 'bench', 'results');
+  const info = await initBackend('webgpu');
+  const models = opts.models ?? listModels();
+  const stock = info.kernels === 'stock';
+  const result: WebgpuBenchResult = {
+    command: `${stock ? 'FERLAB_KERNELS=off ' : ''}FERLAB_BACKEND=webgpu npm run bench --${opts.quick ? ' --quick' : ''} --models ${models.join(',')}${opts.steps ? ` --steps ${opts.steps}` : ''}`,
+    date: new Date().toISOString(),
+    environment: environment(info.description),
+    adapter: info.adapter?.description ?? '?',
+    adapterInfo: info.adapter && {
+      vendor: info.adapter.vendor,
+      architecture: info.adapter.architecture,
+      device: info.adapter.device,
+      driver: info.adapter.driver,
+    },
+    kernels: info.kernels ?? '?',
+    batchSize: 64,
+    steps,
+    models: [],
+  };
+  log(`bench: ${info.description}; ${steps} timed steps per model, batch 64`);
+  const python = opts.quick ? undefined : findTorchPython();
+  let torchOut: { torch: string; device: string; models: Record<string, { median_ms: number; steps_ms: number[] }> } | undefined;
+  if (python) {
+    const dir = mkdtempSync(join(tmpdir(), 'ferlab-bench-'));
+    const spec: Record<string, unknown> = {};
+    for (const m of models) {
+      const model = createModel(m, { numClasses: 8 });
+      spec[m] = { layers: (model.toJSON(null, false) as unknown as { config: { layers: unknown[] } }).config.layers, num_classes: 8 };
+      model.dispose();
+    }
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ models: spec }));
+    const r = spawnSync(
+      python,
+      [join(PROJECT_ROOT, 'bench', 'torch_gpu_ref.py'), '--spec', join(dir, 'spec.json'), '--steps', String(steps), '--warmup', String(warmup)],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
+    if (r.status === 0) {
+      torchOut = JSON.parse(r.stdout);
+      result.torch = { version: torchOut!.torch, device: torchOut!.device };
+    } else result.torch = { skipped: r.stderr.trim().split('\n').pop() || `bench/torch_gpu_ref.py exited ${r.status}` };
+  } else result.torch = { skipped: opts.quick ? 'quick run' : 'no python3 with torch found (set FERLAB_PYTHON)' };
+
+  for (const model of models) {
+    const stats = registeredModelStats(model, 8);
+    log(`bench: ${model} on webgpu`);
+    const webgpu = await timeTrainingStepsOnDevice(model, steps, warmup);
+    log(`bench: ${model}: ${webgpu.imagesPerSec.toFixed(0)} img/s; per-kernel profile`);
+    const profile = await kernelProfile(model);
+    result.models.push({ model, params: stats.params, macsPerImage: stats.macs, webgpu, torchGpu: torchOut?.models[model], profile });
+  }
+  const md = webgpuBenchMarkdown(result);
+  const name = stock ? 'webgpu-stock' : 'webgpu';
+  writeJsonAtomic(join(outDir, `${name}-latest.json`), result);
+  writeFileAtomic(join(outDir, `${name}-latest.md`), md);
+  writeJsonAtomic(join(outDir, `${name}-${result.date.slice(0, 10)}.json`), result);
+  writeFileAtomic(join(outDir, `${name}-${result.date.slice(0, 10)}.md`), md);
+  log(md);
+  log(`bench: wrote ${join(outDir, `${name}-latest.md`)} and ${name}-latest.json`);
+  return result;
+}
+
+/** The webgpu benchmark as Markdown: throughput per model with the PyTorch-on-the-same-GPU ratio, kernel profiles. */
+export function webgpuBenchMarkdown(r: WebgpuBenchResult): string {
+  const e = r.environment;
+  const t = r.torch && 'version' in r.torch ? r.torch : undefined;
+  const L = [
+    `# ferlab training benchmark on WebGPU (${r.kernels === 'stock' ? "tfjs' stock webgpu kernels" : "ferlab's WGSL kernels"})`,
+    '',
+    `Command: \`${r.command}\` · ${r.date.slice(0, 16).replace('T', ' ')} UTC · adapter **${r.adapter}** · ${e.cpu}, ${e.cores} cores · Node ${e.node} · tfjs ${e.tfjs} · ferlab ${e.commit ?? e.ferlab}`,
+    `Backend: ${e.backend}. ${t ? `PyTorch ${t.version} on ${t.device} (CUDA).` : `PyTorch on the GPU: ${(r.torch as { skipped: string })?.skipped}.`}`,
+    '',
+    `Full training steps (forward, loss, backward, Adam), batch ${r.batchSize} of 48x48x1, median over ${r.steps} steps after warm-up (loss read every 10 steps). Ratio = ferlab / PyTorch images/s.`,
+    '',
+    '| model | params | MMAC/img | webgpu ms/step | of which JS recording | img/s | PyTorch CUDA ms/step | img/s | ratio |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const m of r.models) {
+    const p = m.torchGpu ? (1000 * r.batchSize) / m.torchGpu.median_ms : undefined;
+    L.push(
+      `| ${m.model} | ${(m.params / 1e6).toFixed(2)} M | ${(m.macsPerImage / 1e6).toFixed(1)} | ${ms(m.webgpu.medianMs)} | ${m.webgpu.hostMs !== undefined ? ms(m.webgpu.hostMs) : '-'} | ${rate(m.webgpu.imagesPerSec)} | ${m.torchGpu ? ms(m.torchGpu.median_ms) : '-'} | ${p ? rate(p) : '-'} | ${p ? (m.webgpu.imagesPerSec / p).toFixed(2) : '-'} |`,
+    );
+  }
+  L.push('', `## Time per kernel in one training step (ms, GPU timestamps, tf.profile) on ${r.adapter}`, '');
+  for (const m of r.models) {
+    const total = m.profile.reduce((a, k) => a + k.ms, 0);
+    const calls = m.profile.reduce((a, k) => a + k.calls, 0);
+    L.push(
+      `**${m.model}** (kernels total ${ms(total)} ms in ${calls} kernel calls): ` +
+        m.profile
+          .slice(0, 14)
+          .map((k) => `${k.kernel} ${k.ms.toFixed(2)} (${k.calls})`)
+          .join(' · '),
+      '',
+    );
+  }
+  return L.join('\n');
+}
+
 function workerCode(): string {
   const ts = __filename.endsWith('.ts');
   const file = join(__dirname, ts ? 'worker.ts' : 'worker.js');
@@ -155,9 +295,14 @@ const imgs = (t: StepTiming[]) => t.reduce((a, x) => a + x.imagesPerSec, 0);
  * in the same run, the ferlab/PyTorch throughput ratios, a per-kernel profile of one step, the plain-SIMD kernel
  * build, tfjs-node when installed, model-only inference of the exported model on tfjs wasm vs onnxruntime-node
  * (batch 1 and 64, inference.ts), and the wall-time speedup of the default study with 2 workers over 1. Writes
- * bench/results/latest.{json,md} and a dated copy, and prints the Markdown.
+ * bench/results/latest.{json,md} and a dated copy, and prints the Markdown. With FERLAB_BACKEND=webgpu it runs
+ * {@link runWebgpuBench} instead.
  */
-export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
+export async function runBench(opts: BenchOptions & { backend: 'webgpu' }): Promise<WebgpuBenchResult>;
+export async function runBench(opts?: BenchOptions): Promise<BenchResult>;
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | WebgpuBenchResult> {
+  // FERLAB_BACKEND=webgpu: the CLI's `npm run bench` gets the webgpu benchmark (its result type differs)
+  if ((opts.backend ?? backendFromEnv()) === 'webgpu') return runWebgpuBench(opts);
   const log = opts.log ?? ((l: string) => console.log(l));
   const steps = opts.steps ?? (opts.quick ? 5 : 20);
   const warmup = opts.quick ? 1 : 3;

@@ -19,6 +19,11 @@ export interface StepTiming {
   imagesPerSec: number;
   /** Median time to build one batch from uint8 data with flip augmentation (ms), measured separately. */
   batchBuildMs: number;
+  /**
+   * webgpu only: median JavaScript time per step to record its kernels (ms), without waiting for the GPU. Close to
+   * medianMs: the step is bound by the host (tfjs' per-kernel work); well below: by the GPU.
+   */
+  hostMs?: number;
 }
 
 /** Median of numbers. */
@@ -95,6 +100,95 @@ export function timeTrainingSteps(model: string, steps: number, warmup = 3, batc
 }
 
 /**
+ * {@link timeTrainingSteps} for tfjs' webgpu backend: the same steps, with the loss read back asynchronously once per
+ * block of `block` steps (as the training loop does on webgpu) instead of after every step, since a synchronous read
+ * is impossible there in Node and a read per step would stall the GPU queue. `stepsMs` holds each block's wall time
+ * (from the end of the previous block's read to the end of its own) divided by its steps.
+ *
+ * @param steps timed steps, rounded up to whole blocks. @throws Error when the active backend is not webgpu.
+ */
+export async function timeTrainingStepsOnDevice(model: string, steps: number, warmup = 3, batchSize = 64, numClasses = 8, block = 10): Promise<StepTiming> {
+  if (tf.getBackend() !== 'webgpu') throw new Error(`timeTrainingStepsOnDevice runs on the webgpu backend, active: ${tf.getBackend()}`);
+  installReluGradient();
+  const { step, nextBatch, dispose } = trainingStep(model, batchSize, numClasses);
+  let loss: tf.Scalar | undefined;
+  const run = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const v = step();
+      loss?.dispose();
+      loss = v;
+    }
+  };
+  run(warmup);
+  await loss!.data();
+  const stepsMs: number[] = [];
+  const hostMs: number[] = [];
+  for (let done = 0; done < steps; done += block) {
+    const t0 = performance.now();
+    run(block);
+    hostMs.push((performance.now() - t0) / block);
+    const l = (await loss!.data())[0];
+    if (!Number.isFinite(l)) throw new Error(`${model}: loss ${l} while timing on webgpu`);
+    const per = (performance.now() - t0) / block;
+    for (let i = 0; i < block; i++) stepsMs.push(per);
+  }
+  loss?.dispose();
+  const buildMs: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    nextBatch();
+    buildMs.push(performance.now() - t0);
+  }
+  dispose();
+  const medianMs = median(stepsMs);
+  return { model, batchSize, stepsMs, medianMs, imagesPerSec: (1000 * batchSize) / medianMs, batchBuildMs: median(buildMs), hostMs: median(hostMs) };
+}
+
+/** One training step of `model` as timeTrainingSteps runs it, returning the (kept) loss instead of reading it. */
+function trainingStep(model: string, batchSize: number, numClasses: number): { step: () => tf.Scalar; nextBatch: () => unknown; dispose: () => void } {
+  const rng = new Rng(1);
+  const n = batchSize * 4;
+  const pixels = Uint8Array.from({ length: n * IMAGE_PIXELS }, () => rng.int(256));
+  const target = new Float32Array(n * numClasses);
+  for (let i = 0; i < n; i++) target[i * numClasses + (i % numClasses)] = 1;
+  const batches = new TrainBatches(
+    pixels,
+    { index: Int32Array.from({ length: n }, (_, i) => i), label: Uint8Array.from({ length: n }, (_, i) => i % numClasses), target },
+    numClasses,
+    { batchSize, augment: { flip: true, shift: 0 }, loss: 'crossentropy', sampleOneHot: false, rng },
+  );
+  const m = createModel(model, { numClasses, seed: 1 });
+  const vars = m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const opt = new Adam(ADAM_DEFAULTS);
+  let it = batches.epoch();
+  const nextBatch = () => {
+    let r = it.next();
+    if (r.done) {
+      it = batches.epoch();
+      r = it.next();
+    }
+    return r.value!;
+  };
+  const step = () =>
+    tf.tidy(() => {
+      const b = nextBatch();
+      const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      const y = tf.tensor2d(b.y, [b.n, numClasses]);
+      const { value, grads } = tf.variableGrads(() => lossFn('crossentropy', m.apply(x, { training: true }) as tf.Tensor2D, y), vars);
+      opt.apply(vars, grads, 1e-3);
+      return value;
+    });
+  return {
+    step,
+    nextBatch,
+    dispose: () => {
+      opt.dispose();
+      m.dispose();
+    },
+  };
+}
+
+/**
  * Per-kernel time of one training step (tf.profile; kernels only, op wrappers and custom-gradient scopes that
  * contain kernels are left out so nothing is counted twice), largest first, in ms.
  */
@@ -111,13 +205,16 @@ export async function kernelProfile(model: string, batchSize = 64, numClasses = 
     ),
     numClasses,
   ) as tf.Tensor2D;
+  // webgpu: no synchronous read in Node (and tf.profile waits for the GPU's timestamps itself)
+  const gpu = tf.getBackend() === 'webgpu';
   const step = () =>
     tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => lossFn('crossentropy', m.apply(x, { training: true }) as tf.Tensor2D, y), vars);
       opt.apply(vars, grads, 1e-3);
-      value.dataSync();
+      if (!gpu) value.dataSync();
     });
   for (let i = 0; i < 2; i++) step();
+  if (gpu) await tf.ones([1]).data(); // warm-up finished on the GPU before profiling
   const prof = await tf.profile(() => step());
   const backend = tf.getBackend();
   const agg = new Map<string, { ms: number; calls: number }>();

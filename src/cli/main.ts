@@ -113,7 +113,14 @@ async function main(argv: string[]): Promise<void> {
     .option('--inference-only', 'only the inference of exported models (tfjs wasm vs onnxruntime-node); writes bench/results/inference-latest.*')
     .action(async (o: { steps?: number; models?: string; out?: string; quick?: boolean; inferenceOnly?: boolean }) => {
       const { runBench, runInferenceBench } = require('../bench/bench') as typeof import('../bench/bench');
-      const opts = { steps: o.steps, models: o.models?.split(','), outDir: o.out, quick: o.quick, dataDir: program.opts().dataDir };
+      const opts = {
+        steps: o.steps,
+        models: o.models?.split(','),
+        outDir: o.out,
+        quick: o.quick,
+        dataDir: program.opts().dataDir,
+        backend: program.opts().backend,
+      };
       if (o.inferenceOnly) await runInferenceBench(opts);
       else await runBench(opts);
     });

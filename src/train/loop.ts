@@ -8,6 +8,7 @@ import { freezeLayers, initFromSaved, resolveModelRef, unfreezeLayers, type Init
 import { dropoutCallCounts, setDropoutCallCounts } from '../models/layers';
 import { readLayerWeights, writeLayerWeights } from '../models/weights';
 import { installReluGradient } from '../backend/ops';
+import { beginSyncReads, trainingOnDevice } from '../backend/select';
 import { argmaxRows } from '../util/argmax';
 import { Rng } from '../util/rng';
 import { TrainBatches } from './batches';
@@ -18,6 +19,51 @@ import { learningRate } from './schedule';
 import type { TrainConfig } from './settings';
 
 export type { TrainConfig } from './settings';
+
+/** On webgpu, the steps between two reads of the loss and accuracy sums kept on the GPU. */
+export const READ_EVERY = 25;
+
+/**
+ * Training loss and correct-prediction count summed on the device (webgpu), read back with one asynchronous read
+ * every few steps instead of a synchronous read of the loss and the logits after every step.
+ */
+class DeviceAccounting {
+  private loss: tf.Scalar | undefined;
+  private correct: tf.Scalar | undefined;
+  /** Steps added since the last {@link read}. */
+  pending = 0;
+
+  /**
+   * Adds one step: its mean loss (`[]` float32) and the number of rows of `logits` (`[n, C]` float32) whose argmax
+   * (first maximum, as argmaxRows) equals `label` (`[n]` class indices). Call inside a tidy; keeps only the sums.
+   */
+  add(loss: tf.Tensor, logits: tf.Tensor2D, label: Uint8Array): void {
+    const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(Int32Array.from(label), 'int32')), 'float32'));
+    const l = this.loss ? tf.add(this.loss, loss) : loss.clone();
+    const c = this.correct ? tf.add(this.correct, hits) : hits;
+    this.loss?.dispose();
+    this.correct?.dispose();
+    this.loss = tf.keep(l as tf.Scalar);
+    this.correct = tf.keep(c as tf.Scalar);
+    this.pending++;
+  }
+
+  /** Reads and resets the sums: loss sum (sum of per-step mean losses), correct count, and the steps they cover. */
+  async read(): Promise<{ loss: number; correct: number; steps: number }> {
+    const steps = this.pending;
+    if (!this.loss || !this.correct) return { loss: 0, correct: 0, steps };
+    const [l, c] = await Promise.all([this.loss.data(), this.correct.data()]);
+    this.dispose();
+    return { loss: l[0], correct: Math.round(c[0]), steps };
+  }
+
+  dispose(): void {
+    this.loss?.dispose();
+    this.correct?.dispose();
+    this.loss = this.correct = undefined;
+    this.pending = 0;
+  }
+}
 
 /** Metrics of one epoch (a line of the run record's epochs.jsonl). */
 export interface EpochRecord {
@@ -156,6 +202,10 @@ function fingerprint(cfg: TrainConfig, labels: LabelSet): string {
  * weight name; a different class set gets a freshly initialised classifier head), and with `cfg.freeze = 'conv'` the
  * layers before the first Flatten stay fixed (not in the optimizer's variables; BatchNorm in inference mode).
  *
+ * On the webgpu backend the loss and accuracy are summed on the GPU (read every READ_EVERY steps), validation and
+ * checkpoints run on wasm, and train() returns with wasm active so that the caller's synchronous reads work (tfjs'
+ * webgpu backend cannot read synchronously in Node); the next train() makes webgpu active again.
+ *
  * @throws TrainError (with the epoch) when the loss becomes NaN or infinite; Error when the model is unknown, the
  *   training split has fewer images than one batch, the checkpoint belongs to another configuration, or `initFrom`
  *   cannot be found or does not fit the model.
@@ -195,17 +245,14 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     if (ck) {
       if (ck.fingerprint !== print)
         throw new Error(`${opts.checkpoint} was written for another configuration:\n  checkpoint: ${ck.fingerprint}\n  this run:   ${print}`);
-      const shapes = model.getWeights().map((w) => w.shape);
-      model.setWeights(ck.weights.map((w, i) => tf.tensor(w, shapes[i])));
+      // the best epoch's weights first, to take them in model.getWeights() order (the order best.weights uses)
+      writeLayerWeights(model, ck.best.weights);
+      const bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+      writeLayerWeights(model, ck.weights);
       optimizer.setState(vars, ck.optimizer);
       batches.setState(ck.batches);
       setDropoutCallCounts(model, ck.dropout);
-      best = {
-        epoch: ck.best.epoch,
-        acc: ck.best.accuracy,
-        metrics: ck.best.metrics,
-        weights: ck.best.weights.map((w, i) => tf.keep(tf.tensor(w, shapes[i]))),
-      };
+      best = { epoch: ck.best.epoch, acc: ck.best.accuracy, metrics: ck.best.metrics, weights: bestWeights };
       history = ck.history;
       step = ck.step;
       trainSeconds = ck.trainSeconds;
@@ -216,6 +263,10 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
   }
   const resumedFrom = startEpoch - 1;
 
+  // webgpu (Node): tfjs cannot read GPU data synchronously there, and a read-back per step would stall the GPU queue,
+  // so the loss and the number of correct predictions add up on the GPU and are read every READ_EVERY steps. wasm
+  // and cpu keep the per-step read (cheap there, and it keeps their records bit-identical to earlier versions).
+  const onDevice = await trainingOnDevice();
   for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
     let lossSum = 0;
@@ -223,42 +274,77 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     let seen = 0;
     let lr = cfg.lr;
     let s = 0;
+    const acc = onDevice ? new DeviceAccounting() : undefined;
+    const diverged = (lossValue: number, atStep: string) => {
+      optimizer.dispose();
+      acc?.dispose();
+      best?.weights.forEach((w) => w.dispose());
+      model.dispose();
+      return new TrainError(`training diverged: loss ${lossValue} at epoch ${epoch}, ${atStep} (lr ${lr}); lower the learning rate`, epoch);
+    };
     for (const b of batches.epoch()) {
       lr = learningRate(cfg.schedule, cfg.lr, step, totalSteps, batches.steps);
-      const { lossValue, preds } = tf.tidy(() => {
-        const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-        const y = tf.tensor2d(b.y, [b.n, C]);
-        let logits: tf.Tensor2D | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          logits = tf.keep(model.apply(x, { training: true }) as tf.Tensor2D);
-          return lossFn(labels.loss, logits, y, cfg.labelSmoothing);
-        }, vars);
-        optimizer.apply(vars, grads, lr);
-        const out = { lossValue: value.dataSync()[0], preds: argmaxRows(logits!.dataSync() as Float32Array, C) };
-        logits!.dispose();
-        return out;
-      });
-      if (!Number.isFinite(lossValue)) {
-        optimizer.dispose();
-        best?.weights.forEach((w) => w.dispose());
-        model.dispose();
-        throw new TrainError(`training diverged: loss ${lossValue} at epoch ${epoch}, step ${s + 1} (lr ${lr}); lower the learning rate`, epoch);
+      if (acc) {
+        tf.tidy(() => {
+          const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+          const y = tf.tensor2d(b.y, [b.n, C]);
+          let logits: tf.Tensor2D | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            logits = tf.keep(model.apply(x, { training: true }) as tf.Tensor2D);
+            return lossFn(labels.loss, logits, y, cfg.labelSmoothing);
+          }, vars);
+          optimizer.apply(vars, grads, lr);
+          acc.add(value, logits!, b.label.subarray(0, b.n));
+          logits!.dispose();
+        });
+      } else {
+        const { lossValue, preds } = tf.tidy(() => {
+          const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+          const y = tf.tensor2d(b.y, [b.n, C]);
+          let logits: tf.Tensor2D | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            logits = tf.keep(model.apply(x, { training: true }) as tf.Tensor2D);
+            return lossFn(labels.loss, logits, y, cfg.labelSmoothing);
+          }, vars);
+          optimizer.apply(vars, grads, lr);
+          const out = { lossValue: value.dataSync()[0], preds: argmaxRows(logits!.dataSync() as Float32Array, C) };
+          logits!.dispose();
+          return out;
+        });
+        if (!Number.isFinite(lossValue)) throw diverged(lossValue, `step ${s + 1}`);
+        lossSum += lossValue;
+        for (let i = 0; i < b.n; i++) if (preds[i] === b.label[i]) correct++;
       }
-      lossSum += lossValue;
-      for (let i = 0; i < b.n; i++) if (preds[i] === b.label[i]) correct++;
       seen += b.n;
       step++;
       s++;
+      if (acc && (s % READ_EVERY === 0 || s === batches.steps)) {
+        const r = await acc.read();
+        if (!Number.isFinite(r.loss)) throw diverged(r.loss, `steps ${s - r.steps + 1}-${s}`);
+        lossSum += r.loss;
+        correct += r.correct;
+      }
       if (opts.onStep) {
         const elapsed = (performance.now() - t0) / 1000;
-        opts.onStep({ epoch, epochs: cfg.epochs, step: s, steps: batches.steps, loss: lossSum / s, imagesPerSec: seen / elapsed });
+        // on webgpu the mean loss is that of the steps read so far
+        const done = acc ? s - acc.pending : s;
+        opts.onStep({ epoch, epochs: cfg.epochs, step: s, steps: batches.steps, loss: lossSum / Math.max(1, done), imagesPerSec: seen / elapsed });
       }
       if (s % 50 === 0) await new Promise((r) => setImmediate(r)); // let progress messages out
+    }
+    if (acc) {
+      const r = await acc.read();
+      if (!Number.isFinite(r.loss)) throw diverged(r.loss, `steps ${s - r.steps + 1}-${s}`);
+      lossSum += r.loss;
+      correct += r.correct;
+      acc.dispose();
     }
     const epochSeconds = (performance.now() - t0) / 1000;
     trainSeconds += epochSeconds;
     images += seen;
     const v0 = performance.now();
+    // webgpu: validation and checkpoint read tensors synchronously, which tfjs' webgpu backend cannot do in Node
+    const endSync = onDevice ? await beginSyncReads() : undefined;
     const val = opts.validate(model);
     const valSeconds = (performance.now() - v0) / 1000;
     const rec: EpochRecord = {
@@ -297,6 +383,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
       };
       saveCheckpoint(opts.checkpoint, ck);
     }
+    await endSync?.();
     opts.onEpoch?.(rec, history);
     if (stoppedEarly) break;
   }
@@ -304,6 +391,8 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
   model.setWeights(best!.weights);
   best!.weights.forEach((w) => w.dispose());
   unfreezeLayers(model, frozen); // after setWeights: getWeights() order depends on what is frozen
+  // webgpu: the caller evaluates and saves the model with synchronous reads; they run on wasm (the next train() switches back)
+  if (onDevice) await beginSyncReads();
   return {
     model,
     history,
