@@ -72,11 +72,20 @@ export interface InferenceBenchResult {
   date: string;
   environment: Environment;
   inference: InferenceBench;
+  /** End-to-end `predict` on a multi-face photo (src/predict/bench.ts). */
+  predict?: PredictBenchResult;
+}
+
+/** The `predict` line of the bench Markdown. */
+function predictMarkdown(p: PredictBenchResult): string {
+  const ms = [...p.msPerRun].sort((a, b) => a - b)[Math.floor(p.msPerRun.length / 2)];
+  return `predict end to end (${basename(p.image)}, ${p.faces} faces, ${p.model}, ${p.backend}, 1 core): **${p.facesPerSec.toFixed(1)} faces/s**, ${p.imagesPerSec.toFixed(2)} photos/s (median ${ms.toFixed(0)} ms per photo over ${p.runs} runs: decode, detect, crop, classify).`;
 }
 
 /**
  * `npm run bench -- --inference-only`: only the inference benchmark of exported models (tfjs wasm vs
- * onnxruntime-node, batch 1 and 64; see inference.ts), in a few minutes instead of the whole benchmark. Writes
+ * onnxruntime-node, batch 1 and 64; see inference.ts) and `predict` end to end on a multi-face photo, in a few minutes
+ * instead of the whole benchmark. Writes
  * bench/results/inference-latest.{json,md} and a dated copy, and prints the Markdown.
  */
 export async function runInferenceBench(opts: BenchOptions = {}): Promise<InferenceBenchResult> {
@@ -89,6 +98,8 @@ export async function runInferenceBench(opts: BenchOptions = {}): Promise<Infere
     environment: environment(info.description),
     inference: await benchInference(opts.models ?? listModels(), { quick: opts.quick, log }),
   };
+  log('bench: predict end to end on a multi-face photo');
+  result.predict = await benchPredict({ runs: opts.quick ? 2 : 10, backend: 'wasm' });
   const e = result.environment;
   const md = [
     '# ferlab inference benchmark',
@@ -96,6 +107,8 @@ export async function runInferenceBench(opts: BenchOptions = {}): Promise<Infere
     `Command: \`${result.command}\` · ${result.date.slice(0, 16).replace('T', ' ')} UTC · ${e.cpu}, ${e.cores} cores, ${e.memoryGiB} GiB · Node ${e.node} · ferlab ${e.commit ?? e.ferlab}`,
     '',
     ...inferenceMarkdown(result.inference),
+    '',
+    predictMarkdown(result.predict),
   ].join('\n');
   const day = result.date.slice(0, 10);
   writeJsonAtomic(join(outDir, 'inference-latest.json'), result);
@@ -454,14 +467,7 @@ export function benchMarkdown(r: BenchResult): string {
     L.push(`Default study speedup: skipped (${r.study.skipped}).`);
   }
   if (r.inference) L.push('', ...inferenceMarkdown(r.inference));
-  if (r.predict) {
-    const p = r.predict;
-    const ms = [...p.msPerRun].sort((a, b) => a - b)[Math.floor(p.msPerRun.length / 2)];
-    L.push(
-      '',
-      `predict end to end (${basename(p.image)}, ${p.faces} faces, ${p.model}, ${p.backend}, 1 core): **${p.facesPerSec.toFixed(1)} faces/s**, ${p.imagesPerSec.toFixed(2)} photos/s (median ${ms.toFixed(0)} ms per photo over ${p.runs} runs: decode, detect, crop, classify).`,
-    );
-  }
+  if (r.predict) L.push('', predictMarkdown(r.predict));
   L.push('', '## Time per kernel in one training step (ms, ferlab wasm, 1 core, tf.profile)', '');
   for (const m of r.models) {
     const total = m.profile.reduce((a, k) => a + k.ms, 0);
