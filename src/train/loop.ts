@@ -284,7 +284,8 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     };
     for (const b of batches.epoch()) {
       lr = learningRate(cfg.schedule, cfg.lr, step, totalSteps, batches.steps);
-      if (acc) {
+      // one optimizer step; `account` reads the step's loss and logits (inside the step's tidy) before they are freed
+      const trainStep = <T>(account: (loss: tf.Scalar, logits: tf.Tensor2D) => T): T =>
         tf.tidy(() => {
           const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
           const y = tf.tensor2d(b.y, [b.n, C]);
@@ -294,23 +295,17 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
             return lossFn(labels.loss, logits, y, cfg.labelSmoothing);
           }, vars);
           optimizer.apply(vars, grads, lr);
-          acc.add(value, logits!, b.label.subarray(0, b.n));
+          const out = account(value, logits!);
           logits!.dispose();
+          return out as T & tf.TensorContainer;
         });
+      if (acc) {
+        trainStep((value, logits) => acc.add(value, logits, b.label.subarray(0, b.n)));
       } else {
-        const { lossValue, preds } = tf.tidy(() => {
-          const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-          const y = tf.tensor2d(b.y, [b.n, C]);
-          let logits: tf.Tensor2D | undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            logits = tf.keep(model.apply(x, { training: true }) as tf.Tensor2D);
-            return lossFn(labels.loss, logits, y, cfg.labelSmoothing);
-          }, vars);
-          optimizer.apply(vars, grads, lr);
-          const out = { lossValue: value.dataSync()[0], preds: argmaxRows(logits!.dataSync() as Float32Array, C) };
-          logits!.dispose();
-          return out;
-        });
+        const { lossValue, preds } = trainStep((value, logits) => ({
+          lossValue: value.dataSync()[0],
+          preds: argmaxRows(logits.dataSync() as Float32Array, C),
+        }));
         if (!Number.isFinite(lossValue)) throw diverged(lossValue, `step ${s + 1}`);
         lossSum += lossValue;
         for (let i = 0; i < b.n; i++) if (preds[i] === b.label[i]) correct++;
