@@ -42,44 +42,13 @@ export function median(xs: number[]): number {
  */
 export function timeTrainingSteps(model: string, steps: number, warmup = 3, batchSize = 64, numClasses = 8): StepTiming {
   installReluGradient();
-  const rng = new Rng(1);
-  const n = batchSize * 4;
-  const pixels = Uint8Array.from({ length: n * IMAGE_PIXELS }, () => rng.int(256));
-  const target = new Float32Array(n * numClasses);
-  for (let i = 0; i < n; i++) target[i * numClasses + (i % numClasses)] = 1;
-  const batches = new TrainBatches(
-    pixels,
-    { index: Int32Array.from({ length: n }, (_, i) => i), label: Uint8Array.from({ length: n }, (_, i) => i % numClasses), target },
-    numClasses,
-    {
-      batchSize,
-      augment: { flip: true, shift: 0 },
-      loss: 'crossentropy',
-      sampleOneHot: false,
-      rng,
-    },
-  );
-  const m = createModel(model, { numClasses, seed: 1 });
-  const vars = m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-  const opt = new Adam(ADAM_DEFAULTS);
-  let it = batches.epoch();
-  const nextBatch = () => {
-    let r = it.next();
-    if (r.done) {
-      it = batches.epoch();
-      r = it.next();
-    }
-    return r.value!;
+  const t = trainingStep(model, batchSize, numClasses);
+  const { nextBatch } = t;
+  const step = () => {
+    const loss = t.step();
+    loss.dataSync(); // the loop's per-step read-back
+    loss.dispose();
   };
-  const step = () =>
-    tf.tidy(() => {
-      const b = nextBatch();
-      const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-      const y = tf.tensor2d(b.y, [b.n, numClasses]);
-      const { value, grads } = tf.variableGrads(() => lossFn('crossentropy', m.apply(x, { training: true }) as tf.Tensor2D, y), vars);
-      opt.apply(vars, grads, 1e-3);
-      value.dataSync();
-    });
   for (let i = 0; i < warmup; i++) step();
   const stepsMs: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -93,8 +62,7 @@ export function timeTrainingSteps(model: string, steps: number, warmup = 3, batc
     nextBatch();
     buildMs.push(performance.now() - t0);
   }
-  opt.dispose();
-  m.dispose();
+  t.dispose();
   const medianMs = median(stepsMs);
   return { model, batchSize, stepsMs, medianMs, imagesPerSec: (1000 * batchSize) / medianMs, batchBuildMs: median(buildMs) };
 }
