@@ -12,6 +12,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
 import { PROJECT_ROOT, defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
 import { applyOverrides, ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
+import { loadHistory } from './records';
 import { resultsMarkdown } from './results';
 import { writeStudyReport } from './reports';
 import { runOne, type RunSummary } from './run';
@@ -276,14 +277,9 @@ async function executeStudy(
   };
   writeJsonAtomic(join(dir, 'results.json'), result);
   writeFileAtomic(join(dir, 'results.md'), resultsMarkdown(result));
-  const readHistory = (d: string) =>
-    readFileSync(join(d, 'epochs.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
   writeStudyReport(
     result,
-    finished.map((summary) => ({ summary, history: readHistory(summary.dir) })),
+    finished.map((summary) => ({ summary, history: loadHistory(summary.dir) })),
     failures,
   );
   return result;
