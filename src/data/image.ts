@@ -43,29 +43,49 @@ export const IMAGE_CONVERSION =
  *   crop is empty.
  */
 export async function toFerPixels(input: string | Buffer, crop?: PixelBox): Promise<FerPixels> {
+  const { pixels, width, height } = await toFerCrops(input, [crop]);
+  return { pixels: pixels[0], width, height };
+}
+
+/**
+ * {@link toFerPixels} for several crops of one image, decoding it once (a photo with several faces): each crop gives
+ * exactly the pixels `toFerPixels(input, crop)` gives.
+ *
+ * @param crops regions of the EXIF-rotated image; `undefined` = the whole image.
+ * @returns one `[48 * 48]` uint8 array per crop, in order, and the decoded image's size.
+ * @throws Error naming the file (or "image buffer") when it cannot be decoded or a crop is empty.
+ */
+export async function toFerCrops(
+  input: string | Buffer,
+  crops: ReadonlyArray<PixelBox | undefined>,
+): Promise<{ pixels: Uint8Array[]; width: number; height: number }> {
   const what = typeof input === 'string' ? input : 'image buffer';
   try {
     // rotate() first: EXIF orientation, so boxes and crops refer to the image as displayed
     const gray = await sharp(input, { failOn: 'error' }).rotate().removeAlpha().grayscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     const { width, height, channels } = gray.info;
     if (channels !== 1) throw new Error(`grayscale conversion gave ${channels} channels, expected 1`);
-    let img = sharp(gray.data, { raw: { width, height, channels: 1 } });
-    if (crop) {
-      const left = Math.max(0, Math.round(crop.left));
-      const top = Math.max(0, Math.round(crop.top));
-      const right = Math.min(width, Math.round(crop.left + crop.width));
-      const bottom = Math.min(height, Math.round(crop.top + crop.height));
-      if (right <= left || bottom <= top) throw new Error(`crop ${JSON.stringify(crop)} lies outside the ${width}x${height} image`);
-      img = img.extract({ left, top, width: right - left, height: bottom - top });
+    const pixels: Uint8Array[] = [];
+    for (const crop of crops) {
+      let img = sharp(gray.data, { raw: { width, height, channels: 1 } });
+      if (crop) {
+        const left = Math.max(0, Math.round(crop.left));
+        const top = Math.max(0, Math.round(crop.top));
+        const right = Math.min(width, Math.round(crop.left + crop.width));
+        const bottom = Math.min(height, Math.round(crop.top + crop.height));
+        if (right <= left || bottom <= top) throw new Error(`crop ${JSON.stringify(crop)} lies outside the ${width}x${height} image`);
+        img = img.extract({ left, top, width: right - left, height: bottom - top });
+      }
+      const { data, info } = await img
+        .resize(IMAGE_SIZE, IMAGE_SIZE, { fit: 'fill', kernel: 'lanczos3' })
+        .toColourspace('b-w')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 1 || data.length !== IMAGE_PIXELS)
+        throw new Error(`conversion gave ${info.width}x${info.height}x${info.channels}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}x1`);
+      pixels.push(new Uint8Array(data.buffer, data.byteOffset, data.length).slice());
     }
-    const { data, info } = await img
-      .resize(IMAGE_SIZE, IMAGE_SIZE, { fit: 'fill', kernel: 'lanczos3' })
-      .toColourspace('b-w')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 1 || data.length !== IMAGE_PIXELS)
-      throw new Error(`conversion gave ${info.width}x${info.height}x${info.channels}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}x1`);
-    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length).slice(), width, height };
+    return { pixels, width, height };
   } catch (e) {
     throw new Error(`${what}: cannot read it as an image (${(e as Error).message})`);
   }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
-import { toFerPixels } from '../data/image';
+import { toFerCrops } from '../data/image';
 import { writeImage } from '../data/preprocess';
 import { softmaxRows } from '../eval/predict';
 import { argmaxRows } from '../util/argmax';
@@ -20,11 +20,12 @@ import type { PredictModel } from './model';
  * @param crops regions of the displayed image (src/predict/geometry.ts `faceCropBox`); `[undefined]` = the whole image
  *   is one face (an image that is already a face crop, such as a FER2013 image).
  * @returns `[crops.length, 48, 48]` uint8 grayscale, row-major.
- * @throws Error from toFerPixels when the image cannot be decoded or a crop lies outside it.
+ * @throws Error from toFerCrops when the image cannot be decoded or a crop lies outside it.
  */
 export async function cropFaces(image: string | Buffer, crops: ReadonlyArray<Box | undefined>): Promise<Uint8Array> {
   const out = new Uint8Array(crops.length * IMAGE_PIXELS);
-  for (let i = 0; i < crops.length; i++) out.set((await toFerPixels(image, crops[i])).pixels, i * IMAGE_PIXELS);
+  if (!crops.length) return out;
+  (await toFerCrops(image, crops)).pixels.forEach((p, i) => out.set(p, i * IMAGE_PIXELS));
   return out;
 }
 
