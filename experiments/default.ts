@@ -5,7 +5,7 @@
  * on the same PrivateTest images, for a small (baseline, 3 blocks) and a deeper (deep, 5 blocks) network?
  *
  * Command:  npm run exp                 (quick check of the same code on a slice: npm run exp -- --quick)
- * Runtime:  24 min on 2 cores (wasm backend, 2 trainings side by side), about 44 min on 1 core; quick: 35 s on 2 cores.
+ * Runtime:  24 min on 2 cores (wasm backend, 2 trainings side by side), about 44 min on 1 core (the four trainings' measured 44.1 min, summed); quick: 35 s on 2 cores.
  * Settings: the defaults (src/train/settings.ts): 5 epochs, batch 64, Adam, one-cycle to lr 3e-3, flips, seed 42.
  * Expected: PrivateTest accuracy baseline-fer 54.8%, deep-fer 62.8%, baseline-ferplus 74.2%, deep-ferplus 79.2%
  *           (measured: runs/default-20261121-082234, the README's results table; the same seed and backend give the

@@ -7,7 +7,8 @@
  * multi_target 84.00%.)
  *
  * Command:  npm run exp -- ferplus-modes            (quick: npm run exp -- ferplus-modes --quick)
- * Runtime:  4 x 5 epochs of deep: 28.5 min on 2 cores (2 side by side), about 55 min on 1 core; quick: under a minute.
+ * Runtime:  4 x 5 epochs of deep: 28.5 min on 2 cores (2 side by side), about 55 min on 1 core (estimated: side-by-side runs keep ~98% of
+ *           their 1-core speed, README Performance); quick: under a minute.
  * Expected: PrivateTest (majority labels) majority 79.16%, probability 78.50%, crossentropy 80.43%, multi_target
  *           78.50% (measured: runs/ferplus-modes-20261121-084800). As in the paper, crossentropy is best; these
  *           are single runs with one seed, and the seed-to-seed spread has not been measured.

@@ -5,7 +5,8 @@
  * Selection is on PublicTest; PrivateTest is reported for every point.
  *
  * Command:  npm run exp -- sweep-lr                 (quick: npm run exp -- sweep-lr --quick)
- * Runtime:  6 runs x 3 epochs of deep: 24 min on 2 cores (2 side by side), about 46 min on 1 core; quick: about a minute.
+ * Runtime:  6 runs x 3 epochs of deep: 24 min on 2 cores (2 side by side), about 46 min on 1 core (estimated: side-by-side runs keep ~98% of
+ *           their 1-core speed, README Performance); quick: about a minute.
  * Expected: flat: PrivateTest 76.0-77.2% over the whole grid, PublicTest 78.1-78.9%; selected on PublicTest: lr 3e-3 at
  *           batch 64 (PublicTest 78.87%, PrivateTest 76.94%). Measured: runs/sweep-lr-20261121-091754 (one seed).
  */
