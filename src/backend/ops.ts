@@ -65,6 +65,28 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
 }
 
 /**
+ * The moving-average update of batch-norm statistics that tfjs-layers' BatchNormalization applies in training
+ * (tfjs-layers src/layers/normalization.ts, `doMovingAverage`): for the mean and the variance,
+ *
+ *   moving' = moving - (moving - batch) * decay,   decay = 1 - momentum.
+ *
+ * On webgpu with ferlab's kernels one dispatch (FerlabMovingStats) updates both (tfjs ops take 6 kernels per layer);
+ * elsewhere exactly tfjs' ops in that order, so wasm results stay bit-identical to earlier runs.
+ *
+ * @param movingMean `[C]` float32. @param movingVariance `[C]` float32. @param mean `[C]` float32 batch mean.
+ * @param variance `[C]` float32 biased batch variance. @param decay 1 - momentum, in [0, 1].
+ * @returns the new `[C]` moving mean and moving variance (new tensors; the inputs are not modified).
+ */
+export function updateMovingStats(movingMean: tf.Tensor, movingVariance: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, decay: number): [tf.Tensor, tf.Tensor] {
+  if (hasFerlabKernel(FERLAB_KERNELS.movingStats)) {
+    const [m, v] = tf.engine().runKernel(FERLAB_KERNELS.movingStats, { movingMean, movingVariance, mean, variance }, { decay }) as tf.Tensor[];
+    return [m, v];
+  }
+  const one = (orig: tf.Tensor, batch: tf.Tensor) => tf.tidy(() => tf.sub(orig, tf.mul(tf.sub(orig, batch), decay)));
+  return [one(movingMean, mean), one(movingVariance, variance)];
+}
+
+/**
  * Inverted dropout for training: zeroes each element with probability `rate` and scales the kept ones by
  * 1 / (1 - rate), so inference needs no rescaling (as tf.dropout). The mask is drawn from `seed`: the same seed gives
  * the same mask. The gradient is dy * mask.

@@ -88,6 +88,9 @@ async function useWasm(): Promise<BackendInfo['kernels']> {
   return names.length ? chooseVariant() : 'stock';
 }
 
+/** Dispatches ferlab records on webgpu before submitting them to the GPU queue (see useWebGpu). */
+export const WEBGPU_SUBMIT_BATCH = 50;
+
 /**
  * tfjs' webgpu backend on the adapter {@link setupWebGpu} finds, with ferlab's WGSL kernels. `navigator.gpu` must
  * exist before @tensorflow/tfjs-backend-webgpu is loaded (it registers the backend at import only then).
@@ -96,8 +99,10 @@ async function useWasm(): Promise<BackendInfo['kernels']> {
 async function useWebGpu(allowSoftware: boolean): Promise<{ adapter: AdapterDescription; kernels: string }> {
   const adapter = await setupWebGpu(allowSoftware);
   require('@tensorflow/tfjs-backend-webgpu');
-  // dispatches recorded before a queue submit (tfjs default 15); FERLAB_WEBGPU_SUBMIT_BATCH overrides it for tuning
-  const batch = Number(process.env.FERLAB_WEBGPU_SUBMIT_BATCH);
+  // dispatches recorded before a queue submit: tfjs' default is 15; 50 measured faster on an H100 (bench/results/
+  // webgpu-latest.md, 2026-11-26: baseline 2,724 -> 3,316 img/s, deep 2,160 -> 3,379 img/s at batch 64; 200 was
+  // slower again, the GPU then idles while the host records). FERLAB_WEBGPU_SUBMIT_BATCH overrides it for tuning.
+  const batch = Number(process.env.FERLAB_WEBGPU_SUBMIT_BATCH ?? WEBGPU_SUBMIT_BATCH);
   if (batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
   const names = registerWebgpuKernels();
   const warn = console.warn;

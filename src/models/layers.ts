@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTrain, dropoutTrain } from '../backend/ops';
+import { batchNormTrain, dropoutTrain, updateMovingStats } from '../backend/ops';
 
 /**
  * Drop-in subclasses of tfjs-layers' Conv2D, BatchNormalization and Dropout with faster training paths (ferlab's fused wasm
@@ -79,16 +79,11 @@ export class BatchNormalization extends TfBatchNormalization {
     if (!kwargs['training'] || !lastAxis || !self.center || !self.scale) return super.call(inputs, kwargs);
     return tf.tidy(() => {
       const { y, mean, variance } = batchNormTrain(input, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon);
-      const decay = 1 - self.momentum;
-      for (const [v, batch] of [
-        [self.movingMean, mean],
-        [self.movingVariance, variance],
-      ] as const) {
-        tf.tidy(() => {
-          const orig = v.read();
-          v.write(tf.sub(orig, tf.mul(tf.sub(orig, batch), decay)));
-        });
-      }
+      tf.tidy(() => {
+        const [m, v] = updateMovingStats(self.movingMean.read(), self.movingVariance.read(), mean, variance, 1 - self.momentum);
+        self.movingMean.write(m);
+        self.movingVariance.write(v);
+      });
       tf.dispose([mean, variance]);
       return y;
     });

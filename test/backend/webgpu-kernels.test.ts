@@ -16,7 +16,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { maxRelError, values } from '../helpers/backends';
 import { skipFile } from '../helpers/skip';
-import { adamUpdate, batchNormTrain, dropoutTrain, hasFerlabKernel, installReluGradient } from '../../src/backend/ops';
+import { adamUpdate, batchNormTrain, dropoutTrain, hasFerlabKernel, installReluGradient, updateMovingStats } from '../../src/backend/ops';
 import { initBackend, type BackendInfo } from '../../src/backend/select';
 import { SWIFTSHADER_ICD } from '../../src/backend/webgpu/device';
 import { conv2DBackpropFilter } from '../../src/backend/webgpu/conv';
@@ -207,6 +207,20 @@ async function main(): Promise<void> {
     };
     const r = await onCpuAndWebgpu(run);
     assertClose(r, EW_TOL, 'adam', 'adam', ['x', 'm', 'v']);
+  });
+
+  test('FerlabMovingStats on webgpu: moving - (moving - batch) * decay for mean and variance, computed here in JavaScript', async () => {
+    await initBackend('webgpu');
+    const C = 37;
+    const [mm, mv, m, v] = [40, 41, 42, 43].map((s) => values(C, s));
+    const decay = 0.01;
+    const out = await read(updateMovingStats(tf.tensor1d(mm), tf.tensor1d(mv), tf.tensor1d(m), tf.tensor1d(v), decay));
+    for (let i = 0; i < C; i++) {
+      const em = mm[i] - (mm[i] - m[i]) * decay;
+      const ev = mv[i] - (mv[i] - v[i]) * decay;
+      assert.ok(Math.abs(out[0][i] - em) <= 1e-6 * Math.max(1, Math.abs(em)), `moving mean[${i}] = ${out[0][i]}, expected ${em}`);
+      assert.ok(Math.abs(out[1][i] - ev) <= 1e-6 * Math.max(1, Math.abs(ev)), `moving variance[${i}] = ${out[1][i]}, expected ${ev}`);
+    }
   });
 
   test('errors stated', () => {

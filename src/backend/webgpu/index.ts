@@ -4,7 +4,7 @@ import { FERLAB_KERNELS } from '../wasm/kernels';
 import { adam } from './adam';
 import { conv2DBackpropFilter, stockWebgpu } from './conv';
 import { dropout, reluGrad } from './elementwise';
-import { batchNormGrad, batchNormTrain } from './norm';
+import { batchNormGrad, batchNormTrain, movingStats } from './norm';
 import { maxPoolGrad } from './pool';
 
 /**
@@ -22,6 +22,7 @@ import { maxPoolGrad } from './pool';
  * | FerlabBatchNormTrain / FerlabBatchNormGrad | 3 dispatches each (norm.ts) | ~25 kernels of moments/batchNorm and their gradients |
  * | FerlabReluGrad, FerlabDropout | one dispatch each (elementwise.ts) | 2-4 kernels |
  * | FerlabAdam | one dispatch per weight tensor (adam.ts) | ~12 kernels per weight tensor |
+ * | FerlabMovingStats | batch-norm moving mean and variance in one dispatch (norm.ts) | 6 kernels per layer |
  *
  * Every kernel is checked against the cpu backend in test/backend/webgpu-kernels.test.ts (on SwiftShader where no
  * GPU exists).
@@ -35,6 +36,7 @@ const overrides: Record<string, KernelFunc> = {
   [FERLAB_KERNELS.reluGrad]: reluGrad as unknown as KernelFunc,
   [FERLAB_KERNELS.dropout]: dropout as unknown as KernelFunc,
   [FERLAB_KERNELS.adam]: adam as unknown as KernelFunc,
+  [FERLAB_KERNELS.movingStats]: movingStats as unknown as KernelFunc,
 };
 
 let registered = false;

@@ -255,6 +255,42 @@ ${FLAT_MAIN} {
   return [dx, dgamma, dbeta];
 }
 
+/**
+ * FerlabMovingStats: inputs movingMean, movingVariance, mean, variance (each `[C]` float32); attrs decay (1 -
+ * momentum). Outputs the new moving mean and moving variance, moving - (moving - batch) * decay, in one dispatch
+ * (tfjs ops need three kernels per statistic: sub, mul, sub). Same formula as src/backend/ops.ts updateMovingStats.
+ */
+export function movingStats(args: Args): TensorInfo[] {
+  const { movingMean, movingVariance, mean, variance } = args.inputs as Record<string, TensorInfo>;
+  const C = size(movingMean.shape);
+  const code = `
+@group(0) @binding(0) var<storage, read_write> mo: array<f32>;
+@group(0) @binding(1) var<storage, read_write> vo: array<f32>;
+@group(0) @binding(2) var<storage, read> mm: array<f32>;
+@group(0) @binding(3) var<storage, read> mv: array<f32>;
+@group(0) @binding(4) var<storage, read> m: array<f32>;
+@group(0) @binding(5) var<storage, read> v: array<f32>;
+struct U { n: u32, decay: f32 };
+@group(0) @binding(6) var<uniform> u: U;
+${FLAT_MAIN} {
+  ${FLAT_INDEX}
+  if (i >= u.n) { return; }
+  mo[i] = mm[i] - (mm[i] - m[i]) * u.decay;
+  vo[i] = mv[i] - (mv[i] - v[i]) * u.decay;
+}`;
+  return dispatch(args.backend, {
+    key: 'FerlabMovingStats',
+    code,
+    outputs: [{ shape: movingMean.shape }, { shape: movingVariance.shape }],
+    inputs: [movingMean, movingVariance, mean, variance],
+    uniforms: [
+      ['u32', C],
+      ['f32', args.attrs!.decay as number],
+    ],
+    workgroups: flatGrid(C),
+  });
+}
+
 /** Frees intermediate tensors of a kernel (tfjs defers the release until the queued commands using them are submitted). */
 export function disposeAll(backend: unknown, ts: TensorInfo[]): void {
   const b = backend as { disposeData(dataId: object, force?: boolean): boolean };

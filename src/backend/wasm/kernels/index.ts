@@ -39,6 +39,8 @@ export const FERLAB_KERNELS = {
   reluGrad: 'FerlabReluGrad',
   dropout: 'FerlabDropout',
   adam: 'FerlabAdam',
+  /** Batch-norm moving mean and variance updated in one dispatch (webgpu only; wasm keeps tfjs' ops, bit-exact). */
+  movingStats: 'FerlabMovingStats',
 } as const;
 
 const overrides: Record<string, KernelFunc> = {
