@@ -122,7 +122,7 @@ export async function predictCommand(files: string[], o: PredictCliOptions, back
     if (o.crops) console.log(`48x48 model inputs of each face: ${o.crops}`);
   }
   for (const r of results) if (r.type === 'image' && r.faces.length === 0) log(`${r.file}: no face found`);
-  const failed = results.filter((r) => r.type === 'error');
+  const failed = results.filter((r): r is Extract<FileResult, { type: 'error' }> => r.type === 'error');
   for (const r of failed) log(`ferlab: ${r.error}`);
   if (failed.length) log(`ferlab: ${failed.length} of ${results.length} files could not be processed`);
   return failed.length ? 1 : 0;

@@ -1,0 +1,264 @@
+/**
+ * Test-time augmentation (TTA) for ferlab's 48x48 grayscale models: predict several views of each test image and
+ * average the class probabilities.
+ *
+ * - `'none'`: one view, the centre crop of size `crop` (the whole image when crop = 48).
+ * - `'flip'`: that view and the same window of the left-right mirrored image (2 views).
+ * - `'tencrop'`: the ten-crop of Krizhevsky, Sutskever & Hinton 2012 ("ImageNet Classification with Deep
+ *   Convolutional Neural Networks", NIPS, sec. 4.1: five patches, "the four corner patches and the center patch",
+ *   and their horizontal reflections), in the order of torchvision's `TenCrop` / `functional.ten_crop`: top-left,
+ *   top-right, bottom-left, bottom-right, centre of the image, then the same five windows of the mirrored image
+ *   (10 views). usef-kh/fer (Khaireddin & Chen 2021, the VGG that reaches 73.28% on FER2013) tests this way with
+ *   `transforms.TenCrop(40)` on the 48x48 images (data/fer2013.py, commit 3c5de07), so its model, and a ferlab model used with
+ *   tencrop, takes `crop x crop` inputs (40x40 there): a model trained on whole 48x48 images cannot take crops.
+ *
+ * How views are combined: by default ferlab **averages the softmax probabilities** of the views (Krizhevsky et al.
+ * 2012 sec. 4.1: "averaging the predictions made by the network's softmax layer on the ten patches"). usef-kh/fer
+ * instead averages the raw network outputs, i.e. the logits (utils/loops.py `evaluate` and evaluate.py: `outputs =
+ * torch.sum(outputs.view(bs, ncrops, -1), dim=1) / ncrops` on the logits of a network without a softmax layer,
+ * then CrossEntropyLoss / argmax); `average: 'logits'` reproduces that, returning softmax(mean logits). The two can
+ * pick different classes.
+ *
+ * Pixels are preprocessed as everywhere in ferlab (src/data/preprocess.ts): float32 uint8 / 255 in [0, 1], NHWC
+ * with one channel.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+
+/** The TTA modes. */
+export const TTA_MODES = ['none', 'flip', 'tencrop'] as const;
+export type TtaMode = (typeof TTA_MODES)[number];
+
+/** How the views' predictions are combined (see the module comment). */
+export type TtaAverage = 'probabilities' | 'logits';
+
+/** Crop size of usef-kh/fer's `TenCrop(40)`, the default crop of `'tencrop'`. */
+export const TENCROP_SIZE = 40;
+
+/** What a TTA prediction did, for metrics.json: e.g. `{ tta: 'flip', views: 2, crop: 48, average: 'probabilities' }`. */
+export interface TtaRecord {
+  tta: TtaMode;
+  /** Model inputs per image: 1, 2 or 10. */
+  views: number;
+  /** Side of the square model input, in pixels. */
+  crop: number;
+  average: TtaAverage;
+}
+
+/** One view: the `crop x crop` window at (top, left) of the image, or of its left-right mirror when `mirrored`. */
+export interface CropWindow {
+  /** Row and column of the window's top-left pixel in the (possibly mirrored) 48x48 image. */
+  top: number;
+  left: number;
+  mirrored: boolean;
+}
+
+/** Views per image of a mode: none 1, flip 2, tencrop 10. @throws Error for an unknown mode. */
+export function ttaViews(mode: TtaMode): number {
+  return ttaWindows(mode, mode === 'tencrop' ? TENCROP_SIZE : IMAGE_SIZE).length;
+}
+
+/** Python's round() (half to even), which torchvision's centre crop uses. */
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * The windows of a mode, in view order. Corners are at 0 and 48 - crop; the centre window starts at
+ * round((48 - crop) / 2) with Python's half-to-even rounding (torchvision `center_crop`): 4 for crop 40.
+ * The mirrored windows are windows of the mirrored image, as torchvision's ten_crop (five_crop of hflip(img)); a
+ * mirrored window at (t, l) holds pixel (y, x) = image[t + y][47 - l - x].
+ *
+ * @param crop window side in [1, 48] (below 48 for tencrop).
+ * @throws Error for an unknown mode, a crop outside [1, 48], or tencrop with crop 48.
+ */
+export function ttaWindows(mode: TtaMode, crop: number): CropWindow[] {
+  if (!Number.isInteger(crop) || crop < 1 || crop > IMAGE_SIZE) throw new Error(`TTA: crop must be an integer in [1, ${IMAGE_SIZE}], got ${crop}`);
+  const e = IMAGE_SIZE - crop;
+  const c = roundHalfEven(e / 2);
+  const five = [
+    { top: 0, left: 0 },
+    { top: 0, left: e },
+    { top: e, left: 0 },
+    { top: e, left: e },
+    { top: c, left: c },
+  ];
+  switch (mode) {
+    case 'none':
+      return [{ top: c, left: c, mirrored: false }];
+    case 'flip':
+      return [
+        { top: c, left: c, mirrored: false },
+        { top: c, left: c, mirrored: true },
+      ];
+    case 'tencrop':
+      if (crop === IMAGE_SIZE)
+        throw new Error(
+          `TTA: tencrop with crop ${IMAGE_SIZE} would feed five identical windows; use 'flip', or a model trained on smaller crops (e.g. ${TENCROP_SIZE})`,
+        );
+      return [...five.map((w) => ({ ...w, mirrored: false })), ...five.map((w) => ({ ...w, mirrored: true }))];
+    default:
+      throw new Error(`TTA: unknown mode '${String(mode)}'; expected one of ${TTA_MODES.join(', ')}`);
+  }
+}
+
+/** Default crop of a mode: 48 (the whole image) for none and flip, {@link TENCROP_SIZE} for tencrop. */
+export function defaultCrop(mode: TtaMode): number {
+  return mode === 'tencrop' ? TENCROP_SIZE : IMAGE_SIZE;
+}
+
+/** The record of a TTA setting (what {@link predictProbabilitiesTTA} returns with its probabilities). */
+export function ttaRecord(mode: TtaMode, opts: { crop?: number; average?: TtaAverage } = {}): TtaRecord {
+  const crop = opts.crop ?? defaultCrop(mode);
+  return { tta: mode, views: ttaWindows(mode, crop).length, crop, average: opts.average ?? 'probabilities' };
+}
+
+const TO_FLOAT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+
+/**
+ * The model inputs of TTA: for each image, its views (see {@link ttaWindows}), as float32 pixel / 255.
+ *
+ * @param pixels `[N, 48, 48]` uint8 images (a dataset's `pixels`). @param rows image indices to use, in order.
+ * @param opts.crop window side (default {@link defaultCrop}); opts.start / opts.count: use rows[start, start+count)
+ *   (default: all); opts.out: a buffer to write into (at least count * views * crop^2 long; a subarray of it is
+ *   returned).
+ * @returns `[count * views, crop, crop, 1]` float32 NHWC, image-major: view v of the j-th image is input j * views + v,
+ *   and its pixel (y, x) is at ((j * views + v) * crop + y) * crop + x.
+ * @throws Error for an unknown mode, a bad crop, a row outside [0, N), a pixels length that is not a multiple of
+ *   48 * 48, or a too small `out`.
+ */
+export function buildTtaBatch(
+  pixels: Uint8Array,
+  rows: ArrayLike<number>,
+  mode: TtaMode,
+  opts: { crop?: number; start?: number; count?: number; out?: Float32Array } = {},
+): Float32Array {
+  const crop = opts.crop ?? defaultCrop(mode);
+  const windows = ttaWindows(mode, crop);
+  if (pixels.length % IMAGE_PIXELS !== 0) throw new Error(`TTA: ${pixels.length} pixels are not a whole number of ${IMAGE_SIZE}x${IMAGE_SIZE} images`);
+  const N = pixels.length / IMAGE_PIXELS;
+  const start = opts.start ?? 0;
+  const count = opts.count ?? rows.length - start;
+  if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= rows.length))
+    throw new Error(`TTA: rows [${start}, ${start + count}) do not lie within the ${rows.length} rows given`);
+  const k = windows.length;
+  const viewSize = crop * crop;
+  const need = count * k * viewSize;
+  if (opts.out && opts.out.length < need) throw new Error(`TTA: out holds ${opts.out.length} values; ${need} needed`);
+  const out = opts.out ? opts.out.subarray(0, need) : new Float32Array(need);
+  const S = IMAGE_SIZE;
+  for (let j = 0; j < count; j++) {
+    const row = rows[start + j];
+    if (!(Number.isInteger(row) && row >= 0 && row < N)) throw new Error(`TTA: row ${start + j} is ${row}; expected an image index in [0, ${N})`);
+    const src = row * IMAGE_PIXELS;
+    for (let v = 0; v < k; v++) {
+      const { top, left, mirrored } = windows[v];
+      let o = (j * k + v) * viewSize;
+      for (let y = 0; y < crop; y++) {
+        const r = src + (top + y) * S;
+        if (mirrored) {
+          const base = r + S - 1 - left; // x -> column 47 - left - x
+          for (let x = 0; x < crop; x++) out[o++] = TO_FLOAT[pixels[base - x]];
+        } else {
+          const base = r + left;
+          for (let x = 0; x < crop; x++) out[o++] = TO_FLOAT[pixels[base + x]];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Default model inputs per forward pass of {@link predictProbabilitiesTTA}. */
+export const TTA_BATCH = 256;
+
+/**
+ * Class probabilities of a model with test-time augmentation: every view of each image through the model in inference
+ * mode (`model.predict`: BatchNorm moving statistics, no dropout), softmax per view, averaged over the views
+ * (`average: 'logits'`: softmax of the views' mean logits, as usef-kh/fer). The model must output logits (ferlab's
+ * models do; a model ending in a softmax would be softmaxed twice). Softmax and averaging are float64 in JavaScript;
+ * every tensor is disposed.
+ *
+ * @param model a single-output LayersModel with input `[batch, crop, crop, 1]` and output `[batch, C]` logits.
+ * @param pixels `[N, 48, 48]` uint8 images. @param rows `[n]` image indices to predict, in order.
+ * @param opts.crop window side (default: the model's input height; it must match the model's input);
+ *   opts.batchSize model inputs per forward pass (default {@link TTA_BATCH}; each pass takes
+ *   max(1, floor(batchSize / views)) whole images); opts.average (default 'probabilities').
+ * @returns `probabilities`: `[n, C]` float32 averaged probabilities (rows sum to 1), and the `record` for metrics.json.
+ * @throws Error for an unknown mode, a crop that is not the model's input size or outside [1, 48], tencrop with
+ *   crop 48 (a 48x48 model: use 'flip'), a model with several outputs, a bad batch size, or a row out of range.
+ */
+export function predictProbabilitiesTTA(
+  model: tf.LayersModel,
+  pixels: Uint8Array,
+  rows: Int32Array | number[],
+  mode: TtaMode,
+  opts: { crop?: number; batchSize?: number; average?: TtaAverage } = {},
+): { probabilities: Float32Array; record: TtaRecord } {
+  if (model.outputs.length !== 1) throw new Error(`predictProbabilitiesTTA: the model has ${model.outputs.length} outputs; expected 1`);
+  const inShape = model.inputs[0].shape; // [null, H, W, 1]
+  const modelSide = inShape[1];
+  const crop = opts.crop ?? (typeof modelSide === 'number' ? modelSide : defaultCrop(mode));
+  if ((typeof modelSide === 'number' && modelSide !== crop) || (typeof inShape[2] === 'number' && inShape[2] !== crop))
+    throw new Error(
+      `predictProbabilitiesTTA: crop ${crop} does not fit the model's input ${JSON.stringify(inShape.slice(1))}; ` +
+        `mode '${mode}' feeds [${crop}, ${crop}, 1] windows (tencrop needs a model trained on crop x crop inputs)`,
+    );
+  const average = opts.average ?? 'probabilities';
+  if (average !== 'probabilities' && average !== 'logits')
+    throw new Error(`predictProbabilitiesTTA: average must be 'probabilities' or 'logits', got '${String(average)}'`);
+  const record = ttaRecord(mode, { crop, average });
+  const k = record.views;
+  const batchSize = opts.batchSize ?? TTA_BATCH;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predictProbabilitiesTTA: batchSize must be a positive integer, got ${batchSize}`);
+  const perPass = Math.max(1, Math.floor(batchSize / k));
+  const n = rows.length;
+  const C = model.outputs[0].shape[1];
+  if (typeof C !== 'number') throw new Error(`predictProbabilitiesTTA: the model's output shape ${JSON.stringify(model.outputs[0].shape)} is not [batch, C]`);
+  const probabilities = new Float32Array(n * C);
+  const buf = new Float32Array(Math.min(perPass, n) * k * crop * crop);
+  const acc = new Float64Array(C);
+  const e = new Float64Array(C);
+  for (let start = 0; start < n; start += perPass) {
+    const count = Math.min(perPass, n - start);
+    const x = buildTtaBatch(pixels, rows, mode, { crop, start, count, out: buf });
+    const y = tf.tidy(() => {
+      const out = model.predict(tf.tensor4d(x, [count * k, crop, crop, 1]));
+      if (Array.isArray(out)) throw new Error('predictProbabilitiesTTA: the model returned several outputs; expected 1');
+      return out;
+    });
+    const z = y.dataSync() as Float32Array;
+    y.dispose();
+    for (let j = 0; j < count; j++) {
+      acc.fill(0);
+      for (let v = 0; v < k; v++) {
+        const o = (j * k + v) * C;
+        if (average === 'logits') {
+          for (let c = 0; c < C; c++) acc[c] += z[o + c] / k;
+          continue;
+        }
+        softmaxInto(z, o, C, e);
+        for (let c = 0; c < C; c++) acc[c] += e[c] / k;
+      }
+      if (average === 'logits') {
+        softmaxInto(acc, 0, C, e);
+        acc.set(e);
+      }
+      for (let c = 0; c < C; c++) probabilities[(start + j) * C + c] = acc[c];
+    }
+  }
+  return { probabilities, record };
+}
+
+/** Stable softmax of z[o .. o + C) into e (float64). */
+function softmaxInto(z: ArrayLike<number>, o: number, C: number, e: Float64Array): void {
+  let m = -Infinity;
+  for (let c = 0; c < C; c++) m = Math.max(m, z[o + c]);
+  let s = 0;
+  for (let c = 0; c < C; c++) s += e[c] = Math.exp(z[o + c] - m);
+  for (let c = 0; c < C; c++) e[c] /= s;
+}
