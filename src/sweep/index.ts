@@ -1,0 +1,16 @@
+/**
+ * ferlab's hyper-parameter search engine (ask-and-tell): search spaces, sweep specs, grid / random / TPE samplers,
+ * median / ASHA pruners, a crash-safe journal and the study engine. ferlab's own code: no well-kept hyper-parameter
+ * library exists on npm; the algorithms follow Bergstra et al. 2011 (TPE), Li et al. 2020 (ASHA) and Optuna's
+ * defaults, as each module documents. Pure logic: training integration lives in the callers.
+ */
+export * from './space';
+export * from './spec';
+export * from './journal';
+export * from './sampler';
+export * from './grid';
+export * from './random';
+export * from './parzen';
+export * from './tpe';
+export * from './pruners';
+export * from './engine';
