@@ -3,6 +3,7 @@ import { writeImage } from '../data/preprocess';
 import { multiTargetMask } from '../data/votes';
 import type { LossKind, TrainLabels } from '../data/labels';
 import { Rng } from '../util/rng';
+import { createAugmenter, type Augmenter } from './augment';
 import type { Augment } from './settings';
 
 /** One batch: inputs, targets and hard labels, in reused buffers (valid until the next batch). */
@@ -20,6 +21,11 @@ export interface Batch {
 /** Options of {@link TrainBatches}. */
 export interface TrainBatchOptions {
   batchSize: number;
+  /**
+   * Resolved augmentation (AugmentSchema's output): flip and integer shift draw and write exactly as before the other
+   * knobs existed; any other knob on hands every image to an {@link Augmenter} (src/train/augment.ts), which draws the
+   * same flip and shift first, then its own parameters.
+   */
   augment: Augment;
   /** Loss kind of the label set: `multi_target` turns targets into the acceptance mask. */
   loss: LossKind;
@@ -38,6 +44,8 @@ export class TrainBatches {
   private readonly x: Float32Array;
   private readonly y: Float32Array;
   private readonly label: Uint8Array;
+  /** Set when a knob beyond flip / shift is on (rotation, scale, translate, skew, crop, erasing). */
+  private readonly augmenter: Augmenter | undefined;
 
   /**
    * @param pixels `[N, 48, 48]` uint8 dataset images.
@@ -55,6 +63,7 @@ export class TrainBatches {
     this.x = new Float32Array(opts.batchSize * IMAGE_PIXELS);
     this.y = new Float32Array(opts.batchSize * numClasses);
     this.label = new Uint8Array(opts.batchSize);
+    this.augmenter = createAugmenter(opts.augment);
   }
 
   /** Steps per epoch. */
@@ -86,18 +95,27 @@ export class TrainBatches {
     this.opts.rng.setState(state.rng);
   }
 
-  /** Batches of one epoch, freshly shuffled. */
+  /**
+   * Batches of one epoch, freshly shuffled. Random draws, in order: one Fisher-Yates shuffle of the order; then per
+   * image, in batch order: flip `uniform() < 0.5` when flip is on, dx then dy `int(2 shift + 1) - shift` when shift > 0,
+   * the other knobs' draws when one is on (Augmenter), the FER+ `probability`-mode target draw.
+   */
   *epoch(): Generator<Batch> {
     const { batchSize, augment, rng } = this.opts;
+    const augmenter = this.augmenter;
     const C = this.numClasses;
     rng.shuffle(this.order);
     for (let s = 0; s < this.steps; s++) {
       for (let b = 0; b < batchSize; b++) {
         const j = this.order[s * batchSize + b];
-        const flip = augment.flip && rng.uniform() < 0.5;
-        const dx = augment.shift ? rng.int(2 * augment.shift + 1) - augment.shift : 0;
-        const dy = augment.shift ? rng.int(2 * augment.shift + 1) - augment.shift : 0;
-        writeImage(this.pixels, this.split.index[j], this.x, b * IMAGE_PIXELS, flip, dx, dy);
+        if (augmenter) {
+          augmenter.write(rng, this.pixels, this.split.index[j], this.x, b * IMAGE_PIXELS);
+        } else {
+          const flip = augment.flip && rng.uniform() < 0.5;
+          const dx = augment.shift ? rng.int(2 * augment.shift + 1) - augment.shift : 0;
+          const dy = augment.shift ? rng.int(2 * augment.shift + 1) - augment.shift : 0;
+          writeImage(this.pixels, this.split.index[j], this.x, b * IMAGE_PIXELS, flip, dx, dy);
+        }
         const t = this.split.target.subarray(j * C, (j + 1) * C);
         this.label[b] = this.split.label[j];
         const y = this.y.subarray(b * C, (b + 1) * C);

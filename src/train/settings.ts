@@ -49,13 +49,194 @@ export const AdamSchema = z
   .prefault({});
 export type AdamConfig = z.infer<typeof AdamSchema>;
 
-/** Training-time augmentation, applied per image on the fly from the uint8 data (src/train/batches.ts). */
-export const AugmentSchema = z
-  .strictObject({
-    flip: z.boolean().default(true).describe('mirror left-right with probability 0.5 (expressions are left-right symmetric)'),
-    shift: int(0).max(12).default(0).describe('random translation of up to this many pixels in x and y, edges replicated; 0 = off'),
-  })
-  .prefault({});
+/** A `[min, max]` pair of numbers, each checked by `each`; min > max is an error at the pair's path. */
+const minMax = (each: z.ZodNumber) => z.tuple([each, each]).refine(([lo, hi]) => lo <= hi, { message: 'expected [min, max] with min <= max' });
+
+/**
+ * Random resized crop, sampled as torchvision's RandomResizedCrop.get_params (the crop Khaireddin & Chen 2021 use):
+ * up to 10 tries of area ~ U(scale) x 48 x 48 and width / height ~ log-U(ratio), the first crop that fits the image
+ * kept at a random integer position, else the whole image; the crop is resized back to 48x48 (bilinear) by the same
+ * affine warp as the other knobs (src/train/augment.ts).
+ */
+export const CropSchema = z.strictObject({
+  scale: minMax(z.number().gt(0).max(4)).describe(
+    'crop area as a fraction of the image area, uniform in [min, max] (torchvision RandomResizedCrop `scale`); values > 1 are drawn too, but only crops that fit the image are kept',
+  ),
+  ratio: minMax(z.number().gt(0).max(10))
+    .default([3 / 4, 4 / 3])
+    .describe('crop width / height, log-uniform in [min, max] (torchvision RandomResizedCrop `ratio`, default [3/4, 4/3])'),
+});
+export type Crop = z.infer<typeof CropSchema>;
+
+/**
+ * Random erasing (Zhong et al. 2017, arXiv 1708.04896, Algorithm 1), sampled as torchvision's RandomErasing: with
+ * probability p, up to 10 tries of area ~ U(area) x 48 x 48 and height / width ~ log-U(ratio); the first rectangle
+ * smaller than the image is filled. Applied to the float image after the warp. Defaults: the paper's (p 0.5,
+ * s_l 0.02, s_h 0.4, r_1 0.3, r_2 = 1 / r_1, random values).
+ */
+export const ErasingSchema = z.strictObject({
+  p: z.number().min(0).max(1).default(0.5).describe('probability that an image gets an erased rectangle (Zhong et al.: 0.5)'),
+  area: minMax(z.number().gt(0).max(1))
+    .default([0.02, 0.4])
+    .describe('rectangle area as a fraction of the image area, uniform in [min, max] (Zhong et al. s_l 0.02, s_h 0.4; torchvision [0.02, 0.33])'),
+  ratio: minMax(z.number().gt(0).max(100))
+    .default([0.3, 1 / 0.3])
+    .describe('rectangle height / width, log-uniform in [min, max] (Zhong et al. r_1 0.3, r_2 1 / r_1; torchvision [0.3, 3.3])'),
+  value: z
+    .union([z.literal('random'), z.number().min(0).max(1)])
+    .default('random')
+    .describe(
+      "fill on the [0, 1] input scale: 'random' = each erased pixel uniform in [0, 1) (Zhong et al.'s rand(0, 255)), or one value (torchvision's default 0)",
+    ),
+});
+export type Erasing = z.infer<typeof ErasingSchema>;
+
+/** Names of the augmentation presets (values: {@link AUGMENT_PRESETS}). */
+export const AUGMENT_PRESET_NAMES = ['none', 'ferplus-paper', 'khaireddin2021'] as const;
+export type AugmentPreset = (typeof AUGMENT_PRESET_NAMES)[number];
+
+/** The augmentation knobs beyond flip and shift, every one resolved; 0 / null = off. */
+export interface AugmentKnobs {
+  rotation: number;
+  scale: number;
+  translate: number;
+  skew: number;
+  crop: Crop | null;
+  erasing: Erasing | null;
+}
+
+/** Every knob off: the default study's augmentation is flips only. */
+export const AUGMENT_OFF: Readonly<AugmentKnobs> = { rotation: 0, scale: 0, translate: 0, skew: 0, crop: null, erasing: null };
+
+/**
+ * What each preset sets: every knob of {@link AugmentKnobs} (the ones a source does not use are off). Neither preset
+ * touches `flip` or `shift`: both sources flip left-right with probability 0.5, which is already the default, and
+ * neither uses an integer shift.
+ *
+ * - `ferplus-paper`: the FER+ paper's training augmentation (Barsoum et al. 2016, arXiv 1608.01041), from
+ *   microsoft/FERPlus (commit ae2128a) src/ferplus.py FERPlusReader.__init__ (max_shift 0.08, max_scale 1.05,
+ *   max_angle 20.0, max_skew 0.05, do_flip True) and src/img_util.py distort_img / crop_img (shift = size x max_shift x
+ *   U(-1, 1) per axis, angle U(-20, 20) degrees, skew_x and skew_y U(-0.05, 0.05), scale per axis U(1, 1.05) inverted
+ *   with probability 0.5, bilinear, flip after the warp). Differences here: the scale is one factor for both axes,
+ *   uniform in [0.95, 1.05] (FER+: per axis in [1/1.05, 1.05]); edges are replicated (FER+: scipy 'reflect'); the
+ *   images are 48x48 (FER+ crops 64x64 from the face box).
+ * - `khaireddin2021`: Khaireddin & Chen 2021 (arXiv 2105.03588), from usef-kh/fer (commit 3c5de07) data/fer2013.py
+ *   get_dataloaders: RandomResizedCrop(48, scale=(0.8, 1.2)) (torchvision's default ratio (3/4, 4/3)),
+ *   RandomApply([RandomAffine(0, translate=(0.2, 0.2))], p=0.5), RandomHorizontalFlip(), RandomApply([RandomRotation(10)],
+ *   p=0.5), then TenCrop(40) and RandomErasing(p=0.5) (torchvision defaults: scale (0.02, 0.33), ratio (0.3, 3.3),
+ *   value 0, on the [0, 1] tensor). Differences here: translation and rotation apply to every image (there: each with
+ *   probability 0.5), the translation is continuous (torchvision rounds it to whole pixels), and there is no TenCrop
+ *   (ferlab models take 48x48, so erasing acts on the whole 48x48 image instead of each 40x40 crop).
+ */
+export const AUGMENT_PRESETS: Readonly<Record<Exclude<AugmentPreset, 'none'>, Readonly<AugmentKnobs>>> = {
+  'ferplus-paper': { rotation: 20, scale: 0.05, translate: 0.08, skew: 0.05, crop: null, erasing: null },
+  khaireddin2021: {
+    rotation: 10,
+    scale: 0,
+    translate: 0.2,
+    skew: 0,
+    crop: { scale: [0.8, 1.2], ratio: [3 / 4, 4 / 3] },
+    erasing: { p: 0.5, area: [0.02, 0.33], ratio: [0.3, 3.3], value: 0 },
+  },
+};
+
+/** The augmentation settings as written (before {@link resolveAugment}): a knob left out is unset. */
+const AugmentFieldsSchema = z.strictObject({
+  flip: z.boolean().default(true).describe('mirror left-right with probability 0.5 (expressions are left-right symmetric)'),
+  shift: int(0).max(12).default(0).describe('random translation of up to this many pixels in x and y, edges replicated; 0 = off'),
+  preset: z
+    .enum(AUGMENT_PRESET_NAMES)
+    .default('none')
+    .describe(
+      "a published recipe that sets rotation, scale, translate, skew, crop and erasing (AUGMENT_PRESETS: 'ferplus-paper' = microsoft/FERPlus src/ferplus.py + src/img_util.py, 'khaireddin2021' = usef-kh/fer data/fer2013.py); a knob given next to the preset overrides the preset's value (0 or null turns it off); 'none' = every unset knob off",
+    ),
+  rotation: z
+    .number()
+    .min(0)
+    .max(180)
+    .optional()
+    .describe(
+      'random rotation about the image centre by U(-rotation, rotation) degrees (positive = counter-clockwise on screen), bilinear, edges replicated; 0 = off (FER+ paper: 20)',
+    ),
+  scale: z
+    .number()
+    .min(0)
+    .lt(1)
+    .optional()
+    .describe(
+      'random zoom about the image centre by a factor U(1 - scale, 1 + scale) (> 1 enlarges the face), the same in x and y; 0 = off (FER+ paper: max_scale 1.05, i.e. 0.05)',
+    ),
+  translate: z
+    .number()
+    .min(0)
+    .max(0.5)
+    .optional()
+    .describe(
+      'random continuous translation by U(-translate, translate) x 48 px in x and in y independently (0.1 = up to 4.8 px; unlike the integer `shift`), bilinear, edges replicated; 0 = off (FER+ paper: 0.08; Khaireddin & Chen: 0.2)',
+    ),
+  skew: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe(
+      'random shear about the image centre: y += ky x then x += kx y, with kx, ky each U(-skew, skew) (dimensionless); 0 = off (FER+ paper: max_skew 0.05)',
+    ),
+  crop: CropSchema.nullable()
+    .optional()
+    .describe(
+      'random resized crop (torchvision RandomResizedCrop sampling), then resized back to 48x48; null = off (Khaireddin & Chen: scale [0.8, 1.2], ratio [3/4, 4/3])',
+    ),
+  erasing: ErasingSchema.nullable()
+    .optional()
+    .describe(
+      'random erasing (Zhong et al. 2017, arXiv 1708.04896) after the warp; null = off (Khaireddin & Chen: p 0.5, area [0.02, 0.33], ratio [0.3, 3.3], value 0)',
+    ),
+});
+/** The augmentation settings as written, defaults of flip / shift / preset filled in, knobs possibly unset. */
+export type AugmentFields = z.output<typeof AugmentFieldsSchema>;
+
+/**
+ * Resolved augmentation (what a run record stores): `flip` and `shift` always; with a preset, its name and every
+ * knob (so that the record reads without the preset table); without one, only the knobs that are on (an absent knob
+ * is off, so the default study's record is `{ flip: true, shift: 0 }` as before the knobs existed). Parsing a resolved
+ * value again gives the same value.
+ */
+export type ResolvedAugment = { flip: boolean; shift: number; preset?: Exclude<AugmentPreset, 'none'> } & Partial<AugmentKnobs>;
+
+/**
+ * Resolves a preset into explicit knob values: each knob is the value given, else the preset's, else off. The run
+ * record stores the result (AugmentSchema applies it on parse). To switch presets on the command line, set the group
+ * whole (`--set 'augment={"preset":"khaireddin2021"}'`): `augment.preset=...` on an already resolved config keeps the
+ * old preset's values, which are explicit by then.
+ */
+export function resolveAugment(a: AugmentFields): ResolvedAugment {
+  const preset = a.preset === 'none' ? undefined : AUGMENT_PRESETS[a.preset];
+  const base = preset ?? AUGMENT_OFF;
+  const knobs: AugmentKnobs = {
+    rotation: a.rotation ?? base.rotation,
+    scale: a.scale ?? base.scale,
+    translate: a.translate ?? base.translate,
+    skew: a.skew ?? base.skew,
+    crop: structuredClone(a.crop !== undefined ? a.crop : base.crop),
+    erasing: structuredClone(a.erasing !== undefined ? a.erasing : base.erasing),
+  };
+  if (a.preset !== 'none') return { flip: a.flip, shift: a.shift, preset: a.preset, ...knobs };
+  const out: ResolvedAugment = { flip: a.flip, shift: a.shift };
+  if (knobs.rotation > 0) out.rotation = knobs.rotation;
+  if (knobs.scale > 0) out.scale = knobs.scale;
+  if (knobs.translate > 0) out.translate = knobs.translate;
+  if (knobs.skew > 0) out.skew = knobs.skew;
+  if (knobs.crop) out.crop = knobs.crop;
+  if (knobs.erasing) out.erasing = knobs.erasing;
+  return out;
+}
+
+/**
+ * Training-time augmentation, applied per image on the fly from the uint8 data (src/train/batches.ts; the warp and
+ * erasing in src/train/augment.ts). Parsing resolves the preset ({@link resolveAugment}).
+ */
+export const AugmentSchema = AugmentFieldsSchema.transform(resolveAugment).prefault({});
 export type Augment = z.infer<typeof AugmentSchema>;
 
 /** Settings of one training run, with the defaults of the default study. */
