@@ -117,6 +117,26 @@ export function defineExperiment(e: z.input<typeof ExperimentSchema>): Experimen
   return exp;
 }
 
+/**
+ * The keys the settings schema accepts in the group at `path` (e.g. `['augment']` -> flip, shift, rotation, ...),
+ * including optional ones absent from resolved settings; undefined when the path is not a plain group (a union such
+ * as the schedule). Walks zod's wrappers (default, prefault, optional, nullable, pipe).
+ */
+function schemaKeysAt(path: string[]): string[] | undefined {
+  type Def = { type?: string; innerType?: unknown; in?: unknown; shape?: Record<string, unknown> };
+  const unwrap = (t: unknown): Def | undefined => {
+    let def = (t as { _zod?: { def?: Def } })?._zod?.def;
+    while (def && (def.innerType || (def.type === 'pipe' && def.in))) def = ((def.innerType ?? def.in) as { _zod?: { def?: Def } })._zod?.def;
+    return def;
+  };
+  let def = unwrap(SettingsSchema);
+  for (const k of path) {
+    if (def?.type !== 'object' || !def.shape || !(k in def.shape)) return undefined;
+    def = unwrap(def.shape[k]);
+  }
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : undefined;
+}
+
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown, full: string): void {
   let cur = obj;
   for (let i = 0; i < path.length - 1; i++) {
@@ -125,8 +145,9 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown, f
       throw new ConfigError(`override '${full}': '${path.slice(0, i + 1).join('.')}' is not a group of settings`);
     cur = next as Record<string, unknown>;
   }
-  if (!(path[path.length - 1] in cur)) {
-    const keys = Object.keys(cur).join(', ');
+  const known = schemaKeysAt(path.slice(0, -1));
+  if (!(path[path.length - 1] in cur) && !known?.includes(path[path.length - 1])) {
+    const keys = [...new Set([...Object.keys(cur), ...(known ?? [])])].join(', ');
     throw new ConfigError(`override '${full}': unknown key '${path.join('.')}' (valid here: ${keys})`);
   }
   cur[path[path.length - 1]] = value;

@@ -80,8 +80,8 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
         [
           'training',
           cfg
-            ? `${cfg.epochs} epochs, batch ${cfg.batchSize}, peak lr ${cfg.lr}, schedule ${cfg.schedule.name}, Adam (weight decay ${cfg.optimizer.weightDecay}), ` +
-              `flips ${cfg.augment.flip ? 'on' : 'off'}, shift ${cfg.augment.shift}, label smoothing ${cfg.labelSmoothing}, seed ${cfg.seed}; weights of the best PublicTest epoch`
+            ? `${cfg.epochs} epochs, batch ${cfg.batchSize}, peak lr ${cfg.lr}, schedule ${cfg.schedule.name}, ${optimizerText(cfg.optimizer)}, ` +
+              `augmentation ${augmentText(cfg.augment)}, label smoothing ${cfg.labelSmoothing}${cfg.classWeights === 'balanced' ? ', balanced class weights' : ''}, seed ${cfg.seed}; weights of the best PublicTest epoch`
             : '?',
         ],
         ['exported', `${ex.date} by ferlab commit \`${ex.environment.commit ?? 'unknown'}\` (${ex.environment.backend})`],
@@ -308,4 +308,16 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
     '',
   );
   return L.join('\n');
+}
+
+/** The optimizer of a run in words, e.g. `SGD (momentum 0.9, Nesterov, weight decay 0.0001)`. */
+function optimizerText(o: { name?: string; momentum?: number; nesterov?: boolean; weightDecay: number }): string {
+  if (o.name === 'sgd') return `SGD (momentum ${o.momentum ?? 0.9}${o.nesterov ? ', Nesterov' : ''}, weight decay ${o.weightDecay})`;
+  return `Adam (weight decay ${o.weightDecay})`;
+}
+
+/** The augmentation settings in words: every knob that is on (`flips, shift 4, rotation 10`), or `none`. */
+function augmentText(a: Record<string, unknown>): string {
+  const on = Object.entries(a).filter(([k, v]) => v !== undefined && v !== null && v !== false && v !== 0 && !(k === 'preset' && v === 'none'));
+  return on.length ? on.map(([k, v]) => (v === true ? (k === 'flip' ? 'flips' : k) : `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`)).join(', ') : 'none';
 }

@@ -13,8 +13,8 @@ import { argmaxRows } from '../util/argmax';
 import { Rng } from '../util/rng';
 import { TrainBatches } from './batches';
 import { loadCheckpoint, removeStaleTemps, saveCheckpoint, type TrainCheckpoint } from './checkpoint';
-import { lossFn } from './loss';
-import { Adam } from './optimizer';
+import { balancedClassWeights, lossFn } from './loss';
+import { createOptimizer } from './optimizer';
 import { learningRate } from './schedule';
 import type { TrainConfig } from './settings';
 
@@ -220,7 +220,8 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     init = initFromSaved(model, opts.initDir ?? resolveModelRef(cfg.initFrom), labels.classes, cfg.model);
   const frozen = freezeLayers(model, cfg.freeze);
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-  const optimizer = new Adam(cfg.optimizer);
+  const optimizer = createOptimizer(cfg.optimizer);
+  const classWeights = cfg.classWeights === 'balanced' ? tf.keep(tf.tensor1d(balancedClassWeights(labels.train.label, labels.numClasses))) : undefined;
   const batches = new TrainBatches(ds.pixels, labels.train, labels.numClasses, {
     batchSize: cfg.batchSize,
     augment: cfg.augment,
@@ -277,13 +278,21 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     const acc = onDevice ? new DeviceAccounting() : undefined;
     const diverged = (lossValue: number, atStep: string) => {
       optimizer.dispose();
+      classWeights?.dispose();
       acc?.dispose();
       best?.weights.forEach((w) => w.dispose());
       model.dispose();
       return new TrainError(`training diverged: loss ${lossValue} at epoch ${epoch}, ${atStep} (lr ${lr}); lower the learning rate`, epoch);
     };
     for (const b of batches.epoch()) {
-      lr = learningRate(cfg.schedule, cfg.lr, step, totalSteps, batches.steps);
+      lr = learningRate(
+        cfg.schedule,
+        cfg.lr,
+        step,
+        totalSteps,
+        batches.steps,
+        history.map((h) => h.valAccuracy),
+      );
       // one optimizer step; `account` reads the step's loss and logits (inside the step's tidy) before they are freed
       const trainStep = <T>(account: (loss: tf.Scalar, logits: tf.Tensor2D) => T): T =>
         tf.tidy(() => {
@@ -292,7 +301,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
           let logits: tf.Tensor2D | undefined;
           const { value, grads } = tf.variableGrads(() => {
             logits = tf.keep(model.apply(x, { training: true }) as tf.Tensor2D);
-            return lossFn(labels.loss, logits, y, cfg.labelSmoothing);
+            return lossFn(labels.loss, logits, y, cfg.labelSmoothing, classWeights);
           }, vars);
           optimizer.apply(vars, grads, lr);
           const out = account(value, logits!);
@@ -383,6 +392,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     if (stoppedEarly) break;
   }
   optimizer.dispose();
+  classWeights?.dispose();
   model.setWeights(best!.weights);
   best!.weights.forEach((w) => w.dispose());
   unfreezeLayers(model, frozen); // after setWeights: getWeights() order depends on what is frozen

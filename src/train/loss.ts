@@ -10,14 +10,37 @@ import type { LossKind } from '../data/labels';
  *
  * @param logits `[batch, C]` float32. @param targets `[batch, C]` float32 (rows sum to 1, or the multi-target mask).
  * @param labelSmoothing for `crossentropy` only: targets become (1 - s) * t + s / C (0 = off).
+ * @param classWeights optional `[C]` float32 class weights (crossentropy only): example i weighs w_i = sum_c t_ic w_c
+ *   (its unsmoothed target's class weight) and the loss is sum_i w_i ce_i / sum_i w_i, as PyTorch's
+ *   CrossEntropyLoss(weight=w) for hard targets. @throws Error for `multi_target` with class weights.
  * @returns scalar float32 loss.
  */
-export function lossFn(kind: LossKind, logits: tf.Tensor2D, targets: tf.Tensor2D, labelSmoothing = 0): tf.Scalar {
+export function lossFn(kind: LossKind, logits: tf.Tensor2D, targets: tf.Tensor2D, labelSmoothing = 0, classWeights?: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
+    if (classWeights) {
+      if (kind === 'multi_target') throw new Error('classWeights: class-weighted loss is defined for cross-entropy label sets, not multi_target');
+      const C = logits.shape[1];
+      const t = labelSmoothing > 0 ? tf.add(tf.mul(targets, 1 - labelSmoothing), labelSmoothing / C) : targets;
+      // per-example weight: the weight of the (soft) target class, sum_c t_c w_c; PyTorch CrossEntropyLoss(weight) divides by sum w
+      const w = tf.sum(tf.mul(targets, classWeights), 1);
+      const ce = tf.neg(tf.sum(tf.mul(t, tf.logSoftmax(logits)), 1));
+      return tf.div(tf.sum(tf.mul(ce, w)), tf.maximum(tf.sum(w), 1e-12)) as tf.Scalar;
+    }
     if (kind === 'multi_target') {
       const p = tf.softmax(logits);
       return tf.neg(tf.mean(tf.log(tf.max(tf.mul(targets, p), 1)))) as tf.Scalar;
     }
     return tf.losses.softmaxCrossEntropy(targets, logits, undefined, labelSmoothing) as tf.Scalar;
   });
+}
+
+/**
+ * Balanced class weights from the training labels: w_c = n / (C * n_c) (scikit-learn compute_class_weight
+ * 'balanced'; King & Zeng 2001), 0 for a class without training images.
+ * @param labels `[n]` hard labels in [0, C). @returns `[C]` weights (mean over the images = 1).
+ */
+export function balancedClassWeights(labels: ArrayLike<number>, numClasses: number): Float32Array {
+  const counts = new Float64Array(numClasses);
+  for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
+  return Float32Array.from(counts, (c) => (c > 0 ? labels.length / (numClasses * c) : 0));
 }

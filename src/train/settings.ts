@@ -26,6 +26,16 @@ export const ScheduleSchema = z
       warmupEpochs: z.number().min(0).default(1).describe('epochs of linear warm-up from lr / steps to lr'),
     }),
     z.strictObject({
+      name: z
+        .literal('plateau')
+        .describe("PyTorch's ReduceLROnPlateau (mode 'max', threshold_mode 'rel') on the PublicTest accuracy of each epoch, as usef-kh/fer (Khaireddin & Chen 2021)"),
+      factor: z.number().gt(0).lt(1).default(0.75).describe('lr multiplied by this when the accuracy has not improved for more than `patience` epochs (usef-kh/fer: 0.75)'),
+      patience: int(0).default(5).describe('epochs without improvement tolerated before a reduction (usef-kh/fer: 5)'),
+      threshold: z.number().min(0).default(1e-4).describe('relative improvement that counts: accuracy > best * (1 + threshold) (PyTorch default 1e-4)'),
+      cooldown: int(0).default(0).describe('epochs after a reduction during which bad epochs are not counted (PyTorch default 0)'),
+      minLr: z.number().min(0).default(0).describe('lower bound of the learning rate (PyTorch default 0)'),
+    }),
+    z.strictObject({
       name: z.literal('step').describe('lr multiplied by gamma at each milestone epoch (microsoft/FERPlus train.py)'),
       milestones: z.array(int(1)).default([20, 40]).describe('epochs (1-based counts of finished epochs) at which lr is multiplied by gamma'),
       gamma: z.number().gt(0).max(1).default(0.5).describe('factor applied at each milestone'),
@@ -44,9 +54,22 @@ export const AdamSchema = z
       .number()
       .min(0)
       .default(0)
-      .describe('decoupled weight decay per step, times lr (AdamW, Loshchilov & Hutter arXiv 1711.05101), on conv/dense kernels only; 0 = Adam'),
+      .describe(
+        'Adam: decoupled weight decay per step, times lr (AdamW, Loshchilov & Hutter arXiv 1711.05101); SGD: L2 penalty added to the gradient (PyTorch SGD weight_decay); on conv/dense kernels only; 0 = off',
+      ),
+    name: z
+      .enum(['adam', 'sgd'])
+      .optional()
+      .describe("'adam' (the default when absent) or 'sgd': stochastic gradient descent with momentum, as PyTorch's torch.optim.SGD (dampening 0)"),
+    momentum: z.number().min(0).lt(1).optional().describe('SGD only: momentum factor (default 0.9 when name is sgd; usef-kh/fer and microsoft/FERPlus use 0.9)'),
+    nesterov: z.boolean().optional().describe('SGD only: Nesterov momentum (Sutskever et al. 2013, as PyTorch; usef-kh/fer uses it); default false'),
   })
-  .prefault({});
+  .prefault({})
+  .superRefine((o, ctx) => {
+    if (o.name === 'sgd') return;
+    for (const k of ['momentum', 'nesterov'] as const)
+      if (o[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `optimizer.${k} applies to SGD only: set optimizer.name to 'sgd'` });
+  });
 export type AdamConfig = z.infer<typeof AdamSchema>;
 
 /** A `[min, max]` pair of numbers, each checked by `each`; min > max is an error at the pair's path. */
@@ -247,6 +270,12 @@ export const TrainSettingsSchema = z.strictObject({
   schedule: ScheduleSchema,
   optimizer: AdamSchema,
   augment: AugmentSchema,
+  classWeights: z
+    .enum(['none', 'balanced'])
+    .optional()
+    .describe(
+      "class-weighted cross-entropy: 'balanced' weighs class c by n / (C * n_c) over the training labels (scikit-learn's compute_class_weight 'balanced'; the loss is sum_i w_i ce_i / sum_i w_i as PyTorch's CrossEntropyLoss(weight=...)); 'none' or absent = plain mean",
+    ),
   labelSmoothing: z.number().min(0).max(0.5).default(0).describe('cross-entropy label smoothing epsilon (0 = off; not used by multi_target)'),
   patience: int(0).default(0).describe('stop after this many epochs without a better PublicTest accuracy (0 = never stop early)'),
   seed: int(0).default(42).describe('seed of weights, dropout masks, shuffling and augmentation: same seed + backend = same metrics'),

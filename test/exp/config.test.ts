@@ -51,7 +51,8 @@ test('overrides: dotted keys, JSON values, re-validated; unknown key or bad valu
     () => applyOverrides(s, ['epoch=3']),
     (e: Error) => e instanceof ConfigError && /unknown key 'epoch'/.test(e.message) && /epochs/.test(e.message),
   );
-  assert.throws(() => applyOverrides(s, ['optimizer.momentum=0.9']), /unknown key 'optimizer.momentum'/);
+  assert.throws(() => applyOverrides(s, ['optimizer.momentum=0.9']), /optimizer.momentum applies to SGD only/);
+  assert.throws(() => applyOverrides(s, ['optimizer.moment=0.9']), /unknown key 'optimizer.moment'/);
   assert.throws(() => applyOverrides(s, ['epochs=three']), /epochs/);
   assert.throws(() => applyOverrides(s, ['epochs=0']), /epochs/);
   assert.throws(() => applyOverrides(s, ['epochs']), /key=value/);
