@@ -9,7 +9,7 @@
  *
  * Command:  npm run exp -- full --backend webgpu     (quick check: npm run exp -- full --quick --backend webgpu)
  * Runtime:  about 6 h on an NVIDIA H100 with webgpu, estimated (not run end to end): training steps ~2 h for the six
- *           runs at the measured 2,914 (baseline), 1,990 (deep) and 2,256 (vgg13) img/s (bench/results/webgpu-*.md),
+ *           runs at the measured 3,275 (baseline), 2,485 (deep) and 2,256 (vgg13) img/s (bench/results/webgpu-*.md),
  *           validation on wasm (one core) ~4 h, mostly vgg13's; early stopping (patience 20) shortens it. Not run on
  *           the 2-core development machine (no GPU: vgg13 alone would take days on CPU).
  * Expected: deep and vgg13 well above the default study (FER+ majority in the low 80s, FER in the high 60s);

@@ -42,7 +42,9 @@ export function learningRate(schedule: Schedule, lr: number, step: number, total
     }
     case 'step': {
       const epoch = Math.floor(step / stepsPerEpoch);
-      return lr * Math.pow(schedule.gamma, schedule.milestones.filter((m) => epoch >= m).length);
+      const k = schedule.milestones.filter((m) => epoch >= m).length;
+      if (schedule.factors) return k === 0 ? lr : lr * schedule.factors[k - 1];
+      return lr * Math.pow(schedule.gamma, k);
     }
   }
 }

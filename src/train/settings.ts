@@ -39,7 +39,14 @@ export const ScheduleSchema = z
       name: z.literal('step').describe('lr multiplied by gamma at each milestone epoch (microsoft/FERPlus train.py)'),
       milestones: z.array(int(1)).default([20, 40]).describe('epochs (1-based counts of finished epochs) at which lr is multiplied by gamma'),
       gamma: z.number().gt(0).max(1).default(0.5).describe('factor applied at each milestone'),
-    }),
+      factors: z
+        .array(z.number().gt(0).max(1))
+        .optional()
+        .describe(
+          'instead of gamma^k: the lr factor from the k-th milestone on, one per milestone (microsoft/FERPlus src/train.py: lr, lr / 2 from epoch 20, lr / 10 from epoch 40 -> [0.5, 0.1])',
+        ),
+    })
+    .refine((s) => !s.factors || s.factors.length === s.milestones.length, { message: 'schedule.factors needs one factor per milestone', path: ['factors'] }),
   ])
   .default({ name: 'onecycle', pctStart: 0.25, divFactor: 25, finalDivFactor: 1e4 });
 export type Schedule = z.infer<typeof ScheduleSchema>;

@@ -102,6 +102,17 @@ test('ReduceLROnPlateau replayed over epoch accuracies (hand-worked, factor 0.5,
   assert.is(learningRate(p, 0.1, 123, 1000, 10, acc.slice(0, 4)), 0.05, 'learningRate dispatches to the plateau rule');
 });
 
+test("step schedule with the FER+ paper's absolute factors: lr, lr / 2 from epoch 20, lr / 10 from epoch 40", () => {
+  const sch = TrainSettingsSchema.parse({ schedule: { name: 'step', milestones: [20, 40], factors: [0.5, 0.1] } }).schedule;
+  const at = (epoch: number) => learningRate(sch, 0.05, epoch * 100, 10000, 100);
+  assert.is(at(0), 0.05);
+  assert.is(at(19), 0.05);
+  assert.is(at(20), 0.025);
+  assert.is(at(39), 0.025);
+  assert.ok(Math.abs(at(40) - 0.005) < 1e-12, `epoch 40: ${at(40)}`);
+  assert.throws(() => TrainSettingsSchema.parse({ schedule: { name: 'step', milestones: [20, 40], factors: [0.5] } }), /one factor per milestone/);
+});
+
 test('balanced class weights and the class-weighted cross-entropy, by hand', async () => {
   await tf.setBackend('cpu');
   // labels 0,0,0,1 over 3 classes: n=4 -> w0 = 4/(3*3) = 0.4444, w1 = 4/(3*1) = 1.3333, w2 = 0 (no images)
