@@ -39,3 +39,9 @@ export { Rng } from './util/rng';
 export { PROJECT_ROOT, projectPath, defaultDataDir, defaultCacheDir, defaultRunsDir, sharedDataDir } from './util/paths';
 export { environment, type Environment } from './util/env';
 export * from './exp/records';
+export * from './sweep';
+// names both src/sweep and earlier modules export: the earlier ones keep them (the sweep's parzen.ts has its own
+// erfc / normalCdf; its settings diff type is SweepSettingsDiff here)
+export { erfc, normalCdf } from './eval/stats';
+export type { SettingsDiff } from './exp/config';
+export type { SettingsDiff as SweepSettingsDiff } from './sweep/spec';

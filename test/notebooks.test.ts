@@ -27,7 +27,7 @@ if (!hasJupyter) {
 } else if (!dataDir) {
   skipFile(noRealDataReason());
 } else {
-  test('all four notebooks execute with zero cell errors on the quick slice and draw plotly figures', () => {
+  test('all five notebooks execute with zero cell errors on the quick slice and draw plotly figures', () => {
     const out = join(root, 'test-output', 'notebooks');
     const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'notebooks.ts'), '--execute', '--quick', '--out', out], {
       cwd: root,
@@ -37,7 +37,7 @@ if (!hasJupyter) {
     });
     assert.is(r.status, 0, `notebook execution failed:\n${(r.stdout + r.stderr).slice(-4000)}`);
     const sources = readdirSync(join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb'));
-    assert.equal(sources.sort(), ['01-data-fer-vs-ferplus.ipynb', '02-baseline-vs-deep.ipynb', '03-confusion-analysis.ipynb', '04-export-and-predict.ipynb']);
+    assert.equal(sources.sort(), ['01-data-fer-vs-ferplus.ipynb', '02-baseline-vs-deep.ipynb', '03-confusion-analysis.ipynb', '04-export-and-predict.ipynb', '05-sweeps.ipynb']);
     for (const f of sources) {
       const nb = JSON.parse(readFileSync(join(out, f), 'utf8'));
       assert.is(nb.cells[0].cell_type, 'markdown', `${f} opens with a markdown cell`);

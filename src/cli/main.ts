@@ -12,6 +12,9 @@
  *   export <folder>    export the best run (by PublicTest) as tfjs + ONNX with ferlab.json and a model card (src/cli/export.ts)
  *   predict <files...> detect faces in photos / videos and classify them with a saved model (src/cli/predict.ts)
  *   demo <model-dir>   local web page: webcam or photo, live labels and emotion over time (src/cli/demo.ts)
+ *   sweep <spec>       hyper-parameter sweep from experiments/<spec>.ts (defineSweep) on worker threads; --quick,
+ *                      --workers, --trials, --minutes; --resume runs/<sweep> continues one (src/cli/sweep.ts)
+ *   runs               leaderboard of every run record under runs/ (studies and sweeps) (src/cli/runs.ts)
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- commands load their modules lazily (CommonJS require) */
 import { Command, InvalidArgumentError } from 'commander';
@@ -19,6 +22,8 @@ import { BACKENDS, parseBackendChoice, type BackendChoice } from '../backend/sel
 import { registerEvalCommand, registerFolderCommands } from './evaluate';
 import { registerPredictCommand } from './predict';
 import { registerDemoCommand } from './demo';
+import { registerSweepCommand } from './sweep';
+import { registerRunsCommand } from './runs';
 
 function backendOption(v: string): BackendChoice {
   try {
@@ -177,12 +182,14 @@ async function main(argv: string[]): Promise<void> {
 
   registerPredictCommand(program);
   registerDemoCommand(program);
+  registerSweepCommand(program);
+  registerRunsCommand(program);
 
   await program.parseAsync(argv);
 }
 
 main(process.argv).catch((e: Error) => {
-  const known = ['DataError', 'ConfigError'].includes(e.name);
+  const known = ['DataError', 'ConfigError', 'SweepSpecError'].includes(e.name);
   console.error(known ? `ferlab: ${e.message}` : (e.stack ?? String(e)));
   process.exit(1);
 });

@@ -93,6 +93,25 @@ export interface RunOptions {
   env: Environment;
   onStep?: (p: StepProgress) => void;
   onEpoch?: (r: EpochRecord) => void;
+  /**
+   * Asked after every epoch, once the epoch's checkpoint, epochs.jsonl and status are written (and after `onEpoch`):
+   * `true` stops the run there. runOne then records it as `pruned` (status.json with that epoch; the checkpoint is
+   * removed, config.json and epochs.jsonl stay; no evaluation on PrivateTest, no model) and throws {@link RunStopped}.
+   * Sweeps use it to prune trials (src/sweep/runner.ts). The stopped training's tensors (model, optimizer moments,
+   * best weights) are not disposed: run such a run in a worker thread that ends afterwards, as the sweep runner does.
+   */
+  shouldStop?: (r: EpochRecord, history: readonly EpochRecord[]) => boolean;
+}
+
+/** Thrown by {@link runOne} when `shouldStop` stopped the run after `epoch` (its record says `pruned`). */
+export class RunStopped extends Error {
+  constructor(
+    readonly run: string,
+    readonly epoch: number,
+  ) {
+    super(`run '${run}' stopped after epoch ${epoch} (pruned)`);
+    this.name = 'RunStopped';
+  }
 }
 
 /**
@@ -107,7 +126,8 @@ export interface RunOptions {
  * A run folder with a checkpoint is continued from it (same results as an uninterrupted run); `config.json` of the
  * first attempt is kept.
  *
- * @throws the training or evaluation error, after recording the run as failed in status.json.
+ * @throws the training or evaluation error, after recording the run as failed in status.json; {@link RunStopped}
+ *   when `opts.shouldStop` stopped the run (recorded as pruned).
  */
 export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): Promise<RunSummary> {
   let epoch: number | null = null;
@@ -115,6 +135,11 @@ export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): 
     return await runRecord(run, ds, opts, (e) => (epoch = e));
   } catch (e) {
     const err = e as Error;
+    if (err instanceof RunStopped) {
+      writeRunStatus(opts.dir, { state: 'pruned', epoch: err.epoch });
+      removeCheckpoint(join(opts.dir, CHECKPOINT_FILE));
+      throw e;
+    }
     writeRunStatus(opts.dir, { state: 'failed', epoch: err instanceof TrainError ? err.epoch : epoch, error: err.message });
     throw e;
   }
@@ -149,6 +174,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
       writeRunStatus(opts.dir, { state: 'running', epoch: r.epoch });
       onEpochDone(r.epoch);
       opts.onEpoch?.(r);
+      if (opts.shouldStop?.(r, history)) throw new RunStopped(run.name, r.epoch);
     },
   });
   // a resumed run whose last epoch was already checkpointed: its epochs.jsonl may predate the kill

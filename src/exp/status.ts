@@ -7,9 +7,13 @@ export const CHECKPOINT_FILE = 'checkpoint.bin';
 
 /** The state of a run record (`status.json`). */
 export interface RunStatus {
-  /** `running` (or interrupted: a killed run stays `running` until resumed), `complete`, or `failed`. */
-  state: 'running' | 'complete' | 'failed';
-  /** Last finished epoch (1-based; for `failed`, the epoch the error happened in), null before the first. */
+  /**
+   * `running` (or interrupted: a killed run stays `running` until resumed), `complete`, `failed`, or `pruned` (stopped
+   * early by a sweep's pruner after `epoch`: its record keeps config.json and epochs.jsonl, and has no metrics.json,
+   * predictions or model).
+   */
+  state: 'running' | 'complete' | 'failed' | 'pruned';
+  /** Last finished epoch (1-based; for `failed`, the epoch the error happened in; for `pruned`, the last epoch trained), null before the first. */
   epoch: number | null;
   /** For `failed`: the error message. */
   error?: string;

@@ -76,7 +76,8 @@ export interface StudyFile {
 /**
  * Loads an experiment definition by name from `experiments/<name>.ts` (or the compiled `dist/experiments/<name>.js`
  * when running from dist/).
- * @throws ConfigError naming the available experiments when there is no such file.
+ * @throws ConfigError naming the available experiments when there is no such file, or pointing at `ferlab sweep` when
+ *   the file is a sweep spec (src/sweep) rather than an experiment.
  */
 export function loadExperiment(name: string): Experiment {
   const fromSource = __filename.endsWith('.ts');
@@ -87,10 +88,28 @@ export function loadExperiment(name: string): Experiment {
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(file);
-  return (mod.default ?? mod.experiment) as Experiment;
+  const exp = mod.default ?? mod.experiment;
+  if (isSweepSpec(exp)) throw new ConfigError(`experiments/${name} is a sweep spec, not an experiment: run it with npm run ferlab -- sweep ${name}`);
+  return exp as Experiment;
 }
 
-/** Names of the experiment files. */
+/** Whether a module's default export is a sweep spec (src/sweep/spec.ts: a search space and an objective), not an experiment. */
+function isSweepSpec(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && 'space' in v && 'objective' in v && !('runs' in v);
+}
+
+/** Whether an experiments/ file is a sweep spec file (see isSweepSpec); a file that does not load counts as an experiment. */
+function isSweepFile(file: string): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(file);
+    return isSweepSpec(mod.default ?? mod.experiment);
+  } catch {
+    return false;
+  }
+}
+
+/** Names of the experiment files (sweep spec files in experiments/, for `ferlab sweep`, are left out). */
 export function listExperiments(): string[] {
   const fromSource = __filename.endsWith('.ts');
   const dir = fromSource ? join(PROJECT_ROOT, 'experiments') : join(PROJECT_ROOT, 'dist', 'experiments');
@@ -98,7 +117,7 @@ export function listExperiments(): string[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { readdirSync } = require('node:fs') as typeof import('node:fs');
   return readdirSync(dir)
-    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
+    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !isSweepFile(join(dir, f)))
     .map((f) => f.replace(/\.(ts|js)$/, ''))
     .sort();
 }
@@ -251,7 +270,7 @@ async function executeStudy(
     }
   } else {
     await runOnWorkers(
-      order,
+      arrayQueue(order),
       workers,
       { dir, dataDir, cacheDir, backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice) },
       {
@@ -286,38 +305,80 @@ async function executeStudy(
 }
 
 /** Callbacks of {@link runOnWorkers}. */
-interface PoolEvents {
+export interface PoolEvents {
   onStep: (run: string, p: StepProgress) => void;
   onEpoch: (run: string, r: EpochRecord) => void;
   done: (s: RunSummary) => void;
-  /** `epoch`: from the run's status.json when the worker recorded it, else undefined. */
-  fail: (run: string, error: string, epoch: number | null | undefined) => void;
+  /**
+   * `epoch`: from the run's status.json when the worker recorded it, else undefined. `name`: the error's class name
+   * when the run threw (e.g. `TrainError` for a diverged training); undefined when its worker died.
+   */
+  fail: (run: string, error: string, epoch: number | null | undefined, name?: string) => void;
+  /**
+   * Per-epoch decision (sweeps): called after each epoch of a run, once its checkpoint and epochs.jsonl are written,
+   * while the worker waits for the answer; 'stop' ends the run there (recorded `pruned`, then {@link stopped}). Absent
+   * (studies): workers never wait.
+   */
+  decide?: (run: string, r: EpochRecord) => 'continue' | 'stop';
+  /**
+   * A run that `decide` stopped after `epoch` (its status.json says `pruned`). Its worker is ended and a fresh one
+   * started while the queue has runs, because a stopped training's tensors are not freed.
+   */
+  stopped?: (run: string, epoch: number) => void;
+}
+
+/** The runs {@link runOnWorkers} trains, taken one at a time by free workers. */
+export interface RunQueue {
+  /** The next run for a free worker, or undefined when there is none for it (the worker then ends). */
+  next(): RunConfig | undefined;
+  /** Whether runs may still come: a worker that dies or is recycled is replaced only then. */
+  more(): boolean;
+  /**
+   * No worker could start (`why`): what to do with the runs not yet given out. Absent: every remaining run is taken
+   * and failed with `why`.
+   */
+  abandon?(why: string): void;
+}
+
+/** A fixed list of runs as a {@link RunQueue}, taken in order. */
+export function arrayQueue(runs: readonly RunConfig[]): RunQueue {
+  const queue = [...runs];
+  return { next: () => queue.shift(), more: () => queue.length > 0 };
 }
 
 /**
- * Trains `order` on `workers` worker threads, each taking the next run when it finishes one. A worker that dies
- * (uncaught error, out of memory, exit) fails the run it was training, which is recorded in its status.json, and is
- * replaced by a fresh worker while runs remain; a worker that cannot even start fails the runs it would have taken.
+ * Trains the runs of `queue` on `workers` worker threads (src/exp/worker.ts), each taking the next run when it
+ * finishes one; the record of run `r` goes to `<init.dir>/<r.name>`. A worker that dies (uncaught error, out of
+ * memory, exit) fails the run it was training, which is recorded in its status.json, and is replaced by a fresh worker
+ * while the queue has runs; a worker that cannot even start fails the runs it would have taken (or hands them to
+ * `queue.abandon`). With `ev.decide` (sweeps), workers ask after every epoch whether to go on (see worker.ts).
+ * Resolves when every worker has ended.
  */
-async function runOnWorkers(order: RunConfig[], workers: number, init: WorkerInit & { dir: string }, ev: PoolEvents): Promise<void> {
-  const queue = [...order];
+export async function runOnWorkers(queue: RunQueue, workers: number, init: WorkerInit & { dir: string }, ev: PoolEvents): Promise<void> {
   let healthy = 0; // workers that started and have not ended
   const spawn = (): Promise<void> =>
     new Promise<void>((resolve) => {
+      const decisions = ev.decide ? new SharedArrayBuffer(8) : undefined;
       const w = new Worker(workerCode(), {
         eval: true,
-        workerData: { backend: init.backend, dataDir: init.dataDir, cacheDir: init.cacheDir } satisfies WorkerInit,
+        workerData: {
+          backend: init.backend,
+          dataDir: init.dataDir,
+          cacheDir: init.cacheDir,
+          ...(decisions ? { decisions } : {}),
+        } satisfies WorkerInit,
       });
       let current: RunConfig | undefined;
       let started = false;
       let ended = false;
+      let recycled = false; // a stopped run's worker: ended on purpose, replaced by a fresh one
       const next = () => {
-        current = queue.shift();
+        current = queue.next();
         if (!current) {
           w.postMessage({ type: 'exit' } satisfies ToWorker);
           return;
         }
-        w.postMessage({ type: 'run', run: current, dir: join(init.dir, current.name) } satisfies ToWorker);
+        w.postMessage({ type: 'run', run: current, dir: join(init.dir, current.name), ...(ev.decide ? { decide: true } : {}) } satisfies ToWorker);
       };
       const died = (why: string) => {
         if (ended) return;
@@ -333,9 +394,12 @@ async function runOnWorkers(order: RunConfig[], workers: number, init: WorkerIni
         if (!started) {
           // a worker that cannot start: the healthy ones take the queue; with none, fail what is left rather than
           // spawning forever
-          if (healthy === 0) for (const r of queue.splice(0)) ev.fail(r.name, why, null);
+          if (healthy === 0) {
+            if (queue.abandon) queue.abandon(why);
+            else for (let r = queue.next(); r; r = queue.next()) ev.fail(r.name, why, null);
+          }
           resolve();
-        } else if (queue.length) spawn().then(resolve);
+        } else if (queue.more()) spawn().then(resolve);
         else resolve();
       };
       w.on('message', (m: FromWorker) => {
@@ -345,7 +409,22 @@ async function runOnWorkers(order: RunConfig[], workers: number, init: WorkerIni
           next();
         } else if (m.type === 'step') ev.onStep(m.run, m);
         else if (m.type === 'epoch') ev.onEpoch(m.run, m.record);
-        else if (m.type === 'done') {
+        else if (m.type === 'decide') {
+          let stop = false;
+          try {
+            stop = ev.decide?.(m.run, m.record) === 'stop';
+          } finally {
+            const a = new Int32Array(decisions!);
+            Atomics.store(a, 1, stop ? 1 : 0);
+            Atomics.store(a, 0, 1);
+            Atomics.notify(a, 0);
+          }
+        } else if (m.type === 'stopped') {
+          current = undefined;
+          recycled = true;
+          ev.stopped?.(m.run, m.epoch);
+          w.postMessage({ type: 'exit' } satisfies ToWorker);
+        } else if (m.type === 'done') {
           current = undefined;
           ev.done(m.summary);
           next();
@@ -356,7 +435,7 @@ async function runOnWorkers(order: RunConfig[], workers: number, init: WorkerIni
             return;
           }
           current = undefined;
-          ev.fail(m.run, m.error, m.epoch);
+          ev.fail(m.run, m.error, m.epoch, m.name);
           next();
         }
       });
@@ -366,7 +445,8 @@ async function runOnWorkers(order: RunConfig[], workers: number, init: WorkerIni
         else if (!ended) {
           ended = true;
           healthy--;
-          resolve();
+          if (recycled && queue.more()) spawn().then(resolve);
+          else resolve();
         }
       });
     });

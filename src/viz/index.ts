@@ -3,3 +3,4 @@ export * from './images';
 export * from './data';
 export * from './results';
 export * from './render';
+export * from './sweep-report';

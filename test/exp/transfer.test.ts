@@ -171,7 +171,8 @@ test('resolveModelRef: a run folder, a model folder, and <experiment>/<run> (new
   assert.is(resolveModelRef('default-quick/deep-fer', { runsDirs: [runs] }), join(runs, 'default-quick-20260103-000000', 'deep-fer', 'model'));
   assert.is(resolveModelRef(older), join(older, 'model'), 'a run folder: its model/');
   assert.is(resolveModelRef(join(older, 'model')), join(older, 'model'));
-  assert.throws(() => resolveModelRef('default/deep-ferplus', { runsDirs: [runs] }), /model 'default\/deep-ferplus' not found/);
+  // (an experiment name no real study under runs/ has: the project's own runs/ may hold a default study)
+  assert.throws(() => resolveModelRef('no-such-study/deep-ferplus', { runsDirs: [runs] }), /model 'no-such-study\/deep-ferplus' not found/);
 });
 
 const dataDir = realDataDir();

@@ -44,7 +44,7 @@ test('bad search spaces: each error names the parameter', () => {
     [{ batchSize: { kind: 'choice', values: [32, 64, 32] } }, /parameter "batchSize": choice lists the value 32 twice/],
     [{ 'augment.shift': { kind: 'int', low: 0, high: 5, step: 2 } }, /parameter "augment.shift": int range 0..5 is not a whole number of steps of 2/],
     [{ batchSize: { kind: 'int', low: 0, high: 64, log: true } }, /parameter "batchSize": int with log needs low >= 1/],
-    [{ 'optimizer.momentum': { kind: 'uniform', low: 0.8, high: 0.99 } }, /parameter "optimizer.momentum": not a training setting/],
+    [{ 'optimizer.momentumm': { kind: 'uniform', low: 0.8, high: 0.99 } }, /parameter "optimizer.momentumm": not a training setting/],
     [{ dropout: { kind: 'uniform', low: 0, high: 0.5 } }, /parameter "dropout": not a training setting/],
     [{ 'augment.shift': { kind: 'int', low: 0, high: 20 } }, /parameter "augment.shift": value 20 gives invalid settings: augment.shift: Too big/],
     [{ freeze: { kind: 'choice', values: ['none', 'all'] } }, /parameter "freeze": value "all" gives invalid settings: freeze/],
@@ -99,8 +99,8 @@ test('a schedule field needs its schedule name, from base or from a condition on
 
 test('bad spec fields: base, objective split, sampler, pruner, budget', () => {
   assert.throws(
-    () => defineSweep({ ...valid(), base: { optimizer: { momentum: 0.9 } } as never }),
-    /sweep 'lr-sweep': base.optimizer.momentum: unknown setting/,
+    () => defineSweep({ ...valid(), base: { optimizer: { momentumm: 0.9 } } as never }),
+    /sweep 'lr-sweep': base.optimizer.momentumm: unknown setting/,
   );
   assert.throws(() => defineSweep({ ...valid(), base: { lr: -1 } }), /base.lr: /);
   assert.throws(() => defineSweep({ ...valid(), objective: { metric: 'accuracy', split: 'PrivateTest' } }), /objective.split: PrivateTest never selects/);

@@ -1,0 +1,108 @@
+/**
+ * `npm run ferlab -- sweep <spec> [--quick] [--workers n] [--runs-dir dir] [--trials n] [--minutes m]` and
+ * `npm run ferlab -- sweep --resume <sweep-dir>`: runs a hyper-parameter sweep (src/sweep/runner.ts) from a sweep spec
+ * file in experiments/ (or a path), prints its leaderboard and the best trial with the command that reproduces it.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- modules load lazily, as the other commands */
+import { InvalidArgumentError, type Command } from 'commander';
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError('expected a positive number of minutes');
+  return n;
+}
+
+/** Options of the sweep command. */
+export interface SweepCommandOptions {
+  quick?: boolean;
+  resume?: string;
+  workers?: number;
+  runsDir?: string;
+  trials?: number;
+  minutes?: number;
+  progress: boolean;
+}
+
+/** The command line as the user typed it, for sweep.json: `npm run ferlab -- sweep ...` (shell-quoted). */
+function commandLine(argv: string[]): string {
+  const { shellQuote } = require('../sweep/reproduce') as typeof import('../sweep/reproduce');
+  return `npm run ferlab -- ${argv.map(shellQuote).join(' ')}`;
+}
+
+/**
+ * Runs the sweep command: a new sweep from `spec`, or `--resume`. Sets process.exitCode 1 when no trial is complete.
+ * @throws ConfigError / SweepSpecError (printed as `ferlab: <message>` by main) for a bad spec or option; DataError for
+ *   bad data; the runner's errors.
+ */
+export async function sweepCommand(
+  spec: string | undefined,
+  o: SweepCommandOptions,
+  global: { dataDir?: string; cacheDir?: string; backend?: string },
+  argv: string[],
+): Promise<void> {
+  const { ConfigError } = require('../exp/config') as typeof import('../exp/config');
+  const { loadSweep } = require('../sweep/load') as typeof import('../sweep/load');
+  const { runSweep, resumeSweep, sweepTableRows } = require('../sweep/runner') as typeof import('../sweep/runner');
+  const { printTable } = require('./table') as typeof import('./table');
+  const { ProgressView } = require('./progress') as typeof import('./progress');
+  if (o.resume && spec) throw new ConfigError(`--resume takes the sweep folder only (its spec is in sweep.json); drop '${spec}'`);
+  if (!o.resume && !spec) throw new ConfigError('sweep needs a sweep spec (a name in experiments/ or a path), or --resume <sweep-dir>');
+  // the spec is checked before anything starts (no folder is written for a bad one)
+  const def = spec ? loadSweep(spec) : undefined;
+  const view = new ProgressView(o.progress && process.stdout.isTTY === true);
+  const common = {
+    trials: o.trials,
+    minutes: o.minutes,
+    workers: o.workers,
+    dataDir: global.dataDir,
+    cacheDir: global.cacheDir,
+    backend: global.backend as import('../backend/select').BackendChoice | undefined,
+    command: commandLine(argv),
+    log: (l: string) => view.log(l),
+    onStep: (run: string, p: import('../train/loop').StepProgress) => view.update(run, p),
+  };
+  let result: import('../sweep/runner').SweepResult;
+  try {
+    result = o.resume ? await resumeSweep(o.resume, { ...common, quick: o.quick }) : await runSweep(def!, { ...common, quick: o.quick, runsDir: o.runsDir });
+  } finally {
+    view.stop();
+  }
+  const c = result.counts;
+  console.log(
+    `\nsweep ${result.name}${result.quick ? ' (quick)' : ''}: ${result.trials.length} trials (${c.complete} complete, ${c.pruned} pruned, ${c.failed} failed) in ${(result.wallSeconds / 60).toFixed(1)} min on ${result.workers} workers; stopped by ${result.stopReason === 'sampler' ? 'the sampler' : `the ${result.stopReason} budget`}`,
+  );
+  printTable(sweepTableRows(result));
+  if (result.best) {
+    const b = result.best;
+    console.log(`best: ${b.run} objective ${b.objective?.toFixed(4)} (PublicTest ${result.objective.metric}), params ${JSON.stringify(b.params)}`);
+    if (b.reproduce.command) console.log(`reproduce: ${b.reproduce.command}`);
+  } else {
+    console.error('ferlab: no trial is complete');
+    process.exitCode = 1;
+  }
+  console.log(`sweep folder (results.md, journal.jsonl, one run record per trial): ${result.dir}`);
+}
+
+/** Registers `sweep` on the ferlab command line (src/cli/main.ts). */
+export function registerSweepCommand(program: Command): void {
+  program
+    .command('sweep')
+    .description('run a hyper-parameter sweep from a sweep spec (experiments/<name>.ts exporting defineSweep) on worker threads; --resume continues one')
+    .argument('[spec]', 'sweep spec: a name in experiments/ (e.g. sweep-recipe) or a path to a .ts file')
+    .option('--quick', "the spec's quick variant: the same code on a small slice with a small budget")
+    .option('--resume <sweep-dir>', 'continue an interrupted sweep: finished trials are kept, running ones continue from their last checkpoint')
+    .option('--workers <n>', 'trainings side by side (default: one per core on wasm)', positiveInt)
+    .option('--runs-dir <dir>', 'parent folder of sweep folders (env FERLAB_RUNS_DIR; default runs/)')
+    .option('--trials <n>', "budget: at most n trials (replaces the spec's trial budget)", positiveInt)
+    .option('--minutes <m>', "budget: no new trial after m minutes since the sweep started (replaces the spec's time budget)", positiveNumber)
+    .option('--no-progress', 'no progress bars (one line per epoch)')
+    .action(async (spec: string | undefined, o: SweepCommandOptions) => {
+      await sweepCommand(spec, o, program.opts(), process.argv.slice(2));
+    });
+}
