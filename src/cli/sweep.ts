@@ -26,13 +26,16 @@ export interface SweepCommandOptions {
   runsDir?: string;
   trials?: number;
   minutes?: number;
+  queue?: string;
   progress: boolean;
 }
 
 /** The command line as the user typed it, for sweep.json: `npm run ferlab -- sweep ...` (shell-quoted). */
 function commandLine(argv: string[]): string {
   const { shellQuote } = require('../sweep/reproduce') as typeof import('../sweep/reproduce');
-  return `npm run ferlab -- ${argv.map(shellQuote).join(' ')}`;
+  const { redactRedisUrl } = require('../sweep/redis') as typeof import('../sweep/redis');
+  // a Redis URL's password never reaches sweep.json
+  return `npm run ferlab -- ${argv.map((a) => shellQuote(/^rediss?:\/\//.test(a) || /^--queue=/.test(a) ? a.replace(/rediss?:\/\/\S*/, (u) => redactRedisUrl(u)) : a)).join(' ')}`;
 }
 
 /**
@@ -60,6 +63,7 @@ export async function sweepCommand(
     trials: o.trials,
     minutes: o.minutes,
     workers: o.workers,
+    queue: o.queue,
     dataDir: global.dataDir,
     cacheDir: global.cacheDir,
     backend: global.backend as import('../backend/select').BackendChoice | undefined,
@@ -101,8 +105,34 @@ export function registerSweepCommand(program: Command): void {
     .option('--runs-dir <dir>', 'parent folder of sweep folders (env FERLAB_RUNS_DIR; default runs/)')
     .option('--trials <n>', "budget: at most n trials (replaces the spec's trial budget)", positiveInt)
     .option('--minutes <m>', "budget: no new trial after m minutes since the sweep started (replaces the spec's time budget)", positiveNumber)
+    .option(
+      '--queue <redis-url>',
+      'train the trials on remote workers through BullMQ on this Redis (redis://[:password@]host:port, rediss:// for TLS); start them with `ferlab worker --queue <url>`; --workers = trials in flight (default 2)',
+    )
     .option('--no-progress', 'no progress bars (one line per epoch)')
     .action(async (spec: string | undefined, o: SweepCommandOptions) => {
       await sweepCommand(spec, o, program.opts(), process.argv.slice(2));
+    });
+  program
+    .command('worker')
+    .description('train sweep trials from a BullMQ queue on Redis (any machine with the data: --data-dir) until stopped (Ctrl-C)')
+    .requiredOption('--queue <redis-url>', 'the Redis of the coordinator: redis://[:password@]host:port, rediss:// for TLS')
+    .option('--concurrency <n>', 'trials trained at the same time by this process (default 1; at most one per core)', positiveInt)
+    .action(async (o: { queue: string; concurrency?: number }) => {
+      const { runQueueWorker } = require('../sweep/queue') as typeof import('../sweep/queue');
+      const { defaultCacheDir, defaultDataDir } = require('../util/paths') as typeof import('../util/paths');
+      const { backendFromEnv, parseBackendChoice } = require('../backend/select') as typeof import('../backend/select');
+      const g = program.opts() as { dataDir?: string; cacheDir?: string; backend?: string };
+      const w = await runQueueWorker({
+        url: o.queue,
+        dataDir: g.dataDir ?? defaultDataDir(),
+        cacheDir: g.cacheDir ?? defaultCacheDir(),
+        backend: g.backend !== undefined ? parseBackendChoice(g.backend, '--backend') : backendFromEnv(),
+        concurrency: o.concurrency,
+      });
+      const stop = () => void w.close();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await w.done;
     });
 }

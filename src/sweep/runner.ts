@@ -8,7 +8,7 @@ import { ConfigError, SettingsSchema, type RunConfig } from '../exp/config';
 import { loadHistory } from '../exp/records';
 import type { RunSummary } from '../exp/run';
 import { CHECKPOINT_FILE, readRunStatus, writeRunStatus } from '../exp/status';
-import { runOnWorkers, type RunQueue } from '../exp/study';
+import { runOnWorkers, type PoolEvents, type RunQueue } from '../exp/study';
 import '../models';
 import { loadCheckpoint, removeCheckpoint } from '../train/checkpoint';
 import type { EpochRecord, StepProgress } from '../train/loop';
@@ -22,6 +22,9 @@ import { resolveSweep, sweepLabels, type ResolvedSweep, type SweepQuick, type Sw
 import { reproduceRun, type Reproduction } from './reproduce';
 import type { Params } from './space';
 import type { SweepSpec, SweepSpecInput } from './spec';
+import { runOnQueue } from './queue';
+import { assertRedisReachable, redactRedisUrl } from './redis';
+import { writeSweepReport } from './report';
 
 /**
  * Runs sweeps for real: the ask-and-tell engine (engine.ts) drives trainings on the local worker pool of the
@@ -72,6 +75,13 @@ export interface SweepOptions {
   backend?: BackendChoice;
   /** The command line recorded in sweep.json (default: a description of the API call). */
   command?: string;
+  /**
+   * Train the trials on remote workers through BullMQ on this Redis (`redis://[:password@]host:port`, `rediss://` for
+   * TLS; `npm run ferlab -- worker --queue <url>` on each machine, src/sweep/queue.ts) instead of local worker
+   * threads; `workers` then is the number of trials queued or running at a time (default 2). The password never
+   * reaches logs or sweep.json.
+   */
+  queue?: string;
   /** Where status lines go (default console.log). */
   log?: (line: string) => void;
   /** After every training step of a trial (progress bars). */
@@ -94,6 +104,8 @@ export interface SweepInfo {
   source: string | null;
   command: string;
   workers: number;
+  /** The BullMQ queue's Redis URL, password replaced by *** (distributed sweeps). */
+  queue?: string;
   environment: Environment;
   started: string;
   /** Every resume: its time and command. */
@@ -231,6 +243,7 @@ export async function runSweep(def: { spec: SweepSpec | SweepSpecInput; quick?: 
     source: def.file ?? null,
     command,
     workers: ctx.workers,
+    ...(opts.queue ? { queue: redactRedisUrl(opts.queue) } : {}),
     environment: ctx.env,
     started: new Date().toISOString(),
     state: 'running',
@@ -279,6 +292,7 @@ export async function resumeSweep(dir: string, opts: SweepOptions = {}): Promise
     ...stored,
     spec,
     workers: ctx.workers,
+    ...(opts.queue ? { queue: redactRedisUrl(opts.queue) } : {}),
     state: 'running',
     resumed: [...(stored.resumed ?? []), { time: new Date().toISOString(), command: opts.command ?? `resumeSweep('${dir}')` }],
   };
@@ -320,6 +334,12 @@ async function prepare(resolved: ResolvedSweep, opts: SweepOptions, log: (l: str
   const dataDir = opts.dataDir ?? defaultDataDir();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const backend = opts.backend !== undefined ? parseBackendChoice(opts.backend, 'backend option') : backendFromEnv();
+  if (opts.queue) {
+    // remote workers train with their own data and backend: here only the queue must answer
+    await assertRedisReachable(opts.queue);
+    log(`ferlab: trials go to the BullMQ queue on ${redactRedisUrl(opts.queue)} (start workers with: npm run ferlab -- worker --queue <url>)`);
+    return { workers: Math.max(1, opts.workers ?? 2), env: environment(`remote workers via ${redactRedisUrl(opts.queue)}`), dataDir, cacheDir, backend };
+  }
   const info = await initBackend(backend);
   log(`ferlab: backend ${info.description}`);
   const ds = await loadDataset({ dataDir, cacheDir, log });
@@ -483,7 +503,10 @@ async function execute(
   if (workers === 0) {
     engine.ask(); // the budget is spent: ask() says so (sets stopReason) without creating a trial
   } else {
-    await runOnWorkers(
+    const pool = opts.queue
+      ? (q: RunQueue, n: number, init: { dir: string }, ev: PoolEvents) => runOnQueue(q, n, { dir: init.dir, url: opts.queue! }, ev)
+      : runOnWorkers;
+    await pool(
       queue,
       workers,
       { dir, dataDir: ctx.dataDir, cacheDir: ctx.cacheDir, backend: ctx.backend },
@@ -551,6 +574,11 @@ async function execute(
   writeJsonAtomic(join(dir, SWEEP_FILE), finalInfo);
   Object.assign(info, finalInfo);
   const result = results();
+  try {
+    writeSweepReport(dir);
+  } catch (e) {
+    log(`ferlab: could not write the sweep report: ${(e as Error).message}`);
+  }
   if (fatal) throw new Error(`sweep '${spec.name}' failed: ${fatal.message} (record: ${dir}; npm run ferlab -- sweep --resume ${dir} continues it)`);
   return result;
 }

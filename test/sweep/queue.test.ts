@@ -1,0 +1,161 @@
+/**
+ * Distributed sweeps through BullMQ on a real Redis (Debian's redis-server, started on a free loopback port with a
+ * password and no persistence, stopped at the end): the quick grid sweep of 4 `baseline` trials x 2 epochs trained by
+ * two `ferlab worker --queue` processes, one of them SIGKILLed during its first trial; BullMQ's stalled-job check
+ * (lock 2 s here) hands that trial to the other worker. Every trial completes exactly once (journal), and the
+ * leaderboard (params, objectives, PublicTest and PrivateTest accuracy, macro-F1, epochs) equals that of the same sweep
+ * on the local pool: a grid sampler without pruning, so the trials do not depend on the order in which they finish.
+ * The password appears nowhere in the sweep folder. An unreachable Redis is a clear error naming the URL (password
+ * redacted), exit status 1, and no sweep folder.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSweep } from '../../src/sweep/load';
+import { runSweep, type SweepResult } from '../../src/sweep/runner';
+import { journalPath, readJournal } from '../../src/sweep/journal';
+import { noRealDataReason, realDataDir } from '../helpers/realdata';
+import { noRedisReason, startRedis } from '../helpers/redis';
+import { skipFile } from '../helpers/skip';
+import { tempDir } from '../helpers/fixtures';
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+const PASSWORD = 'test-pw-5f1c';
+
+function specFile(): string {
+  const file = join(tempDir('ferlab-queue-spec-'), 'queue-sweep.ts');
+  writeFileSync(
+    file,
+    `import { defineSweep } from ${JSON.stringify(join(ROOT, 'src', 'sweep', 'spec'))};
+import { defineQuickSweep } from ${JSON.stringify(join(ROOT, 'src', 'sweep', 'load'))};
+export default defineSweep({
+  name: 'queue-sweep',
+  model: 'baseline',
+  labels: 'majority',
+  base: { epochs: 2 },
+  space: { lr: { kind: 'choice', values: [0.001, 0.004] }, labelSmoothing: { kind: 'choice', values: [0, 0.1] } },
+  objective: { metric: 'accuracy' },
+  sampler: { name: 'grid' },
+  budget: { trials: 4 },
+  seed: 3,
+});
+export const quick = defineQuickSweep({ slice: { train: 640, val: 256, test: 256 } });
+`,
+  );
+  return file;
+}
+
+/** The leaderboard without timings and folders. */
+const board = (r: SweepResult) =>
+  r.trials.map((t) => ({
+    run: t.run,
+    params: t.params,
+    state: t.state,
+    objective: t.objective,
+    publicTest: t.publicTest,
+    privateTest: t.privateTest,
+    bestEpoch: t.bestEpoch,
+    attempts: t.attempts,
+    epochs: t.epochs,
+  }));
+
+function startWorker(url: string, dataDir: string, logs: string[]): ChildProcess {
+  const w = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker', '--queue', url, '--data-dir', dataDir, '--backend', 'wasm'], {
+    cwd: ROOT,
+    env: { ...process.env, FERLAB_QUEUE_LOCK_MS: '2000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  w.stdout!.on('data', (d) => logs.push(String(d)));
+  w.stderr!.on('data', (d) => logs.push(String(d)));
+  return w;
+}
+
+async function main(): Promise<void> {
+  const dataDir = realDataDir();
+  const why = dataDir ? noRedisReason() : noRealDataReason();
+  if (why || !dataDir) {
+    skipFile(why!);
+    test.run();
+    return;
+  }
+  const file = specFile();
+
+  test('two BullMQ workers, one SIGKILLed mid-trial: every trial completes once, same leaderboard as the local pool', async () => {
+    const def = loadSweep(file);
+    const local = await runSweep(def, { quick: true, workers: 2, dataDir, runsDir: tempDir(), backend: 'wasm', log: () => {} });
+    assert.is(local.trials.length, 4);
+
+    const redis = await startRedis(PASSWORD);
+    const logs: string[][] = [[], []];
+    const workers = [startWorker(redis.url, dataDir, logs[0]), startWorker(redis.url, dataDir, logs[1])];
+    let killed: number | undefined;
+    try {
+      const runsDir = tempDir();
+      const remote = await runSweep(def, {
+        quick: true,
+        workers: 2,
+        queue: redis.url,
+        dataDir,
+        runsDir,
+        log: () => {},
+        // the first epoch record of any trial: kill the worker that trains it (mid-trial: one epoch of two done)
+        onEpoch: (run) => {
+          if (killed !== undefined) return;
+          const i = logs.findIndex((l) => l.join('').includes(`training ${run} `));
+          if (i < 0) return;
+          killed = i;
+          workers[i].kill('SIGKILL');
+        },
+      });
+      assert.ok(killed !== undefined, 'a worker was killed during a trial');
+      const other = 1 - killed!;
+      const killedRun = logs[killed!].join('').match(/training (trial-\d+) /)![1];
+      assert.match(logs[other].join(''), new RegExp(`training ${killedRun} `), `the surviving worker took over ${killedRun}`);
+
+      // every trial complete exactly once in the journal
+      const completes = new Map<number, number>();
+      for (const ev of readJournal(journalPath(remote.dir)).events)
+        if (ev.event === 'state' && ev.state === 'complete') completes.set(ev.trial, (completes.get(ev.trial) ?? 0) + 1);
+      assert.equal([...completes.entries()].sort(), [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [3, 1],
+      ]);
+      assert.equal(board(remote), board(local), 'same leaderboard as the local pool');
+      for (const t of remote.trials)
+        for (const f of ['config.json', 'epochs.jsonl', 'metrics.json', 'predictions.json', 'model/model.json', 'model/weights.bin'])
+          assert.ok(existsSync(join(remote.dir, t.run, f)), `${t.run}/${f} written by the coordinator`);
+      // the password is nowhere in the sweep folder
+      const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+      for (const f of walk(remote.dir)) assert.not.ok(readFileSync(f).includes(PASSWORD), `${f} holds the Redis password`);
+      assert.match(readFileSync(join(remote.dir, 'sweep.json'), 'utf8'), /redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
+    } finally {
+      for (const w of workers) w.kill('SIGKILL');
+      await redis.stop();
+    }
+  });
+
+  test('an unreachable Redis: clear error naming the URL without its password, exit 1, no sweep folder', () => {
+    const runsDir = tempDir();
+    const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', CLI, 'sweep', file, '--quick', '--queue', `redis://:${PASSWORD}@127.0.0.1:1`, '--runs-dir', runsDir, '--data-dir', dataDir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    const out = r.stdout + r.stderr;
+    assert.is(r.status, 1, out);
+    assert.match(out, /cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: connect ECONNREFUSED/);
+    assert.not.ok(out.includes(PASSWORD), 'the password is not printed');
+    assert.equal(readdirSync(runsDir), [], 'no sweep folder');
+    const w = spawnSync(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker', '--queue', 'redis://127.0.0.1:1', '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8' });
+    assert.is(w.status, 1);
+    assert.match(w.stdout + w.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+  });
+
+  test.run();
+}
+
+void main();
