@@ -13,6 +13,7 @@ import {
   type ImagePredictions,
   type LearningCurvePoint,
   type VoteSource,
+  reliabilityFigure,
 } from '../viz/results';
 import type { RunConfig } from './config';
 import type { RunSummary } from './run';
@@ -27,6 +28,17 @@ function metricRows(s: RunSummary): Array<Record<string, string | number>> {
     { set: `PublicTest (val, epoch ${s.bestEpoch})`, images: s.val.n, accuracy: pct(s.val.accuracy), 'macro-F1': s.val.macroF1.toFixed(3) },
     { set: 'PrivateTest (test)', images: s.test.n, accuracy: pct(s.test.accuracy), 'macro-F1': s.test.macroF1.toFixed(3) },
   ];
+  if (s.testInterval) rows[1]['95% interval'] = `${pct(s.testInterval.lower)}-${pct(s.testInterval.upper)}`;
+  if (s.tta) {
+    rows.push({ set: `PublicTest with ${s.tta.tta} TTA (${s.tta.views} views)`, images: s.tta.val.n, accuracy: pct(s.tta.val.accuracy), 'macro-F1': s.tta.val.macroF1.toFixed(3) });
+    rows.push({
+      set: `PrivateTest with ${s.tta.tta} TTA (${s.tta.views} views)`,
+      images: s.tta.test.n,
+      accuracy: pct(s.tta.test.accuracy),
+      'macro-F1': s.tta.test.macroF1.toFixed(3),
+      '95% interval': `${pct(s.tta.testInterval.lower)}-${pct(s.tta.testInterval.upper)}`,
+    });
+  }
   if (s.cross)
     rows.push({
       set: `PrivateTest vs ${s.cross.to === 'fer' ? 'FER2013' : 'FER+ majority'} labels (${s.cross.excluded} contempt images excluded)`,
@@ -73,6 +85,23 @@ export function writeRunReport(
             {
               title: `Cross-evaluation against ${s.cross.to === 'fer' ? 'FER2013' : 'FER+ majority'} labels`,
               figures: [confusionFigure(s.cross.metrics, `${run.name} vs ${s.cross.to === 'fer' ? 'FER2013' : 'FER+'} labels`, true)],
+            },
+          ]
+        : []),
+      ...(s.calibration
+        ? [
+            {
+              title: 'Calibration',
+              text:
+                `Temperature scaling (Guo et al. 2017): T = ${s.calibration.temperature.toFixed(3)} fitted on PublicTest (NLL ${s.calibration.valNllBefore.toFixed(4)} -> ${s.calibration.valNllAfter.toFixed(4)}); ` +
+                `PrivateTest expected calibration error ${(100 * s.calibration.test.ece).toFixed(2)}% -> ${(100 * s.calibration.testScaled.ece).toFixed(2)}% (${s.calibration.test.numBins} equal-width bins). ` +
+                'The saved model carries T (ferlab.json); predict reports softmax(logits / T).',
+              figures: [
+                reliabilityFigure([
+                  { name: 'softmax(logits)', ece: s.calibration.test.ece, bins: s.calibration.test.bins },
+                  { name: `softmax(logits / ${s.calibration.temperature.toFixed(2)})`, ece: s.calibration.testScaled.ece, bins: s.calibration.testScaled.bins },
+                ]),
+              ],
             },
           ]
         : []),

@@ -6,7 +6,11 @@ import { PREPROCESSING } from '../data/preprocess';
 import { crossEvaluate, type CrossEvaluation } from '../eval/cross';
 import { evaluateSplit } from '../eval/evaluate';
 import { softmaxRows } from '../eval/predict';
-import type { Metrics } from '../eval/metrics';
+import { computeMetrics, type Metrics } from '../eval/metrics';
+import { calibrationFromLogits, fitTemperature, type CalibrationReport } from '../eval/calibration';
+import { bootstrapAccuracy, type AccuracyInterval } from '../eval/stats';
+import { predictProbabilitiesTTA, type TtaRecord } from '../eval/tta';
+import { argmaxRows } from '../util/argmax';
 import { modelEntry } from '../models/registry';
 import { loadLayersModelFromDir, saveLayersModel } from '../models/io';
 import { readSavedModelInfo, resolveModelRef } from '../models/init';
@@ -40,6 +44,19 @@ export interface RunSummary {
   cross: CrossEvaluation | null;
   /** Folder of the run record. */
   dir: string;
+  /** 95% percentile-bootstrap interval of the PrivateTest accuracy (src/eval/stats.ts bootstrapAccuracy). */
+  testInterval?: AccuracyInterval;
+  /**
+   * Calibration (Guo et al. 2017): the temperature T fitted on PublicTest logits (never PrivateTest), PublicTest NLL
+   * before and after, and PrivateTest reliability (ECE, MCE, bins) of softmax(logits) and of softmax(logits / T).
+   * T is stored with the model (ferlab.json `temperature`) and prediction uses it.
+   */
+  calibration?: { temperature: number; fittedOn: 'PublicTest'; valNllBefore: number; valNllAfter: number; test: CalibrationReport; testScaled: CalibrationReport };
+  /**
+   * Test-time augmentation (setting `tta`): the PublicTest and PrivateTest metrics of the TTA-averaged probabilities
+   * of the same best-epoch model; `val` / `test` above stay the plain single-view scores.
+   */
+  tta?: TtaRecord & { val: Metrics; test: Metrics; testInterval: AccuracyInterval };
   /** Folder datasets: unreadable images skipped with --skip-bad (their list is in config.json). */
   skippedImages?: number;
   /** Fine-tuning runs (`initFrom`): the model started from and its zero-shot scores before training. */
@@ -181,6 +198,31 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   writeFileAtomic(join(opts.dir, 'epochs.jsonl'), result.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
   const { model } = result;
   const test = evaluateSplit(model, ds, labels.test, labels.classes, run.evalBatchSize);
+  const C0 = labels.numClasses;
+  const correct = (preds: ArrayLike<number>, label: ArrayLike<number>) => Array.from(label, (l, i) => (preds[i] === l ? 1 : 0));
+  const testInterval = bootstrapAccuracy(correct(test.preds, labels.test.label));
+  // temperature scaling on PublicTest (the selection split), reported on PrivateTest
+  const val = evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize);
+  const fit = fitTemperature(val.logits, C0, labels.val.label);
+  const calibration = {
+    temperature: fit.temperature,
+    fittedOn: 'PublicTest' as const,
+    valNllBefore: fit.nllBefore,
+    valNllAfter: fit.nllAfter,
+    test: calibrationFromLogits(test.logits, C0, labels.test.label),
+    testScaled: calibrationFromLogits(test.logits, C0, labels.test.label, { temperature: fit.temperature }),
+  };
+  let tta: RunSummary['tta'];
+  if (run.tta && run.tta !== 'none') {
+    const scored = (split: typeof labels.val) => {
+      const r = predictProbabilitiesTTA(model, ds.pixels, split.index, run.tta!, { batchSize: run.evalBatchSize });
+      const preds = argmaxRows(r.probabilities, C0);
+      return { record: r.record, probabilities: r.probabilities, preds, metrics: computeMetrics(split.label, preds, labels.classes) };
+    };
+    const v = scored(labels.val);
+    const t = scored(labels.test);
+    tta = { ...t.record, val: v.metrics, test: t.metrics, testInterval: bootstrapAccuracy(correct(t.preds, labels.test.label)) };
+  }
 
   // cross-evaluation on the same PrivateTest images against the other label set
   let cross: CrossEvaluation | null = null;
@@ -214,6 +256,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
       preprocessing: PREPROCESSING,
       output: `logits [batch, ${C}] float32; softmax gives class probabilities`,
       testAccuracy: test.metrics.accuracy,
+      temperature: calibration.temperature,
       testImages: `${sizes.test} PrivateTest images of label set '${run.labels}' (${isFerPlus(run.labels) ? 'FER+ majority labels' : 'FER2013 labels'})`,
     },
   };
@@ -235,6 +278,9 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     test: test.metrics,
     cross,
     dir: opts.dir,
+    testInterval,
+    calibration,
+    ...(tta ? { tta } : {}),
     ...(ds.source.folder ? { skippedImages: ds.source.folder.skipped.length } : {}),
     ...(init ? { init: { ...init, headReplaced: result.init?.headReplaced ?? init.headReplaced } } : {}),
   };

@@ -45,7 +45,7 @@ export function modelInput(pixels: Uint8Array): Float32Array {
 export interface Classified {
   /** `[n, C]` float32 model outputs (logits). */
   logits: Float32Array;
-  /** `[n, C]` float32 softmax probabilities (src/eval/predict.ts `softmaxRows`). */
+  /** `[n, C]` float32 softmax probabilities of logits / T, T the model's fitted temperature (ferlab.json; 1 when absent). */
   probabilities: Float32Array;
   /** `[n]` index of the most probable class (first on ties). */
   labels: Uint8Array;
@@ -62,5 +62,7 @@ export function classify(pm: PredictModel, x: Float32Array): Classified {
   const y = tf.tidy(() => pm.model.predict(tf.tensor4d(x, [n, IMAGE_SIZE, IMAGE_SIZE, 1])) as tf.Tensor);
   const logits = y.dataSync() as Float32Array;
   y.dispose();
-  return { logits, probabilities: softmaxRows(logits, C), labels: argmaxRows(logits, C) };
+  const T = pm.meta.temperature ?? 1;
+  const probabilities = T === 1 ? softmaxRows(logits, C) : softmaxRows(logits.map((v) => v / T), C);
+  return { logits, probabilities, labels: argmaxRows(logits, C) };
 }

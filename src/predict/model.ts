@@ -22,6 +22,11 @@ export interface ModelMeta {
   model?: string;
   labelSet?: string;
   testAccuracy?: number;
+  /**
+   * Temperature T of temperature scaling (Guo et al. 2017), fitted on PublicTest by the training run: prediction
+   * reports softmax(logits / T) as the probabilities (the predicted class does not change). Absent = 1.
+   */
+  temperature?: number;
 }
 
 /** A loaded classifier. */
@@ -64,6 +69,8 @@ export function readModelMeta(dir: string): ModelMeta {
     throw new Error(`${file}: 'classes' must be a list of at least 2 class names, got ${JSON.stringify(meta.classes)}`);
   if (meta.preprocessing !== PREPROCESSING)
     throw new Error(`${file}: preprocessing '${meta.preprocessing}' is not the one predict implements ('${PREPROCESSING}')`);
+  if (meta.temperature !== undefined && !(typeof meta.temperature === 'number' && meta.temperature > 0 && Number.isFinite(meta.temperature)))
+    throw new Error(`${file}: 'temperature' must be a positive number, got ${JSON.stringify(meta.temperature)}`);
   if (meta.output !== undefined && !/^logits\b/.test(meta.output))
     throw new Error(`${file}: output '${meta.output}' is not logits; predict applies softmax to logits`);
   return meta;

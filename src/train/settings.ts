@@ -283,6 +283,12 @@ export const TrainSettingsSchema = z.strictObject({
     .describe(
       "class-weighted cross-entropy: 'balanced' weighs class c by n / (C * n_c) over the training labels (scikit-learn's compute_class_weight 'balanced'; the loss is sum_i w_i ce_i / sum_i w_i as PyTorch's CrossEntropyLoss(weight=...)); 'none' or absent = plain mean",
     ),
+  tta: z
+    .enum(['none', 'flip', 'tencrop'])
+    .optional()
+    .describe(
+      "evaluation only: test-time augmentation of the final PublicTest and PrivateTest scores (src/eval/tta.ts): 'flip' averages the softmax of the image and its mirror, 'tencrop' of the 4 corner and centre crops and their mirrors (Krizhevsky et al. 2012; needs a model whose input is the crop size); recorded in metrics.json beside the plain scores; epochs are always selected without it; absent = 'none'",
+    ),
   labelSmoothing: z.number().min(0).max(0.5).default(0).describe('cross-entropy label smoothing epsilon (0 = off; not used by multi_target)'),
   patience: int(0).default(0).describe('stop after this many epochs without a better PublicTest accuracy (0 = never stop early)'),
   seed: int(0).default(42).describe('seed of weights, dropout masks, shuffling and augmentation: same seed + backend = same metrics'),

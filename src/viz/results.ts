@@ -296,3 +296,39 @@ export function predictionsFigure(
   });
   return captionedGallery(ds, items, title);
 }
+
+/** One bin of a reliability diagram (CalibrationReport.bins of src/eval/calibration.ts). */
+export interface ReliabilityBinData {
+  lower: number;
+  upper: number;
+  count: number;
+  meanConfidence: number;
+  accuracy: number;
+}
+
+/**
+ * Reliability diagram (Guo et al. 2017, fig. 1): per confidence bin, the accuracy of the predictions in it (bars) against
+ * the diagonal of perfect calibration, for one or more sets of bins (e.g. before and after temperature scaling).
+ * @param sets named bin lists with their expected calibration error (in [0, 1]).
+ */
+export function reliabilityFigure(sets: ReadonlyArray<{ name: string; ece: number; bins: readonly ReliabilityBinData[] }>, title = 'Reliability diagram (PrivateTest)'): Figure {
+  const data: Array<Record<string, unknown>> = sets.map((s) => ({
+    type: 'bar',
+    name: `${s.name} (ECE ${(100 * s.ece).toFixed(2)}%)`,
+    x: s.bins.map((b) => (b.lower + b.upper) / 2),
+    y: s.bins.map((b) => (b.count ? b.accuracy : null)),
+    width: s.bins.map((b) => (b.upper - b.lower) * (0.9 / sets.length)),
+    customdata: s.bins.map((b) => [b.count, b.meanConfidence]),
+    hovertemplate: 'confidence %{x:.2f}: accuracy %{y:.1%} of %{customdata[0]} images (mean confidence %{customdata[1]:.1%})<extra></extra>',
+    opacity: 0.75,
+  }));
+  data.push({ type: 'scatter', mode: 'lines', name: 'perfect calibration', x: [0, 1], y: [0, 1], line: { dash: 'dash', color: '#555' } });
+  return {
+    data,
+    layout: baseLayout(title, {
+      barmode: 'group',
+      xaxis: { title: { text: 'confidence (top-1 softmax probability)' }, range: [0, 1] },
+      yaxis: { title: { text: 'accuracy in the bin' }, range: [0, 1], tickformat: '.0%' },
+    }),
+  };
+}
