@@ -46,6 +46,11 @@ export const RunSpecSchema = z.strictObject({
   model: z.string().min(1),
   labels: z.enum(LABEL_SETS),
   settings: DiffSchema.optional(),
+  /**
+   * Repeat the run once per seed (the `seed` setting): runs `<name>-seed<s>`, reported one by one and as mean +- std
+   * (results tables, study report). Overrides the experiment's `seeds`.
+   */
+  seeds: z.array(int(0)).min(1).optional(),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 
@@ -57,6 +62,8 @@ export const ExperimentSchema = z.strictObject({
   /** Settings of every run that differ from the defaults (DEFAULT_SETTINGS), unless a run overrides them. */
   settings: DiffSchema.optional(),
   runs: z.array(RunSpecSchema).min(1),
+  /** Repeat every run once per seed (see RunSpec.seeds). */
+  seeds: z.array(int(0)).min(1).optional(),
   /** Trainings run side by side (one worker thread each); default: one per CPU core. */
   workers: int(1).optional(),
   /** Settings changed by --quick: the same code on a small slice. */
@@ -70,6 +77,8 @@ export interface RunConfig extends Settings {
   name: string;
   model: string;
   labels: LabelSetName;
+  /** The run spec's name when it is one of several seeds (`seeds`): runs of a group are summarised as mean +- std. */
+  group?: string;
 }
 
 /** Error for an invalid config or override: message lists every problem with its path. */
@@ -198,17 +207,21 @@ export function resolveRuns(exp: Experiment, opts: ResolveOptions = {}): RunConf
     throw new ConfigError(`unknown run(s) ${unknown.join(', ')} in experiment '${exp.name}' (runs: ${exp.runs.map((r) => r.name).join(', ')})`);
   return exp.runs
     .filter((r) => only.length === 0 || only.includes(r.name))
-    .map((r) => {
+    .map((r): RunConfig[] => {
       const diff = mergeSettings(exp.settings, r.settings, opts.quick ? exp.quick : undefined);
       let s: Settings = check(SettingsSchema, diff, `run '${r.name}'${opts.quick ? ' with --quick' : ''}`);
       if (opts.overrides?.length) s = applyOverrides(s, opts.overrides);
-      return { experiment: exp.name, name: r.name, model: r.model, labels: r.labels, ...s };
-    });
+      const seeds = r.seeds ?? exp.seeds;
+      if (!seeds) return [{ experiment: exp.name, name: r.name, model: r.model, labels: r.labels, ...s }];
+      if (new Set(seeds).size !== seeds.length) throw new ConfigError(`run '${r.name}': seeds ${JSON.stringify(seeds)} repeat a seed`);
+      return seeds.map((seed) => ({ experiment: exp.name, name: `${r.name}-seed${seed}`, model: r.model, labels: r.labels, ...s, seed, group: r.name }));
+    })
+    .flat();
 }
 
 /** The TrainConfig part of a RunConfig (every training setting and the model; not the slice or the names). */
 export function trainConfigOf(run: RunConfig): TrainConfig {
-  const { experiment: _e, name: _n, labels: _l, slice: _s, ...cfg } = run;
+  const { experiment: _e, name: _n, labels: _l, slice: _s, group: _g, ...cfg } = run;
   return cfg;
 }
 

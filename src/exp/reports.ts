@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mcnemarTest } from '../eval/stats';
 import { isFerPlus } from '../data/labels';
 import type { ImageSource } from '../viz/images';
 import { writeReport, type Report, type ReportSection } from '../viz/render';
@@ -18,7 +20,7 @@ import {
 import type { RunConfig } from './config';
 import type { RunSummary } from './run';
 import type { StudyResult } from './study';
-import { resultRows } from './results';
+import { resultRows, seedGroupRows } from './results';
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
@@ -116,6 +118,49 @@ export function writeRunReport(
   return writeReport(join(dir, 'report.html'), report, { plotlyDir });
 }
 
+/**
+ * McNemar's test for every pair of runs scored on the same PrivateTest images (same label set and image list, from
+ * their predictions.json): b = images only the first gets right, c = only the second; exact binomial p for b + c <= 25,
+ * else chi-square with continuity correction (src/eval/stats.ts mcnemarFromCounts; McNemar 1947, Fagerland et al.
+ * 2013). A p-value above 0.05 means the two runs' accuracies are not distinguishable on these images.
+ */
+function mcnemarSection(runs: readonly RunSummary[]): ReportSection[] {
+  const preds = new Map<string, { index: number[]; label: number[]; pred: number[] }>();
+  for (const r of runs) {
+    const f = join(r.dir, 'predictions.json');
+    if (existsSync(f)) preds.set(r.name, JSON.parse(readFileSync(f, 'utf8')));
+  }
+  const rows: Array<Record<string, string | number>> = [];
+  for (let i = 0; i < runs.length; i++)
+    for (let j = i + 1; j < runs.length; j++) {
+      const [a, b] = [preds.get(runs[i].name), preds.get(runs[j].name)];
+      if (!a || !b || runs[i].labels !== runs[j].labels || a.index.length !== b.index.length || a.index.some((v, k) => v !== b.index[k])) continue;
+      const m = mcnemarTest(
+        a.pred.map((p, k) => p === a.label[k]),
+        b.pred.map((p, k) => p === b.label[k]),
+      );
+      rows.push({
+        'run A': runs[i].name,
+        'run B': runs[j].name,
+        'A acc': pct(runs[i].test.accuracy),
+        'B acc': pct(runs[j].test.accuracy),
+        'only A right (b)': m.b,
+        'only B right (c)': m.c,
+        test: m.method,
+        p: m.pValue < 1e-4 ? m.pValue.toExponential(1) : m.pValue.toFixed(4),
+      });
+    }
+  return rows.length
+    ? [
+        {
+          title: "Paired comparisons (McNemar's test on the same PrivateTest images)",
+          text: 'b: images only run A classifies correctly; c: only run B. Exact binomial test for b + c <= 25, else chi-square with continuity correction (McNemar 1947; Fagerland et al. 2013). p > 0.05: the difference is within noise.',
+          table: rows,
+        },
+      ]
+    : [];
+}
+
 /** Per-run data a study report needs besides the summaries. */
 export interface StudyRunData {
   summary: RunSummary;
@@ -172,6 +217,10 @@ export function writeStudyReport(
           grid: true,
         },
         { title: 'Learning curves', figures: [learningCurvesFigure(sorted.map((r) => ({ name: r.summary.name, history: r.history })))] },
+        ...(seedGroupRows(sorted.map((r) => r.summary)).length
+          ? [{ title: 'Over seeds', text: 'Mean +- sample standard deviation (n - 1) over the seeds of each run.', table: seedGroupRows(sorted.map((r) => r.summary)) }]
+          : []),
+        ...mcnemarSection(sorted.map((r) => r.summary)),
       ]
     : [{ title: 'Results', text: failed.length ? `No run finished: all ${failed.length} runs failed (see below).` : 'No run finished.' }];
   const report: Report = {

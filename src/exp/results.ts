@@ -1,4 +1,6 @@
 import type { StudyResult } from './study';
+import type { RunSummary } from './run';
+import { formatMeanStd } from '../eval/stats';
 import { formatSeconds } from '../util/format';
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -36,6 +38,28 @@ export function resultRows(r: Pick<StudyResult, 'runs'> & { failed?: StudyResult
   return [...ok, ...failed];
 }
 
+/**
+ * One row per multi-seed run group (experiments' `seeds`): the number of seeds and the mean +- sample standard
+ * deviation (n - 1) of the PrivateTest accuracy (in %), macro-F1 and, where the runs used test-time augmentation, the
+ * TTA accuracy. Empty when no run has a group.
+ */
+export function seedGroupRows(runs: readonly RunSummary[]): Array<Record<string, string | number>> {
+  const groups = new Map<string, RunSummary[]>();
+  for (const r of runs) if (r.group) groups.set(r.group, [...(groups.get(r.group) ?? []), r]);
+  return [...groups].map(([group, rs]) => ({
+    runs: group,
+    model: rs[0].model,
+    labels: rs[0].labels,
+    seeds: rs.length,
+    'test acc (%)': formatMeanStd(rs.map((r) => 100 * r.test.accuracy)),
+    'macro-F1': formatMeanStd(
+      rs.map((r) => r.test.macroF1),
+      3,
+    ),
+    ...(rs.every((r) => r.tta) ? { 'TTA test acc (%)': formatMeanStd(rs.map((r) => 100 * r.tta!.test.accuracy)) } : {}),
+  }));
+}
+
 /** The results table as Markdown, with the command and environment that produced it. */
 export function resultsMarkdown(r: StudyResult): string {
   const rows = resultRows(r);
@@ -54,7 +78,15 @@ export function resultsMarkdown(r: StudyResult): string {
     `| ${cols.map(() => '---').join(' | ')} |`,
     ...rows.map((row) => `| ${cols.map((c) => String(row[c]).replace(/\|/g, '\\|')).join(' | ')} |`),
     '',
+    ...markdownTable('Over seeds (mean +- std, n - 1)', seedGroupRows(r.runs)),
     ...failed.flatMap((f) => [`**${f.name} failed**${f.epoch !== null ? ` in epoch ${f.epoch}` : ''} (record: ${f.dir}):`, '', '```', f.error, '```', '']),
   ];
   return lines.join('\n');
+}
+
+/** A titled Markdown table, or nothing for no rows. */
+function markdownTable(title: string, rows: Array<Record<string, string | number>>): string[] {
+  if (!rows.length) return [];
+  const cols = Object.keys(rows[0]);
+  return [`**${title}**`, '', `| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${cols.map((c) => String(row[c] ?? '-')).join(' | ')} |`), ''];
 }

@@ -26,6 +26,8 @@ import { CHECKPOINT_FILE, writeRunStatus } from './status';
 /** The final numbers of one run (metrics.json of its record, and a row of the study table). */
 export interface RunSummary {
   name: string;
+  /** The run spec of a multi-seed run (`seeds`): its runs are summarised as mean +- std. */
+  group?: string;
   model: string;
   labels: RunConfig['labels'];
   /** Images per split actually used (after the slice). */
@@ -265,6 +267,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
 
   const summary: RunSummary = {
     name: run.name,
+    ...(run.group ? { group: run.group } : {}),
     model: run.model,
     labels: run.labels,
     sizes,
