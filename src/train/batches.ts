@@ -31,6 +31,12 @@ export interface TrainBatchOptions {
   loss: LossKind;
   /** FER+ `probability` mode: draw a one-hot target from each image's distribution, anew every epoch. */
   sampleOneHot: boolean;
+  /**
+   * Class-balanced sampling: each epoch's image slots are drawn with replacement, a class uniformly, then an image of
+   * that class uniformly, so every class fills about 1/C of the batches (over-sampling rare classes such as disgust and
+   * contempt). Off: every image once per epoch, shuffled.
+   */
+  balanced?: boolean;
   rng: Rng;
 }
 
@@ -95,8 +101,26 @@ export class TrainBatches {
     this.opts.rng.setState(state.rng);
   }
 
+  private byClass?: Int32Array[];
+
+  /** Fills `order` with class-balanced draws (see TrainBatchOptions.balanced): per slot a class, then an image of it. */
+  private drawBalanced(): void {
+    const { rng } = this.opts;
+    if (!this.byClass) {
+      const lists: number[][] = Array.from({ length: this.numClasses }, () => []);
+      this.split.label.forEach((l, i) => lists[l].push(i));
+      this.byClass = lists.filter((l) => l.length > 0).map((l) => Int32Array.from(l));
+    }
+    const classes = this.byClass;
+    for (let i = 0; i < this.order.length; i++) {
+      const c = classes[rng.int(classes.length)];
+      this.order[i] = c[rng.int(c.length)];
+    }
+  }
+
   /**
-   * Batches of one epoch, freshly shuffled. Random draws, in order: one Fisher-Yates shuffle of the order; then per
+   * Batches of one epoch, freshly shuffled (with `balanced`: class-balanced draws, two `int` draws per slot instead of
+   * the shuffle). Random draws, in order: one Fisher-Yates shuffle of the order; then per
    * image, in batch order: flip `uniform() < 0.5` when flip is on, dx then dy `int(2 shift + 1) - shift` when shift > 0,
    * the other knobs' draws when one is on (Augmenter), the FER+ `probability`-mode target draw.
    */
@@ -104,7 +128,8 @@ export class TrainBatches {
     const { batchSize, augment, rng } = this.opts;
     const augmenter = this.augmenter;
     const C = this.numClasses;
-    rng.shuffle(this.order);
+    if (this.opts.balanced) this.drawBalanced();
+    else rng.shuffle(this.order);
     for (let s = 0; s < this.steps; s++) {
       for (let b = 0; b < batchSize; b++) {
         const j = this.order[s * batchSize + b];

@@ -228,6 +228,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     loss: labels.loss,
     sampleOneHot: labels.sampleOneHot,
     rng: rng.fork(),
+    ...(cfg.balancedSampling ? { balanced: true } : {}),
   });
   const totalSteps = batches.steps * cfg.epochs;
   const C = labels.numClasses;

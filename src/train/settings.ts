@@ -283,6 +283,12 @@ export const TrainSettingsSchema = z.strictObject({
     .describe(
       "class-weighted cross-entropy: 'balanced' weighs class c by n / (C * n_c) over the training labels (scikit-learn's compute_class_weight 'balanced'; the loss is sum_i w_i ce_i / sum_i w_i as PyTorch's CrossEntropyLoss(weight=...)); 'none' or absent = plain mean",
     ),
+  balancedSampling: z
+    .boolean()
+    .optional()
+    .describe(
+      'class-balanced sampling: every epoch draws its images with replacement, a class uniformly then an image of it (src/train/batches.ts); absent / false = each image once per epoch, shuffled',
+    ),
   tta: z
     .enum(['none', 'flip', 'tencrop'])
     .optional()

@@ -51,9 +51,10 @@ test('mean +- std over seeds, by hand', () => {
   assert.equal(rows, [{ runs: 'a', model: 'deep', labels: 'majority', seeds: 3, 'test acc (%)': '81.00 +- 1.00', 'macro-F1': '0.600 +- 0.100' }]);
 });
 
-test('study with seeds: results.md over seeds, McNemar table in the study report with b and c from predictions.json', async () => {
-  const dataDir = realDataDir();
-  if (!dataDir) return skipTest(noRealDataReason());
+const dataDir = realDataDir();
+const STUDY = 'study with seeds: results.md over seeds, McNemar table in the study report with b and c from predictions.json';
+if (!dataDir) skipTest(STUDY, noRealDataReason());
+else test(STUDY, async () => {
   const study = await runExperiment(exp([1, 2]), { quick: true, only: ['a'], workers: 2, dataDir, runsDir: tempDir(), log: () => {} });
   const md = readFileSync(join(study.dir, 'results.md'), 'utf8');
   assert.match(md, /Over seeds/);
