@@ -7,7 +7,8 @@
  * BatchNormalization work on NCHW (ONNX Operators.md: "input data of size (N x C x H x W)"), so the first layer that
  * needs it is preceded by a Transpose perm [0, 3, 1, 2]; the graph then stays NCHW until a layer needs tfjs' own
  * order again: Flatten (tfjs flattens NHWC row-major, so a Transpose perm [0, 2, 3, 1] comes first and the following
- * Dense weights are used unchanged), a softmax activation on a 4-D tensor, or the graph output.
+ * Dense weights are used unchanged), a softmax activation on a 4-D tensor, or the graph output. A value read by several
+ * layers (the input of a residual block) is transposed once.
  * Output: `logits` `[batch, numClasses]` float32, or with `softmax: true` `probabilities` (ONNX Softmax, axis -1).
  *
  * Rules, layer by layer (tfjs semantics from tfjs-layers src/layers/*.ts, ONNX semantics from onnx/docs/Operators.md):
@@ -16,6 +17,14 @@
  *   - in, 0), floor(total / 2) before and the rest after (TF `GetWindowedOutputSizeVerbose`), written as explicit
  *   `pads` [top, left, bottom, right]; `valid` is pads 0 (ONNX out = floor((in - k_eff) / stride) + 1 = TF's).
  *   Bias (optional) is ONNX Conv's input `B`; a fused activation follows as its own node.
+ * - DepthwiseConv2D -> Conv with `group` = input channels C. tfjs' depthwise kernel is `[kh, kw, C, M]` (M = depth
+ *   multiplier) and output channel c*M + m is input channel c filtered by kernel[.., c, m]; ONNX's grouped Conv gives
+ *   group c the output channels c*M .. c*M + M - 1 from `W` `[C*M, 1, kH, kW]`, so W[c*M + m][0][y][x] =
+ *   kernel[y][x][c][m]. Padding, strides, dilations, bias and activation as for Conv2D.
+ * - SeparableConv2D -> the depthwise Conv above (the layer's padding, strides and dilations; no bias), then a 1x1 Conv
+ *   with the pointwise kernel `[1, 1, C*M, filters]` as `W` `[filters, C*M, 1, 1]` and the layer's bias; activation
+ *   after it (tf.separableConv2d: depthwiseConv2d, then conv2d 1x1 'valid').
+ * - Add -> Add (a chain of Add nodes for more than two inputs); inputs of equal shape, in one layout (4-D ones NCHW).
  * - BatchNormalization -> ONNX BatchNormalization (inference mode: Y = (X - mean) / sqrt(var + epsilon) * scale + B)
  *   with the layer's own epsilon and moving statistics; gamma = 1 / beta = 0 when the layer has `scale` / `center`
  *   off. Kept as a node rather than folded into the convolution so that the exported weights are the trained ones
@@ -30,6 +39,10 @@
  * - Flatten -> (Transpose to NHWC) + Flatten axis 1.
  * - Dense on a 2-D input -> Gemm (A `[batch, in]`, B = kernel `[in, units]` as stored by tfjs, C = bias).
  * - Dropout -> nothing (inference is the identity); InputLayer -> the graph input.
+ *
+ * Graphs: any model with one input and one output, Sequential or functional (residual blocks): the layer applications
+ * are converted in depth-first order from the output (for a Sequential model: input to output), each symbolic tensor
+ * once. Add is the only layer with several inputs.
  *
  * Opset: 13 by default; 13-21 accepted (every operator above has the same float32 semantics in all of them). The IR
  * version is the one of the ONNX release that introduced the opset (onnx/docs/Versioning.md, "Released Versions").
@@ -75,6 +88,9 @@ export const ONNX_SUPPORTED_LAYERS = [
   'GlobalAveragePooling2D',
   'GlobalMaxPooling2D',
   'Flatten',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'Add',
   'Dense',
   'Dropout',
 ] as const;
@@ -155,34 +171,49 @@ function ferlabVersion(): string {
   }
 }
 
-/** One step of the model's single path: a layer, its input and its output (tfjs symbolic tensors). */
+/** One step of the model's graph: a layer, its inputs and its output (tfjs symbolic tensors). */
 interface Step {
   layer: tf.layers.Layer;
-  input: tf.SymbolicTensor;
+  inputs: tf.SymbolicTensor[];
   output: tf.SymbolicTensor;
 }
 
-/** The model's layers from input to output; only single-input, single-output chains (Sequential-like) are supported. */
-function chainOf(model: tf.LayersModel): Step[] {
+/** Layer classes that may take several inputs. */
+const MULTI_INPUT_LAYERS = ['Add'];
+
+/**
+ * The model's layer applications in an order where every step comes after the steps producing its inputs: a
+ * depth-first walk from the output (inputs in order), each symbolic tensor once. For a chain (Sequential) this is the
+ * input-to-output order.
+ * @throws OnnxExportError for several inputs or outputs, a layer with several inputs other than Add, or a path that
+ *   does not lead to the model's input.
+ */
+function stepsOf(model: tf.LayersModel): Step[] {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new OnnxExportError(
       `tfjsToOnnx exports models with one input and one output; '${model.name}' has ${model.inputs.length} and ${model.outputs.length}`,
     );
   }
   const steps: Step[] = [];
-  let t = model.outputs[0];
-  while (t.sourceLayer.getClassName() !== 'InputLayer') {
+  const seen = new Set<number>();
+  const visit = (t: tf.SymbolicTensor): void => {
+    if (seen.has(t.id)) return;
+    seen.add(t.id);
     const layer = t.sourceLayer;
-    if (t.inputs.length !== 1) {
+    if (layer.getClassName() === 'InputLayer') {
+      if (t !== model.inputs[0]) throw new OnnxExportError(`the path from the output of '${model.name}' does not lead to its input`);
+      return;
+    }
+    if (t.inputs.length !== 1 && !MULTI_INPUT_LAYERS.includes(layer.getClassName())) {
       throw new OnnxExportError(
-        `layer '${layer.name}' (${layer.getClassName()}) takes ${t.inputs.length} inputs; tfjsToOnnx exports single-path models (each layer one input)`,
+        `layer '${layer.name}' (${layer.getClassName()}) takes ${t.inputs.length} inputs; tfjsToOnnx converts layers with several inputs only for ${MULTI_INPUT_LAYERS.join(', ')}`,
       );
     }
-    steps.push({ layer, input: t.inputs[0], output: t });
-    t = t.inputs[0];
-  }
-  if (t !== model.inputs[0]) throw new OnnxExportError(`the path from the output of '${model.name}' does not lead to its input`);
-  return steps.reverse();
+    for (const i of t.inputs) visit(i);
+    steps.push({ layer, inputs: t.inputs, output: t });
+  };
+  visit(model.outputs[0]);
+  return steps;
 }
 
 /** TensorFlow 'same' / 'valid' padding of one spatial axis as [before, after] (TF GetWindowedOutputSizeVerbose). */
@@ -210,8 +241,9 @@ function weightsByName(layer: tf.layers.Layer): Map<string, tf.Tensor> {
 /**
  * Serialises a tfjs Layers model to an ONNX ModelProto (binary protobuf, the bytes of a `.onnx` file).
  *
- * @param model a single-path tfjs Layers model (tf.Sequential, or a functional model whose layers each take one input)
- *   made of the layers in {@link ONNX_SUPPORTED_LAYERS}: every model in ferlab's registry (`listModels()`). Input
+ * @param model a tfjs Layers model with one input and one output (tf.Sequential, or a functional model such as a
+ *   residual network) made of the layers in {@link ONNX_SUPPORTED_LAYERS}: every model in ferlab's registry
+ *   (`listModels()`). Input
  *   `[batch, H, W, C]` float32 (NHWC) with static H, W, C; output logits `[batch, numClasses]` float32.
  * @param opts opset (13-21, default 13), softmax (append Softmax; output `probabilities`), graph name, metadata_props.
  * @returns ModelProto bytes: graph input `input` `[batch, H, W, C]` float32 NHWC (`batch` dynamic), output `logits`
@@ -219,14 +251,14 @@ function weightsByName(layer: tf.layers.Layer): Map<string, tf.Tensor> {
  *   NCHW transposes inside the graph and the rule used for each layer.
  * @throws OnnxExportError naming the layer (name and class) and the supported layers/activations for a layer,
  *   activation, padding, data format or axis it cannot convert; for an opset outside 13-21; for a model with several
- *   inputs/outputs or a non-float32 input, or a non-static H/W/C.
+ *   inputs/outputs or a non-float32 input, or a non-static H/W/C; for a layer with several inputs other than Add.
  */
 export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): Uint8Array {
   const opset = opts.opset ?? ONNX_DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET) {
     throw new OnnxExportError(`opset ${opset} is not supported: expected an integer from ${ONNX_MIN_OPSET} to ${ONNX_MAX_OPSET}`);
   }
-  const steps = chainOf(model);
+  const steps = stepsOf(model);
   const inputSym = model.inputs[0];
   if (inputSym.dtype !== 'float32') throw new OnnxExportError(`model input dtype is ${inputSym.dtype}; tfjsToOnnx expects float32`);
   if (inputSym.shape.slice(1).some((d) => d == null)) {
@@ -234,13 +266,23 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
   }
 
   const g = new GraphBuilder();
-  let cur: Value = { name: ONNX_INPUT_NAME, shape: inputSym.shape, nchw: false };
+  /** The ONNX value of each symbolic tensor converted so far, by tensor id. */
+  const values = new Map<number, Value>([[inputSym.id, { name: ONNX_INPUT_NAME, shape: inputSym.shape, nchw: false }]]);
+  let cur: Value = values.get(inputSym.id)!;
   let endsWithSoftmax = false;
 
-  const toNchw = (v: Value, base: string): Value =>
-    v.shape.length === 4 && !v.nchw ? { ...v, name: g.node('Transpose', [v.name], `${base}/to_nchw`, [ints('perm', TO_NCHW)]), nchw: true } : v;
-  const toNhwc = (v: Value, base: string): Value =>
-    v.shape.length === 4 && v.nchw ? { ...v, name: g.node('Transpose', [v.name], `${base}/to_nhwc`, [ints('perm', TO_NHWC)]), nchw: false } : v;
+  // transposed copies by source value name, so that a value read by several layers is transposed once
+  const transposed = new Map<string, Value>();
+  const transpose = (v: Value, perm: number[], base: string, suffix: string): Value => {
+    let t = transposed.get(v.name);
+    if (!t) {
+      t = { ...v, name: g.node('Transpose', [v.name], `${base}/${suffix}`, [ints('perm', perm)]), nchw: perm === TO_NCHW };
+      transposed.set(v.name, t);
+    }
+    return t;
+  };
+  const toNchw = (v: Value, base: string): Value => (v.shape.length === 4 && !v.nchw ? transpose(v, TO_NCHW, base, 'to_nchw') : v);
+  const toNhwc = (v: Value, base: string): Value => (v.shape.length === 4 && v.nchw ? transpose(v, TO_NHWC, base, 'to_nhwc') : v);
 
   const unsupported = (layer: tf.layers.Layer, why: string): never => {
     throw new OnnxExportError(
@@ -277,10 +319,22 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
     return [v.shape[1] as number, v.shape[2] as number];
   };
 
-  for (const { layer, output } of steps) {
+  /** HWIO-style `[kh, kw, C, M]` depthwise kernel -> ONNX grouped-Conv `W` `[C*M, 1, kh, kw]`. */
+  const depthwiseW = (kernel: tf.Tensor): Float32Array => {
+    const [kh, kw, cin, mult] = kernel.shape;
+    const k = kernel.dataSync() as Float32Array;
+    const out = new Float32Array(k.length);
+    for (let y = 0; y < kh; y++)
+      for (let x = 0; x < kw; x++)
+        for (let c = 0; c < cin; c++) for (let m = 0; m < mult; m++) out[((c * mult + m) * kh + y) * kw + x] = k[((y * kw + x) * cin + c) * mult + m];
+    return out;
+  };
+
+  for (const { layer, inputs: inSyms, output } of steps) {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Record<string, unknown>;
     const base = layer.name;
+    cur = values.get(inSyms[0].id)!;
     if (cls !== 'Dropout') endsWithSoftmax = false;
     switch (cls) {
       case 'Conv2D': {
@@ -306,6 +360,63 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
         const act = cfg.activation as string;
         cur = { name: g.node('Conv', inputs, act === 'linear' ? base : `${base}/conv`, attrs), shape: output.shape, nchw: true };
         cur = activation(layer, act, cur, `${base}/${act}`);
+        break;
+      }
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
+        const [h, w] = spatial(layer, cur);
+        const weights = weightsByName(layer);
+        const kernel = weights.get('depthwise_kernel');
+        if (!kernel) return unsupported(layer, 'no depthwise_kernel weight');
+        const [kh, kw, cin, mult] = kernel.shape;
+        const [sh, sw] = cfg.strides as number[];
+        const [dh, dw] = (cfg.dilationRate as number[] | undefined) ?? [1, 1];
+        // tfjs-layers 4.22's DepthwiseConv2D.call passes no dilation to tf.depthwiseConv2d: refuse rather than guess
+        if (cls === 'DepthwiseConv2D' && (dh !== 1 || dw !== 1)) unsupported(layer, `dilationRate [${dh}, ${dw}] (tfjs' DepthwiseConv2D ignores it)`);
+        const [top, bottom] = padsFor(cfg.padding as string, h, kh, sh, dh, `layer '${base}' (${cls})`);
+        const [left, right] = padsFor(cfg.padding as string, w, kw, sw, dw, `layer '${base}' (${cls})`);
+        const separable = cls === 'SeparableConv2D';
+        const act = cfg.activation as string;
+        const bias = weights.get('bias');
+        const dwInputs = [toNchw(cur, base).name, g.initializer(`${base}/depthwise_W`, [cin * mult, 1, kh, kw], depthwiseW(kernel))];
+        if (!separable && cfg.useBias && bias) dwInputs.push(g.initializer(`${base}/B`, [cin * mult], bias.dataSync() as Float32Array));
+        const attrs = [
+          ints('kernel_shape', [kh, kw]),
+          ints('strides', [sh, sw]),
+          ints('dilations', [dh, dw]),
+          ints('pads', [top, left, bottom, right]),
+          int('group', cin),
+        ];
+        const last = !separable && act === 'linear';
+        let name = g.node('Conv', dwInputs, last ? base : separable ? `${base}/depthwise` : `${base}/conv`, attrs);
+        if (separable) {
+          const pointwise = weights.get('pointwise_kernel');
+          if (!pointwise) return unsupported(layer, 'no pointwise_kernel weight');
+          const [, , pin, cout] = pointwise.shape;
+          // [1, 1, C*M, filters] -> [filters, C*M, 1, 1]: W[o][i] = pointwise[0][0][i][o]
+          const p = pointwise.dataSync() as Float32Array;
+          const pw = new Float32Array(p.length);
+          for (let i = 0; i < pin; i++) for (let o = 0; o < cout; o++) pw[o * pin + i] = p[i * cout + o];
+          const pwInputs = [name, g.initializer(`${base}/pointwise_W`, [cout, pin, 1, 1], pw)];
+          if (cfg.useBias && bias) pwInputs.push(g.initializer(`${base}/B`, [cout], bias.dataSync() as Float32Array));
+          name = g.node('Conv', pwInputs, act === 'linear' ? base : `${base}/pointwise`, [ints('kernel_shape', [1, 1])]);
+        }
+        cur = { name, shape: output.shape, nchw: true };
+        cur = activation(layer, act, cur, `${base}/${act}`);
+        break;
+      }
+      case 'Add': {
+        const ins = inSyms.map((t) => values.get(t.id)!);
+        if (ins.some((v) => v.shape.join() !== ins[0].shape.join())) {
+          unsupported(
+            layer,
+            `inputs of different shapes (${ins.map((v) => `[${v.shape.map((d) => d ?? 'null')}]`).join(', ')}); only equal shapes are supported`,
+          );
+        }
+        const same = ins.map((v) => toNchw(v, base));
+        let name = same[0].name;
+        for (let i = 1; i < same.length; i++) name = g.node('Add', [name, same[i].name], i === same.length - 1 ? base : `${base}/${i}`);
+        cur = { name, shape: output.shape, nchw: same[0].nchw };
         break;
       }
       case 'BatchNormalization': {
@@ -382,6 +493,7 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
       default:
         unsupported(layer, 'this layer class is not supported');
     }
+    values.set(output.id, cur);
   }
 
   const outputName = opts.softmax ? ONNX_PROBABILITIES_NAME : ONNX_LOGITS_NAME;

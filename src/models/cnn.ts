@@ -149,3 +149,34 @@ registerModel({
   description: '5 conv blocks (32-64-128-256-256, Conv-BN-ReLU-MaxPool, dropout 0.1-0.1-0.2 after blocks 3-5), dense 256 + dropout 0.4',
   create: (o) => buildCnn(DEEP, o.inputShape, o.numClasses, o.seed),
 });
+
+/**
+ * `vgg-cpu`: the VGG variant of Khaireddin & Chen 2021 ("Facial Emotion Recognition: State of the Art Performance on
+ * FER2013", arXiv 2105.03588; code usef-kh/fer `models/vgg.py`, class `Vgg`), sized for a CPU. The paper's network is
+ * four stages of two 3x3 Conv-BN-ReLU (64, 128, 256, 512 channels) each followed by a 2x2 max-pool, then two fully
+ * connected layers of 4096 with dropout 0.2 and a linear classifier (73.28% on FER2013 PrivateTest after 300 epochs
+ * on 40x40 crops). Here: half the channels (32-64-128-256), dense 256-256 with the same dropout 0.2, on the 48x48
+ * images, so the last stage ends at 3x3x256 (the paper: 2x2x512). Convolutions have no bias (BatchNorm's beta
+ * replaces it; the reference keeps PyTorch's default bias), init and BatchNorm as every ferlab CNN (see buildCnn).
+ * The reference applies dropout before the ReLU of each hidden layer; inverted dropout commutes with ReLU, so ReLU
+ * then dropout (buildCnn's order) is the same function.
+ * Input `[batch, 48, 48, 1]`, output logits `[batch, numClasses]`. 1.83 M parameters (8 classes), 118.1 M
+ * multiply-adds per image (3.1x `deep`).
+ */
+export const VGG_CPU: CnnSpec = {
+  blocks: [
+    { filters: 32, convs: 2, dropout: 0 },
+    { filters: 64, convs: 2, dropout: 0 },
+    { filters: 128, convs: 2, dropout: 0 },
+    { filters: 256, convs: 2, dropout: 0 },
+  ],
+  dense: [256, 256],
+  denseDropout: 0.2,
+};
+
+registerModel({
+  name: 'vgg-cpu',
+  description:
+    'VGG of Khaireddin & Chen 2021 (arXiv 2105.03588, usef-kh/fer) at half width: 4 stages of 2 Conv-BN-ReLU (32-64-128-256) + max-pool, dense 256-256 + dropout 0.2',
+  create: (o) => buildCnn(VGG_CPU, o.inputShape, o.numClasses, o.seed),
+});

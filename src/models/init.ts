@@ -213,25 +213,37 @@ export function initFromSaved(model: tf.LayersModel, dir: string, classes: reado
 export type FreezeMode = 'none' | 'conv';
 
 /**
+ * The layers `freeze: 'conv'` freezes: every layer before the model's first Flatten or global pooling layer, except
+ * the classifier head (the last layer with weights; a convolution in front of the pooling in mini-xception). null
+ * when the model has no Flatten or global pooling layer.
+ */
+function convLayers(model: tf.LayersModel): tf.layers.Layer[] | null {
+  const end = model.layers.findIndex((l) => ['Flatten', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D'].includes(l.getClassName()));
+  if (end < 0) return null;
+  const head = [...model.layers].reverse().find((l) => l.weights.length > 0);
+  return model.layers.slice(0, end).filter((l) => l !== head);
+}
+
+/**
  * Freezes the convolutional blocks of a model (`conv`): every layer before its first Flatten or global pooling layer
- * gets `trainable = false`, so its weights leave `model.trainableWeights` and ferlab's BatchNormalization runs in
- * inference mode (moving statistics used and not updated, as Keras does for a non-trainable BatchNormalization).
+ * (but the classifier head, when that is a convolution before the pooling) gets `trainable = false`, so its weights
+ * leave `model.trainableWeights` and ferlab's BatchNormalization runs in inference mode (moving statistics used and
+ * not updated, as Keras does for a non-trainable BatchNormalization).
  * Note that `model.getWeights()` then lists the trainable weights first.
  * @returns names of the frozen layers (empty for `none`).
  * @throws Error when `conv` is asked of a model without a Flatten or global pooling layer.
  */
 export function freezeLayers(model: tf.LayersModel, mode: FreezeMode): string[] {
   if (mode === 'none') return [];
-  const end = model.layers.findIndex((l) => ['Flatten', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D'].includes(l.getClassName()));
-  if (end < 0) throw new Error(`freeze 'conv': model '${model.name}' has no Flatten or global pooling layer that ends its convolutional blocks`);
-  const frozen = model.layers.slice(0, end).filter((l) => l.weights.length > 0);
-  for (const l of model.layers.slice(0, end)) l.trainable = false;
+  const layers = convLayers(model);
+  if (!layers) throw new Error(`freeze 'conv': model '${model.name}' has no Flatten or global pooling layer that ends its convolutional blocks`);
+  const frozen = layers.filter((l) => l.weights.length > 0);
+  for (const l of layers) l.trainable = false;
   return frozen.map((l) => l.name);
 }
 
 /** Makes the layers {@link freezeLayers} froze trainable again (after fine-tuning, before the model is saved). */
 export function unfreezeLayers(model: tf.LayersModel, frozen: readonly string[]): void {
   if (!frozen.length) return;
-  const end = model.layers.findIndex((l) => ['Flatten', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D'].includes(l.getClassName()));
-  for (const l of model.layers.slice(0, end)) l.trainable = true;
+  for (const l of convLayers(model) ?? []) l.trainable = true;
 }

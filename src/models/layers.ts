@@ -3,8 +3,9 @@ import { batchNormTrain, dropoutTrain, updateMovingStats } from '../backend/ops'
 
 /**
  * Drop-in subclasses of tfjs-layers' Conv2D, BatchNormalization and Dropout with faster training paths (ferlab's fused wasm
- * kernels, see src/backend/ops.ts). They keep tfjs' class names, configs and weights, so a saved model is made of
- * the standard layers and loads with plain `tf.loadLayersModel`; inference runs tfjs' own code.
+ * kernels, see src/backend/ops.ts), and of SeparableConv2D with a working pointwise initialiser. They keep tfjs' class
+ * names, configs and weights, so a saved model is made of the standard layers and loads with plain
+ * `tf.loadLayersModel`; inference runs tfjs' own code.
  */
 
 type LayerCtor = new (args: Record<string, unknown>) => tf.layers.Layer;
@@ -14,6 +15,7 @@ type Kwargs = Record<string, unknown>;
 const TfBatchNormalization = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as LayerCtor;
 const TfDropout = Object.getPrototypeOf(tf.layers.dropout({ rate: 0.5 })).constructor as LayerCtor;
 const TfConv2D = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })).constructor as LayerCtor;
+const TfSeparableConv2D = Object.getPrototypeOf(tf.layers.separableConv2d({ filters: 1, kernelSize: 1 })).constructor as LayerCtor;
 
 /**
  * Conv2D that, without bias and activation (the usual Conv -> BatchNorm pattern), calls tf.conv2d instead of
@@ -47,6 +49,35 @@ export class Conv2D extends TfConv2D {
 /** `tf.layers.conv2d` with the gradient-pruning call above. */
 export function conv2d(args: Record<string, unknown>): tf.layers.Layer {
   return new Conv2D(args);
+}
+
+/**
+ * SeparableConv2D (depthwise conv, then a 1x1 pointwise conv; tfjs' layer and math) whose pointwise kernel is drawn
+ * from `pointwiseInitializer`. tfjs-layers 4.22's SeparableConv constructor builds its pointwise initializer from
+ * `depthwiseInitializer` (`getInitializer(config.depthwiseInitializer || DEFAULT_POINTWISE_INITIALIZER)`, in
+ * src/layers/convolutional.ts), so the stock layer draws the pointwise kernel with the depthwise kernel's rule and
+ * seed. Saved models still name tfjs' SeparableConv2D and load with plain `tf.loadLayersModel`.
+ * @param args tfjs SeparableConv2D args; `pointwiseInitializer` an initializer object (tf.initializers.*) or name.
+ */
+export class SeparableConv2D extends TfSeparableConv2D {
+  static readonly className = 'SeparableConv2D';
+
+  constructor(args: Record<string, unknown>) {
+    super(args);
+    const pw = args.pointwiseInitializer;
+    if (pw == null) return;
+    const self = this as unknown as { pointwiseInitializer: unknown };
+    if (typeof (pw as { apply?: unknown }).apply === 'function') self.pointwiseInitializer = pw;
+    else
+      self.pointwiseInitializer = (
+        tf.layers.dense({ units: 1, kernelInitializer: pw as 'glorotUniform' }) as unknown as { kernelInitializer: unknown }
+      ).kernelInitializer;
+  }
+}
+
+/** `tf.layers.separableConv2d` that honours `pointwiseInitializer` (see {@link SeparableConv2D}). */
+export function separableConv2d(args: Record<string, unknown>): tf.layers.Layer {
+  return new SeparableConv2D(args);
 }
 
 interface BatchNormFields {

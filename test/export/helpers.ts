@@ -51,8 +51,8 @@ export async function testImages(n: number): Promise<TestImages> {
 }
 
 /**
- * Gives a model weights whose every rule matters, as a trained network has them: kernels scaled by sqrt(6)
- * (createModel draws them with variance 1/(3 fan_in), PyTorch's default; x sqrt(6) gives He's 2/fan_in, so without
+ * Gives a model weights whose every rule matters, as a trained network has them: kernels (depthwise and pointwise
+ * ones too) scaled by sqrt(6) (createModel draws them with variance 1/(3 fan_in), PyTorch's default; x sqrt(6) gives He's 2/fan_in, so without
  * BatchNorm the activations and logits stay O(1) instead of shrinking layer by layer), random biases, random BatchNorm
  * gamma/beta, and moving statistics near the real statistics of the layer's input on `x` (mean + U(-0.2, 0.2) std,
  * variance x U(0.5, 2)), so that normalised activations stay O(1) through the deep model and a wrong epsilon, a wrong
@@ -78,6 +78,8 @@ export function perturb(model: tf.LayersModel, seed: number, x: Float32Array, sh
       const name = (layer.weights[i].originalName.split('/').pop() ?? '').replace(/_\d+$/, '');
       switch (name) {
         case 'kernel':
+        case 'depthwise_kernel':
+        case 'pointwise_kernel':
           return tf.mul(w, Math.sqrt(6));
         case 'bias':
         case 'beta':

@@ -1,8 +1,9 @@
 /**
  * tfjsToOnnx against ONNX Runtime (onnxruntime-node, CPU): every registered model, a softmax head, hand-made models
  * covering every branch of the converter (valid/same padding, strides, dilation, bias or not, fused activations,
- * BatchNorm on 4-D and 2-D inputs, average/global pooling, softmax on a 4-D tensor), every accepted opset, and the
- * errors. The reference is tfjs `model.predict` on the cpu backend (tfjs' plain JavaScript kernels).
+ * BatchNorm on 4-D and 2-D inputs, average/global pooling, softmax on a 4-D tensor, depthwise convolutions with
+ * depth multipliers 1 and 2, separable convolutions, residual Add of 2 and 3 inputs in mixed layouts), every accepted
+ * opset, and the errors. The reference is tfjs `model.predict` on the cpu backend (tfjs' plain JavaScript kernels).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -196,10 +197,67 @@ function handModel3(seed: number): tf.LayersModel {
   return m;
 }
 
+/**
+ * Hand-made model 4 (functional, residual), input [batch, 13, 10, 4]: DepthwiseConv2D x2 depth multiplier, stride 2,
+ * 'same' (uneven padding), bias, fused relu -> [7, 5, 8]; SeparableConv2D 4x3 'valid' without bias -> [4, 3, 6]; a
+ * second branch SeparableConv2D x2 multiplier, stride 2, 'same', bias, fused tanh -> [4, 3, 6]; Add of the two branches; DepthwiseConv2D 3x3
+ * 'same' without bias on the sum; Add of three inputs (the sum, that conv, and a 1x1 conv of it); the input itself
+ * added to a 'same' separable conv of it (an Add whose inputs come in NHWC and NCHW); GlobalAveragePooling2D of both
+ * paths' ends joined by a Dense each, added, Dense.
+ */
+function handModel4(seed: number): tf.LayersModel {
+  const init = () => tf.initializers.glorotUniform({ seed: seed++ });
+  const input = tf.input({ shape: [13, 10, 4], name: 'pixels4' });
+  const apply = (l: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => l.apply(x) as tf.SymbolicTensor;
+  const bias = () => tf.initializers.randomUniform({ minval: -0.3, maxval: 0.3, seed: seed++ });
+  const a = apply(
+    tf.layers.depthwiseConv2d({
+      name: 'dw_m2_s2',
+      kernelSize: 3,
+      depthMultiplier: 2,
+      strides: 2,
+      padding: 'same',
+      activation: 'relu',
+      depthwiseInitializer: init(),
+      biasInitializer: bias(),
+    }),
+    input,
+  );
+  const b1 = apply(
+    tf.layers.separableConv2d({ name: 'sep_valid', filters: 6, kernelSize: [4, 3], padding: 'valid', useBias: false, depthwiseInitializer: init() }),
+    a,
+  );
+  const b2 = apply(
+    tf.layers.separableConv2d({
+      name: 'sep_m2_s2',
+      filters: 6,
+      kernelSize: 3,
+      depthMultiplier: 2,
+      strides: 2,
+      padding: 'same',
+      activation: 'tanh',
+      depthwiseInitializer: init(),
+      biasInitializer: bias(),
+    }),
+    a,
+  );
+  const sum = apply(tf.layers.add({ name: 'add2' }), [b1, b2]);
+  const c = apply(tf.layers.depthwiseConv2d({ name: 'dw_same', kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: init() }), sum);
+  const d = apply(tf.layers.conv2d({ name: 'pw', filters: 6, kernelSize: 1, kernelInitializer: init() }), sum);
+  const sum3 = apply(tf.layers.add({ name: 'add3' }), [sum, c, d]);
+  const e = apply(tf.layers.separableConv2d({ name: 'sep_same', filters: 4, kernelSize: 3, padding: 'same', depthwiseInitializer: init() }), input);
+  const mixed = apply(tf.layers.add({ name: 'add_mixed' }), [input, e]);
+  const p1 = apply(tf.layers.dense({ name: 'head1', units: 5, kernelInitializer: init() }), apply(tf.layers.globalAveragePooling2d({ name: 'gap1' }), sum3));
+  const p2 = apply(tf.layers.dense({ name: 'head2', units: 5, kernelInitializer: init() }), apply(tf.layers.globalAveragePooling2d({ name: 'gap2' }), mixed));
+  const out = apply(tf.layers.dense({ name: 'out4', units: 3, kernelInitializer: init() }), apply(tf.layers.add({ name: 'add_heads' }), [p1, p2]));
+  return tf.model({ inputs: input, outputs: out, name: 'hand4' });
+}
+
 const HAND = [
   { build: handModel1, inShape: [21, 18, 3], outUnits: 4 },
   { build: handModel2, inShape: [9, 11, 2], outUnits: 3 },
   { build: handModel3, inShape: [5, 7, 4], outUnits: 3 },
+  { build: handModel4, inShape: [13, 10, 4], outUnits: 3 },
 ];
 
 test('hand-made models: every converter branch matches tfjs in ONNX Runtime, at every opset 13-21', async () => {
@@ -238,6 +296,28 @@ test('hand-made models: every converter branch matches tfjs in ONNX Runtime, at 
   // max_same on 5x4, 3x3 / 2: out 3x2, total H 2*2+3-5 = 2 -> [1, 1], W 1*2+3-4 = 1 -> [0, 1]
   assert.equal(attr('MaxPool', 'pads'), [[1, 0, 1, 1]]);
   assert.equal(attr('AveragePool', 'count_include_pad'), [0]);
+
+  // hand model 4: grouped convs (group = input channels) with their weights' shapes; one Transpose of the input
+  // although three layers read it; a chain of two Add nodes for the three inputs of add3
+  const p4 = onnx.ModelProto.decode(tfjsToOnnx(handModel4(1)));
+  const nodes = p4.graph!.node!;
+  const init = new Map(p4.graph!.initializer!.map((t) => [t.name!, t.dims!.map(Number)]));
+  const groups = nodes
+    .filter((n) => n.opType === 'Conv')
+    .map((n) => [n.name, Number(n.attribute!.find((a) => a.name === 'group')?.i ?? 1), init.get(n.input![1])]);
+  assert.equal(groups, [
+    ['dw_m2_s2/conv', 4, [8, 1, 3, 3]],
+    ['sep_valid/depthwise', 8, [8, 1, 4, 3]],
+    ['sep_valid', 1, [6, 8, 1, 1]],
+    ['sep_m2_s2/depthwise', 8, [16, 1, 3, 3]],
+    ['sep_m2_s2/pointwise', 1, [6, 16, 1, 1]],
+    ['dw_same', 6, [6, 1, 3, 3]],
+    ['pw', 1, [6, 6, 1, 1]],
+    ['sep_same/depthwise', 4, [4, 1, 3, 3]],
+    ['sep_same', 1, [4, 4, 1, 1]],
+  ]);
+  assert.is(nodes.filter((n) => n.opType === 'Transpose' && n.input![0] === ONNX_INPUT_NAME).length, 1, 'the input is transposed once');
+  assert.is(nodes.filter((n) => n.opType === 'Add').length, 5, 'Add nodes: add2, add3 (2), add_mixed, add_heads');
 });
 
 test('a model whose tfjs output is 4-D keeps NHWC at the output (Transpose back from NCHW)', async () => {
@@ -285,8 +365,8 @@ test('layers, activations and settings it cannot convert are clear errors naming
   const up = seq(tf.layers.upSampling2d({ inputShape: [4, 4, 1], size: [2, 2], name: 'upsample' }), tf.layers.flatten());
   expectError(() => tfjsToOnnx(up), /cannot convert layer 'upsample' \(UpSampling2D\): this layer class is not supported/);
   expectError(() => tfjsToOnnx(up), SUPPORTED);
-  const dw = seq(tf.layers.depthwiseConv2d({ inputShape: [4, 4, 2], kernelSize: 3, name: 'dw' }));
-  expectError(() => tfjsToOnnx(dw), /cannot convert layer 'dw' \(DepthwiseConv2D\)/);
+  const dwDil = seq(tf.layers.depthwiseConv2d({ inputShape: [8, 8, 2], kernelSize: 3, dilationRate: 2, name: 'dw' }));
+  expectError(() => tfjsToOnnx(dwDil), /cannot convert layer 'dw' \(DepthwiseConv2D\): dilationRate \[2, 2\]/);
   // an activation it does not know, fused and as a layer
   const elu = seq(tf.layers.dense({ inputShape: [3], units: 2, activation: 'elu', name: 'd_elu' }));
   expectError(() => tfjsToOnnx(elu), /cannot convert layer 'd_elu' \(Dense\): activation 'elu' is not supported/);
@@ -308,7 +388,7 @@ test('layers, activations and settings it cannot convert are clear errors naming
   expectError(() => tfjsToOnnx(tf.model({ inputs: [a, b], outputs: added })), /one input and one output/);
   const c = tf.input({ shape: [3] });
   const twice = tf.layers.multiply({ name: 'square' }).apply([c, c]) as tf.SymbolicTensor;
-  expectError(() => tfjsToOnnx(tf.model({ inputs: c, outputs: twice })), /layer 'square' \(Multiply\) takes 2 inputs/);
+  expectError(() => tfjsToOnnx(tf.model({ inputs: c, outputs: twice })), /layer 'square' \(Multiply\) takes 2 inputs; .* only for Add/);
   // options
   const ok = seq(tf.layers.dense({ inputShape: [3], units: 2 }));
   expectError(() => tfjsToOnnx(ok, { opset: 12 }), /opset 12 is not supported: expected an integer from 13 to 21/);

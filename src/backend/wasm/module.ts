@@ -125,6 +125,46 @@ export interface KernelExports {
     vo: number,
   ): void;
   biasAct(y: number, M: number, C: number, bias: number, relu: number): void;
+  dwInputGrad(
+    dy: number,
+    N: number,
+    OH: number,
+    OW: number,
+    w: number,
+    KH: number,
+    KW: number,
+    C: number,
+    M: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    dx: number,
+    IH: number,
+    IW: number,
+    work: number,
+  ): void;
+  dwInputGradScratchBytes(KH: number, KW: number, IW: number): number;
+  dwFilterGradScratchBytes(KH: number, KW: number, C: number, M: number): number;
+  dwFilterGrad(
+    x: number,
+    N: number,
+    IH: number,
+    IW: number,
+    C: number,
+    M: number,
+    dy: number,
+    OH: number,
+    OW: number,
+    KH: number,
+    KW: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    work: number,
+    dw: number,
+  ): void;
 }
 
 /** Which build of the kernel module runs: FMA through relaxed SIMD, or plain SIMD128. */

@@ -3,3 +3,4 @@ import './simd';
 export { packWeights, im2col, igemm, wgrad, wgradScratchBytes } from './conv';
 export { winoFilter, winoInput, winoOutput, winoDy, winoWgradOutput } from './winograd';
 export { sumRows, bnStats, affineRows, bnGradSums, bnGradApply, reluGrad, maxPoolGrad, maxPoolGradTiled, dropout, biasAct, adamStep } from './ops';
+export { dwInputGrad, dwInputGradScratchBytes, dwFilterGrad, dwFilterGradScratchBytes } from './depthwise';
