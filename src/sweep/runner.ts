@@ -570,7 +570,13 @@ async function execute(
   if (!fatal && unfinished.length) fatal = new Error(`trial(s) ${unfinished.map((t) => t.trial).join(', ')} still running when every worker had ended`);
   const finalInfo: SweepInfo = fatal
     ? { ...info, state: 'failed', error: fatal.message, finished: new Date().toISOString() }
-    : { ...info, state: 'complete', stopReason: engine.stopReason ?? 'sampler', finished: new Date().toISOString() };
+    : {
+        ...info,
+        state: 'complete',
+        // no worker may have asked again once the last trial was handed out: a spent trial budget is the reason then
+        stopReason: engine.stopReason ?? (maxTrials !== undefined && engine.trials().length >= maxTrials ? 'trials' : 'sampler'),
+        finished: new Date().toISOString(),
+      };
   writeJsonAtomic(join(dir, SWEEP_FILE), finalInfo);
   Object.assign(info, finalInfo);
   const result = results();
