@@ -73,7 +73,15 @@ if (!existsSync(chromium)) {
       const outDir = join(root, 'test-output', 'browser');
       mkdirSync(outDir, { recursive: true });
       await page.screenshot({ path: join(outDir, 'sweep-report.png'), fullPage: true });
-      if (process.env.FERLAB_SCREENSHOT_OUT) await page.screenshot({ path: resolve(root, process.env.FERLAB_SCREENSHOT_OUT), fullPage: false });
+      if (process.env.FERLAB_SCREENSHOT_OUT) {
+        // the figures, from the optimization history on
+        await page.evaluate(() => {
+          const h = Array.from(document.querySelectorAll('h2')).find((e) => e.textContent?.includes('Optimization history'));
+          if (h) window.scrollTo(0, h.getBoundingClientRect().top + window.scrollY - 8);
+        });
+        await page.setViewportSize({ width: 1280, height: 1400 });
+        await page.screenshot({ path: resolve(root, process.env.FERLAB_SCREENSHOT_OUT), fullPage: false });
+      }
     } finally {
       await browser.close();
     }
