@@ -135,7 +135,8 @@ function cost(run: RunConfig, ds: FerDataset): number {
   return run.epochs * n * registeredModelStats(run.model, ls.numClasses).macs;
 }
 
-function workerCode(): string {
+/** Code that starts the pool's worker thread (src/exp/worker.ts; under tsx when running from the TypeScript sources). */
+export function workerCode(): string {
   const ts = __filename.endsWith('.ts');
   const file = join(__dirname, ts ? 'worker.ts' : 'worker.js');
   return ts ? `require('tsx/cjs'); require(${JSON.stringify(file)});` : `require(${JSON.stringify(file)});`;

@@ -6,7 +6,7 @@ import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { BackendChoice } from '../backend/select';
 import type { RunConfig } from '../exp/config';
 import type { RunSummary } from '../exp/run';
-import type { PoolEvents, RunQueue } from '../exp/study';
+import { workerCode, type PoolEvents, type RunQueue } from '../exp/study';
 import type { FromWorker, ToWorker, WorkerInit } from '../exp/worker';
 import type { EpochRecord } from '../train/loop';
 import { assertRedisReachable, redactRedisUrl, redisClient } from './redis';
@@ -222,13 +222,6 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ close:
   return { close, done: new Promise((resolve) => worker.on('closed', () => resolve())) };
 }
 
-/** The worker-thread code of the local pool (src/exp/worker.ts), under tsx when running from sources. */
-function threadCode(): string {
-  const ts = __filename.endsWith('.ts');
-  const file = join(__dirname, '..', 'exp', ts ? 'worker.ts' : 'worker.js');
-  return ts ? `require('tsx/cjs'); require(${JSON.stringify(file)});` : `require(${JSON.stringify(file)});`;
-}
-
 /** Trains `run` into `dir` in a fresh worker thread, relaying epochs and decisions through the job. */
 function trainInThread(
   run: RunConfig,
@@ -239,7 +232,7 @@ function trainInThread(
 ): Promise<TrialResult['outcome']> {
   return new Promise((resolve, reject) => {
     const decisions = new SharedArrayBuffer(8);
-    const t = new Thread(threadCode(), {
+    const t = new Thread(workerCode(), {
       eval: true,
       workerData: { backend: opts.backend, dataDir: opts.dataDir, cacheDir: opts.cacheDir, decisions } satisfies WorkerInit,
     });

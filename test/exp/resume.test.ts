@@ -11,6 +11,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
+import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
 
 const dataDir = realDataDir();
@@ -19,7 +20,6 @@ if (!dataDir) skipFile(noRealDataReason());
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 const RUNS = ['baseline-fer', 'deep-fer', 'baseline-ferplus', 'deep-ferplus'];
-const TIMING = new Set(['trainSeconds', 'valSeconds', 'imagesPerSec', 'wallSeconds', 'dir']);
 
 const cliArgs = (runsDir: string, extra: string[] = []) => [
   '--require',
@@ -45,22 +45,8 @@ function studyDir(runsDir: string): string {
   return join(runsDir, dirs[0]);
 }
 
-const drop = (v: unknown): unknown =>
-  Array.isArray(v)
-    ? v.map(drop)
-    : typeof v === 'object' && v !== null
-      ? Object.fromEntries(
-          Object.entries(v)
-            .filter(([k]) => !TIMING.has(k))
-            .map(([k, x]) => [k, drop(x)]),
-        )
-      : v;
-const jsonl = (f: string) =>
-  readFileSync(f, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => drop(JSON.parse(l)));
-const json = (f: string) => drop(JSON.parse(readFileSync(f, 'utf8')));
+const jsonl = (f: string) => readJsonl(f).map(dropTimings);
+const json = (f: string) => dropTimings(readJson(f));
 
 /** Asserts that every run record of study `b` equals that of study `a` (timings aside). */
 function assertSameRecords(a: string, b: string): void {

@@ -12,17 +12,14 @@ import { runSweep } from '../../src/sweep/runner';
 import { replayJournal } from '../../src/sweep/journal';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
+import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
 
-const json = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
-const jsonl = (f: string) =>
-  readFileSync(f, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+const json = readJson;
+const jsonl = readJsonl;
 const quick = { slice: { train: 1280, val: 320, test: 320 } };
 
 if (dataDir) {

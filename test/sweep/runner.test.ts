@@ -17,6 +17,7 @@ import { replayJournal, type TrialRecord } from '../../src/sweep/journal';
 import { runsTable } from '../../src/sweep/leaderboard';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
+import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
 
 const dataDir = realDataDir();
@@ -24,7 +25,6 @@ if (!dataDir) skipFile(noRealDataReason());
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
-const TIMING = new Set(['trainSeconds', 'valSeconds', 'imagesPerSec', 'wallSeconds', 'dir']);
 
 /** A spec file: a seeded random sweep over lr and label smoothing, 4 trials of 2 epochs on the quick slice. */
 function specFile(): string {
@@ -56,22 +56,9 @@ function runCli(args: string[]): { status: number | null; out: string } {
   return { status: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
 }
 
-const drop = (v: unknown): unknown =>
-  Array.isArray(v)
-    ? v.map(drop)
-    : typeof v === 'object' && v !== null
-      ? Object.fromEntries(
-          Object.entries(v)
-            .filter(([k]) => !TIMING.has(k))
-            .map(([k, x]) => [k, drop(x)]),
-        )
-      : v;
-const json = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
-const jsonl = (f: string) =>
-  readFileSync(f, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+const drop = dropTimings;
+const json = readJson;
+const jsonl = readJsonl;
 const journalLines = (dir: string) => jsonl(join(dir, 'journal.jsonl'));
 
 /** The journal's trials without times: what an uninterrupted sweep with the same seed must have too. */
