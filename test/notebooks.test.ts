@@ -37,7 +37,13 @@ if (!hasJupyter) {
     });
     assert.is(r.status, 0, `notebook execution failed:\n${(r.stdout + r.stderr).slice(-4000)}`);
     const sources = readdirSync(join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb'));
-    assert.equal(sources.sort(), ['01-data-fer-vs-ferplus.ipynb', '02-baseline-vs-deep.ipynb', '03-confusion-analysis.ipynb', '04-export-and-predict.ipynb', '05-sweeps.ipynb']);
+    assert.equal(sources.sort(), [
+      '01-data-fer-vs-ferplus.ipynb',
+      '02-baseline-vs-deep.ipynb',
+      '03-confusion-analysis.ipynb',
+      '04-export-and-predict.ipynb',
+      '05-sweeps.ipynb',
+    ]);
     for (const f of sources) {
       const nb = JSON.parse(readFileSync(join(out, f), 'utf8'));
       assert.is(nb.cells[0].cell_type, 'markdown', `${f} opens with a markdown cell`);

@@ -49,7 +49,11 @@ if (!existsSync(chromium)) {
     const spec = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')).spec as { space: Record<string, unknown> };
     const params = Object.keys(spec.space).length;
     const { chromium: pw } = require('playwright-core') as typeof import('playwright-core');
-    const browser = await pw.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    const browser = await pw.launch({
+      executablePath: chromium,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
       const errors: string[] = [];
@@ -66,7 +70,10 @@ if (!existsSync(chromium)) {
       assert.equal(errors, [], 'no page errors');
       // history + intermediate values + parallel coordinates + one slice per parameter + importance
       assert.is(figures.length, 4 + params, `figures: ${figures.map((f) => f.title).join(' | ')}`);
-      assert.ok(figures.every((f) => f.drawn), 'every figure drew its SVG');
+      assert.ok(
+        figures.every((f) => f.drawn),
+        'every figure drew its SVG',
+      );
       const text = await page.evaluate(() => document.body.innerText);
       for (const s of ['Optimization history', 'Intermediate values', 'Parallel coordinates', 'Slice plots', 'Hyperparameter importance', 'Best trial'])
         assert.ok(text.includes(s), `the page has a '${s}' section`);

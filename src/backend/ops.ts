@@ -77,7 +77,13 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
  * @param variance `[C]` float32 biased batch variance. @param decay 1 - momentum, in [0, 1].
  * @returns the new `[C]` moving mean and moving variance (new tensors; the inputs are not modified).
  */
-export function updateMovingStats(movingMean: tf.Tensor, movingVariance: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, decay: number): [tf.Tensor, tf.Tensor] {
+export function updateMovingStats(
+  movingMean: tf.Tensor,
+  movingVariance: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  decay: number,
+): [tf.Tensor, tf.Tensor] {
   if (hasFerlabKernel(FERLAB_KERNELS.movingStats)) {
     const [m, v] = tf.engine().runKernel(FERLAB_KERNELS.movingStats, { movingMean, movingVariance, mean, variance }, { decay }) as tf.Tensor[];
     return [m, v];

@@ -32,7 +32,12 @@ function metricRows(s: RunSummary): Array<Record<string, string | number>> {
   ];
   if (s.testInterval) rows[1]['95% interval'] = `${pct(s.testInterval.lower)}-${pct(s.testInterval.upper)}`;
   if (s.tta) {
-    rows.push({ set: `PublicTest with ${s.tta.tta} TTA (${s.tta.views} views)`, images: s.tta.val.n, accuracy: pct(s.tta.val.accuracy), 'macro-F1': s.tta.val.macroF1.toFixed(3) });
+    rows.push({
+      set: `PublicTest with ${s.tta.tta} TTA (${s.tta.views} views)`,
+      images: s.tta.val.n,
+      accuracy: pct(s.tta.val.accuracy),
+      'macro-F1': s.tta.val.macroF1.toFixed(3),
+    });
     rows.push({
       set: `PrivateTest with ${s.tta.tta} TTA (${s.tta.views} views)`,
       images: s.tta.test.n,
@@ -218,7 +223,13 @@ export function writeStudyReport(
         },
         { title: 'Learning curves', figures: [learningCurvesFigure(sorted.map((r) => ({ name: r.summary.name, history: r.history })))] },
         ...(seedGroupRows(sorted.map((r) => r.summary)).length
-          ? [{ title: 'Over seeds', text: 'Mean +- sample standard deviation (n - 1) over the seeds of each run.', table: seedGroupRows(sorted.map((r) => r.summary)) }]
+          ? [
+              {
+                title: 'Over seeds',
+                text: 'Mean +- sample standard deviation (n - 1) over the seeds of each run.',
+                table: seedGroupRows(sorted.map((r) => r.summary)),
+              },
+            ]
           : []),
         ...mcnemarSection(sorted.map((r) => r.summary)),
       ]

@@ -88,5 +88,12 @@ export function resultsMarkdown(r: StudyResult): string {
 function markdownTable(title: string, rows: Array<Record<string, string | number>>): string[] {
   if (!rows.length) return [];
   const cols = Object.keys(rows[0]);
-  return [`**${title}**`, '', `| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${cols.map((c) => String(row[c] ?? '-')).join(' | ')} |`), ''];
+  return [
+    `**${title}**`,
+    '',
+    `| ${cols.join(' | ')} |`,
+    `| ${cols.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${cols.map((c) => String(row[c] ?? '-')).join(' | ')} |`),
+    '',
+  ];
 }

@@ -53,7 +53,14 @@ export interface RunSummary {
    * before and after, and PrivateTest reliability (ECE, MCE, bins) of softmax(logits) and of softmax(logits / T).
    * T is stored with the model (ferlab.json `temperature`) and prediction uses it.
    */
-  calibration?: { temperature: number; fittedOn: 'PublicTest'; valNllBefore: number; valNllAfter: number; test: CalibrationReport; testScaled: CalibrationReport };
+  calibration?: {
+    temperature: number;
+    fittedOn: 'PublicTest';
+    valNllBefore: number;
+    valNllAfter: number;
+    test: CalibrationReport;
+    testScaled: CalibrationReport;
+  };
   /**
    * Test-time augmentation (setting `tta`): the PublicTest and PrivateTest metrics of the TTA-averaged probabilities
    * of the same best-epoch model; `val` / `test` above stay the plain single-view scores.

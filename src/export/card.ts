@@ -319,5 +319,7 @@ function optimizerText(o: { name?: string; momentum?: number; nesterov?: boolean
 /** The augmentation settings in words: every knob that is on (`flips, shift 4, rotation 10`), or `none`. */
 function augmentText(a: Record<string, unknown>): string {
   const on = Object.entries(a).filter(([k, v]) => v !== undefined && v !== null && v !== false && v !== 0 && !(k === 'preset' && v === 'none'));
-  return on.length ? on.map(([k, v]) => (v === true ? (k === 'flip' ? 'flips' : k) : `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`)).join(', ') : 'none';
+  return on.length
+    ? on.map(([k, v]) => (v === true ? (k === 'flip' ? 'flips' : k) : `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`)).join(', ')
+    : 'none';
 }

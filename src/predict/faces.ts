@@ -63,6 +63,12 @@ export function classify(pm: PredictModel, x: Float32Array): Classified {
   const logits = y.dataSync() as Float32Array;
   y.dispose();
   const T = pm.meta.temperature ?? 1;
-  const probabilities = T === 1 ? softmaxRows(logits, C) : softmaxRows(logits.map((v) => v / T), C);
+  const probabilities =
+    T === 1
+      ? softmaxRows(logits, C)
+      : softmaxRows(
+          logits.map((v) => v / T),
+          C,
+        );
   return { logits, probabilities, labels: argmaxRows(logits, C) };
 }

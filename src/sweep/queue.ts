@@ -88,7 +88,11 @@ export async function runOnQueue(queue: RunQueue, slots: number, init: { dir: st
         stop = ev.decide?.(run.name, p.record) === 'stop';
       } finally {
         const key = decideKey(jobId, p.record.epoch);
-        void answers.multi().rpush(key, stop ? 'stop' : 'continue').expire(key, 3600).exec();
+        void answers
+          .multi()
+          .rpush(key, stop ? 'stop' : 'continue')
+          .expire(key, 3600)
+          .exec();
       }
     }
   });
@@ -202,7 +206,9 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ close:
       try {
         const outcome = await trainInThread(run, join(dir, run.name), opts, job, blocking);
         const files = readRecordFiles(join(dir, run.name));
-        log(`worker ${me}: ${job.id}: ${'done' in outcome ? 'complete' : 'stopped' in outcome ? `pruned after epoch ${outcome.stopped}` : `failed: ${outcome.failed.error}`}`);
+        log(
+          `worker ${me}: ${job.id}: ${'done' in outcome ? 'complete' : 'stopped' in outcome ? `pruned after epoch ${outcome.stopped}` : `failed: ${outcome.failed.error}`}`,
+        );
         return { outcome, files, worker: me };
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -50,7 +50,13 @@ export function redisClient(url: string, extra: RedisOptions = {}): IORedis {
  */
 export async function assertRedisReachable(url: string, timeoutMs = 3000): Promise<void> {
   checkRedisUrl(url);
-  const client = new IORedis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const client = new IORedis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   let lastError: Error | undefined;
   client.on('error', (e: Error) => (lastError = e)); // the socket's own error (ECONNREFUSED, ...) is the useful one
   try {

@@ -20,7 +20,14 @@ const cosAnneal = (start: number, end: number, pct: number) => end + ((start - e
  * @param lr peak learning rate (> 0).
  * @param valAccuracies PublicTest accuracy of each finished epoch, in order (used by `plateau` only).
  */
-export function learningRate(schedule: Schedule, lr: number, step: number, totalSteps: number, stepsPerEpoch: number, valAccuracies: readonly number[] = []): number {
+export function learningRate(
+  schedule: Schedule,
+  lr: number,
+  step: number,
+  totalSteps: number,
+  stepsPerEpoch: number,
+  valAccuracies: readonly number[] = [],
+): number {
   switch (schedule.name) {
     case 'constant':
       return lr;

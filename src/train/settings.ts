@@ -28,25 +28,33 @@ export const ScheduleSchema = z
     z.strictObject({
       name: z
         .literal('plateau')
-        .describe("PyTorch's ReduceLROnPlateau (mode 'max', threshold_mode 'rel') on the PublicTest accuracy of each epoch, as usef-kh/fer (Khaireddin & Chen 2021)"),
-      factor: z.number().gt(0).lt(1).default(0.75).describe('lr multiplied by this when the accuracy has not improved for more than `patience` epochs (usef-kh/fer: 0.75)'),
+        .describe(
+          "PyTorch's ReduceLROnPlateau (mode 'max', threshold_mode 'rel') on the PublicTest accuracy of each epoch, as usef-kh/fer (Khaireddin & Chen 2021)",
+        ),
+      factor: z
+        .number()
+        .gt(0)
+        .lt(1)
+        .default(0.75)
+        .describe('lr multiplied by this when the accuracy has not improved for more than `patience` epochs (usef-kh/fer: 0.75)'),
       patience: int(0).default(5).describe('epochs without improvement tolerated before a reduction (usef-kh/fer: 5)'),
       threshold: z.number().min(0).default(1e-4).describe('relative improvement that counts: accuracy > best * (1 + threshold) (PyTorch default 1e-4)'),
       cooldown: int(0).default(0).describe('epochs after a reduction during which bad epochs are not counted (PyTorch default 0)'),
       minLr: z.number().min(0).default(0).describe('lower bound of the learning rate (PyTorch default 0)'),
     }),
-    z.strictObject({
-      name: z.literal('step').describe('lr multiplied by gamma at each milestone epoch (microsoft/FERPlus train.py)'),
-      milestones: z.array(int(1)).default([20, 40]).describe('epochs (1-based counts of finished epochs) at which lr is multiplied by gamma'),
-      gamma: z.number().gt(0).max(1).default(0.5).describe('factor applied at each milestone'),
-      factors: z
-        .array(z.number().gt(0).max(1))
-        .optional()
-        .describe(
-          'instead of gamma^k: the lr factor from the k-th milestone on, one per milestone (microsoft/FERPlus src/train.py: lr, lr / 2 from epoch 20, lr / 10 from epoch 40 -> [0.5, 0.1])',
-        ),
-    })
-    .refine((s) => !s.factors || s.factors.length === s.milestones.length, { message: 'schedule.factors needs one factor per milestone', path: ['factors'] }),
+    z
+      .strictObject({
+        name: z.literal('step').describe('lr multiplied by gamma at each milestone epoch (microsoft/FERPlus train.py)'),
+        milestones: z.array(int(1)).default([20, 40]).describe('epochs (1-based counts of finished epochs) at which lr is multiplied by gamma'),
+        gamma: z.number().gt(0).max(1).default(0.5).describe('factor applied at each milestone'),
+        factors: z
+          .array(z.number().gt(0).max(1))
+          .optional()
+          .describe(
+            'instead of gamma^k: the lr factor from the k-th milestone on, one per milestone (microsoft/FERPlus src/train.py: lr, lr / 2 from epoch 20, lr / 10 from epoch 40 -> [0.5, 0.1])',
+          ),
+      })
+      .refine((s) => !s.factors || s.factors.length === s.milestones.length, { message: 'schedule.factors needs one factor per milestone', path: ['factors'] }),
   ])
   .default({ name: 'onecycle', pctStart: 0.25, divFactor: 25, finalDivFactor: 1e4 });
 export type Schedule = z.infer<typeof ScheduleSchema>;
@@ -68,7 +76,12 @@ export const AdamSchema = z
       .enum(['adam', 'sgd'])
       .optional()
       .describe("'adam' (the default when absent) or 'sgd': stochastic gradient descent with momentum, as PyTorch's torch.optim.SGD (dampening 0)"),
-    momentum: z.number().min(0).lt(1).optional().describe('SGD only: momentum factor (default 0.9 when name is sgd; usef-kh/fer and microsoft/FERPlus use 0.9)'),
+    momentum: z
+      .number()
+      .min(0)
+      .lt(1)
+      .optional()
+      .describe('SGD only: momentum factor (default 0.9 when name is sgd; usef-kh/fer and microsoft/FERPlus use 0.9)'),
     nesterov: z.boolean().optional().describe('SGD only: Nesterov momentum (Sutskever et al. 2013, as PyTorch; usef-kh/fer uses it); default false'),
   })
   .prefault({})

@@ -311,7 +311,10 @@ export interface ReliabilityBinData {
  * the diagonal of perfect calibration, for one or more sets of bins (e.g. before and after temperature scaling).
  * @param sets named bin lists with their expected calibration error (in [0, 1]).
  */
-export function reliabilityFigure(sets: ReadonlyArray<{ name: string; ece: number; bins: readonly ReliabilityBinData[] }>, title = 'Reliability diagram (PrivateTest)'): Figure {
+export function reliabilityFigure(
+  sets: ReadonlyArray<{ name: string; ece: number; bins: readonly ReliabilityBinData[] }>,
+  title = 'Reliability diagram (PrivateTest)',
+): Figure {
   const data: Array<Record<string, unknown>> = sets.map((s) => ({
     type: 'bar',
     name: `${s.name} (ECE ${(100 * s.ece).toFixed(2)}%)`,

@@ -88,7 +88,10 @@ if (dataDir) {
     const T = s.calibration!.temperature;
     assert.ok(T > 0, `temperature ${T}`);
     assert.ok(Math.abs(nll(T) - s.calibration!.valNllAfter) < 1e-4, `NLL at T by hand ${nll(T)}, recorded ${s.calibration!.valNllAfter}`);
-    assert.ok(nll(T) <= nll(T * 1.05) + 1e-9 && nll(T) <= nll(T / 1.05) + 1e-9, `NLL(${T}) = ${nll(T)} is a minimum (x1.05: ${nll(T * 1.05)}, /1.05: ${nll(T / 1.05)})`);
+    assert.ok(
+      nll(T) <= nll(T * 1.05) + 1e-9 && nll(T) <= nll(T / 1.05) + 1e-9,
+      `NLL(${T}) = ${nll(T)} is a minimum (x1.05: ${nll(T * 1.05)}, /1.05: ${nll(T / 1.05)})`,
+    );
     assert.ok(s.calibration!.valNllAfter <= s.calibration!.valNllBefore + 1e-12);
     assert.is(
       s.calibration!.test.bins.reduce((a, b) => a + b.count, 0),
@@ -98,7 +101,10 @@ if (dataDir) {
     assert.ok(s.calibration!.test.ece >= 0 && s.calibration!.test.ece <= 1);
 
     // bootstrap interval around the plain accuracy
-    assert.ok(s.testInterval!.lower <= s.test.accuracy && s.test.accuracy <= s.testInterval!.upper, `interval ${s.testInterval!.lower}-${s.testInterval!.upper} holds ${s.test.accuracy}`);
+    assert.ok(
+      s.testInterval!.lower <= s.test.accuracy && s.test.accuracy <= s.testInterval!.upper,
+      `interval ${s.testInterval!.lower}-${s.testInterval!.upper} holds ${s.test.accuracy}`,
+    );
 
     // the saved model carries T; prediction reports softmax(logits / T)
     const meta = JSON.parse(readFileSync(join(dir, 'model', 'ferlab.json'), 'utf8')) as { temperature: number; classes: string[] };
@@ -112,7 +118,8 @@ if (dataDir) {
     const ref = logitsOf(rows, false);
     ref.forEach((row, i) => {
       const p = softmax(row.map((v) => v / T));
-      for (let c = 0; c < C; c++) assert.ok(Math.abs(got.probabilities[i * C + c] - p[c]) < 1e-5, `face ${i} class ${c}: ${got.probabilities[i * C + c]} vs ${p[c]}`);
+      for (let c = 0; c < C; c++)
+        assert.ok(Math.abs(got.probabilities[i * C + c] - p[c]) < 1e-5, `face ${i} class ${c}: ${got.probabilities[i * C + c]} vs ${p[c]}`);
     });
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     assert.match(html, /Reliability diagram/);

@@ -45,7 +45,8 @@ test('seeds expand a run into one run per seed, named and grouped; duplicates ar
 });
 
 test('mean +- std over seeds, by hand', () => {
-  const s = (name: string, acc: number, f1: number) => ({ name, group: 'a', model: 'deep', labels: 'majority', test: { accuracy: acc, macroF1: f1 } }) as unknown as RunSummary;
+  const s = (name: string, acc: number, f1: number) =>
+    ({ name, group: 'a', model: 'deep', labels: 'majority', test: { accuracy: acc, macroF1: f1 } }) as unknown as RunSummary;
   // accuracies 80, 82, 81 %: mean 81, sample std sqrt(((-1)^2 + 1^2 + 0) / 2) = 1; F1 0.5, 0.6, 0.7: mean 0.6, std 0.1
   const rows = seedGroupRows([s('a-seed1', 0.8, 0.5), s('a-seed2', 0.82, 0.6), s('a-seed3', 0.81, 0.7)]);
   assert.equal(rows, [{ runs: 'a', model: 'deep', labels: 'majority', seeds: 3, 'test acc (%)': '81.00 +- 1.00', 'macro-F1': '0.600 +- 0.100' }]);
@@ -54,34 +55,35 @@ test('mean +- std over seeds, by hand', () => {
 const dataDir = realDataDir();
 const STUDY = 'study with seeds: results.md over seeds, McNemar table in the study report with b and c from predictions.json';
 if (!dataDir) skipTest(STUDY, noRealDataReason());
-else test(STUDY, async () => {
-  const study = await runExperiment(exp([1, 2]), { quick: true, only: ['a'], workers: 2, dataDir, runsDir: tempDir(), log: () => {} });
-  const md = readFileSync(join(study.dir, 'results.md'), 'utf8');
-  assert.match(md, /Over seeds/);
-  const p = study.runs.map((r) => JSON.parse(readFileSync(join(r.dir, 'predictions.json'), 'utf8')) as { label: number[]; pred: number[] });
-  const [a, b] = study.runs[0].name === 'a-seed1' ? p : [p[1], p[0]];
-  let onlyA = 0;
-  let onlyB = 0;
-  a.label.forEach((l, i) => {
-    const ra = a.pred[i] === l;
-    const rb = b.pred[i] === l;
-    if (ra && !rb) onlyA++;
-    if (rb && !ra) onlyB++;
+else
+  test(STUDY, async () => {
+    const study = await runExperiment(exp([1, 2]), { quick: true, only: ['a'], workers: 2, dataDir, runsDir: tempDir(), log: () => {} });
+    const md = readFileSync(join(study.dir, 'results.md'), 'utf8');
+    assert.match(md, /Over seeds/);
+    const p = study.runs.map((r) => JSON.parse(readFileSync(join(r.dir, 'predictions.json'), 'utf8')) as { label: number[]; pred: number[] });
+    const [a, b] = study.runs[0].name === 'a-seed1' ? p : [p[1], p[0]];
+    let onlyA = 0;
+    let onlyB = 0;
+    a.label.forEach((l, i) => {
+      const ra = a.pred[i] === l;
+      const rb = b.pred[i] === l;
+      if (ra && !rb) onlyA++;
+      if (rb && !ra) onlyB++;
+    });
+    const html = readFileSync(join(study.dir, 'report.html'), 'utf8');
+    assert.match(html, /Paired comparisons \(McNemar/);
+    const row = html.match(/<td>a-seed1<\/td><td>a-seed2<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>(\d+)<\/td><td>(\d+)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td>/);
+    assert.ok(row, 'the McNemar row of a-seed1 vs a-seed2');
+    assert.equal([Number(row![1]), Number(row![2])], [onlyA, onlyB], 'b and c as counted here');
+    if (onlyA + onlyB > 25) {
+      // chi-square with continuity correction, p = erfc(sqrt(x / 2)) (Abramowitz & Stegun 7.1.26, error < 1.5e-7)
+      const x = (Math.abs(onlyA - onlyB) - 1) ** 2 / (onlyA + onlyB);
+      const z = Math.sqrt(x / 2);
+      const t = 1 / (1 + 0.3275911 * z);
+      const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-z * z);
+      assert.is(row![3], 'chi-square-cc');
+      assert.ok(Math.abs(Number(row![4]) - erfc) < 1e-4, `p ${row![4]} vs ${erfc}`);
+    }
   });
-  const html = readFileSync(join(study.dir, 'report.html'), 'utf8');
-  assert.match(html, /Paired comparisons \(McNemar/);
-  const row = html.match(/<td>a-seed1<\/td><td>a-seed2<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>(\d+)<\/td><td>(\d+)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td>/);
-  assert.ok(row, 'the McNemar row of a-seed1 vs a-seed2');
-  assert.equal([Number(row![1]), Number(row![2])], [onlyA, onlyB], 'b and c as counted here');
-  if (onlyA + onlyB > 25) {
-    // chi-square with continuity correction, p = erfc(sqrt(x / 2)) (Abramowitz & Stegun 7.1.26, error < 1.5e-7)
-    const x = (Math.abs(onlyA - onlyB) - 1) ** 2 / (onlyA + onlyB);
-    const z = Math.sqrt(x / 2);
-    const t = 1 / (1 + 0.3275911 * z);
-    const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-z * z);
-    assert.is(row![3], 'chi-square-cc');
-    assert.ok(Math.abs(Number(row![4]) - erfc) < 1e-4, `p ${row![4]} vs ${erfc}`);
-  }
-});
 
 test.run();

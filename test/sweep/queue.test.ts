@@ -130,7 +130,8 @@ async function main(): Promise<void> {
         for (const f of ['config.json', 'epochs.jsonl', 'metrics.json', 'predictions.json', 'model/model.json', 'model/weights.bin'])
           assert.ok(existsSync(join(remote.dir, t.run, f)), `${t.run}/${f} written by the coordinator`);
       // the password is nowhere in the sweep folder
-      const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+      const walk = (d: string): string[] =>
+        readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
       for (const f of walk(remote.dir)) assert.not.ok(readFileSync(f).includes(PASSWORD), `${f} holds the Redis password`);
       assert.match(readFileSync(join(remote.dir, 'sweep.json'), 'utf8'), /redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
     } finally {
@@ -141,16 +142,23 @@ async function main(): Promise<void> {
 
   test('an unreachable Redis: clear error naming the URL without its password, exit 1, no sweep folder', () => {
     const runsDir = tempDir();
-    const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', CLI, 'sweep', file, '--quick', '--queue', `redis://:${PASSWORD}@127.0.0.1:1`, '--runs-dir', runsDir, '--data-dir', dataDir], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--require', 'tsx/cjs', CLI, 'sweep', file, '--quick', '--queue', `redis://:${PASSWORD}@127.0.0.1:1`, '--runs-dir', runsDir, '--data-dir', dataDir],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
     const out = r.stdout + r.stderr;
     assert.is(r.status, 1, out);
     assert.match(out, /cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: connect ECONNREFUSED/);
     assert.not.ok(out.includes(PASSWORD), 'the password is not printed');
     assert.equal(readdirSync(runsDir), [], 'no sweep folder');
-    const w = spawnSync(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker', '--queue', 'redis://127.0.0.1:1', '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8' });
+    const w = spawnSync(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker', '--queue', 'redis://127.0.0.1:1', '--data-dir', dataDir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     assert.is(w.status, 1);
     assert.match(w.stdout + w.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
   });

@@ -40,7 +40,10 @@ test('off: every image exactly once per epoch', () => {
   const b = build(false);
   const seen = new Array<number>(100).fill(0);
   for (const batch of b.epoch()) for (let i = 0; i < batch.n; i++) seen[Math.round(batch.x[i * 2304] * 255)]++;
-  assert.ok(seen.every((v) => v === 1), `each image once: ${seen.filter((v) => v !== 1).length} differ`);
+  assert.ok(
+    seen.every((v) => v === 1),
+    `each image once: ${seen.filter((v) => v !== 1).length} differ`,
+  );
 });
 
 test.run();
