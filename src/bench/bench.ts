@@ -361,7 +361,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
   for (const model of models) {
     const stats = registeredModelStats(model, 8);
     log(`bench: ${model}: 1 core`);
-    const wasm1 = timeTrainingSteps(model, steps, warmup);
+    const wasm1 = await timeTrainingSteps(model, steps, warmup);
     log(`bench: ${model}: 2 trainings side by side`);
     const wasm2 = await parallelTimings(2, { backend: 'wasm', model, steps, warmup });
     log(`bench: ${model}: plain SIMD128 kernels`);

@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { installReluGradient } from '../backend/ops';
 import { createModel } from '../models/registry';
 import '../models';
-import { TrainBatches } from '../train/batches';
-import { lossFn } from '../train/loss';
+import { TrainBatches, type Batch } from '../train/batches';
+import { READ_EVERY, StepAccounting, trainingStep, type StepContext, type StepReading } from '../train/step';
 import { Adam, ADAM_DEFAULTS } from '../train/optimizer';
 import { Rng } from '../util/rng';
-import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+import { IMAGE_PIXELS } from '../data/classes';
 
 /** Timing of training steps of one model. */
 export interface StepTiming {
@@ -34,30 +34,35 @@ export function median(xs: number[]): number {
 }
 
 /**
- * Times full training steps of a registered model on the active backend, exactly as the training loop runs them:
- * batch built from uint8 images with flip augmentation, forward in training mode, cross-entropy, gradients, fused
- * Adam update, loss read back. Synthetic images (speed does not depend on pixel values).
+ * Times full training steps of a registered model on the active backend, running the training loop's own step
+ * (src/train/step.ts trainingStep: batch built from uint8 images with flip augmentation, forward in training mode,
+ * cross-entropy, gradients, fused Adam update) with the loop's bookkeeping: the loss and accuracy stay on the device
+ * and are read back every READ_EVERY steps, so every READ_EVERY-th step carries that read, as in the loop. Synthetic
+ * images (speed does not depend on pixel values).
  *
- * @param steps timed steps (after `warmup` untimed ones). @returns per-step wall times in ms.
+ * @param steps timed steps (after `warmup` untimed ones). @returns per-step wall times in ms (batch building
+ *   included, as in the loop).
+ * @throws Error when a loss is not finite.
  */
-export function timeTrainingSteps(model: string, steps: number, warmup = 3, batchSize = 64, numClasses = 8): StepTiming {
+export async function timeTrainingSteps(model: string, steps: number, warmup = 3, batchSize = 64, numClasses = 8): Promise<StepTiming> {
   installReluGradient();
-  const t = trainingStep(model, batchSize, numClasses);
+  const t = benchStep(model, batchSize, numClasses);
   const { nextBatch } = t;
-  const step = () => {
-    const loss = t.step();
-    loss.dataSync(); // the loop's per-step read-back
-    loss.dispose();
+  let i = 0;
+  const step = async () => {
+    t.step();
+    if (++i % READ_EVERY === 0) checkFinite(model, await t.acc.read());
   };
-  for (let i = 0; i < warmup; i++) step();
+  for (let k = 0; k < warmup; k++) await step();
   const stepsMs: number[] = [];
-  for (let i = 0; i < steps; i++) {
+  for (let k = 0; k < steps; k++) {
     const t0 = performance.now();
-    step();
+    await step();
     stepsMs.push(performance.now() - t0);
   }
+  checkFinite(model, await t.acc.read());
   const buildMs: number[] = [];
-  for (let i = 0; i < 20; i++) {
+  for (let k = 0; k < 20; k++) {
     const t0 = performance.now();
     nextBatch();
     buildMs.push(performance.now() - t0);
@@ -67,53 +72,61 @@ export function timeTrainingSteps(model: string, steps: number, warmup = 3, batc
   return { model, batchSize, stepsMs, medianMs, imagesPerSec: (1000 * batchSize) / medianMs, batchBuildMs: median(buildMs) };
 }
 
+/** @throws Error naming the model when a read-back loss is not finite. */
+function checkFinite(model: string, r: StepReading): void {
+  for (const l of r.losses) if (!Number.isFinite(l)) throw new Error(`${model}: loss ${l} while timing on ${tf.getBackend()}`);
+}
+
 /**
- * {@link timeTrainingSteps} for tfjs' webgpu backend: the same steps, with the loss read back asynchronously once per
- * block of `block` steps (as the training loop does on webgpu) instead of after every step, since a synchronous read
- * is impossible there in Node and a read per step would stall the GPU queue. `stepsMs` holds each block's wall time
- * (from the end of the previous block's read to the end of its own) divided by its steps.
+ * {@link timeTrainingSteps} for tfjs' webgpu backend: the same steps and reads, timed per block of `block` steps
+ * (from the end of the previous block's read to the end of its own, divided by its steps), since the GPU runs
+ * asynchronously and one step's wall time says little there.
  *
  * @param steps timed steps, rounded up to whole blocks. @throws Error when the active backend is not webgpu.
  */
-export async function timeTrainingStepsOnDevice(model: string, steps: number, warmup = 3, batchSize = 64, numClasses = 8, block = 10): Promise<StepTiming> {
+export async function timeTrainingStepsOnDevice(
+  model: string,
+  steps: number,
+  warmup = 3,
+  batchSize = 64,
+  numClasses = 8,
+  block = READ_EVERY,
+): Promise<StepTiming> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`timeTrainingStepsOnDevice runs on the webgpu backend, active: ${tf.getBackend()}`);
   installReluGradient();
-  const { step, nextBatch, dispose } = trainingStep(model, batchSize, numClasses);
-  let loss: tf.Scalar | undefined;
+  const t = benchStep(model, batchSize, numClasses);
   const run = (n: number) => {
-    for (let i = 0; i < n; i++) {
-      const v = step();
-      loss?.dispose();
-      loss = v;
-    }
+    for (let i = 0; i < n; i++) t.step();
   };
   run(warmup);
-  await loss!.data();
+  checkFinite(model, await t.acc.read());
   const stepsMs: number[] = [];
   const hostMs: number[] = [];
   for (let done = 0; done < steps; done += block) {
     const t0 = performance.now();
     run(block);
     hostMs.push((performance.now() - t0) / block);
-    const l = (await loss!.data())[0];
-    if (!Number.isFinite(l)) throw new Error(`${model}: loss ${l} while timing on webgpu`);
+    checkFinite(model, await t.acc.read());
     const per = (performance.now() - t0) / block;
     for (let i = 0; i < block; i++) stepsMs.push(per);
   }
-  loss?.dispose();
   const buildMs: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t0 = performance.now();
-    nextBatch();
+    t.nextBatch();
     buildMs.push(performance.now() - t0);
   }
-  dispose();
+  t.dispose();
   const medianMs = median(stepsMs);
   return { model, batchSize, stepsMs, medianMs, imagesPerSec: (1000 * batchSize) / medianMs, batchBuildMs: median(buildMs), hostMs: median(hostMs) };
 }
 
-/** One training step of `model` as timeTrainingSteps runs it, returning the (kept) loss instead of reading it. */
-function trainingStep(model: string, batchSize: number, numClasses: number): { step: () => tf.Scalar; nextBatch: () => unknown; dispose: () => void } {
+/** The loop's training step (src/train/step.ts) on synthetic data: `step()` runs one step into `acc` (nothing read). */
+function benchStep(
+  model: string,
+  batchSize: number,
+  numClasses: number,
+): { step: () => void; acc: StepAccounting; nextBatch: () => Batch; dispose: () => void } {
   const rng = new Rng(1);
   const n = batchSize * 4;
   const pixels = Uint8Array.from({ length: n * IMAGE_PIXELS }, () => rng.int(256));
@@ -127,9 +140,10 @@ function trainingStep(model: string, batchSize: number, numClasses: number): { s
   );
   const m = createModel(model, { numClasses, seed: 1 });
   const vars = m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-  const opt = new Adam(ADAM_DEFAULTS);
+  const ctx: StepContext = { model: m, vars, optimizer: new Adam(ADAM_DEFAULTS), loss: 'crossentropy', numClasses };
+  const acc = new StepAccounting();
   let it = batches.epoch();
-  const nextBatch = () => {
+  const nextBatch = (): Batch => {
     let r = it.next();
     if (r.done) {
       it = batches.epoch();
@@ -137,53 +151,31 @@ function trainingStep(model: string, batchSize: number, numClasses: number): { s
     }
     return r.value!;
   };
-  const step = () =>
-    tf.tidy(() => {
-      const b = nextBatch();
-      const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-      const y = tf.tensor2d(b.y, [b.n, numClasses]);
-      const { value, grads } = tf.variableGrads(() => lossFn('crossentropy', m.apply(x, { training: true }) as tf.Tensor2D, y), vars);
-      opt.apply(vars, grads, 1e-3);
-      return value;
-    });
   return {
-    step,
+    step: () => trainingStep(ctx, nextBatch(), 1e-3, acc),
+    acc,
     nextBatch,
     dispose: () => {
-      opt.dispose();
+      acc.dispose();
+      ctx.optimizer.dispose();
       m.dispose();
     },
   };
 }
 
 /**
- * Per-kernel time of one training step (tf.profile; kernels only, op wrappers and custom-gradient scopes that
- * contain kernels are left out so nothing is counted twice), largest first, in ms.
+ * Per-kernel time of one training step as the loop runs it (src/train/step.ts trainingStep with its on-device
+ * accounting; tf.profile; kernels only, op wrappers and custom-gradient scopes that contain kernels are left out so
+ * nothing is counted twice), largest first, in ms.
  */
 export async function kernelProfile(model: string, batchSize = 64, numClasses = 8): Promise<Array<{ kernel: string; ms: number; calls: number }>> {
   installReluGradient();
-  const m = createModel(model, { numClasses, seed: 1 });
-  const vars = m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-  const opt = new Adam(ADAM_DEFAULTS);
-  const x = tf.randomUniform([batchSize, IMAGE_SIZE, IMAGE_SIZE, 1], 0, 1, 'float32', 1);
-  const y = tf.oneHot(
-    tf.tensor1d(
-      Array.from({ length: batchSize }, (_, i) => i % numClasses),
-      'int32',
-    ),
-    numClasses,
-  ) as tf.Tensor2D;
-  // webgpu: no synchronous read in Node (and tf.profile waits for the GPU's timestamps itself)
-  const gpu = tf.getBackend() === 'webgpu';
-  const step = () =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => lossFn('crossentropy', m.apply(x, { training: true }) as tf.Tensor2D, y), vars);
-      opt.apply(vars, grads, 1e-3);
-      if (!gpu) value.dataSync();
-    });
-  for (let i = 0; i < 2; i++) step();
-  if (gpu) await tf.ones([1]).data(); // warm-up finished on the GPU before profiling
-  const prof = await tf.profile(() => step());
+  const t = benchStep(model, batchSize, numClasses);
+  for (let i = 0; i < 2; i++) t.step();
+  await t.acc.read(); // warm-up finished (also on a GPU) before profiling
+  const prof = await tf.profile(() => t.step());
+  await t.acc.read();
+  t.dispose();
   const backend = tf.getBackend();
   const agg = new Map<string, { ms: number; calls: number }>();
   for (const k of prof.kernels) {
@@ -193,8 +185,5 @@ export async function kernelProfile(model: string, batchSize = 64, numClasses = 
     a.calls += 1;
     agg.set(k.name, a);
   }
-  opt.dispose();
-  m.dispose();
-  tf.dispose([x, y]);
   return [...agg.entries()].map(([kernel, v]) => ({ kernel, ms: v.ms, calls: v.calls })).sort((a, b) => b.ms - a.ms);
 }

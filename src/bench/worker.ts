@@ -16,18 +16,18 @@ export interface BenchWorkerInit {
 async function main(): Promise<void> {
   const init = workerData as BenchWorkerInit;
   const info = await initBackend(init.backend);
-  const go = () => {
+  const go = async () => {
     try {
-      const timing = timeTrainingSteps(init.model, init.steps, init.warmup);
+      const timing = await timeTrainingSteps(init.model, init.steps, init.warmup);
       parentPort!.postMessage({ type: 'done', backend: info.description, kernels: info.kernels, timing });
     } catch (e) {
       parentPort!.postMessage({ type: 'failed', error: (e as Error).stack ?? String(e) });
     }
   };
   if (init.waitForGo) {
-    parentPort!.once('message', go);
+    parentPort!.once('message', () => void go());
     parentPort!.postMessage({ type: 'ready' });
-  } else go();
+  } else await go();
 }
 
 main().catch((e) => parentPort!.postMessage({ type: 'failed', error: (e as Error).stack ?? String(e) }));

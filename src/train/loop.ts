@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
-import { IMAGE_SIZE } from '../data/classes';
 import type { FerDataset } from '../data/dataset';
 import type { LabelSet } from '../data/labels';
 import { createModel } from '../models/registry';
@@ -9,61 +8,18 @@ import { dropoutCallCounts, setDropoutCallCounts } from '../models/layers';
 import { readLayerWeights, writeLayerWeights } from '../models/weights';
 import { installReluGradient } from '../backend/ops';
 import { beginSyncReads, trainingOnDevice } from '../backend/select';
-import { argmaxRows } from '../util/argmax';
 import { Rng } from '../util/rng';
 import { TrainBatches } from './batches';
 import { loadCheckpoint, removeStaleTemps, saveCheckpoint, type TrainCheckpoint } from './checkpoint';
-import { balancedClassWeights, lossFn } from './loss';
+import { balancedClassWeights } from './loss';
 import { createOptimizer } from './optimizer';
 import { learningRate } from './schedule';
+import { StepAccounting, trainingStep, READ_EVERY, type StepContext } from './step';
 import type { TrainConfig } from './settings';
 
 export type { TrainConfig } from './settings';
 
-/** On webgpu, the steps between two reads of the loss and accuracy sums kept on the GPU. */
-export const READ_EVERY = 25;
-
-/**
- * Training loss and correct-prediction count summed on the device (webgpu), read back with one asynchronous read
- * every few steps instead of a synchronous read of the loss and the logits after every step.
- */
-class DeviceAccounting {
-  private loss: tf.Scalar | undefined;
-  private correct: tf.Scalar | undefined;
-  /** Steps added since the last {@link read}. */
-  pending = 0;
-
-  /**
-   * Adds one step: its mean loss (`[]` float32) and the number of rows of `logits` (`[n, C]` float32) whose argmax
-   * (first maximum, as argmaxRows) equals `label` (`[n]` class indices). Call inside a tidy; keeps only the sums.
-   */
-  add(loss: tf.Tensor, logits: tf.Tensor2D, label: Uint8Array): void {
-    const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(Int32Array.from(label), 'int32')), 'float32'));
-    const l = this.loss ? tf.add(this.loss, loss) : loss.clone();
-    const c = this.correct ? tf.add(this.correct, hits) : hits;
-    this.loss?.dispose();
-    this.correct?.dispose();
-    this.loss = tf.keep(l as tf.Scalar);
-    this.correct = tf.keep(c as tf.Scalar);
-    this.pending++;
-  }
-
-  /** Reads and resets the sums: loss sum (sum of per-step mean losses), correct count, and the steps they cover. */
-  async read(): Promise<{ loss: number; correct: number; steps: number }> {
-    const steps = this.pending;
-    if (!this.loss || !this.correct) return { loss: 0, correct: 0, steps };
-    const [l, c] = await Promise.all([this.loss.data(), this.correct.data()]);
-    this.dispose();
-    return { loss: l[0], correct: Math.round(c[0]), steps };
-  }
-
-  dispose(): void {
-    this.loss?.dispose();
-    this.correct?.dispose();
-    this.loss = this.correct = undefined;
-    this.pending = 0;
-  }
-}
+export { READ_EVERY } from './step';
 
 /** Metrics of one epoch (a line of the run record's epochs.jsonl). */
 export interface EpochRecord {
@@ -202,8 +158,8 @@ function fingerprint(cfg: TrainConfig, labels: LabelSet): string {
  * weight name; a different class set gets a freshly initialised classifier head), and with `cfg.freeze = 'conv'` the
  * layers before the first Flatten stay fixed (not in the optimizer's variables; BatchNorm in inference mode).
  *
- * On the webgpu backend the loss and accuracy are summed on the GPU (read every READ_EVERY steps), validation and
- * checkpoints run on wasm, and train() returns with wasm active so that the caller's synchronous reads work (tfjs'
+ * The step's loss and accuracy stay on the device and are read every READ_EVERY steps (src/train/step.ts
+ * StepAccounting: the same numbers as a read after every step). On the webgpu backend validation and checkpoints run on wasm, and train() returns with wasm active so that the caller's synchronous reads work (tfjs'
  * webgpu backend cannot read synchronously in Node); the next train() makes webgpu active again.
  *
  * @throws TrainError (with the epoch) when the loss becomes NaN or infinite; Error when the model is unknown, the
@@ -231,7 +187,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     ...(cfg.balancedSampling ? { balanced: true } : {}),
   });
   const totalSteps = batches.steps * cfg.epochs;
-  const C = labels.numClasses;
+  const ctx: StepContext = { model, vars, optimizer, loss: labels.loss, numClasses: labels.numClasses, labelSmoothing: cfg.labelSmoothing, classWeights };
   const print = fingerprint(cfg, labels);
   let history: EpochRecord[] = [];
   let best: { epoch: number; acc: number; weights: tf.Tensor[]; metrics: M } | undefined;
@@ -265,9 +221,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
   }
   const resumedFrom = startEpoch - 1;
 
-  // webgpu (Node): tfjs cannot read GPU data synchronously there, and a read-back per step would stall the GPU queue,
-  // so the loss and the number of correct predictions add up on the GPU and are read every READ_EVERY steps. wasm
-  // and cpu keep the per-step read (cheap there, and it keeps their records bit-identical to earlier versions).
+  // webgpu (Node): tfjs cannot read GPU data synchronously there; validation and checkpoints switch to wasm
   const onDevice = await trainingOnDevice();
   for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
@@ -276,11 +230,11 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     let seen = 0;
     let lr = cfg.lr;
     let s = 0;
-    const acc = onDevice ? new DeviceAccounting() : undefined;
+    const acc = new StepAccounting();
     const diverged = (lossValue: number, atStep: string) => {
       optimizer.dispose();
       classWeights?.dispose();
-      acc?.dispose();
+      acc.dispose();
       best?.weights.forEach((w) => w.dispose());
       model.dispose();
       return new TrainError(`training diverged: loss ${lossValue} at epoch ${epoch}, ${atStep} (lr ${lr}); lower the learning rate`, epoch);
@@ -294,56 +248,28 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
         batches.steps,
         history.map((h) => h.valAccuracy),
       );
-      // one optimizer step; `account` reads the step's loss and logits (inside the step's tidy) before they are freed
-      const trainStep = <T>(account: (loss: tf.Scalar, logits: tf.Tensor2D) => T): T =>
-        tf.tidy(() => {
-          const x = tf.tensor4d(b.x, [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-          const y = tf.tensor2d(b.y, [b.n, C]);
-          let logits: tf.Tensor2D | undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            logits = tf.keep(model.apply(x, { training: true }) as tf.Tensor2D);
-            return lossFn(labels.loss, logits, y, cfg.labelSmoothing, classWeights);
-          }, vars);
-          optimizer.apply(vars, grads, lr);
-          const out = account(value, logits!);
-          logits!.dispose();
-          return out as T & tf.TensorContainer;
-        });
-      if (acc) {
-        trainStep((value, logits) => acc.add(value, logits, b.label.subarray(0, b.n)));
-      } else {
-        const { lossValue, preds } = trainStep((value, logits) => ({
-          lossValue: value.dataSync()[0],
-          preds: argmaxRows(logits.dataSync() as Float32Array, C),
-        }));
-        if (!Number.isFinite(lossValue)) throw diverged(lossValue, `step ${s + 1}`);
-        lossSum += lossValue;
-        for (let i = 0; i < b.n; i++) if (preds[i] === b.label[i]) correct++;
-      }
+      trainingStep(ctx, b, lr, acc);
       seen += b.n;
       step++;
       s++;
-      if (acc && (s % READ_EVERY === 0 || s === batches.steps)) {
+      if (s % READ_EVERY === 0 || s === batches.steps) {
         const r = await acc.read();
-        if (!Number.isFinite(r.loss)) throw diverged(r.loss, `steps ${s - r.steps + 1}-${s}`);
-        lossSum += r.loss;
+        const first = s - r.losses.length;
+        for (let i = 0; i < r.losses.length; i++) {
+          if (!Number.isFinite(r.losses[i])) throw diverged(r.losses[i], `step ${first + i + 1}`);
+          lossSum += r.losses[i];
+        }
         correct += r.correct;
       }
       if (opts.onStep) {
         const elapsed = (performance.now() - t0) / 1000;
-        // on webgpu the mean loss is that of the steps read so far
-        const done = acc ? s - acc.pending : s;
+        // the mean loss of the steps read so far
+        const done = s - acc.pending;
         opts.onStep({ epoch, epochs: cfg.epochs, step: s, steps: batches.steps, loss: lossSum / Math.max(1, done), imagesPerSec: seen / elapsed });
       }
       if (s % 50 === 0) await new Promise((r) => setImmediate(r)); // let progress messages out
     }
-    if (acc) {
-      const r = await acc.read();
-      if (!Number.isFinite(r.loss)) throw diverged(r.loss, `steps ${s - r.steps + 1}-${s}`);
-      lossSum += r.loss;
-      correct += r.correct;
-      acc.dispose();
-    }
+    acc.dispose();
     const epochSeconds = (performance.now() - t0) / 1000;
     trainSeconds += epochSeconds;
     images += seen;
