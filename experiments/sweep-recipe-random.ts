@@ -6,10 +6,14 @@
  * PublicTest accuracy for `deep` on FER+ majority than random search + ASHA?
  *
  * Command:  npm run ferlab -- sweep sweep-recipe-random      (quick: npm run ferlab -- sweep sweep-recipe-random --quick)
- * Runtime:  as sweep-recipe: no new trial after 68 min, about 85-90 min in all on the 2-core machine (not run yet).
- * Expected: not run yet. Note: TPE's first 5 trials are random draws too (its start-up phase), so the two sweeps
- *           differ only in the trials after those; with about 10 trials in the budget the difference is expected to
- *           be small, and smaller than the ~0.7-point standard error of one PublicTest accuracy is not a finding.
+ * Runtime:  as sweep-recipe: no new trial after 68 min; 74.7 min measured on the 2-core machine (2 workers).
+ * Expected: measured 2026-11-26 (runs/sweep-recipe-random-20261126-162643, docs/sweep-recipe-random-results.md): 19
+ *           trials, 4 complete, 15 pruned. The best by PublicTest is trial 3 (PublicTest 82.96%, PrivateTest 81.67%),
+ *           the same trial sweep-recipe selected: both samplers draw the same trials 0-5 (TPE's random start-up phase
+ *           lasts until 5 trials have finished, and 2 workers propose ahead), and no later trial of either beat it.
+ *           Best trial of each sampler's own: random's trial 8 82.84% (PrivateTest 80.97%) vs TPE's trial 7 82.90%
+ *           (81.35%): no measurable difference (standard error of the difference ~0.9 points). The TPE sweep ran on a
+ *           machine shared with development work (its trials ~1.8x slower), so it fitted 11 trials to random's 19.
  */
 import recipe, { quick } from './sweep-recipe';
 import { defineSweep } from '../src/sweep/spec';
