@@ -6,7 +6,13 @@ model.json, passed by ferlab's benchmark as one JSON file) and times full traini
 cross-entropy, backward, Adam step, for a batch of 48x48x1 images, at each requested thread count.
 
 Usage: python3 bench/torch_ref.py --spec models.json --steps 30 --warmup 5 --batch 64 --threads 1,2
-Prints one JSON object: {"torch": version, "models": {name: {threads: {"median_ms", "steps_ms"}}}}.
+Prints one JSON object: {"torch": version, "models": {name: {threads: {"median_ms", "steps_ms"}}}, "skipped": {name:
+reason}} (a topology it cannot translate, e.g. SeparableConv2D or a residual network, is skipped with the reason).
+
+With --inference 1,64 it times inference instead (src/bench/inference.ts): model.eval() under torch.no_grad(), per
+call the input tensor from a float32 buffer (torch.from_numpy), the forward pass and the logits read back (.numpy()),
+as the tfjs and ONNX Runtime timings do; --runs-small / --runs-large calls at batch 1 / larger batches after warm-up.
+Prints {"torch": version, "models": {name: {threads: {batch: {"median_ms", "runs_ms"}}}}}.
 """
 import argparse
 import json
@@ -76,6 +82,21 @@ def time_steps(model, batch, steps, warmup, num_classes):
     return times
 
 
+def time_inference(model, batch, runs, warmup):
+    import numpy as np
+
+    buf = np.random.default_rng(0).random((batch, 1, 48, 48), dtype=np.float32)
+    model.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + runs):
+            t0 = time.perf_counter()
+            model(torch.from_numpy(buf)).numpy()
+            if i >= warmup:
+                times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", required=True)
@@ -83,15 +104,31 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--inference", default="", help="batch sizes to time inference at instead of training, e.g. 1,64")
+    ap.add_argument("--runs-small", type=int, default=200)
+    ap.add_argument("--runs-large", type=int, default=20)
     a = ap.parse_args()
     spec = json.load(open(a.spec))
-    out = {"torch": torch.__version__, "models": {}}
+    out = {"torch": torch.__version__, "models": {}, "skipped": {}}
     torch.manual_seed(0)
     for name, m in spec["models"].items():
+        try:
+            build(m["layers"], 1, m["num_classes"])
+        except (ValueError, KeyError, AssertionError) as e:
+            # e.g. SeparableConv2D or a functional (residual) topology: not translated here
+            out["skipped"][name] = f"{type(e).__name__}: {e}"
+            continue
         res = {}
         for t in [int(v) for v in a.threads.split(",")]:
             torch.set_num_threads(t)
             net = build(m["layers"], 1, m["num_classes"])
+            if a.inference:
+                res[str(t)] = {}
+                for b in [int(v) for v in a.inference.split(",")]:
+                    runs = a.runs_small if b == 1 else a.runs_large
+                    times = time_inference(net, b, runs, max(3, runs // 10))
+                    res[str(t)][str(b)] = {"median_ms": statistics.median(times), "runs_ms": times}
+                continue
             times = time_steps(net, a.batch, a.steps, a.warmup, m["num_classes"])
             res[str(t)] = {"median_ms": statistics.median(times), "steps_ms": times}
         out["models"][name] = res

@@ -20,6 +20,7 @@ test('bench --quick writes results with 1-core, 2-worker and SIMD128 timings and
   const m = r.models[0];
   assert.is(m.wasm1.stepsMs.length, 5);
   assert.is(m.wasm2.length, 2, 'two side-by-side trainings');
+  assert.ok(m.wasmDp2 && m.wasmDp2.stepsMs.length === 5, 'one training on 2 data-parallel replicas measured');
   assert.ok(m.wasmSimd1 && m.wasmSimd1.stepsMs.length === 5, 'plain SIMD128 build measured');
   assert.ok(Math.abs(m.wasm1.imagesPerSec - (1000 * 64) / m.wasm1.medianMs) < 1e-6);
   const kernels = m.profile.map((k) => k.kernel);

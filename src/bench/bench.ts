@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { workerCode as threadCode } from '../util/threads';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -12,6 +13,7 @@ import { environment, type Environment } from '../util/env';
 import { PROJECT_ROOT, defaultDataDir } from '../util/paths';
 import { median, kernelProfile, timeTrainingSteps, timeTrainingStepsOnDevice, type StepTiming } from './steps';
 import type { BenchWorkerInit } from './worker';
+import { findTorchPython, writeTorchSpec } from './torch';
 import { benchInference, inferenceMarkdown, type InferenceBench } from './inference';
 import { benchPredict, type PredictBenchResult } from '../predict/bench';
 
@@ -50,6 +52,8 @@ export interface BenchResult {
     wasm1: StepTiming;
     /** Two trainings side by side, one per core: each worker's timing; throughput = sum. */
     wasm2: StepTiming[];
+    /** One training on 2 cores: data-parallel with 2 replicas (src/train/parallel.ts). */
+    wasmDp2?: StepTiming;
     /** ferlab kernels without relaxed SIMD (plain SIMD128 build), one core. */
     wasmSimd1?: StepTiming;
     /** tfjs-node, when installed. */
@@ -183,19 +187,11 @@ export async function runWebgpuBench(opts: BenchOptions = {}): Promise<WebgpuBen
   const python = opts.quick ? undefined : findTorchPython();
   let torchOut: { torch: string; device: string; models: Record<string, { median_ms: number; steps_ms: number[] }> } | undefined;
   if (python) {
-    const dir = mkdtempSync(join(tmpdir(), 'ferlab-bench-'));
-    const spec: Record<string, unknown> = {};
-    for (const m of models) {
-      const model = createModel(m, { numClasses: 8 });
-      spec[m] = { layers: (model.toJSON(null, false) as unknown as { config: { layers: unknown[] } }).config.layers, num_classes: 8 };
-      model.dispose();
-    }
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ models: spec }));
-    const r = spawnSync(
-      python,
-      [join(PROJECT_ROOT, 'bench', 'torch_gpu_ref.py'), '--spec', join(dir, 'spec.json'), '--steps', String(steps), '--warmup', String(warmup)],
-      { encoding: 'utf8', maxBuffer: 64 << 20 },
-    );
+    const specFile = writeTorchSpec(models);
+    const r = spawnSync(python, [join(PROJECT_ROOT, 'bench', 'torch_gpu_ref.py'), '--spec', specFile, '--steps', String(steps), '--warmup', String(warmup)], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     if (r.status === 0) {
       torchOut = JSON.parse(r.stdout);
       result.torch = { version: torchOut!.torch, device: torchOut!.device };
@@ -259,9 +255,7 @@ export function webgpuBenchMarkdown(r: WebgpuBenchResult): string {
 }
 
 function workerCode(): string {
-  const ts = __filename.endsWith('.ts');
-  const file = join(__dirname, ts ? 'worker.ts' : 'worker.js');
-  return ts ? `require('tsx/cjs'); require(${JSON.stringify(file)});` : `require(${JSON.stringify(file)});`;
+  return threadCode(__dirname, 'worker', __filename.endsWith('.ts'));
 }
 
 /** Runs `count` benchmark workers that time the same model at the same time; resolves with their timings. */
@@ -290,14 +284,6 @@ function parallelTimings(count: number, init: Omit<BenchWorkerInit, 'waitForGo'>
 }
 
 /** A Python with PyTorch: FERLAB_PYTHON, `python3`, or Debian's /usr/bin/python3. */
-function findTorchPython(): string | undefined {
-  for (const py of [process.env.FERLAB_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)) {
-    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-    if (r.status === 0) return py;
-  }
-  return undefined;
-}
-
 const ms = (v: number) => v.toFixed(1);
 const rate = (v: number) => v.toFixed(0);
 const imgs = (t: StepTiming[]) => t.reduce((a, x) => a + x.imagesPerSec, 0);
@@ -336,19 +322,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
   const python = opts.quick ? undefined : findTorchPython();
   let torchOut: { torch: string; models: Record<string, TorchTimes> } | undefined;
   if (python) {
-    const dir = mkdtempSync(join(tmpdir(), 'ferlab-bench-'));
-    const spec: Record<string, unknown> = {};
-    for (const m of models) {
-      const model = createModel(m, { numClasses: 8 });
-      const topology = model.toJSON(null, false) as unknown as { config: { layers: unknown[] } };
-      spec[m] = { layers: topology.config.layers, num_classes: 8 };
-      model.dispose();
-    }
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ models: spec }));
+    const specFile = writeTorchSpec(models);
     log(`bench: PyTorch yardstick with ${python}`);
     const r = spawnSync(
       python,
-      [join(PROJECT_ROOT, 'bench', 'torch_ref.py'), '--spec', join(dir, 'spec.json'), '--steps', String(steps), '--warmup', String(warmup), '--threads', '1,2'],
+      [join(PROJECT_ROOT, 'bench', 'torch_ref.py'), '--spec', specFile, '--steps', String(steps), '--warmup', String(warmup), '--threads', '1,2'],
       { encoding: 'utf8', maxBuffer: 64 << 20 },
     );
     if (r.status !== 0) throw new Error(`bench/torch_ref.py failed:\n${r.stderr}`);
@@ -362,6 +340,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
     const stats = registeredModelStats(model, 8);
     log(`bench: ${model}: 1 core`);
     const wasm1 = await timeTrainingSteps(model, steps, warmup);
+    log(`bench: ${model}: 1 training on 2 cores (data-parallel, 2 replicas)`);
+    const wasmDp2 = await timeTrainingSteps(model, steps, warmup, 64, 8, 2);
     log(`bench: ${model}: 2 trainings side by side`);
     const wasm2 = await parallelTimings(2, { backend: 'wasm', model, steps, warmup });
     log(`bench: ${model}: plain SIMD128 kernels`);
@@ -372,7 +352,18 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
       [tfjsNode] = await parallelTimings(1, { backend: 'tensorflow' as BackendChoice, model, steps, warmup });
     }
     const profile = await kernelProfile(model);
-    result.models.push({ model, params: stats.params, macsPerImage: stats.macs, wasm1, wasm2, wasmSimd1, tfjsNode, torch: torchOut?.models[model], profile });
+    result.models.push({
+      model,
+      params: stats.params,
+      macsPerImage: stats.macs,
+      wasm1,
+      wasm2,
+      wasmDp2,
+      wasmSimd1,
+      tfjsNode,
+      torch: torchOut?.models[model],
+      profile,
+    });
   }
 
   log('bench: inference of exported models (tfjs wasm vs onnxruntime-node)');
@@ -446,6 +437,23 @@ export function benchMarkdown(r: BenchResult): string {
     L.push(
       `| ${m.model} | ${(m.params / 1e6).toFixed(2)} M | ${(m.macsPerImage / 1e6).toFixed(1)} | ${ms(m.wasm1.medianMs)} | ${rate(m.wasm1.imagesPerSec)} | ${t1 ? ms(t1) : '-'} | ${p1 ? rate(p1) : '-'} | ${p1 ? (m.wasm1.imagesPerSec / p1).toFixed(2) : '-'} | ${rate(w2)} (2 x ${rate(w2 / 2)}) | ${p2 ? rate(p2) : '-'} | ${p2 ? (w2 / p2).toFixed(2) : '-'} | ${m.wasmSimd1 ? ms(m.wasmSimd1.medianMs) : '-'} | ${ms(m.wasm1.batchBuildMs)} |`,
     );
+  }
+  if (r.models.some((m) => m.wasmDp2)) {
+    L.push(
+      '',
+      'One training on 2 cores, data-parallel (2 replicas, one thread each, gradients added every step; src/train/parallel.ts), same step and batch:',
+      '',
+      '| model | ferlab 1 run, 2 cores ms/step | img/s | x its 1-core img/s | PyTorch 2 threads img/s | ratio |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const m of r.models.filter((x) => x.wasmDp2)) {
+      const t2 = m.torch?.['2']?.median_ms;
+      const p2 = t2 ? (1000 * r.batchSize) / t2 : undefined;
+      const d = m.wasmDp2!;
+      L.push(
+        `| ${m.model} | ${ms(d.medianMs)} | ${rate(d.imagesPerSec)} | ${(d.imagesPerSec / m.wasm1.imagesPerSec).toFixed(2)} | ${p2 ? rate(p2) : '-'} | ${p2 ? (d.imagesPerSec / p2).toFixed(2) : '-'} |`,
+      );
+    }
   }
   if (r.models.some((m) => m.tfjsNode)) {
     L.push(

@@ -7,11 +7,16 @@
  * float32 buffer, the forward pass and reading the logits back (what an application pays per call), not model loading.
  */
 import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../util/paths';
+import { findTorchPython, writeTorchSpec } from './torch';
+import { IMAGE_PIXELS } from '../data/classes';
+import { DEFAULT_INPUT, inputBatches } from '../data/input';
 import { ONNX_INPUT_NAME, tfjsToOnnx } from '../export/onnx';
 import { loadOnnxRuntime } from '../export/ort';
-import { createModel } from '../models/registry';
+import { createModel, modelEntry } from '../models/registry';
 import '../models';
 import { Rng } from '../util/rng';
 import { median } from './steps';
@@ -37,6 +42,9 @@ export interface InferenceModelResult {
   ort1?: InferenceTiming[];
   /** ONNX Runtime, intra-op threads = all cores (its default). */
   ortAll?: InferenceTiming[];
+  /** PyTorch (bench/torch_ref.py --inference, eval mode, no_grad), 1 thread and all cores; absent when not measured. */
+  torch1?: InferenceTiming[];
+  torchAll?: InferenceTiming[];
   /** Max |logit difference| ONNX Runtime vs tfjs on the batch-64 input (a sanity check that both ran the same model). */
   maxAbsLogitDiff?: number;
 }
@@ -49,6 +57,8 @@ export interface InferenceBench {
   tfjs: string;
   /** onnxruntime-node version, or why it was not measured. */
   ort: { version: string; threadsAll: number } | { skipped: string };
+  /** PyTorch version, or why it was not measured; per model, why a model was not (a topology it cannot translate). */
+  torch?: { version: string; skippedModels: Record<string, string> } | { skipped: string };
   models: InferenceModelResult[];
 }
 
@@ -58,6 +68,8 @@ export interface InferenceBenchOptions {
   quick?: boolean;
   /** Batch sizes (default 1 and 64). */
   batchSizes?: number[];
+  /** Measure PyTorch too (bench/torch_ref.py --inference) when a python3 with torch exists (default: not in quick runs). */
+  torch?: boolean;
   log?: (line: string) => void;
 }
 
@@ -92,18 +104,23 @@ export async function benchInference(models: string[], opts: InferenceBenchOptio
   };
   const rng = new Rng(7);
   const maxBatch = Math.max(...batchSizes);
-  const input = Float32Array.from({ length: maxBatch * IMAGE_PIXELS }, () => rng.int(256) / 255);
+  const images = Uint8Array.from({ length: maxBatch * IMAGE_PIXELS }, () => rng.int(256));
+  const rows = Int32Array.from({ length: maxBatch }, (_, i) => i);
 
   for (const name of models) {
     const model = createModel(name, { numClasses: 8, seed: 1 });
+    // random images made into the model's inputs as its input spec says (default: pixel / 255, [48, 48, 1])
+    const spec = modelEntry(name).input ?? DEFAULT_INPUT;
+    const S = spec.size;
+    const input = inputBatches(images, rows, maxBatch, spec).next().value!.x.slice();
     const onnxBytes = tfjsToOnnx(model, { name: `ferlab-${name}` });
     const row: InferenceModelResult = { model: name, params: model.countParams(), onnxBytes: onnxBytes.length, tfjsWasm: [] };
     let tfjsLogits: Float32Array | undefined;
     for (const b of batchSizes) {
       log(`bench: inference ${name} batch ${b}: tfjs ${tf.getBackend()}`);
-      const x = input.subarray(0, b * IMAGE_PIXELS);
+      const x = input.subarray(0, b * S * S);
       const call = () => {
-        const y = tf.tidy(() => model.predict(tf.tensor4d(x, [b, IMAGE_SIZE, IMAGE_SIZE, 1])) as tf.Tensor);
+        const y = tf.tidy(() => model.predict(tf.tensor4d(x, [b, S, S, 1])) as tf.Tensor);
         const out = y.dataSync() as Float32Array;
         y.dispose();
         return out;
@@ -135,9 +152,9 @@ export async function benchInference(models: string[], opts: InferenceBenchOptio
         const timings: InferenceTiming[] = [];
         for (const b of batchSizes) {
           log(`bench: inference ${name} batch ${b}: onnxruntime-node ${threads} thread(s)`);
-          const x = input.slice(0, b * IMAGE_PIXELS);
+          const x = input.slice(0, b * S * S);
           const call = async () => {
-            const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', x, [b, IMAGE_SIZE, IMAGE_SIZE, 1]) });
+            const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', x, [b, S, S, 1]) });
             return out[session.outputNames[0]].data as Float32Array;
           };
           const { runs, warmup } = runsFor(b, quick);
@@ -163,7 +180,58 @@ export async function benchInference(models: string[], opts: InferenceBenchOptio
     model.dispose();
     result.models.push(row);
   }
+  if (opts.torch ?? !quick) torchInference(result, models, quick, log);
   return result;
+}
+
+/**
+ * Adds PyTorch's inference timings (bench/torch_ref.py --inference: eval mode under no_grad, input from a float32
+ * numpy buffer, logits read back, at 1 thread and all cores) to `result`; records why when there is no PyTorch.
+ */
+function torchInference(result: InferenceBench, models: string[], quick: boolean, log: (l: string) => void): void {
+  const python = findTorchPython();
+  if (!python) {
+    result.torch = { skipped: 'no python3 with torch found (set FERLAB_PYTHON)' };
+    return;
+  }
+  log(`bench: inference in PyTorch (${python})`);
+  const threadsAll = availableParallelism();
+  const small = runsFor(1, quick).runs;
+  const large = runsFor(64, quick).runs;
+  const r = spawnSync(
+    python,
+    [
+      join(PROJECT_ROOT, 'bench', 'torch_ref.py'),
+      '--spec',
+      writeTorchSpec(models),
+      '--inference',
+      result.batchSizes.join(','),
+      '--threads',
+      `1,${threadsAll}`,
+      '--runs-small',
+      String(small),
+      '--runs-large',
+      String(large),
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  if (r.status !== 0) {
+    result.torch = { skipped: r.stderr.trim().split('\n').pop() || `bench/torch_ref.py exited ${r.status}` };
+    return;
+  }
+  const out = JSON.parse(r.stdout) as {
+    torch: string;
+    models: Record<string, Record<string, Record<string, { median_ms: number; runs_ms: number[] }>>>;
+    skipped: Record<string, string>;
+  };
+  result.torch = { version: out.torch, skippedModels: out.skipped ?? {} };
+  for (const row of result.models) {
+    const t = out.models[row.model];
+    if (!t) continue;
+    const at = (threads: number) => result.batchSizes.map((b) => timing(b, t[String(threads)][String(b)].runs_ms));
+    row.torch1 = at(1);
+    row.torchAll = at(threadsAll);
+  }
 }
 
 /** The inference section of the benchmark's Markdown. */
@@ -178,8 +246,25 @@ export function inferenceMarkdown(r: InferenceBench): string[] {
     '',
   );
   if (!ortLabel) L.push(`ONNX Runtime: skipped (${(r.ort as { skipped: string }).skipped}).`, '');
+  if (r.torch && 'version' in r.torch) {
+    const sk = Object.entries(r.torch.skippedModels);
+    L.push(
+      `PyTorch ${r.torch.version} (bench/torch_ref.py --inference: eval mode, no_grad, input from a float32 numpy buffer, logits read back; 1 thread and all cores).` +
+        (sk.length ? ` Not translated to PyTorch: ${sk.map(([m, why]) => `${m} (${why})`).join('; ')}.` : ''),
+      '',
+    );
+  } else if (r.torch) L.push(`PyTorch: skipped (${r.torch.skipped}).`, '');
   const head = ['model', 'params', 'model.onnx'];
-  for (const b of r.batchSizes) head.push(`batch ${b}: tfjs wasm img/s (ms)`, `ORT 1 thread img/s (ms)`, `ORT/tfjs`, `ORT all threads img/s`);
+  for (const b of r.batchSizes)
+    head.push(
+      `batch ${b}: tfjs wasm img/s (ms)`,
+      `ORT 1 thread img/s (ms)`,
+      `ORT/tfjs`,
+      `ORT all threads img/s`,
+      `PyTorch 1 thread img/s (ms)`,
+      `tfjs/PyTorch`,
+      `PyTorch all threads img/s`,
+    );
   head.push('max |logit diff|');
   L.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
   const f = (t?: InferenceTiming) => (t ? `${t.imagesPerSec.toFixed(0)} (${t.medianMs.toFixed(2)})` : '-');
@@ -188,7 +273,16 @@ export function inferenceMarkdown(r: InferenceBench): string[] {
     r.batchSizes.forEach((b, i) => {
       const t = m.tfjsWasm[i];
       const o1 = m.ort1?.[i];
-      cells.push(f(t), f(o1), o1 ? `${(o1.imagesPerSec / t.imagesPerSec).toFixed(2)}x` : '-', m.ortAll?.[i] ? m.ortAll[i].imagesPerSec.toFixed(0) : '-');
+      const p1 = m.torch1?.[i];
+      cells.push(
+        f(t),
+        f(o1),
+        o1 ? `${(o1.imagesPerSec / t.imagesPerSec).toFixed(2)}x` : '-',
+        m.ortAll?.[i] ? m.ortAll[i].imagesPerSec.toFixed(0) : '-',
+        f(p1),
+        p1 ? `${(t.imagesPerSec / p1.imagesPerSec).toFixed(2)}x` : '-',
+        m.torchAll?.[i] ? m.torchAll[i].imagesPerSec.toFixed(0) : '-',
+      );
     });
     cells.push(m.maxAbsLogitDiff !== undefined ? m.maxAbsLogitDiff.toExponential(1) : '-');
     L.push(`| ${cells.join(' | ')} |`);

@@ -3,6 +3,8 @@ import { installReluGradient } from '../backend/ops';
 import { createModel } from '../models/registry';
 import '../models';
 import { TrainBatches, type Batch } from '../train/batches';
+import { DataParallel } from '../train/parallel';
+import type { BackendChoice } from '../backend/select';
 import { READ_EVERY, StepAccounting, trainingStep, type StepContext, type StepReading } from '../train/step';
 import { Adam, ADAM_DEFAULTS } from '../train/optimizer';
 import { Rng } from '../util/rng';
@@ -40,13 +42,13 @@ export function median(xs: number[]): number {
  * and are read back every READ_EVERY steps, so every READ_EVERY-th step carries that read, as in the loop. Synthetic
  * images (speed does not depend on pixel values).
  *
- * @param steps timed steps (after `warmup` untimed ones). @returns per-step wall times in ms (batch building
- *   included, as in the loop).
+ * @param steps timed steps (after `warmup` untimed ones). @param replicas data-parallel replicas (one thread each).
+ * @returns per-step wall times in ms (batch building included, as in the loop).
  * @throws Error when a loss is not finite.
  */
-export async function timeTrainingSteps(model: string, steps: number, warmup = 3, batchSize = 64, numClasses = 8): Promise<StepTiming> {
+export async function timeTrainingSteps(model: string, steps: number, warmup = 3, batchSize = 64, numClasses = 8, replicas = 1): Promise<StepTiming> {
   installReluGradient();
-  const t = benchStep(model, batchSize, numClasses);
+  const t = await benchStep(model, batchSize, numClasses, replicas);
   const { nextBatch } = t;
   let i = 0;
   const step = async () => {
@@ -67,7 +69,7 @@ export async function timeTrainingSteps(model: string, steps: number, warmup = 3
     nextBatch();
     buildMs.push(performance.now() - t0);
   }
-  t.dispose();
+  await t.dispose();
   const medianMs = median(stepsMs);
   return { model, batchSize, stepsMs, medianMs, imagesPerSec: (1000 * batchSize) / medianMs, batchBuildMs: median(buildMs) };
 }
@@ -94,7 +96,7 @@ export async function timeTrainingStepsOnDevice(
 ): Promise<StepTiming> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`timeTrainingStepsOnDevice runs on the webgpu backend, active: ${tf.getBackend()}`);
   installReluGradient();
-  const t = benchStep(model, batchSize, numClasses);
+  const t = await benchStep(model, batchSize, numClasses);
   const run = (n: number) => {
     for (let i = 0; i < n; i++) t.step();
   };
@@ -116,17 +118,21 @@ export async function timeTrainingStepsOnDevice(
     t.nextBatch();
     buildMs.push(performance.now() - t0);
   }
-  t.dispose();
+  await t.dispose();
   const medianMs = median(stepsMs);
   return { model, batchSize, stepsMs, medianMs, imagesPerSec: (1000 * batchSize) / medianMs, batchBuildMs: median(buildMs), hostMs: median(hostMs) };
 }
 
-/** The loop's training step (src/train/step.ts) on synthetic data: `step()` runs one step into `acc` (nothing read). */
-function benchStep(
+/**
+ * The loop's training step (src/train/step.ts) on synthetic data: `step()` runs one step into `acc` (nothing read);
+ * with `replicas` > 1 the loop's data-parallel step (src/train/parallel.ts, one thread per replica).
+ */
+async function benchStep(
   model: string,
   batchSize: number,
   numClasses: number,
-): { step: () => void; acc: StepAccounting; nextBatch: () => Batch; dispose: () => void } {
+  replicas = 1,
+): Promise<{ step: () => void; acc: StepAccounting; nextBatch: () => Batch; dispose: () => Promise<void> }> {
   const rng = new Rng(1);
   const n = batchSize * 4;
   const pixels = Uint8Array.from({ length: n * IMAGE_PIXELS }, () => rng.int(256));
@@ -142,6 +148,20 @@ function benchStep(
   const vars = m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const ctx: StepContext = { model: m, vars, optimizer: new Adam(ADAM_DEFAULTS), loss: 'crossentropy', numClasses };
   const acc = new StepAccounting();
+  const dp =
+    replicas > 1
+      ? await DataParallel.start({
+          replicas,
+          backend: tf.getBackend() as BackendChoice,
+          model,
+          seed: 1,
+          batchSize,
+          vars,
+          mainModel: m,
+          loss: 'crossentropy',
+          labelSmoothing: 0,
+        })
+      : undefined;
   let it = batches.epoch();
   const nextBatch = (): Batch => {
     let r = it.next();
@@ -152,10 +172,11 @@ function benchStep(
     return r.value!;
   };
   return {
-    step: () => trainingStep(ctx, nextBatch(), 1e-3, acc),
+    step: () => (dp ? dp.step(ctx, nextBatch(), 1e-3, acc) : trainingStep(ctx, nextBatch(), 1e-3, acc)),
     acc,
     nextBatch,
-    dispose: () => {
+    dispose: async () => {
+      await dp?.dispose();
       acc.dispose();
       ctx.optimizer.dispose();
       m.dispose();
@@ -170,12 +191,12 @@ function benchStep(
  */
 export async function kernelProfile(model: string, batchSize = 64, numClasses = 8): Promise<Array<{ kernel: string; ms: number; calls: number }>> {
   installReluGradient();
-  const t = benchStep(model, batchSize, numClasses);
+  const t = await benchStep(model, batchSize, numClasses);
   for (let i = 0; i < 2; i++) t.step();
   await t.acc.read(); // warm-up finished (also on a GPU) before profiling
   const prof = await tf.profile(() => t.step());
   await t.acc.read();
-  t.dispose();
+  await t.dispose();
   const backend = tf.getBackend();
   const agg = new Map<string, { ms: number; calls: number }>();
   for (const k of prof.kernels) {

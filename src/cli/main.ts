@@ -1,7 +1,7 @@
 /**
  * The `ferlab` command line (npm scripts: `npm run exp`, `npm run bench`, `npm run ferlab -- <command>`).
  *
- *   exp [experiment]   run an experiment (default: `default`); --quick, --set key=value, --only, --workers;
+ *   exp [experiment]   run an experiment (default: `default`); --quick, --set key=value, --only, --workers, --replicas;
  *                      --resume runs/<study> continues an interrupted study
  *   bench              training-speed benchmark vs. the PyTorch yardstick (see src/bench)
  *   data               load and check the data; print split sizes of every label set
@@ -59,13 +59,14 @@ async function main(argv: string[]): Promise<void> {
     .option('--set <key=value>', 'override a setting of every run (repeatable), e.g. --set epochs=8 --set optimizer.weightDecay=1e-4', collect, [])
     .option('--only <runs>', 'comma-separated run names to run')
     .option('--workers <n>', 'trainings side by side (default: one per core on wasm)', positiveInt)
+    .option('--replicas <n>', 'data-parallel replicas per training, one thread each (default: 2 for a one-run study on 2+ cores, else 1)', positiveInt)
     .option('--runs-dir <dir>', 'parent folder of study folders (env FERLAB_RUNS_DIR; default runs/)')
     .option('--resume <study-dir>', 'continue an interrupted study: finished runs are kept, unfinished ones continue from their last checkpoint')
     .option('--no-progress', 'no progress bars (one line per epoch)')
     .action(
       async (
         name: string,
-        o: { quick?: boolean; set: string[]; only?: string; workers?: number; runsDir?: string; resume?: string; progress: boolean },
+        o: { quick?: boolean; set: string[]; only?: string; workers?: number; replicas?: number; runsDir?: string; resume?: string; progress: boolean },
         cmd: Command,
       ) => {
         const g = program.opts();
@@ -78,6 +79,7 @@ async function main(argv: string[]): Promise<void> {
         const common = {
           only: o.only ? o.only.split(',').map((s) => s.trim()) : undefined,
           workers: o.workers,
+          replicas: o.replicas,
           dataDir: g.dataDir,
           cacheDir: g.cacheDir,
           backend: g.backend,
@@ -152,7 +154,14 @@ async function main(argv: string[]): Promise<void> {
       printTable(
         listModels().map((m) => {
           const s = registeredModelStats(m, 8);
-          return { model: m, params: s.params, 'MMAC/image': +(s.macs / 1e6).toFixed(1), description: modelEntry(m).description };
+          const input = modelEntry(m).input;
+          return {
+            model: m,
+            params: s.params,
+            'MMAC/image': +(s.macs / 1e6).toFixed(1),
+            input: input ? `${input.size}x${input.size} ${input.resize} ${input.normalize}` : '48x48 none unit',
+            description: modelEntry(m).description,
+          };
         }),
       );
     });

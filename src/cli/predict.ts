@@ -32,7 +32,10 @@ export function registerPredictCommand(program: Command): void {
     .requiredOption('--model <dir>', 'model folder (models/<name>: model.json + weights + ferlab.json) or a run folder (its model/)')
     .option('--json', 'print a JSON document (per face: box in pixels, label, probabilities) instead of the table')
     .option('--annotate <file|dir>', 'write each photo with boxes and labels drawn: a .png/.jpg/.webp file (one photo) or a folder')
-    .option('--crops <dir>', 'write the 48x48 grayscale input of each face (what the model sees) as <dir>/<photo>-face<k>.png')
+    .option(
+      '--crops <dir>',
+      'write the 48x48 grayscale input of each face (what the model sees, before its ferlab.json inputSpec crop / resize / normalisation if it has one) as <dir>/<photo>-face<k>.png',
+    )
     .option('--out <dir>', 'folder for video outputs: <video>.emotions.csv and <video>.report.html', '.')
     .option('--fps <n>', 'video frames analysed per second (0 = every frame)', nonNegative, 5)
     .option('--margin <f>', 'crop margin around each face box, fraction of its longer side on each side', nonNegative)

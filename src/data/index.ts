@@ -7,6 +7,7 @@ export * from './cache';
 export * from './dataset';
 export * from './labels';
 export * from './preprocess';
+export * from './input';
 export * from './agreement';
 export * from './image';
 export * from './folder';

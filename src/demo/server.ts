@@ -121,12 +121,18 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 
 /**
  * Starts the demo server for a model folder or run folder.
- * @throws Error naming the folder when it is not a ferlab model folder (see src/predict/model.ts), or the listen
+ * @throws Error naming the folder when it is not a ferlab model folder (see src/predict/model.ts), when the model's
+ *   input is not the default one (the page implements 48x48, pixel / 255 only: src/demo/client.ts), or the listen
  *   error (e.g. EADDRINUSE with the port).
  */
 export async function startDemoServer(model: string, opts: DemoOptions = {}): Promise<DemoServer> {
   const modelDir = resolveModelDir(model);
-  readModelMeta(modelDir); // classes and preprocessing checked before serving
+  const meta = readModelMeta(modelDir); // classes and preprocessing checked before serving
+  const spec = meta.inputSpec;
+  if (spec && !(spec.size === 48 && spec.resize === 'none' && spec.normalize === 'unit'))
+    throw new Error(
+      `${join(modelDir, 'ferlab.json')}: the model takes input ${JSON.stringify(spec)}; the browser demo feeds 48x48 pixel / 255 only (src/demo/client.ts): use \`ferlab predict\` for this model`,
+    );
   const routes = demoRoutes(modelDir);
   const host = opts.host ?? '127.0.0.1';
   const handler = (req: IncomingMessage, res: ServerResponse) => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FerDataset } from '../data/dataset';
+import { DEFAULT_INPUT, type InputSpec } from '../data/input';
 import type { SplitLabels } from '../data/labels';
 import { argmaxRows } from '../util/argmax';
 import { computeMetrics, type Metrics } from './metrics';
@@ -18,11 +19,19 @@ export interface SplitEvaluation {
 
 /**
  * Loss and metrics of a model on a labelled split, in inference mode (BatchNorm moving statistics, no dropout), with
- * the standard preprocessing (src/data/preprocess.ts).
+ * the model's input spec (src/data/input.ts; default: the standard preprocessing of src/data/preprocess.ts).
  * @param classes class names in output order (`C` = classes.length). @param batchSize images per forward pass.
+ * @param input the model's input spec (default DEFAULT_INPUT). @throws Error when the model does not take its inputs.
  */
-export function evaluateSplit(model: tf.LayersModel, ds: FerDataset, split: SplitLabels, classes: readonly string[], batchSize: number): SplitEvaluation {
-  const logits = predictLogits(model, ds.pixels, split.index, batchSize);
+export function evaluateSplit(
+  model: tf.LayersModel,
+  ds: FerDataset,
+  split: SplitLabels,
+  classes: readonly string[],
+  batchSize: number,
+  input: Readonly<InputSpec> = DEFAULT_INPUT,
+): SplitEvaluation {
+  const logits = predictLogits(model, ds.pixels, split.index, batchSize, input);
   const C = classes.length;
   let loss = 0;
   for (let i = 0; i < split.label.length; i++) {

@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { FER_CLASSES, FERPLUS_CLASSES } from '../data/classes';
 import type { FerDataset } from '../data/dataset';
 import { CLASS_ALIASES } from '../data/folder';
+import { DEFAULT_INPUT, type InputSpec } from '../data/input';
 import { buildLabelSet, sliceSplit, type LabelSetName, type SplitLabels } from '../data/labels';
 import { loadLayersModelFromDir } from '../models/io';
 import { readSavedModelInfo, resolveModelRef, type SavedModelInfo } from '../models/init';
@@ -77,8 +78,9 @@ export interface DatasetEvaluation {
 /**
  * Scores a model on labelled images of a dataset through the class mapping.
  * @param modelClasses the model's output classes. @param split rows and labels (label = index into `datasetClasses`).
- * @param batchSize images per forward pass.
- * @throws Error when the two class sets share no class.
+ * @param batchSize images per forward pass. @param input the model's input spec (SavedModelInfo.input; default the
+ *   default spec).
+ * @throws Error when the two class sets share no class, or the model does not take the spec's inputs.
  */
 export function evaluateMapped(
   model: tf.LayersModel,
@@ -87,6 +89,7 @@ export function evaluateMapped(
   split: SplitLabels,
   datasetClasses: readonly string[],
   batchSize = 256,
+  input: Readonly<InputSpec> = DEFAULT_INPUT,
 ): DatasetEvaluation {
   const mapping = mapClasses(modelClasses, datasetClasses);
   const toShared = datasetClasses.map((c) => mapping.shared.indexOf(c));
@@ -97,7 +100,7 @@ export function evaluateMapped(
   const index = Int32Array.from(keep, (i) => split.index[i]);
   const label = Uint8Array.from(keep, (i) => toShared[split.label[i]]);
   const C = modelClasses.length;
-  const logits = predictLogits(model, pixels, index, batchSize);
+  const logits = predictLogits(model, pixels, index, batchSize, input);
   const out = model.outputs[0].shape[1];
   if (out !== C) throw new Error(`the model has ${out} outputs but names ${C} classes (${modelClasses.join(', ')})`);
   const S = mapping.shared.length;
@@ -185,7 +188,7 @@ export async function evaluateSavedModel(
     const labels = opts.labels ?? defaultEvalLabels(ds, info);
     const split = opts.split ?? 'test';
     const target = evalSplitLabels(ds, labels, split, opts.limit ?? null);
-    const ev = evaluateMapped(model, classes, ds.pixels, target.split, target.classes, opts.batchSize);
+    const ev = evaluateMapped(model, classes, ds.pixels, target.split, target.classes, opts.batchSize, info.input);
     return { ...ev, model: info, modelClasses: classes, classesAssumed: assumed, labels, split };
   } finally {
     model.dispose();

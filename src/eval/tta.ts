@@ -19,11 +19,16 @@
  * then CrossEntropyLoss / argmax); `average: 'logits'` reproduces that, returning softmax(mean logits). The two can
  * pick different classes.
  *
- * Pixels are preprocessed as everywhere in ferlab (src/data/preprocess.ts): float32 uint8 / 255 in [0, 1], NHWC
- * with one channel.
+ * Pixels are preprocessed as everywhere in ferlab: float32 uint8 / 255 in [0, 1], NHWC with one channel
+ * (src/data/preprocess.ts), or, given the model's input spec (`input`, src/data/input.ts), as that spec makes them:
+ * the windows are `size x size` crops for resize 'crop'; for 'scale' the views are the whole image and its mirror,
+ * each resized (tencrop needs 'crop'); 'histeq' equalises the image before the windows are cut, 'standardize'
+ * standardises each view. The view with the centre window is exactly the input evaluation feeds.
  */
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+import { describeInput, InputWriter, type InputSpec } from '../data/input';
+import { checkModelInput } from './predict';
 
 /** The TTA modes. */
 export const TTA_MODES = ['none', 'flip', 'tencrop'] as const;
@@ -120,24 +125,45 @@ export function ttaRecord(mode: TtaMode, opts: { crop?: number; average?: TtaAve
 const TO_FLOAT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 
 /**
- * The model inputs of TTA: for each image, its views (see {@link ttaWindows}), as float32 pixel / 255.
+ * The window side and, for specs the plain path cannot write, the writer, of TTA with an input spec.
+ * @throws Error for tencrop without resize 'crop', or a `crop` that is not the spec's window side.
+ */
+function ttaInput(mode: TtaMode, input: Readonly<InputSpec>, crop: number | undefined): { window: number; writer?: InputWriter } {
+  if (mode === 'tencrop' && input.resize !== 'crop')
+    throw new Error(
+      `TTA: tencrop feeds size x size crops of the ${IMAGE_SIZE}x${IMAGE_SIZE} image, which needs an input with resize 'crop'; this model's input is ` +
+        `${JSON.stringify(input)} (${describeInput(input)}): use 'flip'`,
+    );
+  const window = input.resize === 'crop' ? input.size : IMAGE_SIZE;
+  if (crop !== undefined && crop !== window)
+    throw new Error(`TTA: crop ${crop} differs from the window side ${window} of the input spec ${JSON.stringify(input)}`);
+  // 'unit' with 'none' or 'crop': windows of pixel / 255, which the plain path below writes (the same floats)
+  const plain = input.normalize === 'unit' && input.resize !== 'scale';
+  return plain ? { window } : { window, writer: new InputWriter(input) };
+}
+
+/**
+ * The model inputs of TTA: for each image, its views (see {@link ttaWindows}), as float32 pixel / 255, or as the input
+ * spec `opts.input` makes them (see the file comment).
  *
  * @param pixels `[N, 48, 48]` uint8 images (a dataset's `pixels`). @param rows image indices to use, in order.
- * @param opts.crop window side (default {@link defaultCrop}); opts.start / opts.count: use rows[start, start+count)
- *   (default: all); opts.out: a buffer to write into (at least count * views * crop^2 long; a subarray of it is
- *   returned).
- * @returns `[count * views, crop, crop, 1]` float32 NHWC, image-major: view v of the j-th image is input j * views + v,
- *   and its pixel (y, x) is at ((j * views + v) * crop + y) * crop + x.
- * @throws Error for an unknown mode, a bad crop, a row outside [0, N), a pixels length that is not a multiple of
- *   48 * 48, or a too small `out`.
+ * @param opts.crop window side (default {@link defaultCrop}; with `input`: its window side); opts.input the model's
+ *   input spec; opts.start / opts.count: use rows[start, start+count) (default: all); opts.out: a buffer to write
+ *   into (at least count * views * side^2 long; a subarray of it is returned).
+ * @returns `[count * views, side, side, 1]` float32 NHWC (side = crop, or the spec's size), image-major: view v of the
+ *   j-th image is input j * views + v, and its pixel (y, x) is at ((j * views + v) * side + y) * side + x.
+ * @throws Error for an unknown mode, a bad crop, tencrop with an input spec whose resize is not 'crop', a row outside
+ *   [0, N), a pixels length that is not a multiple of 48 * 48, or a too small `out`.
  */
 export function buildTtaBatch(
   pixels: Uint8Array,
   rows: ArrayLike<number>,
   mode: TtaMode,
-  opts: { crop?: number; start?: number; count?: number; out?: Float32Array } = {},
+  opts: { crop?: number; start?: number; count?: number; out?: Float32Array; input?: Readonly<InputSpec> } = {},
 ): Float32Array {
-  const crop = opts.crop ?? defaultCrop(mode);
+  const spec = opts.input ? ttaInput(mode, opts.input, opts.crop) : undefined;
+  const crop = spec ? spec.window : (opts.crop ?? defaultCrop(mode));
+  const writer = spec?.writer;
   const windows = ttaWindows(mode, crop);
   if (pixels.length % IMAGE_PIXELS !== 0) throw new Error(`TTA: ${pixels.length} pixels are not a whole number of ${IMAGE_SIZE}x${IMAGE_SIZE} images`);
   const N = pixels.length / IMAGE_PIXELS;
@@ -146,7 +172,7 @@ export function buildTtaBatch(
   if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= rows.length))
     throw new Error(`TTA: rows [${start}, ${start + count}) do not lie within the ${rows.length} rows given`);
   const k = windows.length;
-  const viewSize = crop * crop;
+  const viewSize = writer ? writer.pixels : crop * crop;
   const need = count * k * viewSize;
   if (opts.out && opts.out.length < need) throw new Error(`TTA: out holds ${opts.out.length} values; ${need} needed`);
   const out = opts.out ? opts.out.subarray(0, need) : new Float32Array(need);
@@ -154,6 +180,10 @@ export function buildTtaBatch(
   for (let j = 0; j < count; j++) {
     const row = rows[start + j];
     if (!(Number.isInteger(row) && row >= 0 && row < N)) throw new Error(`TTA: row ${start + j} is ${row}; expected an image index in [0, ${N})`);
+    if (writer) {
+      for (let v = 0; v < k; v++) writer.writeView(pixels, row, out, (j * k + v) * viewSize, windows[v]);
+      continue;
+    }
     const src = row * IMAGE_PIXELS;
     for (let v = 0; v < k; v++) {
       const { top, left, mirrored } = windows[v];
@@ -183,35 +213,46 @@ export const TTA_BATCH = 256;
  * models do; a model ending in a softmax would be softmaxed twice). Softmax and averaging are float64 in JavaScript;
  * every tensor is disposed.
  *
- * @param model a single-output LayersModel with input `[batch, crop, crop, 1]` and output `[batch, C]` logits.
+ * @param model a single-output LayersModel with input `[batch, crop, crop, 1]` (with `input`: `[batch, size, size, 1]`)
+ *   and output `[batch, C]` logits.
  * @param pixels `[N, 48, 48]` uint8 images. @param rows `[n]` image indices to predict, in order.
- * @param opts.crop window side (default: the model's input height; it must match the model's input);
- *   opts.batchSize model inputs per forward pass (default {@link TTA_BATCH}; each pass takes
+ * @param opts.crop window side (default: the model's input height; it must match the model's input); opts.input the
+ *   model's input spec (src/data/input.ts): views as {@link buildTtaBatch} makes them with it, the record's `crop` is
+ *   the model input side; opts.batchSize model inputs per forward pass (default {@link TTA_BATCH}; each pass takes
  *   max(1, floor(batchSize / views)) whole images); opts.average (default 'probabilities').
  * @returns `probabilities`: `[n, C]` float32 averaged probabilities (rows sum to 1), and the `record` for metrics.json.
  * @throws Error for an unknown mode, a crop that is not the model's input size or outside [1, 48], tencrop with
- *   crop 48 (a 48x48 model: use 'flip'), a model with several outputs, a bad batch size, or a row out of range.
+ *   crop 48 (a 48x48 model: use 'flip') or with an input spec whose resize is not 'crop', a model that does not take
+ *   the spec's inputs, a model with several outputs, a bad batch size, or a row out of range.
  */
 export function predictProbabilitiesTTA(
   model: tf.LayersModel,
   pixels: Uint8Array,
   rows: Int32Array | number[],
   mode: TtaMode,
-  opts: { crop?: number; batchSize?: number; average?: TtaAverage } = {},
+  opts: { crop?: number; batchSize?: number; average?: TtaAverage; input?: Readonly<InputSpec> } = {},
 ): { probabilities: Float32Array; record: TtaRecord } {
   if (model.outputs.length !== 1) throw new Error(`predictProbabilitiesTTA: the model has ${model.outputs.length} outputs; expected 1`);
   const inShape = model.inputs[0].shape; // [null, H, W, 1]
   const modelSide = inShape[1];
-  const crop = opts.crop ?? (typeof modelSide === 'number' ? modelSide : defaultCrop(mode));
-  if ((typeof modelSide === 'number' && modelSide !== crop) || (typeof inShape[2] === 'number' && inShape[2] !== crop))
-    throw new Error(
-      `predictProbabilitiesTTA: crop ${crop} does not fit the model's input ${JSON.stringify(inShape.slice(1))}; ` +
-        `mode '${mode}' feeds [${crop}, ${crop}, 1] windows (tencrop needs a model trained on crop x crop inputs)`,
-    );
+  let crop: number;
+  if (opts.input) {
+    checkModelInput(model, opts.input);
+    crop = opts.input.size;
+  } else {
+    crop = opts.crop ?? (typeof modelSide === 'number' ? modelSide : defaultCrop(mode));
+    if ((typeof modelSide === 'number' && modelSide !== crop) || (typeof inShape[2] === 'number' && inShape[2] !== crop))
+      throw new Error(
+        `predictProbabilitiesTTA: crop ${crop} does not fit the model's input ${JSON.stringify(inShape.slice(1))}; ` +
+          `mode '${mode}' feeds [${crop}, ${crop}, 1] windows (tencrop needs a model trained on crop x crop inputs)`,
+      );
+  }
   const average = opts.average ?? 'probabilities';
   if (average !== 'probabilities' && average !== 'logits')
     throw new Error(`predictProbabilitiesTTA: average must be 'probabilities' or 'logits', got '${String(average)}'`);
-  const record = ttaRecord(mode, { crop, average });
+  const record: TtaRecord = opts.input
+    ? { tta: mode, views: ttaWindows(mode, ttaInput(mode, opts.input, opts.crop).window).length, crop, average }
+    : ttaRecord(mode, { crop, average });
   const k = record.views;
   const batchSize = opts.batchSize ?? TTA_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predictProbabilitiesTTA: batchSize must be a positive integer, got ${batchSize}`);
@@ -225,7 +266,9 @@ export function predictProbabilitiesTTA(
   const e = new Float64Array(C);
   for (let start = 0; start < n; start += perPass) {
     const count = Math.min(perPass, n - start);
-    const x = buildTtaBatch(pixels, rows, mode, { crop, start, count, out: buf });
+    const x = opts.input
+      ? buildTtaBatch(pixels, rows, mode, { input: opts.input, start, count, out: buf })
+      : buildTtaBatch(pixels, rows, mode, { crop, start, count, out: buf });
     const y = tf.tidy(() => {
       const out = model.predict(tf.tensor4d(x, [count * k, crop, crop, 1]));
       if (Array.isArray(out)) throw new Error('predictProbabilitiesTTA: the model returned several outputs; expected 1');

@@ -66,6 +66,11 @@ export const ExperimentSchema = z.strictObject({
   seeds: z.array(int(0)).min(1).optional(),
   /** Trainings run side by side (one worker thread each); default: one per CPU core. */
   workers: int(1).optional(),
+  /**
+   * Data-parallel replicas per training (src/train/parallel.ts); default: 2 for a one-run experiment on 2+ cores, else
+   * 1 (src/exp/study.ts AUTO_REPLICAS). The count changes the numbers a little, so reproductions pin it.
+   */
+  replicas: int(1).optional(),
   /** Settings changed by --quick: the same code on a small slice. */
   quick: DiffSchema,
 });
@@ -149,6 +154,8 @@ function schemaKeysAt(path: string[]): string[] | undefined {
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown, full: string): void {
   let cur = obj;
   for (let i = 0; i < path.length - 1; i++) {
+    // an optional group absent from the resolved settings (e.g. `input`) starts empty
+    if (cur[path[i]] === undefined && schemaKeysAt(path.slice(0, i + 1))) cur[path[i]] = {};
     const next = cur[path[i]];
     if (typeof next !== 'object' || next === null || Array.isArray(next))
       throw new ConfigError(`override '${full}': '${path.slice(0, i + 1).join('.')}' is not a group of settings`);
@@ -211,12 +218,38 @@ export function resolveRuns(exp: Experiment, opts: ResolveOptions = {}): RunConf
       const diff = mergeSettings(exp.settings, r.settings, opts.quick ? exp.quick : undefined);
       let s: Settings = check(SettingsSchema, diff, `run '${r.name}'${opts.quick ? ' with --quick' : ''}`);
       if (opts.overrides?.length) s = applyOverrides(s, opts.overrides);
+      checkRunInput(r.name, r.model, s);
       const seeds = r.seeds ?? exp.seeds;
       if (!seeds) return [{ experiment: exp.name, name: r.name, model: r.model, labels: r.labels, ...s }];
       if (new Set(seeds).size !== seeds.length) throw new ConfigError(`run '${r.name}': seeds ${JSON.stringify(seeds)} repeat a seed`);
       return seeds.map((seed) => ({ experiment: exp.name, name: `${r.name}-seed${seed}`, model: r.model, labels: r.labels, ...s, seed, group: r.name }));
     })
     .flat();
+}
+
+/**
+ * Checks a run's `input` setting against its model's default input (src/models/registry.ts resolveInputSpec) and
+ * `tta=tencrop` against the resolved input (tencrop cuts size x size crops: resize 'crop'), before any run starts.
+ * Runs that set neither are not checked (and need no model registry).
+ * @throws ConfigError naming the run, the field, the expected and the actual value.
+ */
+export function checkRunInput(run: string, model: string, s: Pick<Settings, 'input' | 'tta'>): void {
+  if (s.input === undefined && s.tta !== 'tencrop') return;
+  // loaded here: the registry (and tfjs) only for runs that set an input or tencrop
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('../models');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { resolveInputSpec } = require('../models/registry') as typeof import('../models/registry');
+  let spec;
+  try {
+    spec = resolveInputSpec(model, s.input);
+  } catch (e) {
+    throw new ConfigError(`run '${run}': ${(e as Error).message}`);
+  }
+  if (s.tta === 'tencrop' && spec.resize !== 'crop')
+    throw new ConfigError(
+      `run '${run}': tta 'tencrop' feeds size x size crops of the 48x48 image and needs input.resize 'crop' (e.g. input={"size":40,"resize":"crop"}), but the input is ${JSON.stringify(spec)}`,
+    );
 }
 
 /** The TrainConfig part of a RunConfig (every training setting and the model; not the slice or the names). */

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FerDataset } from '../data/dataset';
 import { buildLabelSet, isFerPlus, sliceLabelSet, sliceSplit, splitSizes, type LabelSet } from '../data/labels';
-import { PREPROCESSING } from '../data/preprocess';
+import { describeInput, isDefaultInput } from '../data/input';
 import { crossEvaluate, type CrossEvaluation } from '../eval/cross';
 import { evaluateSplit } from '../eval/evaluate';
 import { softmaxRows } from '../eval/predict';
@@ -11,7 +11,7 @@ import { calibrationFromLogits, fitTemperature, type CalibrationReport } from '.
 import { bootstrapAccuracy, type AccuracyInterval } from '../eval/stats';
 import { predictProbabilitiesTTA, type TtaRecord } from '../eval/tta';
 import { argmaxRows } from '../util/argmax';
-import { modelEntry } from '../models/registry';
+import { modelEntry, resolveInputSpec } from '../models/registry';
 import { loadLayersModelFromDir, saveLayersModel } from '../models/io';
 import { readSavedModelInfo, resolveModelRef } from '../models/init';
 import { evaluateMapped, savedModelClasses, type ClassMapping } from '../eval/transfer';
@@ -39,6 +39,8 @@ export interface RunSummary {
   trainSeconds: number;
   wallSeconds: number;
   imagesPerSec: number;
+  /** Data-parallel replicas the run trained with (src/train/parallel.ts); absent = 1. */
+  replicas?: number;
   /** Best-epoch validation (PublicTest) and test (PrivateTest) metrics. */
   val: Metrics;
   test: Metrics;
@@ -127,6 +129,8 @@ export interface RunOptions {
    * best weights) are not disposed: run such a run in a worker thread that ends afterwards, as the sweep runner does.
    */
   shouldStop?: (r: EpochRecord, history: readonly EpochRecord[]) => boolean;
+  /** Data-parallel replicas for the training (src/train/loop.ts TrainOptions.replicas); default 1. */
+  replicas?: number;
 }
 
 /** Thrown by {@link runOne} when `shouldStop` stopped the run after `epoch` (its record says `pruned`). */
@@ -177,6 +181,9 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   const labels = runLabels(ds, run);
   const sizes = splitSizes(labels);
   const entry = modelEntry(run.model);
+  // the model's input spec with the run's `input` setting over it (the loop resolves the same one)
+  const input = resolveInputSpec(run.model, run.input);
+  const inputRecord = isDefaultInput(input) ? {} : { inputSpec: input };
   const checkpoint = join(opts.dir, CHECKPOINT_FILE);
   writeRunStatus(opts.dir, { state: 'running', epoch: null });
   const init = run.initFrom ? await startingModel(run.initFrom, ds, labels, run, opts.dir) : undefined;
@@ -185,15 +192,17 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
       run,
       model: { name: run.model, description: entry.description },
       labelSet: { name: labels.name, classes: labels.classes, loss: labels.loss, sampleOneHot: labels.sampleOneHot, sizes },
-      preprocessing: PREPROCESSING,
+      preprocessing: describeInput(input),
+      ...inputRecord,
       data: dataProvenance(ds),
       ...(init ? { init: { ...init, before: init.before && { val: init.before.val.accuracy, test: init.before.test.accuracy } } } : {}),
       environment: opts.env,
     });
   const result = await train(trainConfigOf(run), ds, labels, {
-    validate: (model) => evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize),
+    validate: (model) => evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize, input),
     checkpoint,
     initDir: init?.dir,
+    ...(opts.replicas && opts.replicas > 1 ? { replicas: opts.replicas } : {}),
     onStep: opts.onStep,
     onEpoch: (r, history) => {
       writeFileAtomic(join(opts.dir, 'epochs.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
@@ -206,12 +215,12 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   // a resumed run whose last epoch was already checkpointed: its epochs.jsonl may predate the kill
   writeFileAtomic(join(opts.dir, 'epochs.jsonl'), result.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
   const { model } = result;
-  const test = evaluateSplit(model, ds, labels.test, labels.classes, run.evalBatchSize);
+  const test = evaluateSplit(model, ds, labels.test, labels.classes, run.evalBatchSize, input);
   const C0 = labels.numClasses;
   const correct = (preds: ArrayLike<number>, label: ArrayLike<number>) => Array.from(label, (l, i) => (preds[i] === l ? 1 : 0));
   const testInterval = bootstrapAccuracy(correct(test.preds, labels.test.label));
   // temperature scaling on PublicTest (the selection split), reported on PrivateTest
-  const val = evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize);
+  const val = evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize, input);
   const fit = fitTemperature(val.logits, C0, labels.val.label);
   const calibration = {
     temperature: fit.temperature,
@@ -224,7 +233,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   let tta: RunSummary['tta'];
   if (run.tta && run.tta !== 'none') {
     const scored = (split: typeof labels.val) => {
-      const r = predictProbabilitiesTTA(model, ds.pixels, split.index, run.tta!, { batchSize: run.evalBatchSize });
+      const r = predictProbabilitiesTTA(model, ds.pixels, split.index, run.tta!, { batchSize: run.evalBatchSize, ...(isDefaultInput(input) ? {} : { input }) });
       const preds = argmaxRows(r.probabilities, C0);
       return { record: r.record, probabilities: r.probabilities, preds, metrics: computeMetrics(split.label, preds, labels.classes) };
     };
@@ -238,7 +247,14 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   if (ds.ferplus) {
     const other = buildLabelSet(ds, isFerPlus(run.labels) ? 'fer' : 'majority');
     const target = sliceSplit(other.test, run.slice.test, other.numClasses);
-    const logits = evaluateSplit(model, ds, { index: target.index, label: new Uint8Array(target.index.length) }, labels.classes, run.evalBatchSize).logits;
+    const logits = evaluateSplit(
+      model,
+      ds,
+      { index: target.index, label: new Uint8Array(target.index.length) },
+      labels.classes,
+      run.evalBatchSize,
+      input,
+    ).logits;
     cross = crossEvaluate(logits, target.label, isFerPlus(run.labels) ? 'ferplus' : 'fer');
   }
 
@@ -261,8 +277,9 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
       model: run.model,
       labelSet: run.labels,
       classes: [...labels.classes],
-      input: '[batch, 48, 48, 1] float32',
-      preprocessing: PREPROCESSING,
+      input: `[batch, ${input.size}, ${input.size}, 1] float32`,
+      preprocessing: describeInput(input),
+      ...inputRecord,
       output: `logits [batch, ${C}] float32; softmax gives class probabilities`,
       testAccuracy: test.metrics.accuracy,
       temperature: calibration.temperature,
@@ -284,6 +301,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     trainSeconds: result.trainSeconds,
     wallSeconds: (performance.now() - t0) / 1000,
     imagesPerSec: result.imagesPerSec,
+    ...(result.replicas > 1 ? { replicas: result.replicas } : {}),
     val: result.bestVal,
     test: test.metrics,
     cross,
@@ -340,8 +358,8 @@ async function startingModel(ref: string, ds: FerDataset, labels: LabelSet, run:
   try {
     classes = savedModelClasses(info, model.outputs[0].shape[1] as number).classes;
     try {
-      const val = evaluateMapped(model, classes, ds.pixels, labels.val, labels.classes, run.evalBatchSize);
-      const test = evaluateMapped(model, classes, ds.pixels, labels.test, labels.classes, run.evalBatchSize);
+      const val = evaluateMapped(model, classes, ds.pixels, labels.val, labels.classes, run.evalBatchSize, info.input);
+      const test = evaluateMapped(model, classes, ds.pixels, labels.test, labels.classes, run.evalBatchSize, info.input);
       before = { mapping: val.mapping, val: val.metrics, test: test.metrics, excluded: { val: val.excluded, test: test.excluded } };
     } catch {
       before = null; // no shared class: nothing to score before training

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { workerCode as threadCode } from '../util/threads';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { backendFromEnv, initBackend, parseBackendChoice, type BackendChoice } from '../backend/select';
@@ -19,6 +20,12 @@ import { runOne, type RunSummary } from './run';
 import { readRunStatus, writeRunStatus, type FailedRun } from './status';
 import type { FromWorker, ToWorker, WorkerInit } from './worker';
 
+/**
+ * Replicas of a one-run study by default. Fixed rather than the core count, so that the same command gives the same
+ * numbers on every machine with 2 or more cores (the replica count changes the result a little: src/train/parallel.ts).
+ */
+export const AUTO_REPLICAS = 2;
+
 /** Options of {@link runExperiment} and {@link resumeStudy}. */
 export interface ExperimentOptions {
   /** Run the experiment's quick variant (same code on a small slice). */
@@ -29,6 +36,12 @@ export interface ExperimentOptions {
   only?: string[];
   /** Trainings side by side; default: the experiment's `workers`, else one per CPU core. 1 = in this thread. */
   workers?: number;
+  /**
+   * Data-parallel replicas per training (src/train/parallel.ts: one thread per replica, wasm and cpu backends).
+   * Default: {@link AUTO_REPLICAS} for a study of one run on a machine with 2 or more cores, else 1 (one thread per
+   * training; studies of several runs train them side by side instead).
+   */
+  replicas?: number;
   dataDir?: string;
   cacheDir?: string | false;
   /** Parent folder of study folders (default FERLAB_RUNS_DIR or runs/). */
@@ -137,9 +150,7 @@ function cost(run: RunConfig, ds: FerDataset): number {
 
 /** Code that starts the pool's worker thread (src/exp/worker.ts; under tsx when running from the TypeScript sources). */
 export function workerCode(): string {
-  const ts = __filename.endsWith('.ts');
-  const file = join(__dirname, ts ? 'worker.ts' : 'worker.js');
-  return ts ? `require('tsx/cjs'); require(${JSON.stringify(file)});` : `require(${JSON.stringify(file)});`;
+  return threadCode(__dirname, 'worker', __filename.endsWith('.ts'));
 }
 
 /**
@@ -227,6 +238,10 @@ async function executeStudy(
   // wasm and cpu are single-threaded here: one training per core. tfjs-node uses all cores (or the GPU) by itself.
   const perCore = info.name === 'wasm' || info.name === 'cpu';
   const workers = Math.max(1, Math.min(opts.workers ?? (perCore ? (exp.workers ?? availableParallelism()) : 1), Math.max(1, todo.length)));
+  // data parallelism by default only for a one-run study, and then always 2 replicas (on any machine with 2+ cores):
+  // the replica count changes the numbers (per-shard BatchNorm statistics, per-replica dropout), so the default must
+  // not depend on the core count or on how many runs a resumed study has left; --replicas N asks for more
+  const replicas = perCore ? Math.max(1, opts.replicas ?? exp.replicas ?? (runs.length === 1 && availableParallelism() >= 2 ? AUTO_REPLICAS : 1)) : 1;
   mkdirSync(dir, { recursive: true });
   const env = environment(info.description);
   if (resume) {
@@ -237,7 +252,8 @@ async function executeStudy(
   }
   log(
     `ferlab: ${resume ? 'resuming' : 'experiment'} '${exp.name}'${study.quick ? ' (quick)' : ''}: ${todo.length} run${todo.length === 1 ? '' : 's'} to train` +
-      `${summaries.size ? ` (${summaries.size} finished before)` : ''} on ${workers} worker${workers > 1 ? 's' : ''} -> ${dir}`,
+      `${summaries.size ? ` (${summaries.size} finished before)` : ''} on ${workers} worker${workers > 1 ? 's' : ''}` +
+      `${replicas > 1 ? ` x ${replicas} data-parallel replicas` : ''} -> ${dir}`,
   );
 
   const order = [...todo].sort((a, b) => cost(b, ds) - cost(a, ds));
@@ -264,7 +280,15 @@ async function executeStudy(
   if (workers === 1) {
     for (const run of order) {
       try {
-        done(await runOne(run, ds, { dir: join(dir, run.name), env, onStep: (p) => opts.onStep?.(run.name, p), onEpoch: (e) => onEpoch(run.name, e) }));
+        done(
+          await runOne(run, ds, {
+            dir: join(dir, run.name),
+            env,
+            onStep: (p) => opts.onStep?.(run.name, p),
+            onEpoch: (e) => onEpoch(run.name, e),
+            ...(replicas > 1 ? { replicas } : {}),
+          }),
+        );
       } catch (e) {
         fail(run.name, (e as Error).message, readRunStatus(join(dir, run.name))?.epoch ?? null);
       }
@@ -273,7 +297,7 @@ async function executeStudy(
     await runOnWorkers(
       arrayQueue(order),
       workers,
-      { dir, dataDir, cacheDir, backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice) },
+      { dir, dataDir, cacheDir, backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice), ...(replicas > 1 ? { replicas } : {}) },
       {
         onStep: (run, p) => opts.onStep?.(run, p),
         onEpoch,
@@ -367,6 +391,7 @@ export async function runOnWorkers(queue: RunQueue, workers: number, init: Worke
           dataDir: init.dataDir,
           cacheDir: init.cacheDir,
           ...(decisions ? { decisions } : {}),
+          ...(init.replicas ? { replicas: init.replicas } : {}),
         } satisfies WorkerInit,
       });
       let current: RunConfig | undefined;

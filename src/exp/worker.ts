@@ -40,6 +40,8 @@ export interface WorkerInit {
   cacheDir: string | false;
   /** Int32Array(2) of the per-epoch decisions of `decide` runs (see the module comment); absent for studies. */
   decisions?: SharedArrayBuffer;
+  /** Data-parallel replicas of each training (src/train/parallel.ts); absent = 1. */
+  replicas?: number;
 }
 
 /** Longest wait for the main thread's per-epoch decision (ms); then the run goes on. */
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
           }
         },
         onEpoch: (record) => post({ type: 'epoch', run: run.name, record }),
+        ...(init.replicas ? { replicas: init.replicas } : {}),
         ...(decide && decisions ? { shouldStop: (record) => askToStop(decisions, post, run.name, record) } : {}),
       });
       post({ type: 'done', run: run.name, summary });

@@ -5,6 +5,7 @@
  * the run was chosen, limitations, the resolved config and references. Every number comes from the exported
  * ferlab.json (exporter.ts), which is computed from the run record and the data.
  */
+import type { InputSpec } from '../data/input';
 import type { RunConfig } from '../exp/config';
 import type { Environment } from '../util/env';
 import type { AccuracyInterval } from './bootstrap';
@@ -21,7 +22,7 @@ export interface CardExtras {
 }
 
 /** The fields of the run's own model/ferlab.json that the card reads. */
-type BaseMeta = { run?: string; experiment?: string; model?: string; config?: RunConfig; environment?: Environment };
+type BaseMeta = { run?: string; experiment?: string; model?: string; config?: RunConfig; environment?: Environment; inputSpec?: InputSpec };
 
 const pct = (v: number, digits = 2) => `${(100 * v).toFixed(digits)}%`;
 const ci = (i: AccuracyInterval) => `${pct(i.accuracy)} (95% CI ${pct(i.lower)}-${pct(i.upper)})`;
@@ -56,6 +57,9 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
   const ex = meta.export;
   const classes = meta.io.output.classes;
   const C = classes.length;
+  // a model with another input than the default (48x48, pixel / 255) records its spec in ferlab.json
+  const spec = meta.inputSpec;
+  const S = meta.io.input.shape[1];
   const L: string[] = [];
   const datasetName = meta.labels.ferplus ? 'FER2013 images with FER+ crowd labels' : 'FER2013';
 
@@ -124,26 +128,46 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
   if (ex.formats.onnx) L.push(`- **ONNX**: ${ex.formats.onnx.loads}.`);
   L.push('');
   L.push(
-    '```js',
-    '// browser or Node (TensorFlow.js)',
-    "const model = await tf.loadLayersModel('https://example.org/models/" + extras.name + "/model.json');",
-    'const logits = model.predict(tf.tensor4d(pixels.map((p) => p / 255), [1, 48, 48, 1]));',
-    '```',
-    '',
-    '```python',
-    '# Python (ONNX Runtime)',
-    'import numpy as np, onnxruntime as ort',
-    "session = ort.InferenceSession('model.onnx')",
-    "logits = session.run(['logits'], {'input': (gray48.astype(np.float32) / 255).reshape(1, 48, 48, 1)})[0]",
-    '```',
+    ...(spec
+      ? [
+          '```js',
+          '// browser or Node (TensorFlow.js); x: Float32Array of the face made as "Input and output" says (ferlab.json inputSpec)',
+          "const model = await tf.loadLayersModel('https://example.org/models/" + extras.name + "/model.json');",
+          `const logits = model.predict(tf.tensor4d(x, [1, ${S}, ${S}, 1]));`,
+          '```',
+          '',
+          '```python',
+          '# Python (ONNX Runtime); x: the face made as "Input and output" says (ferlab.json inputSpec)',
+          'import numpy as np, onnxruntime as ort',
+          "session = ort.InferenceSession('model.onnx')",
+          `logits = session.run(['logits'], {'input': x.astype(np.float32).reshape(1, ${S}, ${S}, 1)})[0]`,
+          '```',
+        ]
+      : [
+          '```js',
+          '// browser or Node (TensorFlow.js)',
+          "const model = await tf.loadLayersModel('https://example.org/models/" + extras.name + "/model.json');",
+          'const logits = model.predict(tf.tensor4d(pixels.map((p) => p / 255), [1, 48, 48, 1]));',
+          '```',
+          '',
+          '```python',
+          '# Python (ONNX Runtime)',
+          'import numpy as np, onnxruntime as ort',
+          "session = ort.InferenceSession('model.onnx')",
+          "logits = session.run(['logits'], {'input': (gray48.astype(np.float32) / 255).reshape(1, 48, 48, 1)})[0]",
+          '```',
+        ]),
     '',
   );
 
   L.push('## Input and output', '');
   const io = meta.io;
   L.push(
-    `- **Input** \`${io.input.name}\`: \`[batch, 48, 48, 1]\` ${io.input.dtype}, layout ${io.input.layout} (batch, height, width, channels), values in [0, 1].`,
-    `- **Preprocessing** (src/data/preprocess.ts \`PREPROCESSING\`): ${io.input.preprocessing}.`,
+    `- **Input** \`${io.input.name}\`: \`[batch, ${S}, ${S}, 1]\` ${io.input.dtype}, layout ${io.input.layout} (batch, height, width, channels), ` +
+      `${io.input.range ? `values in [${io.input.range.join(', ')}]` : 'values standardised per image (mean 0, standard deviation 1)'}.`,
+    spec
+      ? `- **Preprocessing** (src/data/input.ts, ferlab.json \`inputSpec\` ${JSON.stringify(spec)}): ${io.input.preprocessing}.`
+      : `- **Preprocessing** (src/data/preprocess.ts \`PREPROCESSING\`): ${io.input.preprocessing}.`,
     `- **Photos** (src/data/image.ts \`IMAGE_CONVERSION\`): crop the face first, then ${io.input.imageConversion}; then the preprocessing above. ` +
       "FER2013's faces are tightly cropped and roughly centred; crops that differ from that framing lower the accuracy.",
     `- **Output** \`${io.output.name}\`: \`[batch, ${C}]\` float32 ${io.output.meaning}.`,

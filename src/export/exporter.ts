@@ -12,7 +12,7 @@ import { backendFromEnv, initBackend, type BackendChoice } from '../backend/sele
 import { loadDataset, type FerDataset } from '../data/dataset';
 import { IMAGE_CONVERSION } from '../data/image';
 import { classCounts, isFerPlus, type LabelSetName } from '../data/labels';
-import { PREPROCESSING } from '../data/preprocess';
+import { describeInput, isDefaultInput, recordedInputSpec } from '../data/input';
 import type { RunConfig } from '../exp/config';
 import { runLabels, type RunSummary, type TestPredictions } from '../exp/run';
 import { evaluateSplit } from '../eval/evaluate';
@@ -111,7 +111,20 @@ export interface ExportInfo {
     reference: { privateTestAccuracy: number; publicTestAccuracy: number; recordedPrivateTestAccuracy: number; recordedPublicTestAccuracy: number };
   };
   io: {
-    input: { name: string; shape: [null, 48, 48, 1]; layout: 'NHWC'; dtype: 'float32'; range: [0, 1]; preprocessing: string; imageConversion: string };
+    /**
+     * The model input: shape `[null, size, size, 1]` of the run's input spec (ferlab.json `inputSpec`, src/data/input.ts;
+     * absent = 48x48, pixel / 255), value range ([0, 1], or null for per-image standardised inputs), the preprocessing
+     * in words, and the photo conversion to 48x48 grayscale that comes before it.
+     */
+    input: {
+      name: string;
+      shape: [null, number, number, 1];
+      layout: 'NHWC';
+      dtype: 'float32';
+      range: [0, 1] | null;
+      preprocessing: string;
+      imageConversion: string;
+    };
     output: { name: string; shape: [null, number]; meaning: string; classes: string[] };
   };
   labels: { set: LabelSetName; ferplus: boolean; rule: string; evaluationLabels: string };
@@ -224,6 +237,9 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
   const run = selection.best;
   const config = readJson<{ run: RunConfig; data?: Record<string, unknown>; environment?: Environment }>(join(run.dir, 'config.json'));
   const baseMeta = readJson<Record<string, unknown>>(join(run.dir, 'model', 'ferlab.json'));
+  // the input the model was trained with: every check below feeds it exactly that way
+  const input = recordedInputSpec(baseMeta, join(run.dir, 'model', 'ferlab.json'));
+  const S = input.size;
   const predictions = readJson<TestPredictions>(join(run.dir, 'predictions.json'));
   const name = `${config.run.experiment}${selection.quick ? '-quick' : ''}-${config.run.name}`;
   const out = resolve(opts.out ?? join(PROJECT_ROOT, 'models', name));
@@ -249,8 +265,8 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
 
   // the run's float32 model: the reference of every check
   const source = await loadLayersModelFromDir(join(run.dir, 'model'));
-  const val = evaluateSplit(source, ds, labels.val, classes, config.run.evalBatchSize);
-  const ref = evaluateSplit(source, ds, test, classes, config.run.evalBatchSize);
+  const val = evaluateSplit(source, ds, labels.val, classes, config.run.evalBatchSize, input);
+  const ref = evaluateSplit(source, ds, test, classes, config.run.evalBatchSize, input);
   const recordedPreds = predictions.pred;
   if (recordedPreds.length !== test.index.length || predictions.index.some((row, i) => row !== test.index[i]))
     throw new ExportError(
@@ -288,7 +304,7 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
       const json = readJson<tf.io.ModelJSON>(join(tmp, 'model.json'));
       const files = ['model.json', ...json.weightsManifest.flatMap((g) => g.paths)];
       const reloaded = await loadLayersModelFromDir(tmp);
-      const logits = predictLogits(reloaded, ds.pixels, test.index, config.run.evalBatchSize);
+      const logits = predictLogits(reloaded, ds.pixels, test.index, config.run.evalBatchSize, input);
       reloaded.dispose();
       const check = checkOf(logits, ref.logits, test.label, C, `tfjs ${tf.version.tfjs} ${info0.name} backend`);
       exported.tfjs = {
@@ -307,9 +323,10 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
     if (formats.includes('onnx')) {
       const metadata: Record<string, string> = {
         classes: JSON.stringify(classes),
-        input: `${ONNX_INPUT_NAME} [batch, 48, 48, 1] float32 NHWC`,
+        input: `${ONNX_INPUT_NAME} [batch, ${S}, ${S}, 1] float32 NHWC`,
         output: `${ONNX_LOGITS_NAME} [batch, ${C}] float32 (softmax gives class probabilities)`,
-        preprocessing: PREPROCESSING,
+        preprocessing: describeInput(input),
+        ...(isDefaultInput(input) ? {} : { input_spec: JSON.stringify(input) }),
         image_conversion: IMAGE_CONVERSION,
         label_set: config.run.labels,
         run: `${config.run.experiment}/${config.run.name}`,
@@ -321,7 +338,7 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
       const rt = loadOnnxRuntime();
       let check: FormatCheck | { skipped: string };
       if (rt.ort) {
-        const logits = await onnxLogits(rt.ort, join(tmp, 'model.onnx'), ds.pixels, test.index, config.run.evalBatchSize);
+        const logits = await onnxLogits(rt.ort, join(tmp, 'model.onnx'), ds.pixels, test.index, config.run.evalBatchSize, input);
         check = checkOf(logits, ref.logits, test.label, C, `onnxruntime-node ${rt.version} CPU`);
         log(
           `export: onnx (opset ${opset}, ${bytes.length} bytes): PrivateTest accuracy ${(100 * check.privateTestAccuracy).toFixed(2)}%, ` +
@@ -379,11 +396,11 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
       io: {
         input: {
           name: ONNX_INPUT_NAME,
-          shape: [null, 48, 48, 1],
+          shape: [null, S, S, 1],
           layout: 'NHWC',
           dtype: 'float32',
-          range: [0, 1],
-          preprocessing: PREPROCESSING,
+          range: input.normalize === 'standardize' ? null : [0, 1],
+          preprocessing: describeInput(input),
           imageConversion: IMAGE_CONVERSION,
         },
         output: { name: ONNX_LOGITS_NAME, shape: [null, C], meaning: 'logits; softmax over the last axis gives class probabilities', classes },

@@ -3,7 +3,8 @@
  * package (onnx.proto of ONNX 1.10 compiled for protobufjs).
  *
  * Layouts. The graph input keeps tfjs' layout: `input` `[batch, H, W, C]` float32 (NHWC; for ferlab's models
- * `[batch, 48, 48, 1]` with pixels in [0, 1]), `batch` a dynamic dimension. ONNX Conv / MaxPool / AveragePool /
+ * `[batch, size, size, 1]` of their input spec, src/data/input.ts: `[batch, 48, 48, 1]` with pixels in [0, 1] by
+ * default), `batch` a dynamic dimension. ONNX Conv / MaxPool / AveragePool /
  * BatchNormalization work on NCHW (ONNX Operators.md: "input data of size (N x C x H x W)"), so the first layer that
  * needs it is preceded by a Transpose perm [0, 3, 1, 2]; the graph then stays NCHW until a layer needs tfjs' own
  * order again: Flatten (tfjs flattens NHWC row-major, so a Transpose perm [0, 2, 3, 1] comes first and the following

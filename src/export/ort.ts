@@ -3,8 +3,7 @@
  * without it and only its check needs it; the inference benchmark measures it when it is there.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand so that ferlab works without it */
-import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
-import { evalBatches } from '../data/preprocess';
+import { DEFAULT_INPUT, inputBatches, type InputSpec } from '../data/input';
 import { ONNX_INPUT_NAME } from './onnx';
 
 /** The onnxruntime-node module. */
@@ -31,22 +30,32 @@ export function loadOnnxRuntime(): { ort: OnnxRuntime; version: string } | { ort
 
 /**
  * Runs an ONNX model exported by {@link tfjsToOnnx} on dataset images with ONNX Runtime (CPU execution provider),
- * with the standard preprocessing (src/data/preprocess.ts: pixel / 255).
+ * with the model's input spec (src/data/input.ts inputBatches; default: the standard preprocessing, pixel / 255).
  *
  * @param model path of a .onnx file, or its bytes. @param pixels `[N, 48, 48]` uint8 dataset images.
- * @param index `[m]` rows to run, in order. @param batchSize images per session.run.
+ * @param index `[m]` rows to run, in order. @param batchSize images per session.run. @param input the model's input
+ *   spec: inputs `[batch, size, size, 1]` float32.
  * @returns `[m, C]` float32 outputs of the graph's first output (`logits` for ferlab's export).
- * @throws Error when the graph's input is not `input` `[batch, 48, 48, 1]` or the output is not 2-D.
+ * @throws Error when the graph's input is not named `input`, ONNX Runtime refuses the `[batch, size, size, 1]`
+ *   inputs, or the output is not 2-D.
  */
-export async function onnxLogits(ort: OnnxRuntime, model: string | Uint8Array, pixels: Uint8Array, index: Int32Array, batchSize = 256): Promise<Float32Array> {
+export async function onnxLogits(
+  ort: OnnxRuntime,
+  model: string | Uint8Array,
+  pixels: Uint8Array,
+  index: Int32Array,
+  batchSize = 256,
+  input: Readonly<InputSpec> = DEFAULT_INPUT,
+): Promise<Float32Array> {
   const session = typeof model === 'string' ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
   try {
     if (!session.inputNames.includes(ONNX_INPUT_NAME)) throw new Error(`ONNX graph inputs are [${session.inputNames}]; expected '${ONNX_INPUT_NAME}'`);
     const outName = session.outputNames[0];
     let out: Float32Array | undefined;
     let C = 0;
-    for (const b of evalBatches(pixels, index, batchSize)) {
-      const x = new ort.Tensor('float32', Float32Array.from(b.x.subarray(0, b.n * IMAGE_PIXELS)), [b.n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+    const S = input.size;
+    for (const b of inputBatches(pixels, index, batchSize, input)) {
+      const x = new ort.Tensor('float32', Float32Array.from(b.x.subarray(0, b.n * S * S)), [b.n, S, S, 1]);
       const y = (await session.run({ [ONNX_INPUT_NAME]: x }))[outName];
       if (y.dims.length !== 2 || y.dims[0] !== b.n) throw new Error(`ONNX output '${outName}' has shape [${y.dims}]; expected [${b.n}, classes]`);
       C = y.dims[1];

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { recordedInputSpec, type InputSpec } from '../data/input';
 import { defaultRunsDir, PROJECT_ROOT } from '../util/paths';
 
 /**
@@ -21,6 +22,8 @@ export interface SavedModelInfo {
   labelSet: string | null;
   /** SHA-1 of its weight files (in manifest order): identifies the weights a run started from. */
   weightsSha1: string;
+  /** The input spec it was trained with (ferlab.json `inputSpec`; absent = the default, 48x48 and pixel / 255). */
+  input: InputSpec;
 }
 
 const isDir = (p: string) => {
@@ -86,8 +89,8 @@ export function resolveModelRef(ref: string, opts: { runsDirs?: string[] } = {})
 }
 
 /**
- * Reads a saved model folder's metadata (classes, architecture, label set) and a hash of its weights.
- * @throws Error naming the file when model.json is missing or malformed.
+ * Reads a saved model folder's metadata (classes, architecture, label set, input spec) and a hash of its weights.
+ * @throws Error naming the file when model.json is missing or malformed, or when the recorded input spec is invalid.
  */
 export function readSavedModelInfo(dir: string): SavedModelInfo {
   const file = join(dir, 'model.json');
@@ -115,6 +118,7 @@ export function readSavedModelInfo(dir: string): SavedModelInfo {
     model: str(meta.model),
     labelSet: str(meta.labelSet),
     weightsSha1: sha.digest('hex'),
+    input: recordedInputSpec(meta, existsSync(side) ? side : file),
   };
 }
 

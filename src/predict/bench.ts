@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initBackend, type BackendChoice } from '../backend/select';
 import { FERPLUS_CLASSES } from '../data/classes';
-import { PREPROCESSING } from '../data/preprocess';
-import { createModel } from '../models/registry';
+import { DEFAULT_INPUT, describeInput } from '../data/input';
+import { createModel, modelEntry } from '../models/registry';
 import '../models';
 import { loadFaceDetector } from './detect';
 import { predictImage } from './image';
@@ -61,10 +61,12 @@ export async function benchPredict(opts: PredictBenchOptions = {}): Promise<Pred
   else {
     const name = opts.model ?? 'deep';
     const classes = [...FERPLUS_CLASSES];
+    const input = modelEntry(name).input ?? DEFAULT_INPUT;
     pm = {
       model: createModel(name, { numClasses: classes.length }),
-      meta: { classes, preprocessing: PREPROCESSING, model: name },
+      meta: { classes, preprocessing: describeInput(input), model: name },
       dir: `(registered '${name}', initial weights)`,
+      input,
     };
   }
   await loadFaceDetector();

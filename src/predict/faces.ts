@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+import { IMAGE_PIXELS } from '../data/classes';
 import { toFerCrops } from '../data/image';
-import { writeImage } from '../data/preprocess';
+import { DEFAULT_INPUT, InputWriter, type InputSpec } from '../data/input';
 import { softmaxRows } from '../eval/predict';
 import { argmaxRows } from '../util/argmax';
 import type { Box } from './geometry';
@@ -9,9 +9,10 @@ import type { PredictModel } from './model';
 
 /**
  * Face crops -> model inputs -> class probabilities. Every crop goes through the one conversion training data went
- * through (src/data/image.ts `toFerPixels`: 48x48 8-bit grayscale, as FER2013 stores its images) and then the one
- * input transform of training (src/data/preprocess.ts `writeImage`: pixel / 255), so a photo's face reaches the model
- * exactly as a FER2013 image does.
+ * through (src/data/image.ts `toFerPixels`: 48x48 8-bit grayscale, as FER2013 stores its images) and then the input
+ * transform of the model's input spec, written by the code evaluation uses (src/data/input.ts `InputWriter`; the
+ * default spec: src/data/preprocess.ts `writeImage`, pixel / 255), so a photo's face reaches the model exactly as a
+ * FER2013 image does in evaluation.
  */
 
 /**
@@ -30,14 +31,19 @@ export async function cropFaces(image: string | Buffer, crops: ReadonlyArray<Box
 }
 
 /**
- * The model input for `n` faces: `[n, 48, 48, 1]` float32 in [0, 1], written by training's own `writeImage`.
- * @param pixels `[n, 48, 48]` uint8 grayscale (from {@link cropFaces} or a dataset).
+ * The model input for `n` faces: `[n, size, size, 1]` float32 as the input spec makes it (src/data/input.ts
+ * InputWriter.write, as evaluation: the centre window for 'crop', no augmentation); for the default spec `[n, 48, 48,
+ * 1]` in [0, 1], written by training's own `writeImage`.
+ * @param pixels `[n, 48, 48]` uint8 grayscale (from {@link cropFaces} or a dataset). @param input the model's input
+ *   spec (PredictModel.input; default DEFAULT_INPUT).
+ * @throws Error when pixels is not a whole number of 48x48 images, or the spec is invalid.
  */
-export function modelInput(pixels: Uint8Array): Float32Array {
+export function modelInput(pixels: Uint8Array, input: Readonly<InputSpec> = DEFAULT_INPUT): Float32Array {
   const n = pixels.length / IMAGE_PIXELS;
   if (!Number.isInteger(n)) throw new Error(`pixels hold ${pixels.length} values, not a multiple of ${IMAGE_PIXELS} (48x48 images)`);
-  const x = new Float32Array(pixels.length);
-  for (let i = 0; i < n; i++) writeImage(pixels, i, x, i * IMAGE_PIXELS);
+  const writer = new InputWriter(input);
+  const x = new Float32Array(n * writer.pixels);
+  for (let i = 0; i < n; i++) writer.write(pixels, i, x, i * writer.pixels);
   return x;
 }
 
@@ -53,13 +59,17 @@ export interface Classified {
 
 /**
  * Runs the classifier in inference mode on model inputs.
- * @param x `[n, 48, 48, 1]` float32 in [0, 1] (see {@link modelInput}); n may be 0.
+ * @param x `[n, size, size, 1]` float32 made by {@link modelInput} with `pm.input` (default spec: `[n, 48, 48, 1]` in
+ *   [0, 1]); n may be 0.
+ * @throws Error when x is not a whole number of size x size inputs.
  */
 export function classify(pm: PredictModel, x: Float32Array): Classified {
-  const n = x.length / IMAGE_PIXELS;
+  const S = (pm.input ?? DEFAULT_INPUT).size;
+  const n = x.length / (S * S);
+  if (!Number.isInteger(n)) throw new Error(`model inputs hold ${x.length} values, not a multiple of ${S * S} (${S}x${S} inputs)`);
   const C = pm.meta.classes.length;
   if (n === 0) return { logits: new Float32Array(0), probabilities: new Float32Array(0), labels: new Uint8Array(0) };
-  const y = tf.tidy(() => pm.model.predict(tf.tensor4d(x, [n, IMAGE_SIZE, IMAGE_SIZE, 1])) as tf.Tensor);
+  const y = tf.tidy(() => pm.model.predict(tf.tensor4d(x, [n, S, S, 1])) as tf.Tensor);
   const logits = y.dataSync() as Float32Array;
   y.dispose();
   const T = pm.meta.temperature ?? 1;

@@ -96,7 +96,7 @@ export async function predictImage(pm: PredictModel, input: string | Buffer, opt
       throw unreadable(e);
     }
   }
-  const { probabilities, labels } = classify(pm, modelInput(pixels));
+  const { probabilities, labels } = classify(pm, modelInput(pixels, pm.input));
   const classes = pm.meta.classes;
   const C = classes.length;
   const faces = found.map((f, i) => ({

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { recordedInputSpec, type InputSpec } from '../data/input';
 import { PREPROCESSING } from '../data/preprocess';
 import { loadLayersModelFromDir } from '../models/io';
 
@@ -13,8 +14,16 @@ import { loadLayersModelFromDir } from '../models/io';
 export interface ModelMeta {
   /** Class names in output order, e.g. FER_CLASSES or FERPLUS_CLASSES. */
   classes: string[];
-  /** The input transform the model was trained with; must equal PREPROCESSING (src/data/preprocess.ts). */
+  /**
+   * The input transform the model was trained with, in words: without `inputSpec` it must equal PREPROCESSING
+   * (src/data/preprocess.ts), the only transform before per-model inputs; with one it describes that spec.
+   */
   preprocessing: string;
+  /**
+   * The model's input spec (src/data/input.ts: side, crop or resize, normalisation), which predict applies; absent =
+   * the default (48x48, pixel / 255), as in every ferlab.json written before per-model inputs.
+   */
+  inputSpec?: InputSpec;
   /** What the output is: `logits [batch, C] float32; ...` for every ferlab model. */
   output?: string;
   /** Run and registered model names, label set and PrivateTest accuracy, when recorded. */
@@ -31,9 +40,11 @@ export interface ModelMeta {
 
 /** A loaded classifier. */
 export interface PredictModel {
-  /** Input `[batch, 48, 48, 1]` float32 in [0, 1]; output logits `[batch, classes.length]` float32. */
+  /** Input `[batch, size, size, 1]` float32 as `input` makes it; output logits `[batch, classes.length]` float32. */
   model: tf.LayersModel;
   meta: ModelMeta;
+  /** The input spec every face goes through (ferlab.json `inputSpec`; absent there = the default). Absent = the default. */
+  input?: InputSpec;
   /** The folder holding model.json (a run folder's `model/` when a run folder was given). */
   dir: string;
 }
@@ -51,10 +62,10 @@ export function resolveModelDir(path: string): string {
 }
 
 /**
- * Reads and checks a model folder's ferlab.json (classes, preprocessing, output).
+ * Reads and checks a model folder's ferlab.json (classes, input spec or preprocessing, output).
  * @param dir a model folder (see {@link resolveModelDir}).
- * @throws Error naming the file when ferlab.json is missing or malformed, when `preprocessing` is not the
- *   PREPROCESSING that predict implements, or when `output` does not say logits.
+ * @throws Error naming the file when ferlab.json is missing or malformed, when its `inputSpec` is invalid, when it
+ *   has none and `preprocessing` is not the PREPROCESSING that predict implements, or when `output` does not say logits.
  */
 export function readModelMeta(dir: string): ModelMeta {
   const file = join(dir, 'ferlab.json');
@@ -67,8 +78,9 @@ export function readModelMeta(dir: string): ModelMeta {
   }
   if (!Array.isArray(meta.classes) || meta.classes.length < 2 || !meta.classes.every((c) => typeof c === 'string'))
     throw new Error(`${file}: 'classes' must be a list of at least 2 class names, got ${JSON.stringify(meta.classes)}`);
-  if (meta.preprocessing !== PREPROCESSING)
-    throw new Error(`${file}: preprocessing '${meta.preprocessing}' is not the one predict implements ('${PREPROCESSING}')`);
+  if (meta.inputSpec !== undefined) meta.inputSpec = recordedInputSpec(meta, file);
+  else if (meta.preprocessing !== PREPROCESSING)
+    throw new Error(`${file}: preprocessing '${meta.preprocessing}' is not the one predict implements ('${PREPROCESSING}') and there is no inputSpec`);
   if (meta.temperature !== undefined && !(typeof meta.temperature === 'number' && meta.temperature > 0 && Number.isFinite(meta.temperature)))
     throw new Error(`${file}: 'temperature' must be a positive number, got ${JSON.stringify(meta.temperature)}`);
   if (meta.output !== undefined && !/^logits\b/.test(meta.output))
@@ -77,19 +89,26 @@ export function readModelMeta(dir: string): ModelMeta {
 }
 
 /**
- * Loads a model folder or a run record folder for prediction and checks that its output size matches its classes.
+ * Loads a model folder or a run record folder for prediction and checks that its input is the one its ferlab.json
+ * states and its output size matches its classes.
  * @param path `models/<name>` or a run folder (its `model/` is used).
  * @throws Error (see {@link resolveModelDir}, {@link readModelMeta}), or when the model's input is not
- *   `[batch, 48, 48, 1]` or its output width differs from the number of classes.
+ *   `[batch, size, size, 1]` of its input spec (`[batch, 48, 48, 1]` without one) or its output width differs from
+ *   the number of classes.
  */
 export async function loadPredictModel(path: string): Promise<PredictModel> {
   const dir = resolveModelDir(path);
   const meta = readModelMeta(dir);
+  const input = recordedInputSpec(meta, join(dir, 'ferlab.json'));
   const model = await loadLayersModelFromDir(dir);
   const inShape = model.inputs[0].shape.slice(1).join('x');
   const outWidth = model.outputs[0].shape[1];
-  if (inShape !== '48x48x1') throw new Error(`${join(dir, 'model.json')}: input shape [batch, ${inShape.replace(/x/g, ', ')}], expected [batch, 48, 48, 1]`);
+  const S = input.size;
+  if (inShape !== `${S}x${S}x1`)
+    throw new Error(
+      `${join(dir, 'model.json')}: input shape [batch, ${inShape.replace(/x/g, ', ')}], expected [batch, ${S}, ${S}, 1] (ferlab.json input spec ${JSON.stringify(input)})`,
+    );
   if (outWidth !== meta.classes.length)
     throw new Error(`${join(dir, 'model.json')}: ${outWidth} outputs but ferlab.json lists ${meta.classes.length} classes (${meta.classes.join(', ')})`);
-  return { model, meta, dir };
+  return { model, meta, dir, input };
 }

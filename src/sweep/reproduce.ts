@@ -11,7 +11,7 @@ import { listExperiments, loadExperiment } from '../exp/study';
 /** How to reproduce a run (see the module comment). */
 export interface Reproduction {
   /**
-   * `npm run exp -- <experiment> --only <run> --set key=value ...` (shell-quoted), or null when no experiment file has
+   * `npm run exp -- <experiment> --only <run> --set key=value ... --replicas 1` (shell-quoted), or null when no experiment file has
    * a run of the same model and label set.
    */
   command: string | null;
@@ -127,7 +127,16 @@ export function reproduceRun(run: RunConfig, snippetName = `${run.experiment}-${
     }
   }
   const command = best
-    ? ['npm run exp --', shellQuote(best.experiment), '--only', shellQuote(best.run), ...best.overrides.flatMap((o) => ['--set', shellQuote(o)])].join(' ')
+    ? // --replicas 1: trials train on one thread each, and a one-run study would otherwise train data-parallel
+      [
+        'npm run exp --',
+        shellQuote(best.experiment),
+        '--only',
+        shellQuote(best.run),
+        ...best.overrides.flatMap((o) => ['--set', shellQuote(o)]),
+        '--replicas',
+        '1',
+      ].join(' ')
     : null;
   return {
     command,
@@ -151,6 +160,7 @@ export function experimentSnippet(run: RunConfig, name: string, description: str
     description,
     settings,
     runs: [{ name: run.name, model: run.model, labels: run.labels }],
+    replicas: 1,
     quick: { epochs: 2, slice: { train: 1280, val: 320, test: 320 } },
   });
   const ok = (settings: Record<string, unknown>) => {

@@ -1,4 +1,5 @@
-import { IMAGE_PIXELS } from '../data/classes';
+import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
+import { InputWriter, isDefaultInput, type InputSpec } from '../data/input';
 import { writeImage } from '../data/preprocess';
 import { multiTargetMask } from '../data/votes';
 import type { LossKind, TrainLabels } from '../data/labels';
@@ -8,7 +9,10 @@ import type { Augment } from './settings';
 
 /** One batch: inputs, targets and hard labels, in reused buffers (valid until the next batch). */
 export interface Batch {
-  /** `[n, 48, 48, 1]` float32 in [0, 1] (first n * 2304 entries). */
+  /**
+   * `[n, size, size, 1]` float32 model inputs (first n * size^2 entries): `[n, 48, 48, 1]` in [0, 1] for the default
+   * input, else as the `input` option's spec makes them.
+   */
   x: Float32Array;
   /** `[n, C]` float32 targets as the loss expects them (one-hot, soft, sampled one-hot or multi-target mask). */
   y: Float32Array;
@@ -37,6 +41,14 @@ export interface TrainBatchOptions {
    * contempt). Off: every image once per epoch, shuffled.
    */
   balanced?: boolean;
+  /**
+   * The model input (src/data/input.ts). Absent or the default spec (48x48, pixel / 255): the batches are exactly those
+   * of before per-model inputs. Otherwise each image is augmented at 48x48 as usual (from its equalised copy for
+   * 'histeq'), then cropped ('crop': a random size x size window, drawn after the augmentation's draws: top =
+   * `int(48 - size + 1)`, then left = `int(48 - size + 1)`, as torchvision RandomCrop) or resized ('scale'), then
+   * standardised ('standardize'): InputWriter.finish, the same steps evaluation and prediction apply.
+   */
+  input?: InputSpec;
   rng: Rng;
 }
 
@@ -52,6 +64,9 @@ export class TrainBatches {
   private readonly label: Uint8Array;
   /** Set when a knob beyond flip / shift is on (rotation, scale, translate, skew, crop, erasing). */
   private readonly augmenter: Augmenter | undefined;
+  /** Set for a non-default input spec; then `full` holds each augmented 48x48 image before InputWriter.finish. */
+  private readonly input: InputWriter | undefined;
+  private readonly full: Float32Array | undefined;
 
   /**
    * @param pixels `[N, 48, 48]` uint8 dataset images.
@@ -66,7 +81,9 @@ export class TrainBatches {
     const { index } = split;
     if (index.length < opts.batchSize) throw new Error(`training split has ${index.length} images, fewer than one batch of ${opts.batchSize}`);
     this.order = Int32Array.from({ length: index.length }, (_, i) => i);
-    this.x = new Float32Array(opts.batchSize * IMAGE_PIXELS);
+    this.input = opts.input && !isDefaultInput(opts.input) ? new InputWriter(opts.input) : undefined;
+    this.full = this.input ? new Float32Array(IMAGE_PIXELS) : undefined;
+    this.x = new Float32Array(opts.batchSize * (this.input ? this.input.pixels : IMAGE_PIXELS));
     this.y = new Float32Array(opts.batchSize * numClasses);
     this.label = new Uint8Array(opts.batchSize);
     this.augmenter = createAugmenter(opts.augment);
@@ -122,7 +139,8 @@ export class TrainBatches {
    * Batches of one epoch, freshly shuffled (with `balanced`: class-balanced draws, two `int` draws per slot instead of
    * the shuffle). Random draws, in order: one Fisher-Yates shuffle of the order; then per
    * image, in batch order: flip `uniform() < 0.5` when flip is on, dx then dy `int(2 shift + 1) - shift` when shift > 0,
-   * the other knobs' draws when one is on (Augmenter), the FER+ `probability`-mode target draw.
+   * the other knobs' draws when one is on (Augmenter), the crop window (top, then left) for an `input` with resize
+   * 'crop', the FER+ `probability`-mode target draw.
    */
   *epoch(): Generator<Batch> {
     const { batchSize, augment, rng } = this.opts;
@@ -133,7 +151,9 @@ export class TrainBatches {
     for (let s = 0; s < this.steps; s++) {
       for (let b = 0; b < batchSize; b++) {
         const j = this.order[s * batchSize + b];
-        if (augmenter) {
+        if (this.input) {
+          this.writeInput(this.split.index[j], b);
+        } else if (augmenter) {
           augmenter.write(rng, this.pixels, this.split.index[j], this.x, b * IMAGE_PIXELS);
         } else {
           const flip = augment.flip && rng.uniform() < 0.5;
@@ -160,5 +180,31 @@ export class TrainBatches {
       }
       yield { x: this.x, y: this.y, label: this.label, n: batchSize };
     }
+  }
+
+  /**
+   * A non-default input: image `row` augmented at 48x48 into `full` (the same draws and writes as without an input
+   * spec, from the equalised image for 'histeq'), the crop window drawn, then InputWriter.finish into batch slot `b`.
+   */
+  private writeInput(row: number, b: number): void {
+    const { augment, rng } = this.opts;
+    const input = this.input!;
+    const full = this.full!;
+    const src = input.source(this.pixels, row);
+    if (this.augmenter) {
+      this.augmenter.write(rng, src.pixels, src.row, full, 0);
+    } else {
+      const flip = augment.flip && rng.uniform() < 0.5;
+      const dx = augment.shift ? rng.int(2 * augment.shift + 1) - augment.shift : 0;
+      const dy = augment.shift ? rng.int(2 * augment.shift + 1) - augment.shift : 0;
+      writeImage(src.pixels, src.row, full, 0, flip, dx, dy);
+    }
+    let top = input.centre;
+    let left = input.centre;
+    if (input.spec.resize === 'crop') {
+      top = rng.int(IMAGE_SIZE - input.window + 1);
+      left = rng.int(IMAGE_SIZE - input.window + 1);
+    }
+    input.finish(full, 0, this.x, b * input.pixels, top, left);
   }
 }

@@ -43,6 +43,8 @@ export interface TrainCheckpoint<M = unknown, E = unknown> {
   dropout: number[];
   /** Best-so-far epoch by validation accuracy, its metrics and weights. */
   best: { epoch: number; accuracy: number; metrics: M; weights: Float32Array[] };
+  /** Data-parallel replicas the run trains with (src/train/parallel.ts); absent = 1. A continued run keeps it. */
+  replicas?: number;
 }
 
 type Blob = { dtype: 'float32' | 'int32'; length: number };
@@ -67,6 +69,7 @@ export function saveCheckpoint(path: string, ck: TrainCheckpoint): void {
     batches: { order: add(ck.batches.order), rng: ck.batches.rng },
     dropout: ck.dropout,
     best: { epoch: ck.best.epoch, accuracy: ck.best.accuracy, metrics: ck.best.metrics, weights: ck.best.weights.map(add) },
+    ...(ck.replicas && ck.replicas > 1 ? { replicas: ck.replicas } : {}),
     blobs: arrays.map((a): Blob => ({ dtype: a instanceof Int32Array ? 'int32' : 'float32', length: a.length })),
     sha1: '',
   };
@@ -124,6 +127,7 @@ export function loadCheckpoint<M = unknown, E = unknown>(path: string): TrainChe
     batches: { order: arrays[h.batches.order] as Int32Array, rng: h.batches.rng },
     dropout: h.dropout,
     best: { epoch: h.best.epoch, accuracy: h.best.accuracy, metrics: h.best.metrics, weights: (h.best.weights as number[]).map(f) },
+    ...(typeof h.replicas === 'number' ? { replicas: h.replicas } : {}),
   };
 }
 

@@ -2,18 +2,20 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import type { FerDataset } from '../data/dataset';
 import type { LabelSet } from '../data/labels';
-import { createModel } from '../models/registry';
+import { createModel, resolveInputSpec } from '../models/registry';
+import { inputShapeOf, isDefaultInput } from '../data/input';
 import { freezeLayers, initFromSaved, resolveModelRef, unfreezeLayers, type InitReport } from '../models/init';
 import { dropoutCallCounts, setDropoutCallCounts } from '../models/layers';
 import { readLayerWeights, writeLayerWeights } from '../models/weights';
 import { installReluGradient } from '../backend/ops';
-import { beginSyncReads, trainingOnDevice } from '../backend/select';
+import { beginSyncReads, currentBackend, trainingOnDevice, type BackendChoice } from '../backend/select';
 import { Rng } from '../util/rng';
 import { TrainBatches } from './batches';
 import { loadCheckpoint, removeStaleTemps, saveCheckpoint, type TrainCheckpoint } from './checkpoint';
 import { balancedClassWeights } from './loss';
 import { createOptimizer } from './optimizer';
 import { learningRate } from './schedule';
+import { DataParallel } from './parallel';
 import { StepAccounting, trainingStep, READ_EVERY, type StepContext } from './step';
 import type { TrainConfig } from './settings';
 
@@ -88,6 +90,8 @@ export interface TrainResult<M extends ValidationMetrics = ValidationMetrics> {
   init?: InitReport;
   /** Layers kept fixed during training (`freeze`), by name. */
   frozen: string[];
+  /** Data-parallel replicas it trained with (1 = this thread only). */
+  replicas: number;
 }
 
 /** Options and callbacks of {@link train}. */
@@ -111,6 +115,14 @@ export interface TrainOptions<M extends ValidationMetrics = ValidationMetrics> {
    * `cfg.initFrom`). Not read when a checkpoint is continued (its weights replace the initial ones).
    */
   initDir?: string;
+  /**
+   * Data-parallel replicas (src/train/parallel.ts): this thread and `replicas - 1` worker threads, each with its own
+   * backend, one per core (wasm and cpu backends; others train with 1). Default 1. A continued checkpoint keeps the
+   * count it was written with (the result depends on it: per-shard batch-norm statistics, per-replica dropout).
+   * `modules`: files the replica threads load first (models registered outside src/models).
+   */
+  replicas?: number;
+  replicaModules?: string[];
 }
 
 /** An error of a training run, with the epoch (1-based) it happened in. */
@@ -169,7 +181,9 @@ function fingerprint(cfg: TrainConfig, labels: LabelSet): string {
 export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: FerDataset, labels: LabelSet, opts: TrainOptions<M>): Promise<TrainResult<M>> {
   installReluGradient();
   const rng = new Rng(cfg.seed);
-  const model = createModel(cfg.model, { numClasses: labels.numClasses, seed: cfg.seed });
+  // the model's input spec with the run's `input` setting over it: the model's input shape and the batches' transform
+  const input = resolveInputSpec(cfg.model, cfg.input);
+  const model = createModel(cfg.model, { numClasses: labels.numClasses, seed: cfg.seed, inputShape: inputShapeOf(input) });
   // fine-tuning: saved weights (a new head for a new class set), then frozen blocks; a continued checkpoint brings its own weights
   let init: InitReport | undefined;
   if (cfg.initFrom && !(opts.checkpoint && existsSync(opts.checkpoint)))
@@ -185,6 +199,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     sampleOneHot: labels.sampleOneHot,
     rng: rng.fork(),
     ...(cfg.balancedSampling ? { balanced: true } : {}),
+    ...(isDefaultInput(input) ? {} : { input }),
   });
   const totalSteps = batches.steps * cfg.epochs;
   const ctx: StepContext = { model, vars, optimizer, loss: labels.loss, numClasses: labels.numClasses, labelSmoothing: cfg.labelSmoothing, classWeights };
@@ -196,6 +211,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
   let stoppedEarly = false;
   let step = 0;
   let startEpoch = 1;
+  let replicas = opts.replicas ?? 1;
 
   if (opts.checkpoint) {
     removeStaleTemps(opts.checkpoint);
@@ -217,12 +233,32 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
       images = ck.images;
       stoppedEarly = ck.stopped;
       startEpoch = ck.stopped ? cfg.epochs + 1 : ck.epoch + 1;
+      replicas = ck.replicas ?? 1;
     }
   }
   const resumedFrom = startEpoch - 1;
 
   // webgpu (Node): tfjs cannot read GPU data synchronously there; validation and checkpoints switch to wasm
   const onDevice = await trainingOnDevice();
+  const backendName = currentBackend()?.name ?? tf.getBackend();
+  // data parallelism: wasm / cpu only (one thread per replica), and not with frozen layers (their BatchNorm statistics would be needed everywhere)
+  if (replicas > 1 && (!['wasm', 'cpu'].includes(backendName) || frozen.length > 0)) replicas = 1;
+  const dp =
+    replicas > 1 && startEpoch <= cfg.epochs
+      ? await DataParallel.start({
+          replicas,
+          backend: backendName as BackendChoice,
+          model: cfg.model,
+          ...(opts.replicaModules ? { modules: opts.replicaModules } : {}),
+          seed: cfg.seed,
+          batchSize: cfg.batchSize,
+          vars,
+          mainModel: model,
+          loss: labels.loss,
+          labelSmoothing: cfg.labelSmoothing,
+          ...(classWeights ? { classWeights: classWeights.dataSync() as Float32Array } : {}),
+        })
+      : undefined;
   for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
     let lossSum = 0;
@@ -232,6 +268,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     let s = 0;
     const acc = new StepAccounting();
     const diverged = (lossValue: number, atStep: string) => {
+      void dp?.dispose();
       optimizer.dispose();
       classWeights?.dispose();
       acc.dispose();
@@ -248,7 +285,8 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
         batches.steps,
         history.map((h) => h.valAccuracy),
       );
-      trainingStep(ctx, b, lr, acc);
+      if (dp) dp.step(ctx, b, lr, acc);
+      else trainingStep(ctx, b, lr, acc);
       seen += b.n;
       step++;
       s++;
@@ -311,6 +349,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
         batches: batches.getState(),
         dropout: dropoutCallCounts(model),
         best: { epoch: best.epoch, accuracy: best.acc, metrics: best.metrics, weights: bestLayerWeights(model, best.weights) },
+        ...(replicas > 1 ? { replicas } : {}),
       };
       saveCheckpoint(opts.checkpoint, ck);
     }
@@ -318,6 +357,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     opts.onEpoch?.(rec, history);
     if (stoppedEarly) break;
   }
+  await dp?.dispose();
   optimizer.dispose();
   classWeights?.dispose();
   model.setWeights(best!.weights);
@@ -336,5 +376,6 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     resumedFrom,
     init,
     frozen,
+    replicas,
   };
 }

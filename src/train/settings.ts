@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { INPUT_NORMALIZATIONS, INPUT_RESIZES, inputSpecProblems, MAX_SCALE, MIN_CROP } from '../data/input';
 
 /**
  * The training settings of a run: one zod schema that carries every default, unit, meaning and source. The
@@ -282,6 +283,40 @@ export function resolveAugment(a: AugmentFields): ResolvedAugment {
 export const AugmentSchema = AugmentFieldsSchema.transform(resolveAugment).prefault({});
 export type Augment = z.infer<typeof AugmentSchema>;
 
+/**
+ * The model input (src/data/input.ts InputSpec), field by field over the model's own default (src/models/registry.ts
+ * resolveInputSpec; DEFAULT_INPUT, 48x48 and pixel / 255, for every model registered so far). A field left out keeps
+ * the model's value; the resolved spec is recorded in config.json and ferlab.json (`inputSpec`) and applied by
+ * training, evaluation, TTA, re-scoring, export and predict alike. Absent = the model's default.
+ */
+export const InputSchema = z
+  .strictObject({
+    size: int(1)
+      .optional()
+      .describe(
+        `side of the square model input, pixels: 48 with resize 'none', ${MIN_CROP}-47 with 'crop' (usef-kh/fer, Khaireddin & Chen 2021: 40), 49-${MAX_SCALE} with 'scale' (FER+ paper VGG13: 64)`,
+      ),
+    resize: z
+      .enum(INPUT_RESIZES)
+      .optional()
+      .describe(
+        "'none' = the 48x48 image; 'crop' = a size x size window of it (training: random, after augmentation, as torchvision RandomCrop; evaluation: the centre window; tta=tencrop: corners + centre and mirrors); 'scale' = bilinear resize to size x size (half-pixel centres, as OpenCV INTER_LINEAR)",
+      ),
+    normalize: z
+      .enum(INPUT_NORMALIZATIONS)
+      .optional()
+      .describe(
+        "'unit' = pixel / 255 in [0, 1]; 'standardize' = per-image (x - mean) / max(std, 1 / sqrt(n)) on the grey levels of the view (tf.image.per_image_standardization); 'histeq' = histogram equalisation of the uint8 48x48 image (OpenCV equalizeHist), then / 255",
+      ),
+  })
+  .superRefine((o, ctx) => {
+    // what can be checked without the model's default: the size against a given resize
+    if (o.size === undefined || o.resize === undefined) return;
+    for (const p of inputSpecProblems({ size: o.size, resize: o.resize, normalize: o.normalize ?? 'unit' }))
+      if (p.field === 'size') ctx.addIssue({ code: 'custom', path: ['size'], message: p.message });
+  });
+export type InputOverride = z.infer<typeof InputSchema>;
+
 /** Settings of one training run, with the defaults of the default study. */
 export const TrainSettingsSchema = z.strictObject({
   epochs: int(1).default(5).describe('maximum epochs (full passes over the training split)'),
@@ -306,8 +341,11 @@ export const TrainSettingsSchema = z.strictObject({
     .enum(['none', 'flip', 'tencrop'])
     .optional()
     .describe(
-      "evaluation only: test-time augmentation of the final PublicTest and PrivateTest scores (src/eval/tta.ts): 'flip' averages the softmax of the image and its mirror, 'tencrop' of the 4 corner and centre crops and their mirrors (Krizhevsky et al. 2012; needs a model whose input is the crop size); recorded in metrics.json beside the plain scores; epochs are always selected without it; absent = 'none'",
+      "evaluation only: test-time augmentation of the final PublicTest and PrivateTest scores (src/eval/tta.ts): 'flip' averages the softmax of the model input and that of the mirrored image, 'tencrop' of the 4 corner and centre crops and their mirrors (Krizhevsky et al. 2012; needs input.resize 'crop', the crop side being input.size); recorded in metrics.json beside the plain scores; epochs are always selected without it; absent = 'none'",
     ),
+  input: InputSchema.optional().describe(
+    'model input, over the model\'s default (src/data/input.ts): {size, resize: \'none\' | \'crop\' | \'scale\', normalize: \'unit\' | \'standardize\' | \'histeq\'}, each field optional; e.g. {"size": 40, "resize": "crop"} (usef-kh/fer\'s 40x40 crops) or {"size": 64, "resize": "scale", "normalize": "histeq"} (the FER+ paper\'s 64x64); absent = the model\'s default (48x48, pixel / 255 for every registered model)',
+  ),
   labelSmoothing: z.number().min(0).max(0.5).default(0).describe('cross-entropy label smoothing epsilon (0 = off; not used by multi_target)'),
   patience: int(0).default(0).describe('stop after this many epochs without a better PublicTest accuracy (0 = never stop early)'),
   seed: int(0).default(42).describe('seed of weights, dropout masks, shuffling and augmentation: same seed + backend = same metrics'),

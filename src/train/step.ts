@@ -79,10 +79,12 @@ export class StepAccounting {
 
   /**
    * Adds one step: its mean loss (`[]` float32) and the rows of `logits` (`[n, C]` float32) whose argmax equals
-   * `label` (`[n]` class indices). Call inside a tidy: it keeps a copy of the loss and the running count only.
+   * `label` (`[n]` class indices), plus `extraHits` correct predictions counted elsewhere (the other replicas of a
+   * data-parallel step). Call inside a tidy: it keeps a copy of the loss and the running count only.
    */
-  add(loss: tf.Scalar, logits: tf.Tensor2D, label: Uint8Array): void {
-    const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(Int32Array.from(label), 'int32')), 'float32')) as tf.Scalar;
+  add(loss: tf.Scalar, logits: tf.Tensor2D, label: Uint8Array, extraHits = 0): void {
+    let hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(Int32Array.from(label), 'int32')), 'float32')) as tf.Scalar;
+    if (extraHits) hits = tf.add(hits, extraHits) as tf.Scalar;
     const c = this.correct ? (tf.add(this.correct, hits) as tf.Scalar) : hits;
     this.correct?.dispose();
     this.correct = tf.keep(c);

@@ -103,6 +103,7 @@ if (dataDir) {
       quick: true,
       only: ['baseline-ferplus'],
       workers: 1,
+      replicas: 1, // a one-run study trains on 2 data-parallel replicas by default; the 4-run study trained it on one thread
       dataDir,
       runsDir: tempDir(),
       log: () => {},

@@ -143,7 +143,7 @@ test('reproduceRun: an npm run exp command and an experiment file that give exac
   const r = reproduceRun(target, 'sweep-x-trial-0003', 'trial 3 of sweep-x');
   assert.is(r.experiment, 'default');
   assert.is(r.run, 'deep-ferplus');
-  assert.is(r.command, `npm run exp -- default --only deep-ferplus ${ov.map((o) => `--set ${shellQuote(o)}`).join(' ')}`);
+  assert.is(r.command, `npm run exp -- default --only deep-ferplus ${ov.map((o) => `--set ${shellQuote(o)}`).join(' ')} --replicas 1`);
   assert.match(r.command!, /--set 'schedule=\{"name":"constant"\}'/);
   assert.equal(JSON.stringify(applyOverrides(settingsOf(base), r.overrides)), JSON.stringify(settingsOf(target)));
 
