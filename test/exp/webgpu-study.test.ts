@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       only: ['baseline-ferplus'],
       overrides,
       workers: 1,
+      replicas: 1, // the webgpu run trains on one device; compare it with wasm on one thread, not 2 data-parallel replicas
       backend,
       dataDir,
       runsDir: tempDir(),
