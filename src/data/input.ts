@@ -1,5 +1,6 @@
 import { IMAGE_PIXELS, IMAGE_SIZE } from './classes';
 import { evalBatches, PREPROCESSING, writeImage } from './preprocess';
+import { roundHalfEven } from '../util/round';
 
 /**
  * The input of a model, per model (as timm's per-model pretrained config): the side of its square input, how the 48x48
@@ -131,15 +132,6 @@ export function recordedInputSpec(meta: { inputSpec?: unknown }, file: string): 
 /** The model's input shape without the batch axis, `[size, size, 1]`. */
 export function inputShapeOf(spec: Readonly<InputSpec>): [number, number, number] {
   return [spec.size, spec.size, 1];
-}
-
-/** Python's round() (half to even), which torchvision's centre crop uses. */
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d < 0.5) return f;
-  if (d > 0.5) return f + 1;
-  return f % 2 === 0 ? f : f + 1;
 }
 
 /**

@@ -27,7 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
-import { describeInput, InputWriter, type InputSpec } from '../data/input';
+import { centreOffset, describeInput, InputWriter, type InputSpec } from '../data/input';
 import { checkModelInput } from './predict';
 
 /** The TTA modes. */
@@ -63,15 +63,6 @@ export function ttaViews(mode: TtaMode): number {
   return ttaWindows(mode, mode === 'tencrop' ? TENCROP_SIZE : IMAGE_SIZE).length;
 }
 
-/** Python's round() (half to even), which torchvision's centre crop uses. */
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d < 0.5) return f;
-  if (d > 0.5) return f + 1;
-  return f % 2 === 0 ? f : f + 1;
-}
-
 /**
  * The windows of a mode, in view order. Corners are at 0 and 48 - crop; the centre window starts at
  * round((48 - crop) / 2) with Python's half-to-even rounding (torchvision `center_crop`): 4 for crop 40.
@@ -84,7 +75,7 @@ function roundHalfEven(x: number): number {
 export function ttaWindows(mode: TtaMode, crop: number): CropWindow[] {
   if (!Number.isInteger(crop) || crop < 1 || crop > IMAGE_SIZE) throw new Error(`TTA: crop must be an integer in [1, ${IMAGE_SIZE}], got ${crop}`);
   const e = IMAGE_SIZE - crop;
-  const c = roundHalfEven(e / 2);
+  const c = centreOffset(crop);
   const five = [
     { top: 0, left: 0 },
     { top: 0, left: e },

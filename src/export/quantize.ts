@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../util/paths';
+import { roundHalfEven } from '../util/round';
 
 /** Storage types of quantized weights that ferlab writes (the converter's `--quantize_float16` / `--quantize_uint8`). */
 export type WeightQuantization = 'float16' | 'uint8';
@@ -26,12 +27,6 @@ export type QuantizedWeightsManifestEntry = tf.io.WeightsManifestEntry & {
 // Scratch views for reading the bits of a float32 (float32ToFloat16Bits).
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-
-/** Rounds to the nearest integer, ties to even (NumPy's `np.round` / `rint`). */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v); // ties towards +infinity
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /**
  * IEEE 754 binary16 bits of a float32 value, rounded to nearest, ties to even, as NumPy's `astype(np.float16)` (what

@@ -59,8 +59,9 @@ export interface ReplicaInit {
 
 /**
  * Shared memory of one replica. `control` Int32Array: [0] step sequence (main increments), [1] done sequence
- * (replica sets it to the step it finished), [2] rows of this step, [3] 1 = stop, [4] 1 = the replica failed (its
- * error is posted as a message). `scalars` Float32Array: [0] shard weight (rows / global rows), [1] the shard's
+ * (replica sets it to the step it finished), [2] rows of this step, [3] 1 = stop, [4] 1 = the replica failed in that
+ * step, [5] bytes of its error message in `error` (UTF-8, cut at ERROR_BYTES; the main thread cannot receive a
+ * message while it blocks in Atomics.wait). `scalars` Float32Array: [0] shard weight (rows / global rows), [1] the shard's
  * scaled loss, [2] correct predictions. `weights` and `grads`: every trainable variable flattened, in order.
  */
 export interface ReplicaBuffers {
@@ -71,6 +72,7 @@ export interface ReplicaBuffers {
   label: SharedArrayBuffer;
   weights: SharedArrayBuffer;
   grads: SharedArrayBuffer;
+  error: SharedArrayBuffer;
 }
 
 export const CTRL_SEQ = 0;
@@ -78,6 +80,9 @@ export const CTRL_DONE = 1;
 export const CTRL_ROWS = 2;
 export const CTRL_STOP = 3;
 export const CTRL_FAILED = 4;
+export const CTRL_ERROR_BYTES = 5;
+/** Room for a replica's error message (bytes of UTF-8). */
+export const ERROR_BYTES = 4096;
 
 /** Longest wait for a replica's step (ms) before the step fails. */
 const STEP_TIMEOUT_MS = 10 * 60_000;
@@ -112,7 +117,15 @@ export class DataParallel {
 
   private constructor(
     private readonly workers: Worker[],
-    private readonly bufs: Array<{ control: Int32Array; scalars: Float32Array; x: Float32Array; y: Float32Array; label: Uint8Array; grads: Float32Array }>,
+    private readonly bufs: Array<{
+      control: Int32Array;
+      scalars: Float32Array;
+      x: Float32Array;
+      y: Float32Array;
+      label: Uint8Array;
+      grads: Float32Array;
+      error: Uint8Array;
+    }>,
     private readonly weights: Float32Array,
     private readonly sizes: number[],
     readonly replicas: number,
@@ -150,6 +163,7 @@ export class DataParallel {
         label: new SharedArrayBuffer(maxRows),
         weights: weightsSab,
         grads: new SharedArrayBuffer(4 * total),
+        error: new SharedArrayBuffer(ERROR_BYTES),
       };
       const init: ReplicaInit = {
         backend: o.backend,
@@ -178,6 +192,7 @@ export class DataParallel {
         y: new Float32Array(buffers.y),
         label: new Uint8Array(buffers.label),
         grads: new Float32Array(buffers.grads),
+        error: new Uint8Array(buffers.error),
       });
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -266,12 +281,17 @@ export class DataParallel {
   /** Blocks until every replica finished the current step. @throws Error when one failed or timed out. */
   private wait(): void {
     const t0 = Date.now();
-    for (const r of this.bufs) {
+    for (const [i, r] of this.bufs.entries()) {
       while (Atomics.load(r.control, CTRL_DONE) !== this.seq) {
-        if (Atomics.load(r.control, CTRL_FAILED) === 1 || this.failure) throw new Error(this.failure ?? 'a data-parallel replica failed');
+        if (this.failure) throw new Error(this.failure); // the thread died between steps
         if (Date.now() - t0 > STEP_TIMEOUT_MS)
-          throw new Error(`a data-parallel replica did not finish step ${this.seq} within ${STEP_TIMEOUT_MS / 60_000} minutes`);
+          throw new Error(`data-parallel replica ${i + 1} did not finish step ${this.seq} within ${STEP_TIMEOUT_MS / 60_000} minutes`);
         Atomics.wait(r.control, CTRL_DONE, Atomics.load(r.control, CTRL_DONE), 1000);
+      }
+      // checked after the wait: a replica that failed has also finished its step
+      if (Atomics.load(r.control, CTRL_FAILED) === 1) {
+        const text = new TextDecoder().decode(r.error.slice(0, Atomics.load(r.control, CTRL_ERROR_BYTES)));
+        throw new Error(`data-parallel replica ${i + 1} failed in step ${this.seq}: ${text}`);
       }
     }
   }

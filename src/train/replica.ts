@@ -13,7 +13,7 @@ import { setDropoutCallCounts } from '../models/layers';
 import { createModel } from '../models/registry';
 import { argmaxRows } from '../util/argmax';
 import { lossFn } from './loss';
-import { CTRL_DONE, CTRL_FAILED, CTRL_ROWS, CTRL_SEQ, CTRL_STOP, type ReplicaInit } from './parallel';
+import { CTRL_DONE, CTRL_ERROR_BYTES, CTRL_FAILED, CTRL_ROWS, CTRL_SEQ, CTRL_STOP, type ReplicaInit } from './parallel';
 
 async function main(): Promise<void> {
   const init = workerData as ReplicaInit;
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   const label = new Uint8Array(b.label);
   const weights = new Float32Array(b.weights);
   const grads = new Float32Array(b.grads);
+  const error = new Uint8Array(b.error);
   parentPort!.postMessage({ type: 'ready' });
   let seen = 0;
   for (;;) {
@@ -70,8 +71,10 @@ async function main(): Promise<void> {
         logits!.dispose();
       });
     } catch (e) {
+      const text = new TextEncoder().encode((e as Error).message ?? String(e)).subarray(0, error.length);
+      error.set(text);
+      Atomics.store(control, CTRL_ERROR_BYTES, text.length);
       Atomics.store(control, CTRL_FAILED, 1);
-      parentPort!.postMessage({ type: 'failed', error: (e as Error).stack ?? String(e) });
     }
     Atomics.store(control, CTRL_DONE, seen);
     Atomics.notify(control, CTRL_DONE);

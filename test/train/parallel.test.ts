@@ -49,6 +49,22 @@ function context(): StepContext {
   };
 }
 
+/** 2 replicas of `ctx`'s model (the test model, seed 4, batches of 31, cross-entropy). */
+function startReplicas(ctx: StepContext, o: { labelSmoothing: number; classWeights?: Float32Array }): Promise<DataParallel> {
+  return DataParallel.start({
+    replicas: 2,
+    backend: 'wasm',
+    model: DP_TEST_MODEL,
+    modules: [MODULE],
+    seed: 4,
+    batchSize: 31,
+    vars: ctx.vars,
+    mainModel: ctx.model,
+    loss: 'crossentropy',
+    ...o,
+  });
+}
+
 test.before(async () => {
   await initBackend('wasm');
 });
@@ -69,18 +85,8 @@ test('2 replicas = 1 replica on the same global batches of 31 (shards 15 + 16; S
   const one = context();
   const two = context();
   const initial = one.model.getWeights().map((w) => w.dataSync().slice());
-  const dp = await DataParallel.start({
-    replicas: 2,
-    backend: 'wasm',
-    model: DP_TEST_MODEL,
-    modules: [MODULE],
-    seed: 4,
-    batchSize: 31,
-    vars: two.vars,
-    mainModel: two.model,
-    loss: 'crossentropy',
-    labelSmoothing: 0.1,
-  });
+  const dp = await startReplicas(two, { labelSmoothing: 0.1 });
+
   const a1 = new StepAccounting();
   const a2 = new StepAccounting();
   const g1 = batches();
@@ -113,22 +119,23 @@ test('2 replicas = 1 replica on the same global batches of 31 (shards 15 + 16; S
   }
 });
 
-test('a replica that fails makes the step throw with its error', async () => {
+test("a replica that fails in a step makes that step throw with the replica's own error, and the next step too", async () => {
   const ctx = context();
-  const dp = await DataParallel.start({
-    replicas: 2,
-    backend: 'wasm',
-    model: DP_TEST_MODEL,
-    modules: [MODULE],
-    seed: 4,
-    batchSize: 31,
-    vars: ctx.vars,
-    mainModel: ctx.model,
-    loss: 'crossentropy',
-    labelSmoothing: 0,
-  });
+  // class weights of the wrong length for the replicas only: their loss fails, the main thread's shard does not
+  const dp = await startReplicas(ctx, { labelSmoothing: 0, classWeights: new Float32Array(C + 1).fill(1) });
+  const g = batches();
+  assert.throws(() => dp.step(ctx, g.next().value as Batch, 1e-3, new StepAccounting()), /data-parallel replica 1 failed in step 1: .*(broadcast|shape)/i);
+  assert.throws(() => dp.step(ctx, g.next().value as Batch, 1e-3, new StepAccounting()), /data-parallel replica 1 failed in step 2/);
+  await dp.dispose();
+  ctx.optimizer.dispose();
+  ctx.model.dispose();
+});
+
+test('a batch larger than the one the replicas were started for is refused before any replica runs', async () => {
+  const ctx = context();
+  const dp = await startReplicas(ctx, { labelSmoothing: 0 });
   const b = batches().next().value as Batch;
-  // a batch of more rows than the replica's shared buffers hold: the replica's shard does not fit
+  // 80 rows: the replica's shard (40) does not fit its shared buffers, sized for batches of 31
   const big: Batch = { x: new Float32Array(80 * 2304), y: new Float32Array(80 * C), label: new Uint8Array(80), n: 80 };
   big.x.set(b.x);
   assert.throws(() => dp.step(ctx, big, 1e-3, new StepAccounting()), /offset is out of bounds|out of bounds|RangeError/);
