@@ -4,18 +4,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRows, tempDir, writeFixture } from './helpers/fixtures';
+import { ROOT, runCli, runTsx } from './helpers/cli';
 
-const root = join(__dirname, '..');
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-  });
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env });
 
 const fixture = writeFixture(makeRows({ train: 48, val: 16, test: 16 }));
 
@@ -77,7 +71,7 @@ test('ferlab data prints split sizes of every label set', () => {
 });
 
 test('committed wasm kernel modules are built from the current AssemblyScript sources', () => {
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'build-kernels.ts'), '--check'], { cwd: root, encoding: 'utf8' });
+  const r = runTsx(join(ROOT, 'scripts', 'build-kernels.ts'), ['--check']);
   assert.is(r.status, 0, `${r.stdout}${r.stderr}`);
   assert.match(r.stdout, /relaxed\.wasm: up to date/);
   assert.match(r.stdout, /simd\.wasm: up to date/);

@@ -6,13 +6,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { startDemoServer, type DemoServer } from '../src/demo/server';
 import { tempDir } from './helpers/fixtures';
+import { spawnCli } from './helpers/cli';
 import { root, writeModelFolder } from './predict/helpers';
 
 let demo: DemoServer;
@@ -128,7 +128,7 @@ test('everything else is 404: traversal attempts, project files, other node_modu
 });
 
 test('npm run demo: prints the 127.0.0.1 URL, serves until SIGTERM; a bad model folder is a clear error', async () => {
-  const p = spawn(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), 'demo', runDir, '--port', '0'], { cwd: root });
+  const p = spawnCli(['demo', runDir, '--port', '0']);
   let out = '';
   p.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const url = await new Promise<string>((resolveUrl, reject) => {
@@ -150,9 +150,7 @@ test('npm run demo: prints the 127.0.0.1 URL, serves until SIGTERM; a bad model 
   });
   assert.is(code, 0, 'exits cleanly on SIGTERM');
 
-  const bad = spawn(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), 'demo', join(runDir, 'nothing'), '--port', '0'], {
-    cwd: root,
-  });
+  const bad = spawnCli(['demo', join(runDir, 'nothing'), '--port', '0']);
   let err = '';
   bad.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const badCode = await new Promise<number | null>((r) => bad.on('exit', (c) => r(c)));

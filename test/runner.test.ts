@@ -6,12 +6,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers/fixtures';
+import { ROOT, runTsx } from './helpers/cli';
 
-const root = join(__dirname, '..');
+const root = ROOT;
 const uvu = JSON.stringify(join(root, 'node_modules', 'uvu'));
 const uvuAssert = JSON.stringify(join(root, 'node_modules', 'uvu', 'assert'));
 const skipHelper = JSON.stringify(join(root, 'test', 'helpers', 'skip'));
@@ -41,11 +41,7 @@ const FILES: Record<string, { src: string; passed: number; failed: number; skipp
 test('npm test counts passes, failures, skips with reasons, empty files and crashes; the summary line is last', () => {
   const dir = tempDir('ferlab-runner-');
   for (const [name, f] of Object.entries(FILES)) writeFileSync(join(dir, name), head + f.src + '\n');
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'test', 'run.ts')], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, FERLAB_TEST_DIR: dir, CI: '' },
-  });
+  const r = runTsx(join(ROOT, 'test', 'run.ts'), [], { env: { FERLAB_TEST_DIR: dir, CI: '' } });
   const lines = r.stdout.trimEnd().split('\n');
   const sum = (k: 'passed' | 'failed' | 'skipped') => Object.values(FILES).reduce((a, f) => a + f[k], 0);
   const expected = `${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped`;
@@ -68,11 +64,7 @@ test('npm test counts passes, failures, skips with reasons, empty files and cras
 test('npm test with nothing but passes and skips exits 0', () => {
   const dir = tempDir('ferlab-runner-');
   for (const name of ['a-pass-and-skip.test.ts', 'b-skip-file.test.ts']) writeFileSync(join(dir, name), head + FILES[name].src + '\n');
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'test', 'run.ts')], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, FERLAB_TEST_DIR: dir, CI: '' },
-  });
+  const r = runTsx(join(ROOT, 'test', 'run.ts'), [], { env: { FERLAB_TEST_DIR: dir, CI: '' } });
   assert.is(r.stdout.trimEnd().split('\n').pop(), '2 passed, 0 failed, 2 skipped');
   assert.is(r.status, 0, 'skips alone do not fail the run');
 });

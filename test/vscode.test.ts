@@ -19,6 +19,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 import { jupyterPython, withKernelMetadata } from '../scripts/kernel';
 import { tempDir } from './helpers/fixtures';
 import { skipTest } from './helpers/skip';
+import { runCli } from './helpers/cli';
 
 const root = join(__dirname, '..');
 const vscodeDir = join(root, '.vscode');
@@ -88,7 +89,7 @@ function substitute(value: string, inputs: Input[], file: string): string {
 
 /** The long options (`--quick`, `--no-progress`, ...) that `ferlab <command> --help` lists, read from the real CLI. */
 function cliOptions(command: string): Set<string> {
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), command, '--help'], { cwd: root, encoding: 'utf8' });
+  const r = runCli([command, '--help']);
   assert.is(r.status, 0, `ferlab ${command} --help exits 0:\n${r.stdout}${r.stderr}`);
   return new Set([...r.stdout.matchAll(/(?:^|[\s,])(--[a-z][a-z-]*)/gm)].map((m) => m[1]));
 }

@@ -7,10 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { currentBackend, initBackend, parseBackendChoice } from '../../src/backend/select';
+import { ROOT, runCli } from '../helpers/cli';
 
-const root = join(__dirname, '..', '..');
 /** The valid names, written out by hand from the README (`--backend wasm|cpu|tensorflow|tensorflow-gpu`, plus auto). */
 const VALID = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
@@ -54,7 +53,7 @@ test('FERLAB_BACKEND=nope: initBackend() in a fresh process rejects before any b
     "  (e) => { console.log('ERROR ' + e.message); console.log('ENGINE BACKEND ' + tf.engine().backendName); process.exit(2); });",
   ].join('\n');
   const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
-    cwd: root,
+    cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, FERLAB_BACKEND: 'nope' },
   });
@@ -65,10 +64,7 @@ test('FERLAB_BACKEND=nope: initBackend() in a fresh process rejects before any b
 });
 
 test('ferlab --backend nope: exit 1, the error lists the valid names', () => {
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), '--backend', 'nope', 'models'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
+  const r = runCli(['--backend', 'nope', 'models']);
   assert.is(r.status, 1, `exit status, stderr: ${r.stderr.slice(-2000)}`);
   assertListsNames(r.stderr, '--backend', "'nope'");
   assert.not.match(r.stdout, /MMAC/, 'no model table printed');

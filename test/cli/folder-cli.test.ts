@@ -5,24 +5,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FER_CLASSES } from '../../src/data/classes';
 import { tempDir } from '../helpers/fixtures';
+import { runCli } from '../helpers/cli';
 import { encode, gray48, writeTree } from '../data/folder-fixtures';
 
-const ROOT = join(__dirname, '..', '..');
-
-function cli(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, FERLAB_SKIP_BAD: '' },
-    maxBuffer: 64 << 20,
-  });
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
+/** `ferlab ARGS` with FERLAB_SKIP_BAD cleared, so that only --skip-bad turns skipping on. */
+const cli = (args: string[]) => runCli(args, { env: { FERLAB_SKIP_BAD: '' } });
 
 test('exp on a folder dataset: an unreadable image stops it; --skip-bad skips it in every worker and counts it in the run records; --init-from', async () => {
   const data = tempDir();

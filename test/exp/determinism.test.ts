@@ -11,14 +11,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
+import { runCli, studyDir } from '../helpers/cli';
 
-const root = join(__dirname, '..', '..');
 const dataDir = realDataDir();
 
 /** Fields that measure time, per file: they differ between two otherwise identical runs. */
@@ -70,16 +69,10 @@ function runOnce(dataDir: string): string {
     runsDir,
     '--no-progress',
   ];
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+  const r = runCli(args);
   assert.is(r.status, 0, `ferlab ${args.join(' ')}: exit ${r.status}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-3000)}`);
-  const studies = readdirSync(runsDir);
-  assert.is(studies.length, 1, `one study folder in ${runsDir}, found ${JSON.stringify(studies)}`);
-  assert.match(studies[0], /^default-quick-/, 'study folder <experiment>-quick-<stamp>');
-  const dir = join(runsDir, studies[0], 'deep-ferplus');
+  // the study folder is <experiment>-quick-<stamp>, and the only one
+  const dir = join(studyDir(runsDir, 'default-quick-'), 'deep-ferplus');
   for (const f of ['metrics.json', 'predictions.json', 'epochs.jsonl']) assert.ok(existsSync(join(dir, f)), `${dir}/${f} written`);
   return dir;
 }

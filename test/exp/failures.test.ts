@@ -7,7 +7,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend/select';
@@ -19,6 +18,7 @@ import '../../src/models';
 import { train, TrainError } from '../../src/train/loop';
 import { TRAIN_DEFAULTS } from '../../src/train/settings';
 import { makeRows, tempDir, writeFixture } from '../helpers/fixtures';
+import { runCli } from '../helpers/cli';
 
 const dataDir = writeFixture(makeRows({ train: 256, val: 64, test: 64 }, 7));
 let ds: FerDataset;
@@ -128,37 +128,29 @@ test('a study goes on past a NaN run and a dead worker: both recorded as failed,
 
 test('the CLI exits 1 naming the failed runs after writing the results', () => {
   const runsDir = tempDir();
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--require',
-      'tsx/cjs',
-      'src/cli/main.ts',
-      'exp',
-      '--data-dir',
-      dataDir,
-      '--cache-dir',
-      tempDir(),
-      '--runs-dir',
-      runsDir,
-      '--only',
-      'baseline-fer,deep-fer',
-      '--workers',
-      '1',
-    ].concat([
-      '--set',
-      'epochs=1',
-      '--set',
-      'slice={"train":128,"val":64,"test":64}',
-      '--set',
-      'lr=1e30',
-      '--set',
-      'schedule={"name":"constant"}',
-      '--no-progress',
-    ]),
-    { cwd: join(__dirname, '..', '..'), encoding: 'utf8' },
-  );
-  const out = r.stdout + r.stderr;
+  const r = runCli([
+    'exp',
+    '--data-dir',
+    dataDir,
+    '--cache-dir',
+    tempDir(),
+    '--runs-dir',
+    runsDir,
+    '--only',
+    'baseline-fer,deep-fer',
+    '--workers',
+    '1',
+    '--set',
+    'epochs=1',
+    '--set',
+    'slice={"train":128,"val":64,"test":64}',
+    '--set',
+    'lr=1e30',
+    '--set',
+    'schedule={"name":"constant"}',
+    '--no-progress',
+  ]);
+  const out = r.out;
   assert.is(r.status, 1, out);
   const line = out.split('\n').find((l) => l.includes('run(s) FAILED')) ?? '';
   assert.match(line, /^ferlab: 2 run\(s\) FAILED: /, out);

@@ -8,25 +8,20 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
+import { runCli, spawnCli, studyDir as findStudy } from '../helpers/cli';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
 
-const ROOT = join(__dirname, '..', '..');
-const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 const RUN = 'deep-ferplus';
 
 const cliArgs = (runsDir: string, extra: string[]) => [
-  '--require',
-  'tsx/cjs',
-  CLI,
   'exp',
   '--data-dir',
   dataDir!,
@@ -35,16 +30,7 @@ const cliArgs = (runsDir: string, extra: string[]) => [
   ...(extra.includes('--resume') ? [] : ['--quick', '--only', RUN, '--runs-dir', runsDir]),
 ];
 
-function runCli(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { status: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
-}
-
-function studyDir(runsDir: string): string {
-  const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => d.startsWith('default-quick-')) : [];
-  assert.is(dirs.length, 1, `one study folder in ${runsDir}, found ${dirs.join(', ')}`);
-  return join(runsDir, dirs[0]);
-}
+const studyDir = (runsDir: string) => findStudy(runsDir, 'default-quick-');
 
 let reference = '';
 
@@ -62,7 +48,7 @@ if (dataDir) {
 
   test('SIGKILL in the second epoch, then --resume: records identical to the uninterrupted 2-replica run', async () => {
     const runsDir = tempDir('ferlab-dp-kill-');
-    const child = spawn(process.execPath, cliArgs(runsDir, ['--replicas', '2']), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCli(cliArgs(runsDir, ['--replicas', '2']));
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

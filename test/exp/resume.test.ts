@@ -6,25 +6,20 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
+import { runCli, spawnCli, studyDir as findStudy } from '../helpers/cli';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
 
-const ROOT = join(__dirname, '..', '..');
-const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 const RUNS = ['baseline-fer', 'deep-fer', 'baseline-ferplus', 'deep-ferplus'];
 
 const cliArgs = (runsDir: string, extra: string[] = []) => [
-  '--require',
-  'tsx/cjs',
-  CLI,
   'exp',
   '--data-dir',
   dataDir!,
@@ -33,17 +28,7 @@ const cliArgs = (runsDir: string, extra: string[] = []) => [
   ...(extra.includes('--resume') ? [] : ['--quick', '--runs-dir', runsDir]),
 ];
 
-/** Runs the CLI to the end. @returns its exit status and output. */
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; signal: NodeJS.Signals | null; out: string } {
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-  return { status: r.status, signal: r.signal, out: (r.stdout ?? '') + (r.stderr ?? '') };
-}
-
-function studyDir(runsDir: string): string {
-  const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => d.startsWith('default-quick-')) : [];
-  assert.is(dirs.length, 1, `one study folder in ${runsDir}, found ${dirs.join(', ')}`);
-  return join(runsDir, dirs[0]);
-}
+const studyDir = (runsDir: string) => findStudy(runsDir, 'default-quick-');
 
 const jsonl = (f: string) => readJsonl(f).map(dropTimings);
 const json = (f: string) => dropTimings(readJson(f));
@@ -72,7 +57,7 @@ if (dataDir) {
 
   test('SIGKILL at a random point of the second epoch, then --resume: identical records', async () => {
     const runsDir = tempDir('ferlab-resume-kill-');
-    const child = spawn(process.execPath, cliArgs(runsDir), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCli(cliArgs(runsDir));
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -115,7 +100,7 @@ if (dataDir) {
   test('SIGKILL between the checkpoint temp write and its rename: the previous checkpoint is used', () => {
     const runsDir = tempDir('ferlab-resume-rename-');
     // the second checkpoint write of a worker (end of epoch 2 of its first run) dies before the rename
-    const killed = runCli(cliArgs(runsDir), { FERLAB_TEST_KILL_BEFORE_RENAME: 'checkpoint.bin:2' });
+    const killed = runCli(cliArgs(runsDir), { env: { FERLAB_TEST_KILL_BEFORE_RENAME: 'checkpoint.bin:2' } });
     assert.is(killed.signal, 'SIGKILL', killed.out);
     const dir = studyDir(runsDir);
     const temps = RUNS.flatMap((run) => (existsSync(join(dir, run)) ? readdirSync(join(dir, run)).filter((f) => f.startsWith('checkpoint.bin.tmp-')) : []));

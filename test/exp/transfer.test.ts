@@ -8,7 +8,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend/select';
@@ -33,8 +32,7 @@ import { TRAIN_DEFAULTS } from '../../src/train/settings';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipTest } from '../helpers/skip';
 import { makeRows, tempDir, writeFixture } from '../helpers/fixtures';
-
-const ROOT = join(__dirname, '..', '..');
+import { runCli } from '../helpers/cli';
 
 /** Saves a model as a run would (model.json + weights.bin + ferlab.json). */
 async function saveModel(model: tf.LayersModel, dir: string, meta: Record<string, unknown>): Promise<string> {
@@ -325,26 +323,7 @@ else {
     const model = createModel('baseline', { numClasses: 8, seed: 5 });
     const modelDir = await saveModel(model, join(tempDir(), 'ferplus-model'), { model: 'baseline', classes: [...FERPLUS_CLASSES], labelSet: 'majority' });
     const out = join(tempDir(), 'eval-cli');
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--require',
-        'tsx/cjs',
-        join(ROOT, 'src/cli/main.ts'),
-        '--data-dir',
-        folder,
-        '--cache-dir',
-        tempDir(),
-        '--backend',
-        'wasm',
-        'eval',
-        '--model',
-        modelDir,
-        '--out',
-        out,
-      ],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    const r = runCli(['--data-dir', folder, '--cache-dir', tempDir(), '--backend', 'wasm', 'eval', '--model', modelDir, '--out', out]);
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /class mapping \(by emotion name\)/);
     assert.match(r.stdout, /contempt \(no counterpart: masked\)/);

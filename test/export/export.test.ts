@@ -10,7 +10,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,10 +23,10 @@ import { PREPROCESSING } from '../../src/data/preprocess';
 import { loadExperiment, runExperiment, type StudyResult } from '../../src/exp/study';
 import { runLabels } from '../../src/exp/run';
 import { ExportError, exportModel, selectRun, type ExportResult, type FormatCheck } from '../../src/export';
-import { PROJECT_ROOT } from '../../src/util/paths';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
+import { runCli } from '../helpers/cli';
 
 const dataDir = realDataDir();
 /** Largest |logit difference| accepted between ONNX Runtime and tfjs (both float32; different summation orders). */
@@ -368,8 +367,7 @@ else {
   });
 
   test('the CLI prints the candidates and the choice, and a bad folder as one line without a stack trace', () => {
-    const cli = (args: string[]) =>
-      spawnSync(process.execPath, ['--require', 'tsx/cjs', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    const cli = runCli;
     const ok = cli(['--data-dir', dataDir, 'export', study.dir, '--formats', 'onnx', '--out', join(out, 'cli')]);
     assert.is(ok.status, 0, ok.stderr);
     const best = bestByPublicTest(study.dir).name;

@@ -13,8 +13,9 @@ import { saveLayersModel } from '../../src/models/io';
 import { createModel } from '../../src/models/registry';
 import '../../src/models';
 import { writeJsonAtomic } from '../../src/util/atomic';
+import { ROOT, runCli, type CliResult } from '../helpers/cli';
 
-export const root = join(__dirname, '..', '..');
+export const root = ROOT;
 
 /** Folder of the sample photos of @vladmandic/face-api (MIT), node_modules/@vladmandic/face-api/demo. */
 export const samplesDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
@@ -74,14 +75,9 @@ export async function writeModelFolder(
   return dir;
 }
 
-/** Runs the ferlab CLI (`npm run ferlab -- ...`) synchronously. */
-export function cli(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'src', 'cli', 'main.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    maxBuffer: 64 * 1024 * 1024,
-  });
+/** Runs the ferlab CLI (`npm run ferlab -- ...`) synchronously (test/helpers/cli.ts runCli). */
+export function cli(args: string[], env: Record<string, string> = {}): CliResult {
+  return runCli(args, { env });
 }
 
 /** The ffmpeg program the tests use (FERLAB_FFMPEG, else ffmpeg from PATH), or undefined when it does not run. */

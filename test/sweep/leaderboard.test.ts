@@ -6,14 +6,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SETTINGS } from '../../src/exp/config';
 import { changedSettings, compactValue, runsDataFrame, runsTable, runsTableRows } from '../../src/sweep/leaderboard';
 import { tempDir } from '../helpers/fixtures';
-
-const ROOT = join(__dirname, '..', '..');
+import { runCli } from '../helpers/cli';
 
 const write = (file: string, value: unknown) => {
   mkdirSync(join(file, '..'), { recursive: true });
@@ -207,11 +205,7 @@ test('printed rows, compact values, changed settings of a group, and the polars 
 });
 
 test('ferlab runs --json --sweep --sort time, and the table', () => {
-  const cli = (args: string[]) =>
-    spawnSync(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'src', 'cli', 'main.ts'), 'runs', '--runs-dir', dir, ...args], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+  const cli = (args: string[]) => runCli(['runs', '--runs-dir', dir, ...args]);
   const r = cli(['--sweep', 'sweep-x', '--sort', 'time', '--json']);
   assert.is(r.status, 0, r.stderr);
   assert.equal(

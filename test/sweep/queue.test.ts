@@ -10,7 +10,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSweep } from '../../src/sweep/load';
@@ -20,9 +20,8 @@ import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { noRedisReason, startRedis } from '../helpers/redis';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
+import { ROOT, runCli, spawnCli } from '../helpers/cli';
 
-const ROOT = join(__dirname, '..', '..');
-const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 const PASSWORD = 'test-pw-5f1c';
 
 function specFile(): string {
@@ -63,13 +62,9 @@ const board = (r: SweepResult) =>
   }));
 
 function startWorker(url: string, dataDir: string, logs: string[]): ChildProcess {
-  const w = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker', '--queue', url, '--data-dir', dataDir, '--backend', 'wasm'], {
-    cwd: ROOT,
-    env: { ...process.env, FERLAB_QUEUE_LOCK_MS: '2000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  w.stdout!.on('data', (d) => logs.push(String(d)));
-  w.stderr!.on('data', (d) => logs.push(String(d)));
+  const w = spawnCli(['worker', '--queue', url, '--data-dir', dataDir, '--backend', 'wasm'], { env: { FERLAB_QUEUE_LOCK_MS: '2000' } });
+  w.stdout.on('data', (d) => logs.push(String(d)));
+  w.stderr.on('data', (d) => logs.push(String(d)));
   return w;
 }
 
@@ -142,25 +137,15 @@ async function main(): Promise<void> {
 
   test('an unreachable Redis: clear error naming the URL without its password, exit 1, no sweep folder', () => {
     const runsDir = tempDir();
-    const r = spawnSync(
-      process.execPath,
-      ['--require', 'tsx/cjs', CLI, 'sweep', file, '--quick', '--queue', `redis://:${PASSWORD}@127.0.0.1:1`, '--runs-dir', runsDir, '--data-dir', dataDir],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-      },
-    );
-    const out = r.stdout + r.stderr;
+    const r = runCli(['sweep', file, '--quick', '--queue', `redis://:${PASSWORD}@127.0.0.1:1`, '--runs-dir', runsDir, '--data-dir', dataDir]);
+    const out = r.out;
     assert.is(r.status, 1, out);
     assert.match(out, /cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: connect ECONNREFUSED/);
     assert.not.ok(out.includes(PASSWORD), 'the password is not printed');
     assert.equal(readdirSync(runsDir), [], 'no sweep folder');
-    const w = spawnSync(process.execPath, ['--require', 'tsx/cjs', CLI, 'worker', '--queue', 'redis://127.0.0.1:1', '--data-dir', dataDir], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const w = runCli(['worker', '--queue', 'redis://127.0.0.1:1', '--data-dir', dataDir]);
     assert.is(w.status, 1);
-    assert.match(w.stdout + w.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    assert.match(w.out, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
   });
 
   test.run();

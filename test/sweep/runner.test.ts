@@ -8,7 +8,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSweep } from '../../src/sweep/load';
@@ -19,12 +18,10 @@ import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
+import { ROOT, runCli, spawnCli } from '../helpers/cli';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
-
-const ROOT = join(__dirname, '..', '..');
-const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 
 /** A spec file: a seeded random sweep over lr and label smoothing, 4 trials of 2 epochs on the quick slice. */
 function specFile(): string {
@@ -48,12 +45,6 @@ export const quick = defineQuickSweep({ slice: { train: 1280, val: 320, test: 32
 `,
   );
   return file;
-}
-
-/** Runs the CLI to the end. */
-function runCli(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', CLI, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { status: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
 }
 
 const drop = dropTimings;
@@ -185,14 +176,7 @@ if (dataDir) {
 
   test('SIGKILL of the coordinator with a trial complete and one running, then --resume: nothing reruns, same trials as uninterrupted', async () => {
     const runsDir = tempDir('ferlab-sweep-kill-');
-    const child = spawn(
-      process.execPath,
-      ['--require', 'tsx/cjs', CLI, 'sweep', spec, '--quick', '--workers', '2', '--data-dir', dataDir!, '--runs-dir', runsDir, '--no-progress'],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawnCli(['sweep', spec, '--quick', '--workers', '2', '--data-dir', dataDir!, '--runs-dir', runsDir, '--no-progress']);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
