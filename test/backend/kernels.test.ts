@@ -17,7 +17,7 @@ const GEMM_TOL = 2e-5;
 const EW_TOL = 1e-6;
 
 type Pad = 'same' | 'valid';
-const convCases: Array<{ x: [number, number, number, number]; k: number; co: number; stride: number; pad: Pad; path: string }> = [
+const convCases: Array<{ x: [number, number, number, number]; k: number; co: number; stride: number; pad: Pad; path: string; winograd?: '4' }> = [
   { x: [2, 9, 9, 8], k: 3, co: 16, stride: 1, pad: 'same', path: 'winograd' },
   { x: [2, 7, 11, 4], k: 3, co: 12, stride: 1, pad: 'valid', path: 'winograd, odd sizes' },
   { x: [3, 12, 12, 16], k: 3, co: 8, stride: 1, pad: 'same', path: 'winograd, 12x12 (winograd weight gradient)' },
@@ -28,11 +28,18 @@ const convCases: Array<{ x: [number, number, number, number]; k: number; co: num
   { x: [3, 16, 16, 1], k: 3, co: 8, stride: 1, pad: 'same', path: 'one input channel (XNNPACK forward, im2col weight gradient)' },
   { x: [2, 4, 4, 32], k: 3, co: 16, stride: 1, pad: 'same', path: 'small map (im2col weight gradient)' },
   { x: [2, 30, 30, 8], k: 3, co: 8, stride: 1, pad: 'same', path: 'large map (direct chunked weight gradient)' },
+  // FERLAB_WINOGRAD=4: F(4x4, 3x3) on maps of 8x8 and up (forward and input gradient; smaller maps stay F(2x2))
+  { x: [2, 12, 12, 16], k: 3, co: 8, stride: 1, pad: 'same', path: 'winograd F(4x4), 12x12: whole tiles', winograd: '4' },
+  { x: [2, 9, 11, 8], k: 3, co: 12, stride: 1, pad: 'same', path: 'winograd F(4x4), 9x11: partial edge tiles', winograd: '4' },
+  { x: [2, 13, 10, 4], k: 3, co: 20, stride: 1, pad: 'valid', path: 'winograd F(4x4), valid 11x8 output, input gradient padded 2', winograd: '4' },
+  { x: [1, 24, 24, 32], k: 3, co: 36, stride: 1, pad: 'same', path: 'winograd F(4x4), 24x24 as in deep (channels not a multiple of 8)', winograd: '4' },
 ];
 
 for (const c of convCases) {
   test(`conv2d forward and gradients match cpu: ${JSON.stringify(c.x)} k${c.k} -> ${c.co}, stride ${c.stride}, ${c.pad} (${c.path})`, async () => {
     const [, , , ci] = c.x;
+    const before = process.env.FERLAB_WINOGRAD;
+    if (c.winograd) process.env.FERLAB_WINOGRAD = c.winograd;
     const r = await onBothBackends(() => {
       const x = tf.tensor4d(
         values(
@@ -49,6 +56,9 @@ for (const c of convCases) {
         w,
       ]);
       return [y, dx, dw];
+    }).finally(() => {
+      if (before === undefined) delete process.env.FERLAB_WINOGRAD;
+      else process.env.FERLAB_WINOGRAD = before;
     });
     assertClose(r, GEMM_TOL, JSON.stringify(c), ['forward', 'input gradient', 'filter gradient']);
   });

@@ -81,6 +81,9 @@ export interface KernelExports {
   winoOutput(m: number, N: number, TH: number, TW: number, OH: number, OW: number, J: number, out: number): void;
   winoDy(dy: number, N: number, OH: number, OW: number, C: number, TH: number, TW: number, out: number): void;
   winoWgradOutput(s: number, CI: number, CO: number, out: number): void;
+  winoFilter4(w: number, CI: number, CO: number, transpose: number, out: number): void;
+  winoInput4(x: number, N: number, H: number, W: number, C: number, pt: number, pl: number, TH: number, TW: number, out: number): void;
+  winoOutput4(m: number, N: number, TH: number, TW: number, OH: number, OW: number, J: number, out: number): void;
   sumRows(x: number, M: number, C: number, out: number, scratch: number): void;
   bnStats(x: number, M: number, C: number, mean: number, variance: number, scratch: number): void;
   affineRows(x: number, M: number, C: number, scale: number, shift: number, relu: number, y: number): void;

@@ -2,5 +2,6 @@
 import './simd';
 export { packWeights, im2col, igemm, wgrad, wgradScratchBytes } from './conv';
 export { winoFilter, winoInput, winoOutput, winoDy, winoWgradOutput } from './winograd';
+export { winoFilter4, winoInput4, winoOutput4 } from './winograd4';
 export { sumRows, bnStats, affineRows, bnGradSums, bnGradApply, reluGrad, maxPoolGrad, maxPoolGradTiled, dropout, biasAct, adamStep } from './ops';
 export { dwInputGrad, dwInputGradScratchBytes, dwFilterGrad, dwFilterGradScratchBytes } from './depthwise';

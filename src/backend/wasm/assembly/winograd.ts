@@ -64,7 +64,7 @@ export function winoFilter(w: usize, CI: i32, CO: i32, transpose: i32, out: usiz
 }
 
 // @ts-ignore: decorator
-@inline function ld(x: usize, ok: bool): v128 {
+@inline export function ld(x: usize, ok: bool): v128 {
   let v = f32x4.splat(0);
   if (ok) v = v128.load(x); // never read outside the image: those addresses may not exist
   return v;

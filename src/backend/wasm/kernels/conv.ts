@@ -6,7 +6,7 @@ import { K, round8, size, stock, zeros, type Args } from './shared';
 
 /**
  * Convolution kernels: Conv2D, FusedConv2D (bias + relu), Conv2DBackpropInput and Conv2DBackpropFilter, as Winograd
- * F(2x2, 3x3) / F(3x3, 2x2) where it fits, else ferlab's implicit GEMM or explicit patches (im2col).
+ * F(2x2, 3x3) or F(4x4, 3x3) / F(3x3, 2x2) where it fits, else ferlab's implicit GEMM or explicit patches (im2col).
  */
 
 function convGeom(xShape: number[], filterShape: number[], attrs: NamedAttrMap, withDilations: boolean): ConvGeom | null {
@@ -54,21 +54,35 @@ const SMALL_MAP = 64;
 const WINOGRAD_WGRAD_MAX_MAP = 256;
 
 /**
- * Whether a convolution (or its input gradient) runs as Winograd F(2x2, 3x3): 3x3 filters, unit stride and
- * dilation, maps of at least 6x6 (on 3x3 maps most of each 4x4 tile would be padding) and channel counts that are
- * multiples of 4 (the transforms work on 4 channels at a time).
+ * Whether a convolution (or its input gradient) runs as Winograd: 3x3 filters, unit stride and dilation, maps of at
+ * least 6x6 (on 3x3 maps most of each 4x4 tile would be padding) and channel counts that are multiples of 4 (the
+ * transforms work on 4 channels at a time).
  */
 function winogradFits(g: ConvGeom): boolean {
   return g.KH === 3 && g.KW === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.OH >= 6 && g.OW >= 6 && g.CI % 4 === 0 && g.CO % 4 === 0;
 }
 
+/** Smallest output map side on which F(4x4, 3x3) is used when enabled: on 6x6 maps its 8x8 of tiles would be 44% padding. */
+const WINOGRAD4_MIN_SIDE = 8;
+
 /**
- * Winograd F(2x2, 3x3) convolution of src [N, H, W, K] into a new [N, OH, OW, J] tensor: transformed filters,
- * transformed 4x4 input tiles, 16 GEMMs on igemm (one per transformed position), output transform.
+ * Output tile side of the Winograd convolution for an output map of OH x OW: 4 = F(4x4, 3x3) (winograd4.ts), 2 =
+ * F(2x2, 3x3) (winograd.ts). `FERLAB_WINOGRAD=4` turns F(4x4) on for maps of at least 8x8; the default is F(2x2),
+ * whose numbers the committed results were measured with.
+ */
+function winogradTile(OH: number, OW: number): 2 | 4 {
+  return process.env.FERLAB_WINOGRAD === '4' && OH >= WINOGRAD4_MIN_SIDE && OW >= WINOGRAD4_MIN_SIDE ? 4 : 2;
+}
+
+/**
+ * Winograd convolution of src [N, H, W, K] into a new [N, OH, OW, J] tensor: transformed filters, transformed input
+ * tiles, one GEMM on igemm per transformed position ((tile + 2)^2 of them), output transform.
+ * tile = 2: F(2x2, 3x3) on 4x4 input tiles; 4: F(4x4, 3x3) on 6x6 input tiles.
  * transpose = 0: forward conv (K = CI, J = CO); 1: input gradient (src = dy, K = CO, J = CI, rotated filter).
  */
 function winogradConv(
   k: WasmKernels,
+  tile: 2 | 4,
   src: number,
   N: number,
   H: number,
@@ -84,29 +98,31 @@ function winogradConv(
   pt: number,
   pl: number,
 ): TensorInfo {
-  const TH = Math.ceil(OH / 2);
-  const TW = Math.ceil(OW / 2);
+  const P = (tile + 2) * (tile + 2);
+  const TH = Math.ceil(OH / tile);
+  const TW = Math.ceil(OW / tile);
   const TT = N * TH * TW;
   const panel = round8(J) * K * 4;
-  const U = k.scratch('winoU', 16 * panel);
-  const V = k.scratch('winoV', 16 * TT * K * 4);
-  const M = k.scratch('winoM', 16 * TT * J * 4);
+  const U = k.scratch('winoU', P * panel);
+  const V = k.scratch('winoV', P * TT * K * 4);
+  const M = k.scratch('winoM', P * TT * J * 4);
   const zero = zeros(k, K);
   const ptrs = k.scratch('ptrs', 16);
   const out = k.output([N, OH, OW, J]);
-  k.exports.winoFilter(filter, CI, CO, transpose, U);
-  k.exports.winoInput(src, N, H, W, K, pt, pl, TH, TW, V);
-  for (let p = 0; p < 16; p++) {
-    k.exports.igemm(0, V + p * TT * K * 4, 1, 1, TT, K, U + p * panel, 1, 1, J, M + p * TT * J * 4, 1, TT, 1, 1, 1, 1, 0, 0, zero, ptrs);
+  const e = k.exports;
+  (tile === 4 ? e.winoFilter4 : e.winoFilter)(filter, CI, CO, transpose, U);
+  (tile === 4 ? e.winoInput4 : e.winoInput)(src, N, H, W, K, pt, pl, TH, TW, V);
+  for (let p = 0; p < P; p++) {
+    e.igemm(0, V + p * TT * K * 4, 1, 1, TT, K, U + p * panel, 1, 1, J, M + p * TT * J * 4, 1, TT, 1, 1, 1, 1, 0, 0, zero, ptrs);
   }
-  k.exports.winoOutput(M, N, TH, TW, OH, OW, J, k.ptr(out));
+  (tile === 4 ? e.winoOutput4 : e.winoOutput)(M, N, TH, TW, OH, OW, J, k.ptr(out));
   return out;
 }
 
 /** Forward convolution into a new [N, OH, OW, CO] tensor (Winograd where it fits, else ferlab's implicit GEMM). */
 function convForward(k: WasmKernels, x: TensorInfo, filter: TensorInfo, g: ConvGeom): TensorInfo {
   if (winogradFits(g) && process.env.FERLAB_WINOGRAD !== '0') {
-    return winogradConv(k, k.ptr(x), g.N, g.H, g.W, g.CI, k.ptr(filter), g.CI, g.CO, 0, g.CO, g.OH, g.OW, g.pt, g.pl);
+    return winogradConv(k, winogradTile(g.OH, g.OW), k.ptr(x), g.N, g.H, g.W, g.CI, k.ptr(filter), g.CI, g.CO, 0, g.CO, g.OH, g.OW, g.pt, g.pl);
   }
   const T = g.KH * g.KW;
   const packed = k.scratch('wpack', T * g.CI * round8(g.CO) * 4);
@@ -179,7 +195,7 @@ export function conv2DBackpropInput(args: Args): TensorInfo {
   const k = K(args.backend);
   if (winogradFits(g) && process.env.FERLAB_WINOGRAD !== '0') {
     // the input gradient of a stride-1 3x3 conv is a 3x3 conv of dy with the rotated filter, padded 2 - pad
-    return winogradConv(k, k.ptr(dy), g.N, g.OH, g.OW, g.CO, k.ptr(filter), g.CI, g.CO, 1, g.CI, g.H, g.W, 2 - g.pt, 2 - g.pl);
+    return winogradConv(k, winogradTile(g.H, g.W), k.ptr(dy), g.N, g.OH, g.OW, g.CO, k.ptr(filter), g.CI, g.CO, 1, g.CI, g.H, g.W, 2 - g.pt, 2 - g.pl);
   }
   const T = g.KH * g.KW;
   const packed = k.scratch('wpack', T * g.CO * round8(g.CI) * 4);
