@@ -6,16 +6,22 @@ import { formatSeconds } from '../util/format';
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /**
- * One row per run of the results table: the numbers `npm run exp` prints and README quotes. Failed runs (study
- * results with `failed`) come last, marked FAILED with their epoch and error.
+ * One row per run of the results table: the numbers `npm run exp` prints and README quotes. When a run of the study
+ * used test-time augmentation (setting `tta`), two columns follow macro-F1: its PrivateTest accuracy with TTA (and the
+ * kind) and the TTA macro-F1 ('-' for runs without). Failed runs (study results with `failed`) come last, marked
+ * FAILED with their epoch and error.
  */
 export function resultRows(r: Pick<StudyResult, 'runs'> & { failed?: StudyResult['failed'] }): Array<Record<string, string | number>> {
+  const anyTta = r.runs.some((s) => s.tta);
+  const ttaCols = (s?: RunSummary) =>
+    anyTta ? { 'TTA test acc': s?.tta ? `${pct(s.tta.test.accuracy)} (${s.tta.tta})` : '-', 'TTA macro-F1': s?.tta ? s.tta.test.macroF1.toFixed(3) : '-' } : {};
   const ok = r.runs.map((s) => ({
     run: s.name,
     model: s.model,
     labels: s.labels,
     'test acc': pct(s.test.accuracy),
     'macro-F1': s.test.macroF1.toFixed(3),
+    ...ttaCols(s),
     'cross acc': s.cross ? `${pct(s.cross.metrics.accuracy)} (${s.cross.to === 'fer' ? 'FER' : 'FER+'})` : '-',
     epochs: `${s.bestEpoch}/${s.epochs}`,
     'train time': formatSeconds(s.trainSeconds),
@@ -29,6 +35,7 @@ export function resultRows(r: Pick<StudyResult, 'runs'> & { failed?: StudyResult
       labels: f.labels,
       'test acc': `FAILED${f.epoch !== null ? ` (epoch ${f.epoch})` : ''}`,
       'macro-F1': '-',
+      ...ttaCols(),
       'cross acc': msg.length > 80 ? `${msg.slice(0, 77)}...` : msg,
       epochs: '-',
       'train time': '-',
@@ -72,7 +79,7 @@ export function resultsMarkdown(r: StudyResult): string {
     `Command: \`npm run exp -- ${r.experiment}${r.quick ? ' --quick' : ''}\` · ${r.runs.length} runs finished${failed.length ? `, ${failed.length} FAILED (${failed.map((f) => f.name).join(', ')})` : ''} on ${r.workers} workers · wall time ${formatSeconds(r.wallSeconds)}`,
     `Backend: ${r.environment.backend} · ${r.environment.cpu} (${r.environment.cores} cores) · Node ${r.environment.node} · ferlab ${r.environment.commit ?? r.environment.ferlab}`,
     '',
-    "test acc / macro-F1: PrivateTest of the run's label set (FER+ sets: majority labels) with the best-PublicTest-accuracy epoch; cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes); epochs: best/trained.",
+    `test acc / macro-F1: PrivateTest of the run's label set (FER+ sets: majority labels) with the best-PublicTest-accuracy epoch;${r.runs.some((s) => s.tta) ? ' TTA test acc / TTA macro-F1: the same model and epoch with test-time augmentation (flip: the image and its mirror; tencrop: 4 corner and centre crops and their mirrors; softmax averaged);' : ''} cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes); epochs: best/trained.`,
     '',
     `| ${cols.join(' | ')} |`,
     `| ${cols.map(() => '---').join(' | ')} |`,
