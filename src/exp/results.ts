@@ -13,7 +13,7 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
  */
 export function resultRows(r: Pick<StudyResult, 'runs'> & { failed?: StudyResult['failed'] }): Array<Record<string, string | number>> {
   const anyTta = r.runs.some((s) => s.tta);
-  const ttaCols = (s?: RunSummary) =>
+  const ttaCols = (s?: RunSummary): Record<string, string> =>
     anyTta ? { 'TTA test acc': s?.tta ? `${pct(s.tta.test.accuracy)} (${s.tta.tta})` : '-', 'TTA macro-F1': s?.tta ? s.tta.test.macroF1.toFixed(3) : '-' } : {};
   const ok = r.runs.map((s) => ({
     run: s.name,
