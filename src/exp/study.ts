@@ -68,6 +68,8 @@ export interface StudyResult {
   failed: FailedRun[];
   /** Wall time of this invocation (s; a resumed study counts from the resume). */
   wallSeconds: number;
+  /** True when this invocation was a `--resume`: wallSeconds then leaves out the time before it (absent otherwise). */
+  resumed?: boolean;
   workers: number;
   environment: Environment;
 }
@@ -316,6 +318,7 @@ async function executeStudy(
     runs: finished,
     failed: failures,
     wallSeconds: (performance.now() - t0) / 1000,
+    ...(resume ? { resumed: true } : {}),
     workers,
     environment: env,
   };

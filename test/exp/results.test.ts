@@ -1,11 +1,12 @@
 /**
  * The results table (src/exp/results.ts resultRows / resultsMarkdown): the TTA columns appear only when a run of the
  * study used test-time augmentation, with that run's TTA accuracy and kind, and '-' for the other runs and for failed
- * ones; the plain columns are unchanged. Expected cells are written out by hand from the inputs.
+ * ones; the plain columns are unchanged; a resumed study's wall time says what it leaves out. Expected cells are
+ * written out by hand from the inputs.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { resultRows } from '../../src/exp/results';
+import { resultRows, resultsMarkdown } from '../../src/exp/results';
 import type { RunSummary } from '../../src/exp/run';
 import type { StudyResult } from '../../src/exp/study';
 
@@ -58,6 +59,22 @@ test('a run with TTA: its accuracy and kind after macro-F1; "-" for runs without
   assert.is(rows[2]['test acc'], 'FAILED (epoch 2)');
   assert.is(rows[2]['TTA test acc'], '-');
   assert.equal(Object.keys(rows[2]), Object.keys(rows[0]), 'failed rows have the same columns');
+});
+
+test('results.md: a resumed study says its wall time leaves out the sessions before the --resume', () => {
+  const base = {
+    experiment: 'default',
+    quick: false,
+    dir: '/x',
+    runs: [summary('a', 0.8, 0.6)],
+    failed: [],
+    wallSeconds: 90,
+    workers: 2,
+    environment: { backend: 'wasm', cpu: 'cpu', cores: 2, node: 'v20', ferlab: '0.1.0' },
+  } as unknown as StudyResult;
+  const header = (r: StudyResult) => resultsMarkdown(r).split('\n')[2];
+  assert.is(header(base), 'Command: `npm run exp -- default` · 1 runs finished on 2 workers · wall time 1m30s');
+  assert.is(header({ ...base, resumed: true }), header(base) + ' (since the last --resume; earlier sessions not counted)');
 });
 
 test.run();

@@ -95,6 +95,7 @@ if (dataDir) {
     assert.is(r.status, 0, r.out);
     assert.match(r.out, /resuming 'default' \(quick\)/);
     assertSameRecords(reference, dir);
+    assert.match(readFileSync(join(dir, 'results.md'), 'utf8'), /wall time \S+ \(since the last --resume; earlier sessions not counted\)/);
   });
 
   test('SIGKILL between the checkpoint temp write and its rename: the previous checkpoint is used', () => {
