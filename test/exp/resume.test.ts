@@ -104,8 +104,16 @@ if (dataDir) {
     const killed = runCli(cliArgs(runsDir), { env: { FERLAB_TEST_KILL_BEFORE_RENAME: 'checkpoint.bin:2' } });
     assert.is(killed.signal, 'SIGKILL', killed.out);
     const dir = studyDir(runsDir);
-    const temps = RUNS.flatMap((run) => (existsSync(join(dir, run)) ? readdirSync(join(dir, run)).filter((f) => f.startsWith('checkpoint.bin.tmp-')) : []));
-    assert.is(temps.length, 1, `one temporary checkpoint left by the kill: ${temps}`);
+    // each worker thread counts its own checkpoint writes (src/util/atomic.ts), so when both workers reach their second
+    // write within the same moment, both temporary files are left before the SIGKILL lands: one or two, never more, at
+    // most one per run
+    const temps = RUNS.map((run) => (existsSync(join(dir, run)) ? readdirSync(join(dir, run)).filter((f) => f.startsWith('checkpoint.bin.tmp-')) : []));
+    const left = temps.flat();
+    assert.ok(left.length >= 1 && left.length <= 2, `one or two temporary checkpoints left by the kill: ${left}`);
+    assert.ok(
+      temps.every((t) => t.length <= 1),
+      `at most one per run: ${JSON.stringify(temps)}`,
+    );
     const r = runCli(cliArgs(runsDir, ['--resume', dir]));
     assert.is(r.status, 0, r.out);
     assertSameRecords(reference, dir);
