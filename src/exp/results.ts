@@ -79,7 +79,7 @@ export function resultsMarkdown(r: StudyResult): string {
     `Command: \`npm run exp -- ${r.experiment}${r.quick ? ' --quick' : ''}\` · ${r.runs.length} runs finished${failed.length ? `, ${failed.length} FAILED (${failed.map((f) => f.name).join(', ')})` : ''} on ${r.workers} workers · wall time ${formatSeconds(r.wallSeconds)}${r.resumed ? ' (since the last --resume; earlier sessions not counted)' : ''}`,
     `Backend: ${r.environment.backend} · ${r.environment.cpu} (${r.environment.cores} cores) · Node ${r.environment.node} · ferlab ${r.environment.commit ?? r.environment.ferlab}`,
     '',
-    `test acc / macro-F1: PrivateTest of the run's label set (FER+ sets: majority labels) with the best-PublicTest-accuracy epoch;${r.runs.some((s) => s.tta) ? ' TTA test acc / TTA macro-F1: the same model and epoch with test-time augmentation (flip: the image and its mirror; tencrop: 4 corner and centre crops and their mirrors; softmax averaged);' : ''} cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes); epochs: best/trained.`,
+    `test acc / macro-F1: PrivateTest of the run's label set (FER+ sets: majority labels) with the best-PublicTest-accuracy epoch;${cols.includes('TTA test acc') ? ' TTA test acc / TTA macro-F1: the same model and epoch with test-time augmentation (flip: the image and its mirror; tencrop: 4 corner and centre crops and their mirrors; softmax averaged);' : ''} cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes); epochs: best/trained.`,
     '',
     `| ${cols.join(' | ')} |`,
     `| ${cols.map(() => '---').join(' | ')} |`,

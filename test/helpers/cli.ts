@@ -27,8 +27,6 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Working directory (default: the project root). */
   cwd?: string;
-  /** Text written to the process's standard input ({@link runCli} only). */
-  input?: string;
 }
 
 /** What a finished CLI process left: exit status or signal, its two streams, and both joined. */
@@ -61,7 +59,6 @@ export function runTsx(file: string, args: readonly string[] = [], opts: CliOpti
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     env: childEnv(opts.env),
-    input: opts.input,
     maxBuffer: 64 << 20,
   });
   const stdout = r.stdout ?? '';
@@ -73,7 +70,7 @@ export function runTsx(file: string, args: readonly string[] = [], opts: CliOpti
  * Starts `ferlab ARGS` without waiting (to kill it mid-run, or to talk to a server it starts): no standard input,
  * stdout and stderr piped (`child.stdout` and `child.stderr` are set).
  */
-export function spawnCli(args: readonly string[], opts: Omit<CliOptions, 'input'> = {}): ChildProcessByStdio<null, Readable, Readable> {
+export function spawnCli(args: readonly string[], opts: CliOptions = {}): ChildProcessByStdio<null, Readable, Readable> {
   return spawn(process.execPath, tsxArgs(CLI, args), { cwd: opts.cwd ?? ROOT, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
