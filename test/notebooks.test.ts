@@ -11,11 +11,11 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ROOT as root, runTsx } from './helpers/cli';
 import { noRealDataReason, realDataDir } from './helpers/realdata';
 import { skipFile, skipFileUnlessCI } from './helpers/skip';
 import { tempDir } from './helpers/fixtures';
 
-const root = join(__dirname, '..');
 const hasJupyter = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['-c', 'import jupyter_client, nbconvert'], { stdio: 'ignore' }).status === 0);
 const dataDir = realDataDir();
 
@@ -29,13 +29,11 @@ if (!hasJupyter) {
 } else {
   test('all five notebooks execute with zero cell errors on the quick slice and draw plotly figures', () => {
     const out = join(root, 'test-output', 'notebooks');
-    const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', join(root, 'scripts', 'notebooks.ts'), '--execute', '--quick', '--out', out], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, FERLAB_DATA_DIR: dataDir, FERLAB_RUNS_DIR: tempDir('ferlab-nb-runs-'), JUPYTER_DATA_DIR: tempDir('ferlab-nb-jupyter-') },
-      maxBuffer: 256 << 20,
+    const r = runTsx(join(root, 'scripts', 'notebooks.ts'), ['--execute', '--quick', '--out', out], {
+      env: { FERLAB_DATA_DIR: dataDir, FERLAB_RUNS_DIR: tempDir('ferlab-nb-runs-'), JUPYTER_DATA_DIR: tempDir('ferlab-nb-jupyter-') },
+      maxBuffer: 256 << 20, // nbconvert's progress and the notebooks' outputs
     });
-    assert.is(r.status, 0, `notebook execution failed:\n${(r.stdout + r.stderr).slice(-4000)}`);
+    assert.is(r.status, 0, `notebook execution failed:\n${r.out.slice(-4000)}`);
     const sources = readdirSync(join(root, 'notebooks')).filter((f) => f.endsWith('.ipynb'));
     assert.equal(sources.sort(), [
       '01-data-fer-vs-ferplus.ipynb',

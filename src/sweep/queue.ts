@@ -9,7 +9,7 @@ import type { RunSummary } from '../exp/run';
 import { workerCode, type PoolEvents, type RunQueue } from '../exp/study';
 import type { FromWorker, ToWorker, WorkerInit } from '../exp/worker';
 import type { EpochRecord } from '../train/loop';
-import { assertRedisReachable, redactRedisUrl, redisClient } from './redis';
+import { assertRedisReachable, lostAfterMs, redactRedisUrl, redisClient, watchRedis } from './redis';
 
 /**
  * Sweeps across machines through BullMQ (a job queue on Redis; bullmq + ioredis from npm, Redis from Debian's
@@ -27,6 +27,13 @@ import { assertRedisReachable, redactRedisUrl, redisClient } from './redis';
  * same result); the coordinator only ever writes a finished trial's record. Job ids are `<sweep folder>--<run>`, so a
  * coordinator resumed after a crash finds the jobs it had queued (finished ones included) instead of queueing them
  * again.
+ *
+ * A coordinator whose Redis stops answering (stopped, restarted, unreachable) waits up to FERLAB_QUEUE_LOST_MS (default
+ * 60 s, {@link watchRedis}) for it: when it answers again, every job the coordinator waits for that Redis no longer
+ * holds (a restart without persistence) is queued again under the same id (the trial restarts from its first epoch,
+ * same seed, same result); when it does not, the coordinator stops with `lost the connection to Redis at <url>` and
+ * the sweep keeps those trials as `running`, so `--resume` trains them again. Workers wait for Redis as long as it
+ * takes (BullMQ reconnects).
  *
  * Passwords in URLs (`redis://:pw@host`) never reach logs or records: everything ferlab prints goes through
  * {@link redactRedisUrl}.
@@ -66,9 +73,17 @@ const decideKey = (jobId: string, epoch: number) => `ferlab:decide:${jobId}:${ep
  * Coordinator side: trains the runs of `queue` on remote workers, keeping up to `slots` jobs queued or running at a
  * time (as many as there are worker processes is a good value), with the same events as the local pool
  * (src/exp/study.ts runOnWorkers): the run record of `r` is written to `<dir>/<r.name>` when its job ends.
+ * @param init.log where lines about lost and re-queued jobs go (default: none).
  * @throws Error `cannot reach Redis at <url>` (password redacted) when the queue is unreachable, before any job.
+ * @throws Error `lost the connection to Redis at <url>: no answer for N s ...` when Redis stops answering for longer
+ *   than FERLAB_QUEUE_LOST_MS mid-sweep; records of jobs that ended before are written, nothing else is.
  */
-export async function runOnQueue(queue: RunQueue, slots: number, init: { dir: string; url: string }, ev: PoolEvents): Promise<void> {
+export async function runOnQueue(
+  queue: RunQueue,
+  slots: number,
+  init: { dir: string; url: string; log?: (line: string) => void },
+  ev: PoolEvents,
+): Promise<void> {
   await assertRedisReachable(init.url);
   const connection = redisClient(init.url);
   const answers = redisClient(init.url);
@@ -77,6 +92,8 @@ export async function runOnQueue(queue: RunQueue, slots: number, init: { dir: st
   const events = new QueueEvents(TRIAL_QUEUE, { connection: eventsConnection });
   const sweep = basename(init.dir);
   const runs = new Map<string, RunConfig>(); // job id -> run
+  const jobData = (run: RunConfig): TrialJob => ({ sweep, run, decide: ev.decide !== undefined });
+  const jobOpts = (jobId: string) => ({ jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
   events.on('progress', ({ jobId, data }) => {
     const run = runs.get(jobId);
     const p = data as Progress;
@@ -96,8 +113,25 @@ export async function runOnQueue(queue: RunQueue, slots: number, init: { dir: st
       }
     }
   });
-  for (const c of [connection, answers, eventsConnection]) c.on('error', () => {}); // reported by the calls that fail
+  // reported by the calls that fail, or by the watch below when Redis is gone (else BullMQ prints every reconnection error)
+  for (const c of [connection, answers, eventsConnection]) c.on('error', () => {});
+  q.on('error', () => {});
+  events.on('error', () => {});
   await events.waitUntilReady();
+  // Redis back after answering no PINGs: queue again every awaited job it no longer holds (restarted without
+  // persistence); waitUntilFinished listens by job id, so the waiting coordinator takes the new job's result
+  const requeueLost = async () => {
+    for (const [jobId, run] of runs) {
+      if (await q.getJob(jobId)) continue;
+      await q.add('trial', jobData(run), jobOpts(jobId));
+      init.log?.(`  ${run.name}: Redis no longer held its job ${jobId}: queued again (the trial starts over)`);
+    }
+  };
+  const watch = watchRedis(answers, init.url, lostAfterMs(), () => {
+    init.log?.(`ferlab: Redis at ${redactRedisUrl(init.url)} answers again`);
+    requeueLost().catch((e) => init.log?.(`ferlab: could not check the queued jobs after Redis came back: ${(e as Error).message}`));
+  });
+  let failed = false;
   try {
     const inFlight = new Set<Promise<void>>();
     const one = async (run: RunConfig): Promise<void> => {
@@ -108,7 +142,7 @@ export async function runOnQueue(queue: RunQueue, slots: number, init: { dir: st
         await job.remove();
         job = undefined;
       }
-      job ??= await q.add('trial', { sweep, run, decide: ev.decide !== undefined }, { jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
+      job ??= await q.add('trial', jobData(run), jobOpts(jobId));
       let result: TrialResult;
       try {
         result = (await job.waitUntilFinished(events)) as TrialResult;
@@ -139,11 +173,16 @@ export async function runOnQueue(queue: RunQueue, slots: number, init: { dir: st
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
-      await Promise.race(inFlight);
+      await Promise.race([...inFlight, watch.lost]);
     }
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    await events.close();
-    await q.close();
+    watch.stop();
+    const closing = Promise.allSettled([events.close(), q.close()]);
+    // with Redis gone (the usual failure here), BullMQ's close would wait for it: give it a moment, then drop the connections
+    await (failed ? Promise.race([closing, new Promise((r) => setTimeout(r, 1000))]) : closing);
     // connections passed to BullMQ stay open on close(): end them here
     for (const c of [connection, answers, eventsConnection]) c.disconnect();
   }

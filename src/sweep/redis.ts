@@ -75,3 +75,81 @@ export async function assertRedisReachable(url: string, timeoutMs = 3000): Promi
     client.disconnect();
   }
 }
+
+/** How long (ms) a coordinator waits for a lost Redis to answer again before it stops (FERLAB_QUEUE_LOST_MS). */
+export function lostAfterMs(): number {
+  const v = Number(process.env.FERLAB_QUEUE_LOST_MS);
+  return v > 0 ? v : 60_000;
+}
+
+/** A running {@link watchRedis}. */
+export interface RedisWatch {
+  /** Rejects with `lost the connection to Redis at <redacted url>: ...` once Redis has not answered for `lostMs`. */
+  lost: Promise<never>;
+  /** Ends the watch (the pending PING, if any, is left to the client). */
+  stop: () => void;
+}
+
+/**
+ * Watches a Redis connection by PING every min(lostMs / 4, 5 s), each answer awaited for at most that long: a server
+ * that stopped or became unreachable (no TCP reset needed) shows as PINGs without answer, a restart as the socket
+ * closing. ioredis reconnects by itself and BullMQ's calls wait for it, so without this watch a coordinator whose
+ * Redis is gone waits forever. Our own code: neither ioredis nor BullMQ says "this connection has been down for N
+ * seconds" (ioredis' retryStrategy counts attempts, not time, and ends the client when it gives up).
+ * @param client an ioredis client that is not used for blocking commands (a PING behind a BLPOP would wait for it).
+ * @param onBack called when a PING is answered after an unanswered one or a closed socket (e.g. Redis restarted: the
+ *   caller checks that its jobs survived).
+ */
+export function watchRedis(client: IORedis, url: string, lostMs: number, onBack: () => void): RedisWatch {
+  const every = Math.max(10, Math.min(lostMs / 4, 5000));
+  let downSince: number | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let reject!: (e: Error) => void;
+  const lost = new Promise<never>((_, r) => (reject = r));
+  lost.catch(() => {}); // a caller that stopped listening must not see an unhandled rejection
+  const tick = async (): Promise<void> => {
+    const sent = Date.now();
+    const answered = await Promise.race([
+      client.ping().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((r) => setTimeout(() => r(false), every).unref()),
+    ]);
+    if (stopped) return;
+    const now = Date.now();
+    if (answered) {
+      if (downSince !== undefined) {
+        downSince = undefined;
+        onBack();
+      }
+    } else {
+      downSince ??= sent;
+      if (now - downSince >= lostMs) {
+        stopped = true;
+        reject(
+          new Error(
+            `lost the connection to Redis at ${redactRedisUrl(url)}: no answer for ${Math.round((now - downSince) / 1000)} s (the limit is ${lostMs / 1000} s, FERLAB_QUEUE_LOST_MS)`,
+          ),
+        );
+        return;
+      }
+    }
+    timer = setTimeout(() => void tick(), Math.max(0, every - (now - sent))).unref();
+  };
+  // a restart faster than one PING interval shows only as the socket closing: count that as down too
+  const closed = () => {
+    if (!stopped) downSince ??= Date.now();
+  };
+  client.on('close', closed);
+  timer = setTimeout(() => void tick(), every).unref();
+  return {
+    lost,
+    stop: () => {
+      stopped = true;
+      client.removeListener('close', closed);
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

@@ -504,9 +504,11 @@ async function execute(
     engine.ask(); // the budget is spent: ask() says so (sets stopReason) without creating a trial
   } else {
     const pool = opts.queue
-      ? (q: RunQueue, n: number, init: { dir: string }, ev: PoolEvents) => runOnQueue(q, n, { dir: init.dir, url: opts.queue! }, ev)
+      ? (q: RunQueue, n: number, init: { dir: string }, ev: PoolEvents) => runOnQueue(q, n, { dir: init.dir, url: opts.queue!, log }, ev)
       : runOnWorkers;
-    await pool(
+    // a pool that throws (the queue's Redis lost) ends the sweep as failed: its trials still running stay running in the
+    // journal, and --resume trains them again
+    const pooled = pool(
       queue,
       workers,
       { dir, dataDir: ctx.dataDir, cacheDir: ctx.cacheDir, backend: ctx.backend },
@@ -564,6 +566,11 @@ async function execute(
         },
       },
     );
+    try {
+      await pooled;
+    } catch (e) {
+      fatal ??= e as Error;
+    }
   }
 
   const unfinished = engine.trials().filter((t) => t.state === 'running');

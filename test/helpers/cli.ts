@@ -27,6 +27,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Working directory (default: the project root). */
   cwd?: string;
+  /** Bytes of stdout or stderr kept by {@link runCli} / {@link runTsx} (default 64 MiB; more kills the process). */
+  maxBuffer?: number;
 }
 
 /** What a finished CLI process left: exit status or signal, its two streams, and both joined. */
@@ -48,7 +50,7 @@ function childEnv(env: CliOptions['env']): NodeJS.ProcessEnv {
   return merged;
 }
 
-/** Runs `ferlab ARGS` to the end (synchronously, output up to 64 MiB). */
+/** Runs `ferlab ARGS` to the end (synchronously, output up to `opts.maxBuffer`, default 64 MiB). */
 export function runCli(args: readonly string[], opts: CliOptions = {}): CliResult {
   return runTsx(CLI, args, opts);
 }
@@ -59,7 +61,7 @@ export function runTsx(file: string, args: readonly string[] = [], opts: CliOpti
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     env: childEnv(opts.env),
-    maxBuffer: 64 << 20,
+    maxBuffer: opts.maxBuffer ?? 64 << 20,
   });
   const stdout = r.stdout ?? '';
   const stderr = r.stderr ?? '';

@@ -24,11 +24,11 @@ export function noRedisReason(): string | undefined {
 }
 
 /**
- * Starts `redis-server` and resolves once it accepts connections.
+ * Starts `redis-server` (on `port`, else a free one) and resolves once it accepts connections.
  * @returns its URL (`redis://127.0.0.1:<port>`, with `:password@` when given) and a `stop()` that ends it.
  */
-export async function startRedis(password?: string): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
-  const port = await freePort();
+export async function startRedis(password?: string, port?: number): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+  port ??= await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
   if (password) args.push('--requirepass', password);
   const proc: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });

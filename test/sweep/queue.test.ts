@@ -7,14 +7,20 @@
  * on the local pool: a grid sampler without pruning, so the trials do not depend on the order in which they finish.
  * The password appears nowhere in the sweep folder. An unreachable Redis is a clear error naming the URL (password
  * redacted), exit status 1, and no sweep folder.
+ *
+ * Redis going away mid-sweep (src/sweep/redis.ts watchRedis): stopped for good, the coordinator stops once it has not
+ * answered for FERLAB_QUEUE_LOST_MS (2 s here) with an error naming the redacted URL, the sweep is `failed` with its
+ * queued trials still `running` (none marked complete or failed), and `--resume` on a new Redis finishes it with the
+ * local pool's leaderboard; restarted empty on the same port within the limit, the coordinator queues the lost jobs
+ * again and the sweep completes by itself, again with the local pool's leaderboard.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSweep } from '../../src/sweep/load';
-import { runSweep, type SweepResult } from '../../src/sweep/runner';
+import { resumeSweep, runSweep, type SweepResult } from '../../src/sweep/runner';
 import { journalPath, readJournal } from '../../src/sweep/journal';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { noRedisReason, startRedis } from '../helpers/redis';
@@ -68,6 +74,48 @@ function startWorker(url: string, dataDir: string, logs: string[]): ChildProcess
   return w;
 }
 
+/** BullMQ's job hashes of the trials in the Redis on `port` (`bull:ferlab-trials:<sweep>--trial-NNNN`). */
+function jobKeys(port: number): string[] {
+  const r = spawnSync('redis-cli', ['-p', String(port), '-a', PASSWORD, '--no-auth-warning', 'keys', 'bull:ferlab-trials:*--trial-*'], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => /--trial-\d+$/.test(l.trim()));
+}
+
+/** Polls `ok` every 50 ms. @throws Error naming `what` after `ms`. */
+async function waitFor(ok: () => boolean, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The last state of every trial in a sweep folder's journal. */
+function lastStates(dir: string): Map<number, string> {
+  const states = new Map<number, string>();
+  for (const ev of readJournal(journalPath(dir)).events) if (ev.event === 'state') states.set(ev.trial, ev.state);
+  return states;
+}
+
+/** How many times each trial was journalled complete. */
+function completeCounts(dir: string): number[][] {
+  const completes = new Map<number, number>();
+  for (const ev of readJournal(journalPath(dir)).events)
+    if (ev.event === 'state' && ev.state === 'complete') completes.set(ev.trial, (completes.get(ev.trial) ?? 0) + 1);
+  return [...completes.entries()].sort();
+}
+
+/** Runs `f` with FERLAB_QUEUE_LOST_MS set to `ms`, restoring it after. */
+async function withLostMs<T>(ms: number, f: () => Promise<T>): Promise<T> {
+  const before = process.env.FERLAB_QUEUE_LOST_MS;
+  process.env.FERLAB_QUEUE_LOST_MS = String(ms);
+  try {
+    return await f();
+  } finally {
+    if (before === undefined) delete process.env.FERLAB_QUEUE_LOST_MS;
+    else process.env.FERLAB_QUEUE_LOST_MS = before;
+  }
+}
+
 async function main(): Promise<void> {
   const dataDir = realDataDir();
   const why = dataDir ? noRedisReason() : noRealDataReason();
@@ -77,11 +125,13 @@ async function main(): Promise<void> {
     return;
   }
   const file = specFile();
+  let localBoard: ReturnType<typeof board> | undefined;
 
   test('two BullMQ workers, one SIGKILLed mid-trial: every trial completes once, same leaderboard as the local pool', async () => {
     const def = loadSweep(file);
     const local = await runSweep(def, { quick: true, workers: 2, dataDir, runsDir: tempDir(), backend: 'wasm', log: () => {} });
     assert.is(local.trials.length, 4);
+    localBoard = board(local);
 
     const redis = await startRedis(PASSWORD);
     const logs: string[][] = [[], []];
@@ -111,10 +161,7 @@ async function main(): Promise<void> {
       assert.match(logs[other].join(''), new RegExp(`training ${killedRun} `), `the surviving worker took over ${killedRun}`);
 
       // every trial complete exactly once in the journal
-      const completes = new Map<number, number>();
-      for (const ev of readJournal(journalPath(remote.dir)).events)
-        if (ev.event === 'state' && ev.state === 'complete') completes.set(ev.trial, (completes.get(ev.trial) ?? 0) + 1);
-      assert.equal([...completes.entries()].sort(), [
+      assert.equal(completeCounts(remote.dir), [
         [0, 1],
         [1, 1],
         [2, 1],
@@ -131,6 +178,99 @@ async function main(): Promise<void> {
       assert.match(readFileSync(join(remote.dir, 'sweep.json'), 'utf8'), /redis:\/\/:\*\*\*@127\.0\.0\.1:\d+/);
     } finally {
       for (const w of workers) w.kill('SIGKILL');
+      await redis.stop();
+    }
+  });
+
+  test('Redis gone mid-sweep: the coordinator stops after FERLAB_QUEUE_LOST_MS, trials stay running, --resume on a new Redis finishes it', async () => {
+    assert.ok(localBoard, 'the first test ran the local sweep');
+    const def = loadSweep(file);
+    const redis = await startRedis(PASSWORD);
+    const runsDir = tempDir();
+    let error: Error | undefined;
+    let waited = 0;
+    await withLostMs(2000, async () => {
+      // no worker: the two jobs stay queued while Redis goes away
+      const sweep = runSweep(def, { quick: true, workers: 2, queue: redis.url, dataDir, runsDir, log: () => {} }).catch((e: Error) => {
+        error = e;
+      });
+      await waitFor(() => jobKeys(redis.port).length === 2, 'two queued jobs');
+      const stoppedAt = Date.now();
+      await redis.stop();
+      await sweep;
+      waited = Date.now() - stoppedAt;
+    });
+    assert.ok(error, 'the sweep stops with an error instead of waiting for Redis');
+    assert.match(
+      error!.message,
+      /lost the connection to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: no answer for \d+ s \(the limit is 2 s, FERLAB_QUEUE_LOST_MS\)/,
+    );
+    assert.match(error!.message, /npm run ferlab -- sweep --resume /);
+    assert.not.ok(error!.message.includes(PASSWORD), 'the password is not in the error');
+    assert.ok(waited >= 2000, `the coordinator waited ${waited} ms, not the 2000 ms limit, before giving up`);
+    const dir = join(runsDir, readdirSync(runsDir)[0]);
+    const info = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as { state: string; error: string };
+    assert.is(info.state, 'failed');
+    assert.match(info.error, /lost the connection to Redis/);
+    assert.equal([...lastStates(dir).entries()].sort(), [
+      [0, 'running'],
+      [1, 'running'],
+    ]);
+
+    const again = await startRedis(PASSWORD);
+    const logs: string[] = [];
+    const worker = startWorker(again.url, dataDir, logs);
+    try {
+      const resumed = await resumeSweep(dir, { workers: 2, queue: again.url, dataDir, log: () => {} });
+      assert.equal(completeCounts(dir), [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [3, 1],
+      ]);
+      assert.equal(board(resumed), localBoard, 'same leaderboard as the local pool');
+    } finally {
+      worker.kill('SIGKILL');
+      await again.stop();
+    }
+  });
+
+  test('Redis restarted empty mid-sweep: the coordinator queues its lost jobs again and the sweep completes by itself', async () => {
+    assert.ok(localBoard, 'the first test ran the local sweep');
+    const def = loadSweep(file);
+    const redis = await startRedis(PASSWORD);
+    const logs: string[] = [];
+    const workerLogs: string[] = [];
+    let worker: ChildProcess | undefined;
+    let again: Awaited<ReturnType<typeof startRedis>> | undefined;
+    try {
+      const remote = await withLostMs(30_000, async () => {
+        const sweep = runSweep(def, { quick: true, workers: 2, queue: redis.url, dataDir, runsDir: tempDir(), log: (l) => logs.push(l) });
+        await waitFor(() => jobKeys(redis.port).length === 2, 'two queued jobs');
+        await redis.stop();
+        again = await startRedis(PASSWORD, redis.port); // no persistence: the jobs are gone
+        await waitFor(() => logs.filter((l) => l.includes('queued again')).length === 2, 'both jobs queued again');
+        assert.is(jobKeys(redis.port).length, 2, 'the restarted Redis holds the two jobs again');
+        worker = startWorker(again.url, dataDir, workerLogs);
+        return sweep;
+      });
+      assert.equal(
+        logs
+          .filter((l) => l.includes('queued again'))
+          .map((l) => l.trim().split(':')[0])
+          .sort(),
+        ['trial-0000', 'trial-0001'],
+      );
+      assert.equal(completeCounts(remote.dir), [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [3, 1],
+      ]);
+      assert.equal(board(remote), localBoard, 'same leaderboard as the local pool');
+    } finally {
+      worker?.kill('SIGKILL');
+      await again?.stop();
       await redis.stop();
     }
   });

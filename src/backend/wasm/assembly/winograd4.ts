@@ -20,6 +20,20 @@
 import { ld } from './winograd';
 
 /**
+ * Row r of G (6x3, the header's matrix) times the column (a, b, c), in float64. The filter transform runs once per
+ * convolution call, not per tile, so it is written compactly; only the input and output transforms are unrolled.
+ */
+// @ts-ignore: decorator
+@inline function gRow(r: i32, a: f64, b: f64, c: f64): f64 {
+  if (r == 0) return a / 4.0;
+  if (r == 1) return -(a + b + c) / 6.0;
+  if (r == 2) return -(a - b + c) / 6.0;
+  if (r == 3) return a / 24.0 + b / 12.0 + c / 6.0;
+  if (r == 4) return a / 24.0 - b / 12.0 + c / 6.0;
+  return c;
+}
+
+/**
  * Transformed filters U = G g G^T for every (k, j) pair, packed as igemm panels per position p = 6*i + j' (36):
  * out + p * (ceil(J/8) * K * 32 bytes) holds [ceil(J/8)][K][8]. transpose as winoFilter (winograd.ts): 0 = forward
  * (K = CI, J = CO), 1 = input gradient (K = CO, J = CI, filter rotated by 180 degrees). w is HWIO [3][3][CI][CO].
@@ -45,48 +59,12 @@ export function winoFilter4(w: usize, CI: i32, CO: i32, transpose: i32, out: usi
       const g20 = <f64>load<f32>(s + <usize>(transpose ? 2 : 6) * tap);
       const g21 = <f64>load<f32>(s + <usize>(transpose ? 1 : 7) * tap);
       const g22 = <f64>load<f32>(s + <usize>(transpose ? 0 : 8) * tap);
-      // t = G g (6 rows x 3 columns), column by column
-      const t00 = g00 / 4.0, t10 = -(g00 + g10 + g20) / 6.0, t20 = -(g00 - g10 + g20) / 6.0, t30 = g00 / 24.0 + g10 / 12.0 + g20 / 6.0, t40 = g00 / 24.0 - g10 / 12.0 + g20 / 6.0, t50 = g20;
-      const t01 = g01 / 4.0, t11 = -(g01 + g11 + g21) / 6.0, t21 = -(g01 - g11 + g21) / 6.0, t31 = g01 / 24.0 + g11 / 12.0 + g21 / 6.0, t41 = g01 / 24.0 - g11 / 12.0 + g21 / 6.0, t51 = g21;
-      const t02 = g02 / 4.0, t12 = -(g02 + g12 + g22) / 6.0, t22 = -(g02 - g12 + g22) / 6.0, t32 = g02 / 24.0 + g12 / 12.0 + g22 / 6.0, t42 = g02 / 24.0 - g12 / 12.0 + g22 / 6.0, t52 = g22;
-      // U = t G^T (6x6), row by row; position p = 6*row + col
+      // U = (G g) G^T: t = G times each column of g, then each row of t times G^T; position p = 6*row + col
       const panel = out + <usize>(j >> 3) * (<usize>K << 5) + (<usize>k << 5) + (<usize>(j & 7) << 2);
-      store<f32>(panel + 0 * posBytes, <f32>(t00 / 4.0));
-      store<f32>(panel + 1 * posBytes, <f32>(-(t00 + t01 + t02) / 6.0));
-      store<f32>(panel + 2 * posBytes, <f32>(-(t00 - t01 + t02) / 6.0));
-      store<f32>(panel + 3 * posBytes, <f32>(t00 / 24.0 + t01 / 12.0 + t02 / 6.0));
-      store<f32>(panel + 4 * posBytes, <f32>(t00 / 24.0 - t01 / 12.0 + t02 / 6.0));
-      store<f32>(panel + 5 * posBytes, <f32>(t02));
-      store<f32>(panel + 6 * posBytes, <f32>(t10 / 4.0));
-      store<f32>(panel + 7 * posBytes, <f32>(-(t10 + t11 + t12) / 6.0));
-      store<f32>(panel + 8 * posBytes, <f32>(-(t10 - t11 + t12) / 6.0));
-      store<f32>(panel + 9 * posBytes, <f32>(t10 / 24.0 + t11 / 12.0 + t12 / 6.0));
-      store<f32>(panel + 10 * posBytes, <f32>(t10 / 24.0 - t11 / 12.0 + t12 / 6.0));
-      store<f32>(panel + 11 * posBytes, <f32>(t12));
-      store<f32>(panel + 12 * posBytes, <f32>(t20 / 4.0));
-      store<f32>(panel + 13 * posBytes, <f32>(-(t20 + t21 + t22) / 6.0));
-      store<f32>(panel + 14 * posBytes, <f32>(-(t20 - t21 + t22) / 6.0));
-      store<f32>(panel + 15 * posBytes, <f32>(t20 / 24.0 + t21 / 12.0 + t22 / 6.0));
-      store<f32>(panel + 16 * posBytes, <f32>(t20 / 24.0 - t21 / 12.0 + t22 / 6.0));
-      store<f32>(panel + 17 * posBytes, <f32>(t22));
-      store<f32>(panel + 18 * posBytes, <f32>(t30 / 4.0));
-      store<f32>(panel + 19 * posBytes, <f32>(-(t30 + t31 + t32) / 6.0));
-      store<f32>(panel + 20 * posBytes, <f32>(-(t30 - t31 + t32) / 6.0));
-      store<f32>(panel + 21 * posBytes, <f32>(t30 / 24.0 + t31 / 12.0 + t32 / 6.0));
-      store<f32>(panel + 22 * posBytes, <f32>(t30 / 24.0 - t31 / 12.0 + t32 / 6.0));
-      store<f32>(panel + 23 * posBytes, <f32>(t32));
-      store<f32>(panel + 24 * posBytes, <f32>(t40 / 4.0));
-      store<f32>(panel + 25 * posBytes, <f32>(-(t40 + t41 + t42) / 6.0));
-      store<f32>(panel + 26 * posBytes, <f32>(-(t40 - t41 + t42) / 6.0));
-      store<f32>(panel + 27 * posBytes, <f32>(t40 / 24.0 + t41 / 12.0 + t42 / 6.0));
-      store<f32>(panel + 28 * posBytes, <f32>(t40 / 24.0 - t41 / 12.0 + t42 / 6.0));
-      store<f32>(panel + 29 * posBytes, <f32>(t42));
-      store<f32>(panel + 30 * posBytes, <f32>(t50 / 4.0));
-      store<f32>(panel + 31 * posBytes, <f32>(-(t50 + t51 + t52) / 6.0));
-      store<f32>(panel + 32 * posBytes, <f32>(-(t50 - t51 + t52) / 6.0));
-      store<f32>(panel + 33 * posBytes, <f32>(t50 / 24.0 + t51 / 12.0 + t52 / 6.0));
-      store<f32>(panel + 34 * posBytes, <f32>(t50 / 24.0 - t51 / 12.0 + t52 / 6.0));
-      store<f32>(panel + 35 * posBytes, <f32>(t52));
+      for (let r = 0; r < 6; r++) {
+        const t0 = gRow(r, g00, g10, g20), t1 = gRow(r, g01, g11, g21), t2 = gRow(r, g02, g12, g22);
+        for (let c = 0; c < 6; c++) store<f32>(panel + <usize>(6 * r + c) * posBytes, <f32>gRow(c, t0, t1, t2));
+      }
     }
   }
 }
