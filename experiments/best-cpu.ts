@@ -21,12 +21,12 @@
  * Command:  npm run exp -- best-cpu            (quick check of the same code on a slice: npm run exp -- best-cpu --quick)
  * Runtime:  110.6 min on 2 cores (AMD EPYC, wasm backend, the two trainings side by side: 102 and 104 min of
  *           training); quick: about 1 min.
- * Expected: measured in runs/best-cpu-20261126-224446 (README "Best recipes"), PrivateTest of the best PublicTest
- *           epoch, one seed: deep-ferplus-ce 85.35% (macro-F1 0.629), with flip TTA 86.17% (95% bootstrap interval
- *           84.97-87.35%), epoch 50/54 (bit-identical to the first run of this recipe); deep-fer 67.12% (macro-F1
- *           0.616), with flip TTA 67.37% (65.81-68.90%), epoch 52/54. FER+ reaches the issue's 85.5%; FER2013 misses
- *           its 69% (augmented training accuracy 64.5% at the end, below PublicTest's 65.9%: still regularised more
- *           than it can fit).
+ * Expected: measured in runs/best-cpu-20261126-224446 (this file as of commit a9e7f54; README "Best recipes"),
+ *           PrivateTest of the best PublicTest epoch, one seed: deep-ferplus-ce 85.35% (macro-F1 0.629), with flip
+ *           TTA 86.17% (95% bootstrap interval 84.97-87.35%), epoch 50/54 (bit-identical to the first run of this
+ *           recipe); deep-fer 67.12% (macro-F1 0.616), with flip TTA 67.37% (65.81-68.90%), epoch 52/54. FER+ reaches
+ *           the issue's 85.5%; FER2013 misses its 69% (augmented training accuracy 64.5% at the end, below
+ *           PublicTest's 65.9%: still regularised more than it can fit).
  */
 import { defineExperiment, type SettingsDiff } from '../src/exp/config';
 
