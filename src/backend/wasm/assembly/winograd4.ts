@@ -33,6 +33,12 @@ import { ld } from './winograd';
   return c;
 }
 
+/** Tap t (0..8, row-major) of the 3x3 filter at s (taps `tap` bytes apart), as float64; rotated by 180 degrees when transpose. */
+// @ts-ignore: decorator
+@inline function gTap(s: usize, t: i32, transpose: i32, tap: usize): f64 {
+  return <f64>load<f32>(s + <usize>(transpose ? 8 - t : t) * tap);
+}
+
 /**
  * Transformed filters U = G g G^T for every (k, j) pair, packed as igemm panels per position p = 6*i + j' (36):
  * out + p * (ceil(J/8) * K * 32 bytes) holds [ceil(J/8)][K][8]. transpose as winoFilter (winograd.ts): 0 = forward
@@ -48,17 +54,11 @@ export function winoFilter4(w: usize, CI: i32, CO: i32, transpose: i32, out: usi
   const tap = <usize>(CI * CO) << 2;
   for (let k = 0; k < K; k++) {
     for (let j = 0; j < J; j++) {
-      // s + t * tap is tap t = 3*a + b of g, read straight (forward) or rotated with in/out swapped (input gradient)
+      // g[a][b] = tap 3a + b, read straight (forward) or rotated with in/out swapped (input gradient)
       const s = w + (<usize>(transpose ? j * CO + k : k * CO + j) << 2);
-      const g00 = <f64>load<f32>(s + <usize>(transpose ? 8 : 0) * tap);
-      const g01 = <f64>load<f32>(s + <usize>(transpose ? 7 : 1) * tap);
-      const g02 = <f64>load<f32>(s + <usize>(transpose ? 6 : 2) * tap);
-      const g10 = <f64>load<f32>(s + <usize>(transpose ? 5 : 3) * tap);
-      const g11 = <f64>load<f32>(s + <usize>(transpose ? 4 : 4) * tap);
-      const g12 = <f64>load<f32>(s + <usize>(transpose ? 3 : 5) * tap);
-      const g20 = <f64>load<f32>(s + <usize>(transpose ? 2 : 6) * tap);
-      const g21 = <f64>load<f32>(s + <usize>(transpose ? 1 : 7) * tap);
-      const g22 = <f64>load<f32>(s + <usize>(transpose ? 0 : 8) * tap);
+      const g00 = gTap(s, 0, transpose, tap), g01 = gTap(s, 1, transpose, tap), g02 = gTap(s, 2, transpose, tap);
+      const g10 = gTap(s, 3, transpose, tap), g11 = gTap(s, 4, transpose, tap), g12 = gTap(s, 5, transpose, tap);
+      const g20 = gTap(s, 6, transpose, tap), g21 = gTap(s, 7, transpose, tap), g22 = gTap(s, 8, transpose, tap);
       // U = (G g) G^T: t = G times each column of g, then each row of t times G^T; position p = 6*row + col
       const panel = out + <usize>(j >> 3) * (<usize>K << 5) + (<usize>k << 5) + (<usize>(j & 7) << 2);
       for (let r = 0; r < 6; r++) {
