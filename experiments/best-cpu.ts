@@ -53,7 +53,12 @@ export default defineExperiment({
       name: 'deep-fer',
       model: 'deep',
       labels: 'fer',
-      settings: { epochs: 54, augment: { translate: 0.1, rotation: 10, scale: 0.1, erasing: {} }, tta: 'flip' },
+      settings: {
+        epochs: 64,
+        input: { size: 40, resize: 'crop' },
+        augment: { rotation: 10, scale: 0.1, erasing: { p: 0.25 } },
+        tta: 'tencrop',
+      },
     },
   ],
   quick: { epochs: 2, slice: { train: 1280, val: 320, test: 320 } },
