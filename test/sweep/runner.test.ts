@@ -181,9 +181,14 @@ if (dataDir) {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    // poll the journal: kill once a trial is complete and another is running with a finished epoch (a checkpoint)
+    // poll the journal: kill once a trial is complete and another is running with its first epoch reported but not its
+    // last (2 epochs), and its run record not complete: the epoch's checkpoint is written before the epoch is reported
+    // (src/train/loop.ts), so the resumed sweep must continue that trial from its checkpoint. Killing on any reported
+    // epoch raced: a trial that had reported its last epoch could finish its run record before the kill, and is then
+    // resumed as 'complete before the interruption' instead (CI stop 21).
     const t0 = Date.now();
     let dir = '';
+    let midway = '';
     for (;;) {
       await new Promise((r) => setTimeout(r, 100));
       assert.ok(child.exitCode === null, `the sweep ended before it could be killed:\n${out}`);
@@ -192,7 +197,12 @@ if (dataDir) {
       if (!dirs.length || !existsSync(join(runsDir, dirs[0], 'journal.jsonl'))) continue;
       dir = join(runsDir, dirs[0]);
       const trials = replayJournal(join(dir, 'journal.jsonl'));
-      if (trials.some((t) => t.state === 'complete') && trials.some((t) => t.state === 'running' && t.intermediates.size > 0)) break;
+      if (!trials.some((t) => t.state === 'complete')) continue;
+      const mid = trials.find((t) => t.state === 'running' && t.intermediates.has(1) && !t.intermediates.has(2) && t.runDir);
+      if (mid && existsSync(join(dir, mid.runDir!, 'checkpoint.bin')) && json(join(dir, mid.runDir!, 'status.json')).state === 'running') {
+        midway = mid.runDir!;
+        break;
+      }
     }
     child.kill('SIGKILL');
     await exited;
@@ -207,7 +217,7 @@ if (dataDir) {
     const r = runCli(['sweep', '--resume', dir, '--data-dir', dataDir!, '--no-progress']);
     assert.is(r.status, 0, r.out);
     assert.match(r.out, /resuming sweep 'test-sweep' \(quick\): \d+ trials? finished before, \d+ to continue/);
-    assert.match(r.out, /continues from its checkpoint after epoch \d/);
+    assert.match(r.out, `${midway}: continues from its checkpoint after epoch 1`);
 
     // complete trials were not run again: their files are untouched and the journal completes each trial once
     for (const [trial, files] of before) assert.equal(mtimes(join(dir, `trial-000${trial}`)), files, `trial ${trial}: files untouched`);
