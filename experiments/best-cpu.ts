@@ -57,9 +57,9 @@ export default defineExperiment({
       model: 'deep',
       labels: 'fer',
       settings: {
-        epochs: 64,
+        epochs: 70,
         input: { size: 40, resize: 'crop' },
-        augment: { rotation: 10, scale: 0.1, erasing: { p: 0.25 } },
+        augment: { rotation: 10, scale: 0.1 },
         tta: 'tencrop',
       },
     },

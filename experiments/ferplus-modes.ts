@@ -25,5 +25,6 @@ export default defineExperiment({
     { name: 'deep-crossentropy', model: 'deep', labels: 'crossentropy' },
     { name: 'deep-multi_target', model: 'deep', labels: 'multi_target' },
   ],
+  seeds: [42, 43, 44],
   quick: defaultExperiment.quick,
 });
