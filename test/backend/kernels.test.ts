@@ -41,7 +41,7 @@ for (const c of convCases) {
     const before = process.env.FERLAB_WINOGRAD;
     if (c.winograd) process.env.FERLAB_WINOGRAD = c.winograd;
     const r = await onBothBackends(() => {
-      const x = tf.tensor4d(
+      let x = tf.tensor4d(
         values(
           c.x.reduce((a, b) => a * b),
           1,
@@ -107,18 +107,28 @@ test('dense layer math (fused matMul + bias + relu) and its gradients match cpu'
 
 for (const c of [
   { x: [2, 8, 8, 8], k: 2, s: 2, pad: 'valid' as Pad, path: 'tiled 2x2' },
+  {
+    x: [2, 8, 8, 8],
+    k: 2,
+    s: 2,
+    pad: 'valid' as Pad,
+    path: 'tiled 2x2 with ties (values rounded to -2..2: every tie pattern of a window occurs; dy to the first maximum)',
+    ties: true,
+  },
+  { x: [2, 9, 9, 8], k: 3, s: 3, pad: 'valid' as Pad, path: 'tiled 3x3' },
   { x: [2, 9, 7, 6], k: 2, s: 2, pad: 'valid' as Pad, path: 'odd sizes, channels not a multiple of 4' },
   { x: [2, 9, 9, 4], k: 3, s: 2, pad: 'same' as Pad, path: 'overlapping 3x3 windows' },
 ]) {
   test(`max-pool gradient matches cpu: ${c.path}`, async () => {
     const r = await onBothBackends(() => {
-      const x = tf.tensor4d(
+      let x = tf.tensor4d(
         values(
           c.x.reduce((a, b) => a * b),
           12,
         ),
         c.x as [number, number, number, number],
       );
+      if (c.ties) x = tf.round(tf.mul(x, 1.5));
       const y = tf.maxPool(x, c.k, c.s, c.pad);
       const dy = tf.tensor(values(y.size, 13), y.shape);
       return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.k, c.s, c.pad), dy)))(x);

@@ -343,6 +343,10 @@ export function maxPoolGradTiled(dy: usize, x: usize, y: usize, N: i32, OH: i32,
   const rowBytes = <usize>(IW * C) << 2;
   const pixBytes = <usize>C << 2;
   const ones = i32x4.splat(-1);
+  if (KH == 2 && KW == 2) {
+    maxPoolGrad2x2(dy, x, y, N * OH, OW, pixBytes, rowBytes, dx);
+    return;
+  }
   let o: usize = 0;
   for (let n = 0; n < N; n++) {
     for (let oy = 0; oy < OH; oy++) {
@@ -364,6 +368,38 @@ export function maxPoolGradTiled(dy: usize, x: usize, y: usize, N: i32, OH: i32,
           o += 16;
         }
       }
+    }
+  }
+}
+
+// maxPoolGradTiled for 2x2 windows (every pool of the registry's CNNs): the four input vectors of a window are loaded
+// before any of the four gradient vectors is stored, so no load waits on a store to dx that may alias it in the
+// store buffer (dx and x are separate tensors at offsets that can differ by a multiple of 4 KiB).
+function maxPoolGrad2x2(dy: usize, x: usize, y: usize, rows: i32, OW: i32, pixBytes: usize, rowBytes: usize, dx: usize): void {
+  let o: usize = 0;
+  for (let r = 0; r < rows; r++) {
+    let p0 = <usize>(r * 2) * rowBytes;
+    for (let ox = 0; ox < OW; ox++) {
+      const end = p0 + pixBytes;
+      for (let q = p0; q < end; q += 16) {
+        const vmax = v128.load(y + o);
+        const g = v128.load(dy + o);
+        const a = v128.load(x + q);
+        const b = v128.load(x + q + pixBytes);
+        const c = v128.load(x + q + rowBytes);
+        const d = v128.load(x + q + rowBytes + pixBytes);
+        const ha = f32x4.eq(a, vmax);
+        const hb = v128.andnot(f32x4.eq(b, vmax), ha);
+        const taken = v128.or(ha, hb);
+        const hc = v128.andnot(f32x4.eq(c, vmax), taken);
+        const hd = v128.andnot(f32x4.eq(d, vmax), v128.or(taken, hc));
+        v128.store(dx + q, v128.and(g, ha));
+        v128.store(dx + q + pixBytes, v128.and(g, hb));
+        v128.store(dx + q + rowBytes, v128.and(g, hc));
+        v128.store(dx + q + rowBytes + pixBytes, v128.and(g, hd));
+        o += 16;
+      }
+      p0 += pixBytes << 1;
     }
   }
 }
