@@ -41,7 +41,7 @@ for (const c of convCases) {
     const before = process.env.FERLAB_WINOGRAD;
     if (c.winograd) process.env.FERLAB_WINOGRAD = c.winograd;
     const r = await onBothBackends(() => {
-      let x = tf.tensor4d(
+      const x = tf.tensor4d(
         values(
           c.x.reduce((a, b) => a * b),
           1,
@@ -128,7 +128,7 @@ for (const c of [
         ),
         c.x as [number, number, number, number],
       );
-      if (c.ties) x = tf.round(tf.mul(x, 1.5));
+      if (c.ties) x = tf.round(tf.mul(x, 1.5)) as tf.Tensor4D;
       const y = tf.maxPool(x, c.k, c.s, c.pad);
       const dy = tf.tensor(values(y.size, 13), y.shape);
       return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.k, c.s, c.pad), dy)))(x);
