@@ -336,7 +336,8 @@ export function adamStep(
 /**
  * Max-pool gradient for non-overlapping windows that tile the input exactly (stride = window, no padding,
  * IH = OH*KH, IW = OW*KW, C a multiple of 4): every input position is written once (dy at the window's first
- * maximum, else 0), so no zero-fill pass is needed.
+ * maximum, else 0), so no zero-fill pass is needed. 2x2 windows go to maxPoolGrad2x2 (3.5x faster here, README
+ * Performance).
  */
 export function maxPoolGradTiled(dy: usize, x: usize, y: usize, N: i32, OH: i32, OW: i32, C: i32, KH: i32, KW: i32, dx: usize): void {
   const IW = OW * KW;
