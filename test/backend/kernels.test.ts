@@ -26,7 +26,9 @@ const convCases: Array<{ x: [number, number, number, number]; k: number; co: num
   { x: [2, 11, 9, 5], k: 5, co: 7, stride: 2, pad: 'valid', path: 'direct, 5x5 stride 2 valid' },
   { x: [2, 6, 6, 16], k: 1, co: 9, stride: 1, pad: 'valid', path: '1x1' },
   { x: [3, 16, 16, 1], k: 3, co: 8, stride: 1, pad: 'same', path: 'one input channel (XNNPACK forward, im2col weight gradient)' },
-  { x: [2, 4, 4, 32], k: 3, co: 16, stride: 1, pad: 'same', path: 'small map (im2col weight gradient)' },
+  { x: [2, 4, 4, 32], k: 3, co: 16, stride: 1, pad: 'same', path: 'small map (position-major rows, per-tap weight gradient)' },
+  { x: [5, 3, 3, 12], k: 3, co: 20, stride: 1, pad: 'same', path: '3x3 map as deep block 5, batch not a multiple of 4 (padding taps skipped)' },
+  { x: [2, 2, 2, 8], k: 5, co: 4, stride: 1, pad: 'same', path: 'taps that read only padding (5x5 on 2x2)' },
   { x: [2, 30, 30, 8], k: 3, co: 8, stride: 1, pad: 'same', path: 'large map (direct chunked weight gradient)' },
   // FERLAB_WINOGRAD=4: F(4x4, 3x3) on maps of 8x8 and up (forward and input gradient; smaller maps stay F(2x2))
   { x: [2, 12, 12, 16], k: 3, co: 8, stride: 1, pad: 'same', path: 'winograd F(4x4), 12x12: whole tiles', winograd: '4' },

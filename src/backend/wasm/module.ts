@@ -76,6 +76,27 @@ export interface KernelExports {
     work: number,
     out: number,
   ): void;
+  gatherTap(
+    x: number,
+    N: number,
+    IH: number,
+    IW: number,
+    C: number,
+    dy: number,
+    OH: number,
+    OW: number,
+    J: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    xo: number,
+    dyo: number,
+  ): number;
   winoFilter(w: number, CI: number, CO: number, transpose: number, out: number): void;
   winoInput(x: number, N: number, H: number, W: number, C: number, pt: number, pl: number, TH: number, TW: number, out: number): void;
   winoOutput(m: number, N: number, TH: number, TW: number, OH: number, OW: number, J: number, out: number): void;

@@ -6,6 +6,7 @@
 //   im2col       patches [N*OH*OW, KH*KW*C] (zeros in the padding), for convolutions with few input channels
 //   igemm        out[m, j] = sum over taps t and k < K of src_t(m)[k] * w[t, k, j]       (implicit GEMM)
 //   wgrad        dW[t, c, j] = sum over output pixels m of x_t(m)[c] * dy[m, j]         (weight gradient)
+//   gatherTap    the rows of x_t and dy where tap t reads inside the image, for wgrad on small maps
 // src_t(m) is the source pixel that tap t of output pixel m reads, or a row of zeros in the padding.
 // The micro-kernel is 4 rows x 8 columns (8 v128 accumulators), fed by 4 broadcast loads and 2 vector loads per
 // step: the shape that fits x64's 16 xmm registers. Weight panels are contiguous per 8 output columns so the
@@ -82,12 +83,22 @@ export function im2col(
   }
 }
 
+/** Output row of igemm's row m: m itself, or for position-major rows image m % N at position m / N (of P per image). */
+// @ts-ignore: decorator
+@inline function outIndex(m: i32, posMajor: bool, N: i32, P: i32): usize {
+  return posMajor ? <usize>((m % N) * P + m / N) : <usize>m;
+}
+
 /**
  * Implicit-GEMM convolution: out [N, OH, OW, J] from src [N, IH, IW, K] and panels wp from packWeights (Jp columns).
  * mode 0 (forward conv): tap (kh, kw) of output (oy, ox) reads src at iy = oy*sh + kh*dh - pt, ix = ox*sw + kw*dw - pl.
  * mode 1 (input gradient, src = dy): it reads src at ((oy + pt - kh*dh) / sh, (ox + pl - kw*dw) / sw) when both
  *   divisions are exact: the transposed convolution.
  * Out-of-range taps read `zero` (>= K floats of zeros). `ptrs` is scratch for 4 * KH * KW pointers.
+ * mode | 2: position-major rows: the 4 rows of a micro-kernel block are 4 images at the same output position
+ *   (row m is image m % N at position m / N), so on small padded maps (3x3: 32 of 81 taps in the padding) the
+ *   block's padding taps coincide and are skipped. A tap whose 4 pointers all read `zero` is skipped in either order;
+ *   each output still sums its taps in ascending order, so skipping changes no result (the skipped products are 0).
  */
 export function igemm(
   mode: i32, src: usize, N: i32, IH: i32, IW: i32, K: i32,
@@ -101,18 +112,21 @@ export function igemm(
   const rowBytes = <usize>K << 2;
   const panelBytes = (<usize>T * rowBytes) << 3;
   const outRow = <usize>J << 2;
+  const posMajor = (mode & 2) != 0;
+  const transposed = (mode & 1) != 0;
+  const tapBytes = rowBytes << 3;
   for (let m0 = 0; m0 < M; m0 += 4) {
     const rows = min(4, M - m0);
     for (let r = 0; r < 4; r++) {
       const m = m0 + min(r, rows - 1);
-      const ox = m % OW;
-      const q = m / OW;
-      const oy = q % OH;
-      const n = q / OH;
+      const pix = posMajor ? m / N : m % (OH * OW);
+      const ox = pix % OW;
+      const oy = pix / OW;
+      const n = posMajor ? m % N : m / (OH * OW);
       for (let kh = 0; kh < KH; kh++) {
         let iy: i32;
         let vy: bool;
-        if (mode == 0) {
+        if (!transposed) {
           iy = oy * sh + kh * dh - pt;
           vy = iy >= 0 && iy < IH;
         } else {
@@ -123,7 +137,7 @@ export function igemm(
         for (let kw = 0; kw < KW; kw++) {
           let ix: i32;
           let vx: bool;
-          if (mode == 0) {
+          if (!transposed) {
             ix = ox * sw + kw * dw - pl;
             vx = ix >= 0 && ix < IW;
           } else {
@@ -146,6 +160,10 @@ export function igemm(
         const p1 = load<usize>(pp, 4);
         const p2 = load<usize>(pp, 8);
         const p3 = load<usize>(pp, 12);
+        if (p0 == zero && p1 == zero && p2 == zero && p3 == zero) {
+          wr += tapBytes; // every row of the block reads this tap in the padding
+          continue;
+        }
         for (let k: usize = 0; k < rowBytes; k += 4) {
           const b0 = v128.load(wr);
           const b1 = v128.load(wr, 16);
@@ -164,31 +182,65 @@ export function igemm(
           wr += 32;
         }
       }
-      const o = out + <usize>m0 * outRow + (<usize>j0 << 2);
+      const jb = <usize>j0 << 2;
+      const o0 = out + outIndex(m0, posMajor, N, OH * OW) * outRow + jb;
+      const o1 = out + outIndex(m0 + 1, posMajor, N, OH * OW) * outRow + jb;
+      const o2 = out + outIndex(m0 + 2, posMajor, N, OH * OW) * outRow + jb;
+      const o3 = out + outIndex(m0 + 3, posMajor, N, OH * OW) * outRow + jb;
       if (j0 + 8 <= J) {
-        v128.store(o, c00);
-        v128.store(o, c01, 16);
+        v128.store(o0, c00);
+        v128.store(o0, c01, 16);
         if (rows > 1) {
-          v128.store(o + outRow, c10);
-          v128.store(o + outRow, c11, 16);
+          v128.store(o1, c10);
+          v128.store(o1, c11, 16);
         }
         if (rows > 2) {
-          v128.store(o + 2 * outRow, c20);
-          v128.store(o + 2 * outRow, c21, 16);
+          v128.store(o2, c20);
+          v128.store(o2, c21, 16);
         }
         if (rows > 3) {
-          v128.store(o + 3 * outRow, c30);
-          v128.store(o + 3 * outRow, c31, 16);
+          v128.store(o3, c30);
+          v128.store(o3, c31, 16);
         }
       } else {
         const cnt = J - j0;
-        storeLanes(o, c00, c01, cnt);
-        if (rows > 1) storeLanes(o + outRow, c10, c11, cnt);
-        if (rows > 2) storeLanes(o + 2 * outRow, c20, c21, cnt);
-        if (rows > 3) storeLanes(o + 3 * outRow, c30, c31, cnt);
+        storeLanes(o0, c00, c01, cnt);
+        if (rows > 1) storeLanes(o1, c10, c11, cnt);
+        if (rows > 2) storeLanes(o2, c20, c21, cnt);
+        if (rows > 3) storeLanes(o3, c30, c31, cnt);
       }
     }
   }
+}
+
+/**
+ * Rows of one tap (kh, kw) of a convolution that read inside the image, for its weight gradient on small maps: for every
+ * output pixel m = (n, oy, ox) in order whose tap input (oy*sh + kh*dh - pt, ox*sw + kw*dw - pl) is inside x, copies that
+ * input row (C floats) to xo and dy's row m (J floats) to dyo. Returns the number of rows copied. Summing x (x) dy over
+ * these rows gives the tap's weight gradient with the same terms in the same order as over all patches, minus the
+ * padding's zero terms.
+ */
+export function gatherTap(
+  x: usize, N: i32, IH: i32, IW: i32, C: i32, dy: usize, OH: i32, OW: i32, J: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, xo: usize, dyo: usize,
+): i32 {
+  const cb = <usize>C << 2;
+  const jb = <usize>J << 2;
+  let rows = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      const iy = oy * sh + kh * dh - pt;
+      if (iy < 0 || iy >= IH) continue;
+      for (let ox = 0; ox < OW; ox++) {
+        const ix = ox * sw + kw * dw - pl;
+        if (ix < 0 || ix >= IW) continue;
+        memory.copy(xo + <usize>rows * cb, x + <usize>((n * IH + iy) * IW + ix) * cb, cb);
+        memory.copy(dyo + <usize>rows * jb, dy + <usize>((n * OH + oy) * OW + ox) * jb, jb);
+        rows++;
+      }
+    }
+  }
+  return rows;
 }
 
 /**

@@ -43,7 +43,10 @@ function convGeom(xShape: number[], filterShape: number[], attrs: NamedAttrMap, 
 
 /** Input channels x taps up to which convolutions go through explicit patches (im2col) or XNNPACK. */
 const IM2COL_MAX_K = 32;
-/** Output maps up to this many pixels compute weight gradients on explicit patches (no per-image halo). */
+/**
+ * Output maps up to this many pixels compute weight gradients on explicit patches (no per-image halo), and their
+ * implicit-GEMM convolutions take rows position-major (igemm mode | 2) so that padding taps are skipped.
+ */
 const SMALL_MAP = 64;
 
 /**
@@ -129,7 +132,7 @@ function convForward(k: WasmKernels, x: TensorInfo, filter: TensorInfo, g: ConvG
   const out = k.output([g.N, g.OH, g.OW, g.CO]);
   k.exports.packWeights(k.ptr(filter), T, g.CI, g.CO, 0, packed);
   k.exports.igemm(
-    0,
+    g.OH * g.OW <= SMALL_MAP ? 2 : 0,
     k.ptr(x),
     g.N,
     g.H,
@@ -203,7 +206,7 @@ export function conv2DBackpropInput(args: Args): TensorInfo {
   const ptrs = k.scratch('ptrs', T * 16);
   const dx = k.output([g.N, g.H, g.W, g.CI]);
   k.exports.packWeights(k.ptr(filter), T, g.CI, g.CO, 1, packed);
-  k.exports.igemm(1, k.ptr(dy), g.N, g.OH, g.OW, g.CO, packed, g.KH, g.KW, g.CI, k.ptr(dx), g.H, g.W, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, zero, ptrs);
+  k.exports.igemm(g.H * g.W <= SMALL_MAP ? 3 : 1, k.ptr(dy), g.N, g.OH, g.OW, g.CO, packed, g.KH, g.KW, g.CI, k.ptr(dx), g.H, g.W, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, zero, ptrs);
   return dx;
 }
 
@@ -235,10 +238,32 @@ export function conv2DBackpropFilter(args: Args): TensorInfo {
     k.exports.winoWgradOutput(S, g.CI, g.CO, k.ptr(out));
     return out;
   }
+  if (g.CI >= 4 && g.OH * g.OW <= SMALL_MAP) {
+    // Small maps (6x6, 3x3), where the per-image halo of the direct kernel costs more than copying rows: per tap, a 1x1
+    // weight gradient over the output pixels whose tap reads inside the image (on a 3x3 map with 'same' padding 49 of
+    // 81 pixel-taps). Each tap's slice out[t] = [CI, CO] sums the same terms in the same order as explicit patches
+    // would, without the padding's zeros.
+    const M = g.N * g.OH * g.OW;
+    const xo = k.scratch('tapX', M * g.CI * 4);
+    const dyo = k.scratch('tapDy', M * g.CO * 4);
+    for (let kh = 0; kh < g.KH; kh++) {
+      for (let kw = 0; kw < g.KW; kw++) {
+        const slice = k.ptr(out) + (kh * g.KW + kw) * g.CI * g.CO * 4;
+        const rows = k.exports.gatherTap(k.ptr(x), g.N, g.H, g.W, g.CI, k.ptr(dy), g.OH, g.OW, g.CO, kh, kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, xo, dyo);
+        if (rows === 0) {
+          k.heapF32(slice, g.CI * g.CO).fill(0);
+          continue;
+        }
+        const flat: ConvGeom = { N: 1, H: 1, W: rows, CI: g.CI, KH: 1, KW: 1, CO: g.CO, OH: 1, OW: rows, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 };
+        weightGrad(k, xo, dyo, flat, slice);
+      }
+    }
+    return out;
+  }
   if ((g.CI < 4 && g.CI * T <= IM2COL_MAX_K) || g.OH * g.OW <= SMALL_MAP) {
     // Explicit patches, as a 1x1 weight gradient over all output pixels, when fewer than 4 input channels would
-    // leave most of each 4-channel block empty (the T*CI patch columns fill them), or when maps are so small
-    // (6x6, 3x3) that the per-image halo of the direct kernel costs more than building the patches
+    // leave most of each 4-channel block empty (the T*CI patch columns fill them), or on small maps with fewer than
+    // 4 input channels
     const M = g.N * g.OH * g.OW;
     const cols = k.scratch('im2col', M * T * g.CI * 4);
     k.exports.im2col(k.ptr(x), g.N, g.H, g.W, g.CI, g.KH, g.KW, g.OH, g.OW, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, cols);
