@@ -206,7 +206,29 @@ export function conv2DBackpropInput(args: Args): TensorInfo {
   const ptrs = k.scratch('ptrs', T * 16);
   const dx = k.output([g.N, g.H, g.W, g.CI]);
   k.exports.packWeights(k.ptr(filter), T, g.CI, g.CO, 1, packed);
-  k.exports.igemm(g.H * g.W <= SMALL_MAP ? 3 : 1, k.ptr(dy), g.N, g.OH, g.OW, g.CO, packed, g.KH, g.KW, g.CI, k.ptr(dx), g.H, g.W, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, zero, ptrs);
+  k.exports.igemm(
+    g.H * g.W <= SMALL_MAP ? 3 : 1,
+    k.ptr(dy),
+    g.N,
+    g.OH,
+    g.OW,
+    g.CO,
+    packed,
+    g.KH,
+    g.KW,
+    g.CI,
+    k.ptr(dx),
+    g.H,
+    g.W,
+    g.sh,
+    g.sw,
+    g.dh,
+    g.dw,
+    g.pt,
+    g.pl,
+    zero,
+    ptrs,
+  );
   return dx;
 }
 
