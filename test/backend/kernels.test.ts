@@ -30,6 +30,7 @@ const convCases: Array<{ x: [number, number, number, number]; k: number; co: num
   { x: [5, 3, 3, 12], k: 3, co: 20, stride: 1, pad: 'same', path: '3x3 map as deep block 5, batch not a multiple of 4 (padding taps skipped)' },
   { x: [2, 2, 2, 8], k: 5, co: 4, stride: 1, pad: 'same', path: 'taps that read only padding (5x5 on 2x2)' },
   { x: [2, 30, 30, 8], k: 3, co: 8, stride: 1, pad: 'same', path: 'large map (direct chunked weight gradient)' },
+  { x: [3, 48, 48, 16], k: 3, co: 16, stride: 1, pad: 'same', path: 'winograd in blocks of one image (1.2 MB of tiles per image)' },
   // FERLAB_WINOGRAD=4: F(4x4, 3x3) on maps of 8x8 and up (forward and input gradient; smaller maps stay F(2x2))
   { x: [2, 12, 12, 16], k: 3, co: 8, stride: 1, pad: 'same', path: 'winograd F(4x4), 12x12: whole tiles', winograd: '4' },
   { x: [2, 9, 11, 8], k: 3, co: 12, stride: 1, pad: 'same', path: 'winograd F(4x4), 9x11: partial edge tiles', winograd: '4' },

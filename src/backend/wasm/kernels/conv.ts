@@ -78,8 +78,18 @@ function winogradTile(OH: number, OW: number): 2 | 4 {
 }
 
 /**
- * Winograd convolution of src [N, H, W, K] into a new [N, OH, OW, J] tensor: transformed filters, transformed input
- * tiles, one GEMM on igemm per transformed position ((tile + 2)^2 of them), output transform.
+ * Bytes of transformed tiles and their products per block of images in winogradConv (about a core's L2 cache): the
+ * three stages run block by block so each block's tiles are still cached when the GEMMs and the output transform read
+ * them. Measured on deep's Winograd layers at batch 64 (AMD EPYC, min of 10; scratch): forward + input gradient of
+ * the 24x24, 12x12 and 6x6 layers 96.7 ms unblocked, 93.6 / 90.3 / 89.5 / 90.1 ms with 256 KiB / 512 KiB / 1 MiB /
+ * 2 MiB blocks. Blocks change no result: every output still sums over its input channels in the same order.
+ */
+const WINOGRAD_BLOCK_BYTES = 1 << 20;
+
+/**
+ * Winograd convolution of src [N, H, W, K] into a new [N, OH, OW, J] tensor: transformed filters, then per block of
+ * images (WINOGRAD_BLOCK_BYTES) transformed input tiles, one GEMM on igemm per transformed position ((tile + 2)^2 of
+ * them) and the output transform.
  * tile = 2: F(2x2, 3x3) on 4x4 input tiles; 4: F(4x4, 3x3) on 6x6 input tiles.
  * transpose = 0: forward conv (K = CI, J = CO); 1: input gradient (src = dy, K = CO, J = CI, rotated filter).
  */
@@ -104,21 +114,28 @@ function winogradConv(
   const P = (tile + 2) * (tile + 2);
   const TH = Math.ceil(OH / tile);
   const TW = Math.ceil(OW / tile);
-  const TT = N * TH * TW;
+  // images per block: the block's transformed tiles (V) and products (M) stay in cache between the three stages
+  const perImage = P * TH * TW * (K + J) * 4;
+  const NB = Math.max(1, Math.min(N, Math.floor(WINOGRAD_BLOCK_BYTES / perImage)));
+  const TB = NB * TH * TW;
   const panel = round8(J) * K * 4;
   const U = k.scratch('winoU', P * panel);
-  const V = k.scratch('winoV', P * TT * K * 4);
-  const M = k.scratch('winoM', P * TT * J * 4);
+  const V = k.scratch('winoV', P * TB * K * 4);
+  const M = k.scratch('winoM', P * TB * J * 4);
   const zero = zeros(k, K);
   const ptrs = k.scratch('ptrs', 16);
   const out = k.output([N, OH, OW, J]);
   const e = k.exports;
   (tile === 4 ? e.winoFilter4 : e.winoFilter)(filter, CI, CO, transpose, U);
-  (tile === 4 ? e.winoInput4 : e.winoInput)(src, N, H, W, K, pt, pl, TH, TW, V);
-  for (let p = 0; p < P; p++) {
-    e.igemm(0, V + p * TT * K * 4, 1, 1, TT, K, U + p * panel, 1, 1, J, M + p * TT * J * 4, 1, TT, 1, 1, 1, 1, 0, 0, zero, ptrs);
+  for (let n0 = 0; n0 < N; n0 += NB) {
+    const nb = Math.min(NB, N - n0);
+    const tb = nb * TH * TW;
+    (tile === 4 ? e.winoInput4 : e.winoInput)(src + n0 * H * W * K * 4, nb, H, W, K, pt, pl, TH, TW, V);
+    for (let p = 0; p < P; p++) {
+      e.igemm(0, V + p * tb * K * 4, 1, 1, tb, K, U + p * panel, 1, 1, J, M + p * tb * J * 4, 1, tb, 1, 1, 1, 1, 0, 0, zero, ptrs);
+    }
+    (tile === 4 ? e.winoOutput4 : e.winoOutput)(M, nb, TH, TW, OH, OW, J, k.ptr(out) + n0 * OH * OW * J * 4);
   }
-  (tile === 4 ? e.winoOutput4 : e.winoOutput)(M, N, TH, TW, OH, OW, J, k.ptr(out));
   return out;
 }
 
