@@ -76,6 +76,22 @@ export interface KernelExports {
     work: number,
     out: number,
   ): void;
+  wgradC1(
+    x: number,
+    N: number,
+    IH: number,
+    IW: number,
+    dy: number,
+    OH: number,
+    OW: number,
+    J: number,
+    KH: number,
+    KW: number,
+    pt: number,
+    pl: number,
+    xp: number,
+    out: number,
+  ): void;
   gatherTap(
     x: number,
     N: number,

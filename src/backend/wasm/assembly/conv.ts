@@ -6,6 +6,7 @@
 //   im2col       patches [N*OH*OW, KH*KW*C] (zeros in the padding), for convolutions with few input channels
 //   igemm        out[m, j] = sum over taps t and k < K of src_t(m)[k] * w[t, k, j]       (implicit GEMM)
 //   wgrad        dW[t, c, j] = sum over output pixels m of x_t(m)[c] * dy[m, j]         (weight gradient)
+//   wgradC1      dW for one input channel, stride 1: 3 taps x 8 columns per tile straight from dy
 //   gatherTap    the rows of x_t and dy where tap t reads inside the image, for wgrad on small maps
 // src_t(m) is the source pixel that tap t of output pixel m reads, or a row of zeros in the padding.
 // The micro-kernel is 4 rows x 8 columns (8 v128 accumulators), fed by 4 broadcast loads and 2 vector loads per
@@ -241,6 +242,82 @@ export function gatherTap(
     }
   }
   return rows;
+}
+
+/**
+ * Weight gradient of a stride-1, undilated convolution with one input channel (a network's first layer on grayscale
+ * faces): out [KH*KW, 1, J], out[t, 0, j] = sum over output pixels (n, oy, ox) of x[n, oy + kh - pt, ox + kw - pl] *
+ * dy[n, oy, ox, j] (0 in the padding). J must be a multiple of 8. Each image is first copied into a zero-padded plane
+ * `xp` ((OH + KH - 1) * (OW + KW - 1) floats); then for every group of 3 taps and 8 columns a 3x8 tile accumulates over
+ * the image's pixels straight from dy, without the patch matrix and repacking of the general path. Every output sums
+ * the same terms, zeros of the padding included, in the same order (pixel by pixel) as im2col + wgrad.
+ */
+export function wgradC1(
+  x: usize, N: i32, IH: i32, IW: i32, dy: usize, OH: i32, OW: i32, J: i32,
+  KH: i32, KW: i32, pt: i32, pl: i32, xp: usize, out: usize,
+): void {
+  const T = KH * KW;
+  const PH = OH + KH - 1;
+  const PW = OW + KW - 1;
+  const jb = <usize>J << 2;
+  memory.fill(out, 0, <usize>T * jb);
+  for (let n = 0; n < N; n++) {
+    for (let a = 0; a < PH; a++) {
+      const iy = a - pt;
+      for (let b = 0; b < PW; b++) {
+        const ix = b - pl;
+        const v: f32 = iy >= 0 && iy < IH && ix >= 0 && ix < IW ? load<f32>(x + (<usize>((n * IH + iy) * IW + ix) << 2)) : 0;
+        store<f32>(xp + (<usize>(a * PW + b) << 2), v);
+      }
+    }
+    const dyImage = dy + <usize>n * <usize>(OH * OW) * jb;
+    for (let t0 = 0; t0 < T; t0 += 3) {
+      const cnt = min(3, T - t0);
+      // plane offsets of the group's taps (a missing third tap repeats the last one; its sums are not stored)
+      const t1 = t0 + min(1, cnt - 1);
+      const t2 = t0 + min(2, cnt - 1);
+      const o0 = xp + (<usize>((t0 / KW) * PW + t0 % KW) << 2);
+      const o1 = xp + (<usize>((t1 / KW) * PW + t1 % KW) << 2);
+      const o2 = xp + (<usize>((t2 / KW) * PW + t2 % KW) << 2);
+      for (let j0 = 0; j0 < J; j0 += 8) {
+        const a0p = out + <usize>t0 * jb + (<usize>j0 << 2);
+        const a1p = out + <usize>t1 * jb + (<usize>j0 << 2);
+        const a2p = out + <usize>t2 * jb + (<usize>j0 << 2);
+        let c00 = v128.load(a0p), c01 = v128.load(a0p, 16);
+        let c10 = v128.load(a1p), c11 = v128.load(a1p, 16);
+        let c20 = v128.load(a2p), c21 = v128.load(a2p, 16);
+        let d = dyImage + (<usize>j0 << 2);
+        for (let oy = 0; oy < OH; oy++) {
+          const row = <usize>(oy * PW) << 2;
+          for (let ox: usize = 0; ox < <usize>OW << 2; ox += 4) {
+            const b0 = v128.load(d);
+            const b1 = v128.load(d, 16);
+            let s = v128.load32_splat(o0 + row + ox);
+            c00 = MADD(s, b0, c00);
+            c01 = MADD(s, b1, c01);
+            s = v128.load32_splat(o1 + row + ox);
+            c10 = MADD(s, b0, c10);
+            c11 = MADD(s, b1, c11);
+            s = v128.load32_splat(o2 + row + ox);
+            c20 = MADD(s, b0, c20);
+            c21 = MADD(s, b1, c21);
+            d += jb;
+          }
+        }
+        // store the group's taps in reverse, so a repeated tap keeps its first (real) sums
+        if (cnt > 2) {
+          v128.store(a2p, c20);
+          v128.store(a2p, c21, 16);
+        }
+        if (cnt > 1) {
+          v128.store(a1p, c10);
+          v128.store(a1p, c11, 16);
+        }
+        v128.store(a0p, c00);
+        v128.store(a0p, c01, 16);
+      }
+    }
+  }
 }
 
 /**

@@ -277,6 +277,12 @@ export function conv2DBackpropFilter(args: Args): TensorInfo {
     k.exports.winoWgradOutput(S, g.CI, g.CO, k.ptr(out));
     return out;
   }
+  if (g.CI === 1 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.CO % 8 === 0) {
+    // one input channel (a first layer on grayscale faces): 3x8 tiles straight from dy over a zero-padded image plane
+    const xp = k.scratch('planeC1', (g.OH + g.KH - 1) * (g.OW + g.KW - 1) * 4);
+    k.exports.wgradC1(k.ptr(x), g.N, g.H, g.W, k.ptr(dy), g.OH, g.OW, g.CO, g.KH, g.KW, g.pt, g.pl, xp, k.ptr(out));
+    return out;
+  }
   if (g.CI >= 4 && g.OH * g.OW <= SMALL_MAP) {
     // Small maps (6x6, 3x3), where the per-image halo of the direct kernel costs more than copying rows: per tap, a 1x1
     // weight gradient over the output pixels whose tap reads inside the image (on a 3x3 map with 'same' padding 49 of
