@@ -44,8 +44,9 @@ function convGeom(xShape: number[], filterShape: number[], attrs: NamedAttrMap, 
 /** Input channels x taps up to which convolutions go through explicit patches (im2col) or XNNPACK. */
 const IM2COL_MAX_K = 32;
 /**
- * Output maps up to this many pixels compute weight gradients on explicit patches (no per-image halo), and their
- * implicit-GEMM convolutions take rows position-major (igemm mode | 2) so that padding taps are skipped.
+ * Output maps up to this many pixels compute weight gradients on gathered rows per tap (explicit patches for fewer
+ * than 4 input channels; no per-image halo), and their implicit-GEMM convolutions take rows position-major (igemm
+ * mode | 2) so that padding taps are skipped.
  */
 const SMALL_MAP = 64;
 
