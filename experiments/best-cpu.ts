@@ -24,15 +24,15 @@
  *   runs/best-cpu-20261127-014150; training accuracy 67.0%, PublicTest still rising at the last epoch).
  *
  * Command:  npm run exp -- best-cpu            (quick check of the same code on a slice: npm run exp -- best-cpu --quick)
- * Runtime:  about 110 min on 2 cores (AMD EPYC, wasm backend, the two trainings side by side, one core each): the FER+
- *           run took 104 min of training in 109.3 min of wall time (runs/best-cpu-20261127-014150), this deep-fer 98.8
- *           min of training in 105.4 min (runs/best-cpu-20261127-045221, run with `--only deep-fer --workers 1
- *           --replicas 1` beside another one-core study); quick: about 1 min.
- * Expected: PrivateTest of the best PublicTest epoch, one seed: deep-ferplus-ce 85.35% (macro-F1 0.629), with flip
- *           TTA 86.17% (95% bootstrap interval 84.97-87.35%), epoch 50/54 (runs/best-cpu-20261127-014150, commit
- *           e2d669f; bit-identical in three runs of this recipe); deep-fer 68.01% (macro-F1 0.657, 66.45-69.55%), with
- *           ten-crop TTA 69.04% (macro-F1 0.664, 67.51-70.58%), epoch 70/70, PublicTest 66.68% (67.65% with TTA)
- *           (runs/best-cpu-20261127-045221, commit bc81489). Both reach the issue's targets (85.5%, 69%); FER2013 only
+ * Runtime:  107.9 min wall on 2 cores (AMD EPYC, wasm backend, the two trainings side by side, one core each; 100.6
+ *           and 101.1 min of training): runs/best-cpu-20261127-080207, the whole experiment run from a snapshot of
+ *           commit 9a8edd2; quick: about 1 min.
+ * Expected: PrivateTest of the best PublicTest epoch, one seed (runs/best-cpu-20261127-080207): deep-ferplus-ce
+ *           85.35% (macro-F1 0.629), with flip TTA 86.17% (95% bootstrap interval 84.97-87.35%), epoch 50/54;
+ *           deep-fer 68.01% (macro-F1 0.657, 66.45-69.55%), with ten-crop TTA 69.04% (macro-F1 0.664,
+ *           67.51-70.58%), epoch 70/70, PublicTest 66.68% (67.65% with TTA). Deterministic: both runs are
+ *           bit-identical to earlier records of the same recipes (runs/best-cpu-20261127-014150 for FER+,
+ *           runs/best-cpu-20261127-045221 for FER2013). Both reach the issue's targets (85.5%, 69%); FER2013 only
  *           just, and its plain predictions are not significantly different from the previous recipe's (McNemar
  *           p = 0.75; README "Best recipes").
  */
