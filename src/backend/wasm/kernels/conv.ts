@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import type { WasmKernels } from '../module';
-import { weightGrad, type ConvGeom } from './gemm';
+import { weightGrad, weightGradRows, type ConvGeom } from './gemm';
 import { K, round8, size, stock, zeros, type Args } from './shared';
 
 /**
@@ -273,8 +273,7 @@ export function conv2DBackpropFilter(args: Args): TensorInfo {
     const S = k.scratch('winoS', 16 * g.CI * g.CO * 4);
     k.exports.winoInput(k.ptr(x), g.N, g.H, g.W, g.CI, g.pt, g.pl, TH, TW, V);
     k.exports.winoDy(k.ptr(dy), g.N, g.OH, g.OW, g.CO, TH, TW, Ud);
-    const flat: ConvGeom = { N: 1, H: 1, W: TT, CI: g.CI, KH: 1, KW: 1, CO: g.CO, OH: 1, OW: TT, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 };
-    for (let p = 0; p < 16; p++) weightGrad(k, V + p * TT * g.CI * 4, Ud + p * TT * g.CO * 4, flat, S + p * g.CI * g.CO * 4);
+    for (let p = 0; p < 16; p++) weightGradRows(k, V + p * TT * g.CI * 4, Ud + p * TT * g.CO * 4, TT, g.CI, g.CO, S + p * g.CI * g.CO * 4);
     k.exports.winoWgradOutput(S, g.CI, g.CO, k.ptr(out));
     return out;
   }
@@ -300,21 +299,19 @@ export function conv2DBackpropFilter(args: Args): TensorInfo {
           k.heapF32(slice, g.CI * g.CO).fill(0);
           continue;
         }
-        const flat: ConvGeom = { N: 1, H: 1, W: rows, CI: g.CI, KH: 1, KW: 1, CO: g.CO, OH: 1, OW: rows, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 };
-        weightGrad(k, xo, dyo, flat, slice);
+        weightGradRows(k, xo, dyo, rows, g.CI, g.CO, slice);
       }
     }
     return out;
   }
-  if ((g.CI < 4 && g.CI * T <= IM2COL_MAX_K) || g.OH * g.OW <= SMALL_MAP) {
+  if (g.CI < 4 && (g.CI * T <= IM2COL_MAX_K || g.OH * g.OW <= SMALL_MAP)) {
     // Explicit patches, as a 1x1 weight gradient over all output pixels, when fewer than 4 input channels would
-    // leave most of each 4-channel block empty (the T*CI patch columns fill them), or on small maps with fewer than
-    // 4 input channels
+    // leave most of each 4-channel block empty (the T*CI patch columns fill them); small maps with 4 or more input
+    // channels took the per-tap path above
     const M = g.N * g.OH * g.OW;
     const cols = k.scratch('im2col', M * T * g.CI * 4);
     k.exports.im2col(k.ptr(x), g.N, g.H, g.W, g.CI, g.KH, g.KW, g.OH, g.OW, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, cols);
-    const flat: ConvGeom = { N: 1, H: 1, W: M, CI: T * g.CI, KH: 1, KW: 1, CO: g.CO, OH: 1, OW: M, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 };
-    weightGrad(k, cols, k.ptr(dy), flat, k.ptr(out));
+    weightGradRows(k, cols, k.ptr(dy), M, T * g.CI, g.CO, k.ptr(out));
     return out;
   }
   weightGrad(k, k.ptr(x), k.ptr(dy), g, k.ptr(out));

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { WasmKernels } from '../module';
-import { weightGrad, type ConvGeom } from './gemm';
+import { weightGradRows } from './gemm';
 import { K, round8, size, stock, zeros, type Args } from './shared';
 
 /** Matmul kernels: BatchMatMul and _FusedMatMul (bias + relu) on 2-D operands, all transposes but both at once. */
@@ -26,8 +26,7 @@ function matMul2D(k: WasmKernels, a: TensorInfo, b: TensorInfo, tA: boolean, tB:
     k.exports.igemm(0, k.ptr(a), 1, 1, M, Ka, packed, 1, 1, N, k.ptr(out), 1, M, 1, 1, 1, 1, 0, 0, zeros(k, Ka), k.scratch('ptrs', 16));
   } else {
     // A^T B = sum over the K rows of A [K, M] (x) B [K, N]: a 1x1 "convolution" weight gradient over K pixels
-    const g: ConvGeom = { N: 1, H: 1, W: Ka, CI: M, KH: 1, KW: 1, CO: N, OH: 1, OW: Ka, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 };
-    weightGrad(k, k.ptr(a), k.ptr(b), g, k.ptr(out));
+    weightGradRows(k, k.ptr(a), k.ptr(b), Ka, M, N, k.ptr(out));
   }
   return out;
 }
