@@ -26,6 +26,11 @@ test('bench --quick writes results with 1-core, 2-worker and SIMD128 timings and
   const kernels = m.profile.map((k) => k.kernel);
   for (const k of ['Conv2D', 'Conv2DBackpropFilter', 'FerlabBatchNormTrain', 'FerlabAdam']) assert.ok(kernels.includes(k), `profile has ${k}: ${kernels}`);
   assert.ok(m.wasm1.batchBuildMs < m.wasm1.medianMs, 'building a batch is cheaper than a step');
+  // the ceiling: baseline's step as direct convolution, by hand: forward 48*48*9*32 + 24*24*9*32*64 + 12*12*9*64*128
+  // + 4608*256 + 256*8 = 23,078,912 MACs, three times that less conv1's input gradient (48*48*9*32), x 2 flop x 64
+  assert.ok(r.ceiling && r.ceiling.gflops > 0, `a wasm multiply-add peak was measured: ${JSON.stringify(r.ceiling)}`);
+  assert.is(m.trainingMacsPerImage, 3 * 23_078_912 - 48 * 48 * 9 * 32);
+  assert.match(md, /\| baseline \| 8\.78 \| /);
 });
 
 test.run();

@@ -14,6 +14,7 @@ import { PROJECT_ROOT, defaultDataDir } from '../util/paths';
 import { median, kernelProfile, timeTrainingSteps, timeTrainingStepsOnDevice, type StepTiming } from './steps';
 import type { BenchWorkerInit } from './worker';
 import { findTorchPython, writeTorchSpec } from './torch';
+import { measureMaddPeak, type MaddPeak } from './ceiling';
 import { benchInference, inferenceMarkdown, type InferenceBench } from './inference';
 import { benchPredict, type PredictBenchResult } from '../predict/bench';
 
@@ -48,6 +49,8 @@ export interface BenchResult {
     model: string;
     params: number;
     macsPerImage: number;
+    /** Multiply-adds of a training step per image as direct convolution (ModelStats.trainingMacs). */
+    trainingMacsPerImage?: number;
     /** ferlab on wasm, one training on one core (ferlab kernels, FMA build when available). */
     wasm1: StepTiming;
     /** Two trainings side by side, one per core: each worker's timing; throughput = sum. */
@@ -62,6 +65,8 @@ export interface BenchResult {
     profile: Array<{ kernel: string; ms: number; calls: number }>;
   }>;
   torch?: { version: string; python: string } | { skipped: string };
+  /** The wasm multiply-add peak of one core, measured in the same run (ceiling.ts). */
+  ceiling?: MaddPeak;
   /** Wall time of the default study cut to a few steps per run, with 1 and with 2 workers. */
   study?: { stepsPerRun: number; oneWorkerSeconds: number; twoWorkersSeconds: number; speedup: number } | { skipped: string };
   /** Model-only inference of the exported models: tfjs wasm vs onnxruntime-node, batch 1 and 64 (inference.ts). */
@@ -318,6 +323,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
     models: [],
   };
   log(`bench: ${info.description}; ${steps} timed steps per measurement, batch 64`);
+  result.ceiling = measureMaddPeak();
+  log(`bench: wasm multiply-add peak (${result.ceiling.variant}, 1 core): ${result.ceiling.gflops.toFixed(1)} GFLOP/s`);
 
   const python = opts.quick ? undefined : findTorchPython();
   let torchOut: { torch: string; models: Record<string, TorchTimes> } | undefined;
@@ -356,6 +363,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
       model,
       params: stats.params,
       macsPerImage: stats.macs,
+      trainingMacsPerImage: stats.trainingMacs,
       wasm1,
       wasm2,
       wasmDp2,
@@ -386,6 +394,31 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
   log(md);
   log(`bench: wrote ${join(outDir, 'latest.md')} and latest.json`);
   return result;
+}
+
+/**
+ * The ceiling table: each model's training step counted as direct convolution (GFLOP per step) and the rate that
+ * ferlab (1 core) and PyTorch (1 thread) reach on it, also as a multiple of the wasm multiply-add peak of the run.
+ */
+function ceilingMarkdown(r: BenchResult): string[] {
+  const c = r.ceiling!;
+  const L = [
+    `Ceiling: this core runs ${c.variant === 'relaxed' ? 'relaxed-SIMD fused multiply-adds' : 'SIMD128 multiply-adds'} (4 float32 lanes, the widest wasm has) at **${c.gflops.toFixed(1)} GFLOP/s** at best (src/bench/ceiling.ts, best of ${c.runs.length}). Each training step counted as direct convolution and matmul (forward, weight gradients, input gradients but the first layer's; ModelStats.trainingMacs), and the rate reached on it; a multiple of the peak above 1 is only possible with fewer multiplies than direct convolution (ferlab's Winograd F(2x2, 3x3): up to 2.25x fewer on 3x3 layers) or wider vectors (PyTorch's oneDNN: AVX2 8 lanes, AVX-512 16):`,
+    '',
+    '| model | GFLOP per step (direct) | ferlab 1 core GFLOP/s | x wasm peak | PyTorch 1 thread GFLOP/s | x wasm peak |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const m of r.models) {
+    if (!m.trainingMacsPerImage) continue;
+    const gflop = (2 * m.trainingMacsPerImage * r.batchSize) / 1e9;
+    const ferlab = gflop / (m.wasm1.medianMs / 1000);
+    const t1 = m.torch?.['1']?.median_ms;
+    const torch = t1 ? gflop / (t1 / 1000) : undefined;
+    L.push(
+      `| ${m.model} | ${gflop.toFixed(2)} | ${ferlab.toFixed(1)} | ${(ferlab / c.gflops).toFixed(2)} | ${torch ? torch.toFixed(1) : '-'} | ${torch ? (torch / c.gflops).toFixed(2) : '-'} |`,
+    );
+  }
+  return L;
 }
 
 /** Wall time of the default study with every run cut to 120 steps, 1 worker vs 2 workers (real runner, real data). */
@@ -455,6 +488,7 @@ export function benchMarkdown(r: BenchResult): string {
       );
     }
   }
+  if (r.ceiling) L.push('', ...ceilingMarkdown(r));
   if (r.models.some((m) => m.tfjsNode)) {
     L.push(
       '',

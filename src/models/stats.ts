@@ -7,6 +7,13 @@ export interface ModelStats {
   params: number;
   /** Multiply-accumulates of one forward pass of one image (conv and dense layers). */
   macs: number;
+  /**
+   * Multiply-accumulates of one training step per image counted as direct convolution and matmul: each counted
+   * layer's forward pass, its weight gradient (as many as its forward) and its input gradient (as many again), except
+   * the input gradient of layers fed by the model input, which backpropagation does not compute. Winograd and other
+   * fast algorithms do fewer; this is the yardstick that `npm run bench` divides step times into.
+   */
+  trainingMacs: number;
 }
 
 /**
@@ -16,23 +23,33 @@ export interface ModelStats {
  */
 export function modelStats(model: tf.LayersModel): ModelStats {
   let macs = 0;
+  let trainingMacs = 0;
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     const out = layer.outputShape as number[];
+    let m = 0;
     if (cls === 'Conv2D') {
       const [kh, kw, cin, cout] = (layer.getWeights()[0] ?? { shape: [0, 0, 0, 0] }).shape as number[];
-      macs += out[1] * out[2] * kh * kw * cin * cout;
+      m = out[1] * out[2] * kh * kw * cin * cout;
     } else if (cls === 'DepthwiseConv2D' || cls === 'SeparableConv2D') {
       const ws = layer.getWeights();
       const [kh, kw, cin, mult] = ws[0].shape as number[];
-      macs += out[1] * out[2] * kh * kw * cin * mult;
-      if (cls === 'SeparableConv2D') macs += out[1] * out[2] * cin * mult * (ws[1].shape[3] as number);
+      m = out[1] * out[2] * kh * kw * cin * mult;
+      if (cls === 'SeparableConv2D') m += out[1] * out[2] * cin * mult * (ws[1].shape[3] as number);
     } else if (cls === 'Dense') {
       const [cin, cout] = layer.getWeights()[0].shape as number[];
-      macs += cin * cout;
+      m = cin * cout;
     }
+    macs += m;
+    trainingMacs += (fedByInput(layer) ? 2 : 3) * m;
   }
-  return { params: model.countParams(), macs };
+  return { params: model.countParams(), macs, trainingMacs };
+}
+
+/** Whether every input of `layer` is the model's input (its gradient w.r.t. that input is never computed). */
+function fedByInput(layer: tf.layers.Layer): boolean {
+  const nodes = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tf.layers.Layer[] }> }).inboundNodes;
+  return nodes.length > 0 && nodes.every((n) => n.inboundLayers.length > 0 && n.inboundLayers.every((l) => l.getClassName() === 'InputLayer'));
 }
 
 const cache = new Map<string, ModelStats>();

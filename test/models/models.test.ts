@@ -44,6 +44,9 @@ test('model sizes: parameters and multiply-adds per image as documented', async 
   assert.is(b.macs, 48 * 48 * 9 * 32 + 24 * 24 * 9 * 32 * 64 + 12 * 12 * 9 * 64 * 128 + 4608 * 256 + 256 * 8);
   assert.ok(d.macs > b.macs, `deep (${d.macs}) costs more than baseline (${b.macs})`);
   assert.is(d.macs, 37_890_048);
+  // a training step: forward + weight gradient of every layer, input gradient of all but conv1 (fed by the input)
+  assert.is(b.trainingMacs, 3 * b.macs - 48 * 48 * 9 * 32);
+  assert.is(d.trainingMacs, 3 * 37_890_048 - 48 * 48 * 9 * 32);
 
   // vgg-cpu: convs 1*32*9 + 32*32*9, 32*64*9 + 64*64*9, 64*128*9 + 128*128*9, 128*256*9 + 256*256*9 (no bias);
   // BN 4 * 2*(32+64+128+256); dense 2304*256+256, 256*256+256, 256*8+8
@@ -68,6 +71,8 @@ test('model sizes: parameters and multiply-adds per image as documented', async 
     6 * 6 * (9 * 64 * 128 + 3 * 9 * 128 * 128 + 64 * 128) +
     128 * 8;
   assert.is(r.macs, rMacs);
+  // a functional model: only the stem conv reads the input (the first stage's shortcut is an identity)
+  assert.is(r.trainingMacs, 3 * rMacs - 48 * 48 * 9 * 32);
 
   // mini-xception: the reference (oarriaga/face_classification mini_XCEPTION) has 58,423 parameters for 7 classes
   const x7 = modelStats(createModel('mini-xception', { numClasses: 7 }));

@@ -184,6 +184,8 @@ export interface KernelExports {
     IW: number,
     work: number,
   ): void;
+  /** assembly/peak.ts: `iters` rounds of 12 independent 4-lane multiply-adds (96 flop each); returns their lanes' sum. */
+  maddPeak(iters: number, a: number): number;
   dwInputGradScratchBytes(KH: number, KW: number, IW: number): number;
   dwFilterGradScratchBytes(KH: number, KW: number, C: number, M: number): number;
   dwFilterGrad(
@@ -310,6 +312,26 @@ export class WasmKernels {
   heapF32(ptr: number, count: number): Float32Array {
     return new Float32Array(this.backend.wasm.HEAPU8.buffer, ptr, count);
   }
+}
+
+/**
+ * The kernel module of `variant` on a one-page memory of its own, bound to no backend: for the kernels that touch no
+ * tensors (maddPeak, which `npm run bench` times).
+ * @throws Error when `variant` is 'relaxed' and the engine cannot run relaxed SIMD.
+ */
+export function standaloneKernels(variant: KernelVariant): KernelExports {
+  if (variant === 'relaxed' && !relaxedSimdSupported()) throw new Error('this engine cannot run relaxed SIMD (use Node >= 22, or the simd variant)');
+  const module = new WebAssembly.Module(readFileSync(wasmPath(variant)));
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      memory,
+      abort: () => {
+        throw new Error('ferlab kernel abort');
+      },
+    },
+  });
+  return instance.exports as unknown as KernelExports;
 }
 
 function findMemory(backend: WasmBackendLike): WebAssembly.Memory {

@@ -5,3 +5,4 @@ export { winoFilter, winoInput, winoOutput, winoDy, winoWgradOutput } from './wi
 export { winoFilter4, winoInput4, winoOutput4 } from './winograd4';
 export { sumRows, bnStats, affineRows, bnGradSums, bnGradApply, reluGrad, maxPoolGrad, maxPoolGradTiled, dropout, biasAct, adamStep } from './ops';
 export { dwInputGrad, dwInputGradScratchBytes, dwFilterGrad, dwFilterGradScratchBytes } from './depthwise';
+export { maddPeak } from './peak';
