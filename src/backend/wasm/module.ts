@@ -267,17 +267,7 @@ export class WasmKernels {
     readonly backend: WasmBackendLike,
     readonly variant: KernelVariant,
   ) {
-    const memory = findMemory(backend);
-    const module = new WebAssembly.Module(readFileSync(wasmPath(variant)));
-    const instance = new WebAssembly.Instance(module, {
-      env: {
-        memory,
-        abort: () => {
-          throw new Error('ferlab kernel abort');
-        },
-      },
-    });
-    this.exports = instance.exports as unknown as KernelExports;
+    this.exports = instantiate(variant, findMemory(backend));
   }
 
   /** Byte offset of a tensor's data on the wasm heap. */
@@ -321,8 +311,12 @@ export class WasmKernels {
  */
 export function standaloneKernels(variant: KernelVariant): KernelExports {
   if (variant === 'relaxed' && !relaxedSimdSupported()) throw new Error('this engine cannot run relaxed SIMD (use Node >= 22, or the simd variant)');
+  return instantiate(variant, new WebAssembly.Memory({ initial: 1 }));
+}
+
+/** The kernel module of `variant` instantiated on `memory` (its only import besides an abort hook). */
+function instantiate(variant: KernelVariant, memory: WebAssembly.Memory): KernelExports {
   const module = new WebAssembly.Module(readFileSync(wasmPath(variant)));
-  const memory = new WebAssembly.Memory({ initial: 1 });
   const instance = new WebAssembly.Instance(module, {
     env: {
       memory,
