@@ -70,7 +70,20 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
       `**${ci(ev.privateTest.interval)}** on ${ev.privateTest.interval.n} images.`,
     '',
   );
+  const tta = ev.tta;
+  if (tta)
+    L.push(
+      `With the run's test-time augmentation (${tta.mode}: ${tta.views} views per face, ${tta.average} of the probabilities), PrivateTest accuracy ` +
+        `**${ci(tta.privateTest.interval)}**; the files below compute one view, the caller averages the views (see "Test-time augmentation").`,
+      '',
+    );
   L.push(`Exported by \`${ex.command}\` on ${ex.date.slice(0, 10)}. Structure after Mitchell et al. 2019 (Model Cards for Model Reporting).`, '');
+  if (meta.release)
+    L.push(
+      `**Released model \`models/${meta.release.name}\`**: ${meta.release.summary}. Trained by \`${meta.release.trainCommand}\` at commit ` +
+        `\`${env?.commit ?? 'unknown'}\`; rebuilt and checked against the committed files (SHA256SUMS) by \`${meta.release.buildCommand}\`.`,
+      '',
+    );
 
   L.push('## Model details', '');
   L.push(
@@ -258,6 +271,38 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
     ),
     '',
   );
+  if (tta) {
+    L.push('### Test-time augmentation', '');
+    L.push(
+      `The run's setting \`tta: '${tta.mode}'\` averages the ${tta.average === 'logits' ? 'logits' : 'class probabilities'} of ${tta.views} views of each face ` +
+        `(src/eval/tta.ts: ${tta.mode === 'tencrop' ? 'the four corner crops and the centre crop of the 48x48 face and their mirror images' : tta.mode === 'flip' ? 'the face and its left-right mirror image' : tta.mode}). ` +
+        `PublicTest ${pct(tta.publicTestAccuracy)}, PrivateTest ${ci(tta.privateTest.interval)}, macro-F1 ${tta.privateTest.macroF1.toFixed(3)}. ` +
+        'The exported files compute one view; a caller that wants these numbers runs the model on every view and averages.',
+      '',
+    );
+    L.push(
+      ...table(
+        ['class', 'recall', 'recall with TTA', 'F1 with TTA', 'support'],
+        tta.privateTest.perClass.map((m, i) => [
+          m.class,
+          ev.privateTest.perClass[i].recall.toFixed(3),
+          m.recall.toFixed(3),
+          m.f1.toFixed(3),
+          String(m.support),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (ev.calibration)
+    L.push(
+      '### Calibration',
+      '',
+      `Temperature scaling (Guo et al. 2017) fitted on ${ev.calibration.fittedOn}: T = ${ev.calibration.temperature.toFixed(3)} (stored as ferlab.json \`temperature\`; ` +
+        `ferlab's predict reports softmax(logits / T), the predicted class does not change). PrivateTest expected calibration error (${ev.calibration.bins} equal-width bins, ` +
+        `single view, no TTA): ${pct(ev.calibration.privateTestEce, 1)} with softmax(logits), ${pct(ev.calibration.privateTestEceScaled, 1)} with softmax(logits / T).`,
+      '',
+    );
   if (ev.cross)
     L.push(
       `Cross-evaluation: the same PrivateTest images scored against the ${ev.cross.to === 'fer' ? 'FER2013' : 'FER+ majority'} labels over the 7 shared classes: ` +
@@ -305,6 +350,14 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
     `- **Class imbalance**: in the Training split of this label set ${top.map((t) => `${t.cls} makes up ${pct(t.share, 1)}`).join(' and ')} of the images, while ` +
       `${bottom.map((t) => `${t.cls} has ${pct(t.share, 1)} (${t.n} images)`).join(' and ')}. Rare classes are recognised far less reliably (see their F1 above); ` +
       'overall accuracy is dominated by the frequent ones.',
+    `- **Known failure modes**: the lowest PrivateTest recalls are ${[...ev.privateTest.perClass]
+      .filter((m) => m.support > 0)
+      .sort((a, b) => a.recall - b.recall)
+      .slice(0, 3)
+      .map((m) => `${m.class} ${pct(m.recall, 0)} (${m.support} images)`)
+      .join(', ')}; ` +
+      'faces that are not frontal, partly covered, small in the photo or framed differently from FER2013 crops are often misread; the model labels whatever ' +
+      "crop it is given (a face detector's false detection, such as an animal's head, gets an emotion too: ferlab's predict rejects detections whose landmarks do not fit a human face).",
     '- **Image domain**: web-scraped, mostly frontal, low-resolution (48x48) grayscale crops, many of them posed or acted expressions. ' +
       'Non-frontal views, occluded faces and spontaneous, subtle expressions are rare in it; accuracy on webcam frames, other cameras or other ' +
       'populations is unknown until measured on them.',
@@ -325,6 +378,7 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
   L.push('## References', '');
   L.push(
     '- M. Mitchell et al., "Model Cards for Model Reporting", FAT* 2019, arXiv 1810.03993.',
+    '- C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On Calibration of Modern Neural Networks", ICML 2017, arXiv 1706.04599.',
     '- I. Goodfellow et al., "Challenges in Representation Learning: A report on three machine learning contests", ICML 2013 workshop, arXiv 1307.0414.',
     '- E. Barsoum, C. Zhang, C. Canton Ferrer, Z. Zhang, "Training Deep Networks for Facial Expression Recognition with Crowd-Sourced Label Distribution", ICMI 2016, arXiv 1608.01041.',
     '- B. Efron, R. J. Tibshirani, "An Introduction to the Bootstrap", Chapman & Hall 1993, ch. 13.',

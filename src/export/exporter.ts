@@ -54,6 +54,20 @@ export interface ExportOptions {
   command?: string;
   /** Status lines (default console.log). */
   log?: (line: string) => void;
+  /** A released model (src/export/release.ts): its name and the commands that train and rebuild it, recorded in ferlab.json and the card. */
+  release?: ReleaseInfo;
+}
+
+/** ferlab.json `release` of a released model (models/<name>/, src/export/release.ts). */
+export interface ReleaseInfo {
+  /** Folder name under models/, e.g. `ferlab-ferplus`. */
+  name: string;
+  /** One line: what the model is for. */
+  summary: string;
+  /** The command that trains the run record it is built from. */
+  trainCommand: string;
+  /** The command that rebuilds this folder from that run record (and checks it against the committed files). */
+  buildCommand: string;
 }
 
 /** Accuracy of one exported format re-scored on the run's PrivateTest images. */
@@ -140,7 +154,22 @@ export interface ExportInfo {
     publicTest: { role: string; interval: AccuracyInterval; macroF1: number };
     privateTest: { role: string; interval: AccuracyInterval; macroF1: number; perClass: ClassMetrics[]; confusion: number[][] };
     cross: RunSummary['cross'];
+    /**
+     * The run's test-time augmentation (metrics.json `tta`): the same model's TTA-averaged scores, which the exported
+     * files do not compute by themselves (the caller averages the views); absent when the run used none.
+     */
+    tta?: {
+      mode: string;
+      views: number;
+      average: string;
+      publicTestAccuracy: number;
+      privateTest: { interval: AccuracyInterval; macroF1: number; perClass: ClassMetrics[] };
+    };
+    /** The run's temperature scaling (metrics.json `calibration`: fitted on PublicTest, PrivateTest ECE before and after). */
+    calibration?: { temperature: number; fittedOn: 'PublicTest'; privateTestEce: number; privateTestEceScaled: number; bins: number };
   };
+  /** Present for the released models under models/ (src/export/release.ts). */
+  release?: ReleaseInfo;
 }
 
 /** What {@link exportModel} returns. */
@@ -431,7 +460,30 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
           confusion: run.summary.test.confusion,
         },
         cross: run.summary.cross,
+        ...(run.summary.tta
+          ? {
+              tta: {
+                mode: run.summary.tta.tta,
+                views: run.summary.tta.views,
+                average: run.summary.tta.average,
+                publicTestAccuracy: run.summary.tta.val.accuracy,
+                privateTest: { interval: run.summary.tta.testInterval, macroF1: run.summary.tta.test.macroF1, perClass: run.summary.tta.test.perClass },
+              },
+            }
+          : {}),
+        ...(run.summary.calibration
+          ? {
+              calibration: {
+                temperature: run.summary.calibration.temperature,
+                fittedOn: run.summary.calibration.fittedOn,
+                privateTestEce: run.summary.calibration.test.ece,
+                privateTestEceScaled: run.summary.calibration.testScaled.ece,
+                bins: run.summary.calibration.test.numBins,
+              },
+            }
+          : {}),
       },
+      ...(opts.release ? { release: opts.release } : {}),
     };
     const full = { ...baseMeta, ...info };
     writeJsonAtomic(join(tmp, 'ferlab.json'), full);
