@@ -15,6 +15,7 @@
  *   sweep <spec>       hyper-parameter sweep from experiments/<spec>.ts (defineSweep) on worker threads; --quick,
  *                      --workers, --trials, --minutes; --resume runs/<sweep> continues one (src/cli/sweep.ts)
  *   runs               leaderboard of every run record under runs/ (studies and sweeps) (src/cli/runs.ts)
+ *   release            the released models under models/: check their SHA256SUMS, rebuild them (src/cli/release.ts)
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- commands load their modules lazily (CommonJS require) */
 import { Command, InvalidArgumentError } from 'commander';
@@ -24,6 +25,7 @@ import { registerPredictCommand } from './predict';
 import { registerDemoCommand } from './demo';
 import { registerSweepCommand } from './sweep';
 import { registerRunsCommand } from './runs';
+import { registerReleaseCommand } from './release';
 
 function backendOption(v: string): BackendChoice {
   try {
@@ -193,6 +195,7 @@ async function main(argv: string[]): Promise<void> {
   registerDemoCommand(program);
   registerSweepCommand(program);
   registerRunsCommand(program);
+  registerReleaseCommand(program);
 
   await program.parseAsync(argv);
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
 function findProjectRoot(start: string): string {
   let dir = start;
@@ -24,6 +24,15 @@ export const PROJECT_ROOT = findProjectRoot(__dirname);
 /** Resolves `p` against the project root unless it is absolute (so notebooks in notebooks/ see the same paths). */
 export function projectPath(p: string): string {
   return resolve(PROJECT_ROOT, p);
+}
+
+/**
+ * `p` relative to the project root when it lies inside the checkout (`runs/best-cpu-.../deep-fer`), else `p` absolute:
+ * what records written into committed files (released models) should hold instead of this machine's paths.
+ */
+export function projectRelative(p: string): string {
+  const r = relative(PROJECT_ROOT, resolve(p));
+  return r === '' ? '.' : r.startsWith('..') || isAbsolute(r) ? resolve(p) : r;
 }
 
 /** Data directory: `FERLAB_DATA_DIR`, else `data/` in the project root. A CLI `--data-dir` overrides both. */
