@@ -10,6 +10,12 @@
  * - flat: class folders directly in the dataset folder (CK+, JAFFE style); test and validation are both carved.
  * Images may sit at any depth inside a class folder. Files that are not images (by extension) are ignored and counted.
  *
+ * Symbolic links inside the dataset folder: a link to a folder is never followed (so a `loop -> .` link cannot count
+ * images twice or make the scan endless, and a link to another folder cannot bring in images from outside); a link to
+ * a file is read only when its real path (all links resolved) lies inside the dataset folder's real path. Links that
+ * are not followed are ignored and counted with the non-image files (their examples say why). The dataset folder
+ * itself may be a link.
+ *
  * The Kaggle copy keeps FER2013's `Usage` in its file names: `train/angry/Training_3908.jpg`,
  * `test/angry/PublicTest_5543497.jpg`, `test/fear/PrivateTest_902573.jpg` (names as they appear in public code that
  * reads the copy, e.g. found with ferlab's search tools; the number after the prefix is not a row of fer2013.csv). Its
@@ -20,9 +26,9 @@
  * PublicTest -> val, PrivateTest -> test, and nothing is carved.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, type Dirent } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, extname, join, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { FER_CLASSES, IMAGE_PIXELS, IMAGE_SIZE, USAGES } from './classes';
@@ -213,7 +219,7 @@ function listDir(dir: string): Dirent[] {
   }
 }
 
-/** True when `dir` is a directory (following symbolic links). */
+/** True when `dir` is a directory (following symbolic links: used for the dataset folder itself). */
 function isDir(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -223,12 +229,27 @@ function isDir(path: string): boolean {
 }
 
 /**
+ * Whether a symbolic link inside a dataset is followed (see the file comment): only when it leads to a regular file
+ * whose real path lies inside `realRoot` (the dataset folder's real path). Links to folders never are.
+ */
+function followLink(abs: string, realRoot: string): boolean {
+  try {
+    const real = realpathSync(abs);
+    const rel = relative(realRoot, real);
+    return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel) && statSync(real).isFile();
+  } catch {
+    return false; // a dangling link or a link loop
+  }
+}
+
+/**
  * The layout of a dataset folder: `splits` when it holds a train/test/val folder, `flat` when it holds other
- * (class) folders, null when it holds no folder at all (then it is not a folder dataset).
+ * (class) folders, null when it holds no folder at all (then it is not a folder dataset). Symbolic links to folders
+ * are not folders here (they are not followed).
  */
 export function detectFolderLayout(dir: string): 'splits' | 'flat' | null {
   if (!isDir(dir)) return null;
-  const subdirs = listDir(dir).filter((d) => !isHidden(d.name) && isDir(join(dir, d.name)));
+  const subdirs = listDir(dir).filter((d) => !isHidden(d.name) && d.isDirectory());
   if (subdirs.length === 0) return null;
   return subdirs.some((d) => d.name.toLowerCase() in SPLIT_FOLDERS) ? 'splits' : 'flat';
 }
@@ -299,13 +320,16 @@ interface Scan {
 }
 
 /**
- * Finds every image of a dataset folder and its class, checking the class names.
+ * Finds every image of a dataset folder and its class, checking the class names. Symbolic links to folders are not
+ * followed, links to files only when they resolve inside the dataset folder (see the file comment), so the scan ends
+ * and counts every image once whatever links the folder holds.
  * @throws DataError for unknown class folders (listing them and the `classes` mapping that fixes it), a class folder
  *   without images, or a dataset without any image.
  */
 function scanFolder(root: string, options: FolderOptions, where: string): Scan {
   const layout = detectFolderLayout(root);
   if (!layout) throw new DataError(root, undefined, `no class folders found: ${FOLDER_LAYOUT_HELP}`);
+  const realRoot = realpathSync(root);
   const mapping = normaliseMapping(options.classes, where);
   const entries: Entry[] = [];
   const ignored = { count: 0, examples: [] as string[] };
@@ -327,8 +351,8 @@ function scanFolder(root: string, options: FolderOptions, where: string): Scan {
     for (const d of listDir(root)) {
       if (isHidden(d.name)) continue;
       const split = SPLIT_FOLDERS[d.name.toLowerCase()];
-      if (!isDir(join(root, d.name))) {
-        ignore(d.name);
+      if (!d.isDirectory()) {
+        ignore(d.isSymbolicLink() ? `${d.name} (symbolic link: not followed)` : d.name);
         continue;
       }
       if (!split) {
@@ -354,8 +378,8 @@ function scanFolder(root: string, options: FolderOptions, where: string): Scan {
         if (d.isFile()) ignore(rel);
         continue;
       }
-      if (!isDir(join(splitAbs, d.name))) {
-        ignore(rel); // a file beside the class folders: no class
+      if (!d.isDirectory()) {
+        ignore(d.isSymbolicLink() ? `${rel} (symbolic link: not followed)` : rel); // a file beside the class folders: no class
         continue;
       }
       const { cls, by } = classOf(d.name, mapping);
@@ -364,8 +388,16 @@ function scanFolder(root: string, options: FolderOptions, where: string): Scan {
         for (const f of listDir(abs)) {
           const fAbs = join(abs, f.name);
           const fRel = `${relDir}/${f.name}`;
-          if (isDir(fAbs)) {
+          if (f.isDirectory()) {
             if (!isHidden(f.name)) walk(fAbs, fRel);
+            continue;
+          }
+          if (f.isSymbolicLink() && !followLink(fAbs, realRoot)) {
+            ignore(`${fRel} (symbolic link to a folder or out of the dataset: not followed)`);
+            continue;
+          }
+          if (!f.isFile() && !f.isSymbolicLink()) {
+            ignore(fRel); // a socket, FIFO or device
             continue;
           }
           if (isHidden(f.name) || !isImage(f.name)) {
@@ -491,7 +523,8 @@ export interface FolderLoadOptions {
  * decodes every image with {@link toFerPixels} (48x48 grayscale, the conversion `predict` uses), assigns splits
  * (folders; Kaggle FER2013 file names; or stratified seeded carving from train/) and caches the arrays in ferlab's
  * binary cache, keyed by the image list with sizes and mtimes, the options and the conversion (a changed, added or
- * removed image rebuilds it).
+ * removed image rebuilds it). Symbolic links: a link to a folder is not followed, a link to a file only when it
+ * resolves inside `root` (file comment).
  *
  * Rows: the training split, then val, then test (as fer2013.csv: Training, PublicTest, PrivateTest), each ordered by
  * file name (numeric-aware: Training_9 before Training_10), then class folder; not grouped by class, so a `slice` of a
@@ -645,7 +678,7 @@ export async function loadFolderDataset(root: string, options: Partial<FolderOpt
   log(
     `data: decoded ${n} images of ${abs} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${perSplit.train} train / ${perSplit.val} val / ${perSplit.test} test` +
       `${kaggle ? ' (Kaggle FER2013 file names: PublicTest -> val, PrivateTest -> test)' : ''}` +
-      `${scan.ignored.count ? `; ${scan.ignored.count} non-image files ignored` : ''}${skipped.length ? `; ${skipped.length} unreadable images SKIPPED` : ''}` +
+      `${scan.ignored.count ? `; ${scan.ignored.count} non-image files and unfollowed symbolic links ignored` : ''}${skipped.length ? `; ${skipped.length} unreadable images SKIPPED` : ''}` +
       `${scan.dropped ? `; ${scan.dropped} images left out by the classes mapping` : ''}`,
   );
   let cachePath: string | undefined;

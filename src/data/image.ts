@@ -25,6 +25,35 @@ export interface FerPixels {
   height: number;
 }
 
+/**
+ * Largest image ferlab decodes, in pixels (width x height as stored): 100 megapixels, passed to sharp as
+ * `limitInputPixels` wherever a user's image is decoded (folder datasets, `predict` photos and video frames, detection,
+ * annotation); sharp checks it from the file header, before decoding. Why 100 MP: decoding costs about 4 bytes per
+ * pixel (RGB(A) raw, plus libvips buffers), ~400 MB at this limit, against ~1 GB for a 0.26 MB PNG of 16383x16383
+ * that sharp's own default limit (16383 x 16383 = 268,402,689) admits. The limit still takes any camera photo of up to
+ * 100 MP (48 MP phone photos, 61 MP full-frame cameras); faces need far less: the detector works on at most 1280 px
+ * (src/predict/detect.ts) and the model on 48x48. Larger images: downscale them first.
+ */
+export const MAX_INPUT_PIXELS = 100_000_000;
+
+/** sharp's input options for a user's image: fail on decoding errors, refuse more than {@link MAX_INPUT_PIXELS}. */
+export const DECODE_OPTIONS = { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS } as const;
+
+/**
+ * The message of a decoding error, with sharp's "Input image exceeds pixel limit" spelt out: the image's size (read
+ * from its header) and the limit.
+ * @param input the image (path or bytes) that failed.
+ */
+export async function decodeErrorMessage(e: unknown, input: string | Buffer): Promise<string> {
+  const msg = (e as Error).message;
+  if (!/exceeds pixel limit/i.test(msg)) return msg;
+  const size = await sharp(input, { limitInputPixels: false })
+    .metadata()
+    .then((m) => `${m.width}x${m.height} = ${(m.width ?? 0) * (m.height ?? 0)} pixels`)
+    .catch(() => 'size unknown');
+  return `the image is too large (${size}): ferlab decodes at most ${MAX_INPUT_PIXELS} pixels (MAX_INPUT_PIXELS, src/data/image.ts); downscale it first`;
+}
+
 /** How {@link toFerPixels} converts an image (recorded in run records and model metadata). */
 export const IMAGE_CONVERSION =
   'sharp: EXIF orientation applied, alpha dropped, grayscale (libvips b-w), 8-bit, optional crop, resized to 48x48 (fill, Lanczos-3; no-op for 48x48 input)' as const;
@@ -39,8 +68,8 @@ export const IMAGE_CONVERSION =
  *
  * @param input a file path or the encoded bytes.
  * @param crop region of the EXIF-rotated image to keep (clipped to the image); default: the whole image.
- * @throws Error naming the file (or "image buffer") when it cannot be decoded (unsupported, truncated, corrupt) or the
- *   crop is empty.
+ * @throws Error naming the file (or "image buffer") when it cannot be decoded (unsupported, truncated, corrupt, larger
+ *   than {@link MAX_INPUT_PIXELS}: the message gives its size and the limit) or the crop is empty.
  */
 export async function toFerPixels(input: string | Buffer, crop?: PixelBox): Promise<FerPixels> {
   const { pixels, width, height } = await toFerCrops(input, [crop]);
@@ -53,7 +82,8 @@ export async function toFerPixels(input: string | Buffer, crop?: PixelBox): Prom
  *
  * @param crops regions of the EXIF-rotated image; `undefined` = the whole image.
  * @returns one `[48 * 48]` uint8 array per crop, in order, and the decoded image's size.
- * @throws Error naming the file (or "image buffer") when it cannot be decoded or a crop is empty.
+ * @throws Error naming the file (or "image buffer") when it cannot be decoded (also over {@link MAX_INPUT_PIXELS}) or a
+ *   crop is empty.
  */
 export async function toFerCrops(
   input: string | Buffer,
@@ -62,7 +92,7 @@ export async function toFerCrops(
   const what = typeof input === 'string' ? input : 'image buffer';
   try {
     // rotate() first: EXIF orientation, so boxes and crops refer to the image as displayed
-    const gray = await sharp(input, { failOn: 'error' }).rotate().removeAlpha().grayscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const gray = await sharp(input, DECODE_OPTIONS).rotate().removeAlpha().grayscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     const { width, height, channels } = gray.info;
     if (channels !== 1) throw new Error(`grayscale conversion gave ${channels} channels, expected 1`);
     const pixels: Uint8Array[] = [];
@@ -87,6 +117,6 @@ export async function toFerCrops(
     }
     return { pixels, width, height };
   } catch (e) {
-    throw new Error(`${what}: cannot read it as an image (${(e as Error).message})`);
+    throw new Error(`${what}: cannot read it as an image (${await decodeErrorMessage(e, input)})`);
   }
 }

@@ -1,7 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
+import { modelFolderFile, readModelFolderFile, readModelJson } from '../models/io';
 import { readModelMeta, resolveModelDir } from '../predict/model';
 
 /**
@@ -9,7 +11,15 @@ import { readModelMeta, resolveModelDir } from '../predict/model';
  * allow-list of paths (no static-file handler over any folder), so it can serve nothing but the page, its scripts and
  * detector weights from node_modules, and the chosen model folder's files. A request for any other path, including
  * traversal attempts like `/../package.json` or `/%2e%2e/`, gets 404: paths are looked up in the list as they arrive,
- * never joined to a folder.
+ * never joined to a folder. Model folder files must be plain files beside model.json (src/models/io.ts
+ * modelFolderFile, checked at start), and no symbolic link is served (each file is checked again with lstat and opened
+ * with O_NOFOLLOW per request).
+ *
+ * Requests are answered only when their Host header names the address the server listens on (see {@link allowedHosts}):
+ * a page on another site that points its own host name at 127.0.0.1 (DNS rebinding) gets 421, so it cannot read the
+ * served files. Open connections are bounded: at most {@link DEMO_MAX_CONNECTIONS} at once (further ones are closed
+ * on arrival), and a connection idle for {@link DEMO_IDLE_TIMEOUT_MS} (no bytes either way) or that takes longer than
+ * {@link DEMO_HEADERS_TIMEOUT_MS} to send its request headers is closed.
  *
  * The page gets everything from this server (no CDN): face-api's browser bundle `dist/face-api.js` (it bundles tfjs
  * 4.22 with the webgl, wasm and cpu backends; the page uses that one tfjs for both the face detector and the
@@ -77,12 +87,13 @@ export function demoRoutes(modelDir: string): Map<string, Asset> {
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
     routes.set(`/vendor/tfjs-backend-wasm/${f}`, { file: join(wasm, f), type: TYPES['.wasm'] });
   routes.set('/vendor/plotly.min.js', { file: join(pkgDir('plotly.js-dist-min'), 'plotly.min.js'), type: TYPES['.js'] });
-  const manifest = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> };
-  const files = ['model.json', 'ferlab.json', ...(manifest.weightsManifest ?? []).flatMap((g) => g.paths)];
+  // the shared check of every model folder loader (src/models/io.ts): plain files beside model.json, no symbolic links
+  const { json } = readModelJson(modelDir);
+  const files = ['model.json', 'ferlab.json', ...json.weightsManifest.flatMap((g) => g.paths)];
   for (const f of files) {
-    // weight paths are file names beside model.json; anything else (a folder, '..') is not served
+    // and names that are plain URL path segments, as the page requests them
     if (!/^[\w.-]+$/.test(f) || f.startsWith('.')) throw new Error(`${join(modelDir, 'model.json')}: weights path '${f}' is not a file name beside model.json`);
-    routes.set(`/model/${f}`, { file: join(modelDir, f), type: typeOf(f) });
+    routes.set(`/model/${f}`, { file: modelFolderFile(modelDir, f), type: typeOf(f) });
   }
   return routes;
 }
@@ -97,12 +108,57 @@ export interface DemoServer {
   close(): Promise<void>;
 }
 
+/**
+ * Most connections the demo server keeps open at once (node's `server.maxConnections`; later ones are closed as they
+ * arrive). A browser opens at most 6 connections per host (Chromium's and Firefox's per-host limit), so 32 leaves room
+ * for several tabs; before the bound, 100 idle clients took the server from 163 to 595 MB.
+ */
+export const DEMO_MAX_CONNECTIONS = 32;
+/** A connection with no bytes in either direction for this long (ms) is closed (node's `server.timeout`). */
+export const DEMO_IDLE_TIMEOUT_MS = 10_000;
+/** A client must send its whole request head within this time (ms) (node's `server.headersTimeout`). */
+export const DEMO_HEADERS_TIMEOUT_MS = 10_000;
+/** A whole request, body included, must arrive within this time (ms) (node's `server.requestTimeout`). */
+export const DEMO_REQUEST_TIMEOUT_MS = 30_000;
+
 /** Options of {@link startDemoServer}. */
 export interface DemoOptions {
   /** Interface to bind: default 127.0.0.1 (this machine only). */
   host?: string;
   /** TCP port; 0 picks a free one. Default 8080. */
   port?: number;
+  /** Most open connections (default {@link DEMO_MAX_CONNECTIONS}). */
+  maxConnections?: number;
+  /** Idle connection timeout, ms (default {@link DEMO_IDLE_TIMEOUT_MS}). */
+  idleTimeoutMs?: number;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * The Host header values the server answers (lower case): each name of the listening address with `:port` (and
+ * without it when the port is 80, as browsers send it). Names: for 127.0.0.1 `127.0.0.1` and `localhost`; for ::1
+ * `[::1]` and `localhost`; for `localhost` all three; for a wildcard address (0.0.0.0, ::) those three and every
+ * address of this machine's interfaces; for another address or host name, that one. A host name chosen by some web
+ * page (DNS rebinding: evil.example resolving to 127.0.0.1) is never in the list.
+ */
+export function allowedHosts(host: string, port: number): Set<string> {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const names = new Set<string>();
+  const add = (n: string) => names.add(isIP(n) === 6 ? `[${n}]` : n);
+  if (h === '127.0.0.1' || h === 'localhost') ['127.0.0.1', 'localhost'].forEach(add);
+  if (h === '::1' || h === 'localhost') ['::1', 'localhost'].forEach(add);
+  if (h === '0.0.0.0' || h === '::') {
+    LOOPBACK.forEach(add);
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) add(a.address.toLowerCase().replace(/%.*$/, ''));
+  }
+  if (!names.size) add(h);
+  const out = new Set<string>();
+  for (const n of names) {
+    out.add(`${n}:${port}`);
+    if (port === 80) out.add(n);
+  }
+  return out;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer, head: boolean): void {
@@ -122,8 +178,9 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 /**
  * Starts the demo server for a model folder or run folder.
  * @throws Error naming the folder when it is not a ferlab model folder (see src/predict/model.ts), when the model's
- *   input is not the default one (the page implements 48x48, pixel / 255 only: src/demo/client.ts), or the listen
- *   error (e.g. EADDRINUSE with the port).
+ *   input is not the default one (the page implements 48x48, pixel / 255 only: src/demo/client.ts), naming model.json
+ *   when a file it lists is not a plain file beside it (`..`, a folder part, a symbolic link: src/models/io.ts
+ *   modelFolderFile), or the listen error (e.g. EADDRINUSE with the port).
  */
 export async function startDemoServer(model: string, opts: DemoOptions = {}): Promise<DemoServer> {
   const modelDir = resolveModelDir(model);
@@ -135,25 +192,41 @@ export async function startDemoServer(model: string, opts: DemoOptions = {}): Pr
     );
   const routes = demoRoutes(modelDir);
   const host = opts.host ?? '127.0.0.1';
+  let hosts = new Set<string>();
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const head = req.method === 'HEAD';
+    const asked = (req.headers.host ?? '').toLowerCase();
+    if (!hosts.has(asked))
+      return send(
+        res,
+        421,
+        'text/plain; charset=utf-8',
+        `Host '${asked}' is not this server: use the address it printed (e.g. http://127.0.0.1:PORT/)\n`,
+        head,
+      );
     if (req.method !== 'GET' && !head) return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', head);
     const path = (req.url ?? '/').split('?')[0];
     const asset = routes.get(path);
     if (!asset) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
+    let body: string | Buffer;
     try {
-      if (asset.file && (!existsSync(asset.file) || !statSync(asset.file).isFile())) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
-      send(res, 200, asset.type, asset.file ? readFileSync(asset.file) : asset.body!(), head);
-    } catch (e) {
-      send(res, 500, 'text/plain; charset=utf-8', `${(e as Error).message}\n`, head);
+      // lstat: a symbolic link (e.g. put in the model folder after the start) is not a file here; O_NOFOLLOW on open
+      if (asset.file && !lstatSync(asset.file, { throwIfNoEntry: false })?.isFile()) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
+      body = asset.file ? readModelFolderFile(asset.file) : asset.body!();
+    } catch {
+      return send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
     }
+    send(res, 200, asset.type, body, head);
   };
-  const server = createServer(handler);
+  const server = createServer({ headersTimeout: DEMO_HEADERS_TIMEOUT_MS, requestTimeout: DEMO_REQUEST_TIMEOUT_MS }, handler);
+  server.maxConnections = opts.maxConnections ?? DEMO_MAX_CONNECTIONS;
+  server.timeout = opts.idleTimeoutMs ?? DEMO_IDLE_TIMEOUT_MS;
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 8080, host, () => resolveListen());
   });
   const { port } = server.address() as AddressInfo;
+  hosts = allowedHosts(host, port);
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}/`,

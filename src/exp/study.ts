@@ -14,6 +14,7 @@ import { environment, type Environment } from '../util/env';
 import { PROJECT_ROOT, defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
 import { applyOverrides, ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
 import { loadHistory } from './records';
+import { isSweepSource, listSpecFiles, specFileOf } from './specfiles';
 import { resultsMarkdown } from './results';
 import { writeStudyReport } from './reports';
 import { runOne, type RunSummary } from './run';
@@ -90,21 +91,21 @@ export interface StudyFile {
 
 /**
  * Loads an experiment definition by name from `experiments/<name>.ts` (or the compiled `dist/experiments/<name>.js`
- * when running from dist/).
- * @throws ConfigError naming the available experiments when there is no such file, or pointing at `ferlab sweep` when
- *   the file is a sweep spec (src/sweep) rather than an experiment.
+ * when running from dist/). Only that file is imported: experiment files are code, so a mistyped name runs nothing
+ * (the names listed in the error come from file names, src/exp/specfiles.ts).
+ * @param dir the folder of spec files (default experiments/, see src/exp/specfiles.ts experimentsDir).
+ * @throws ConfigError naming the file looked for and the available experiments when there is no such file, or
+ *   pointing at `ferlab sweep` when the file is a sweep spec (src/sweep) rather than an experiment.
  */
-export function loadExperiment(name: string): Experiment {
-  const fromSource = __filename.endsWith('.ts');
-  const dir = fromSource ? join(PROJECT_ROOT, 'experiments') : join(PROJECT_ROOT, 'dist', 'experiments');
-  const file = join(dir, `${name}${fromSource ? '.ts' : '.js'}`);
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name) || !existsSync(file)) {
-    throw new ConfigError(`no experiment '${name}' (looked for ${file}); available: ${listExperiments().join(', ')}`);
-  }
+export function loadExperiment(name: string, dir?: string): Experiment {
+  const { file, exists } = specFileOf(name, dir);
+  if (!exists) throw new ConfigError(`no experiment '${name}' (looked for ${file}); available: ${listExperiments(dir).join(', ')}`);
+  const sweepMessage = `experiments/${name} is a sweep spec, not an experiment: run it with npm run ferlab -- sweep ${name}`;
+  if (isSweepSource(file)) throw new ConfigError(sweepMessage);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(file);
   const exp = mod.default ?? mod.experiment;
-  if (isSweepSpec(exp)) throw new ConfigError(`experiments/${name} is a sweep spec, not an experiment: run it with npm run ferlab -- sweep ${name}`);
+  if (isSweepSpec(exp)) throw new ConfigError(sweepMessage);
   return exp as Experiment;
 }
 
@@ -113,28 +114,15 @@ function isSweepSpec(v: unknown): boolean {
   return typeof v === 'object' && v !== null && 'space' in v && 'objective' in v && !('runs' in v);
 }
 
-/** Whether an experiments/ file is a sweep spec file (see isSweepSpec); a file that does not load counts as an experiment. */
-function isSweepFile(file: string): boolean {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(file);
-    return isSweepSpec(mod.default ?? mod.experiment);
-  } catch {
-    return false;
-  }
-}
-
-/** Names of the experiment files (sweep spec files in experiments/, for `ferlab sweep`, are left out). */
-export function listExperiments(): string[] {
-  const fromSource = __filename.endsWith('.ts');
-  const dir = fromSource ? join(PROJECT_ROOT, 'experiments') : join(PROJECT_ROOT, 'dist', 'experiments');
-  if (!existsSync(dir)) return [];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { readdirSync } = require('node:fs') as typeof import('node:fs');
-  return readdirSync(dir)
-    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !isSweepFile(join(dir, f)))
-    .map((f) => f.replace(/\.(ts|js)$/, ''))
-    .sort();
+/**
+ * Names of the experiment files, from file names: sweep spec files (their source mentions `defineSweep`; for `ferlab
+ * sweep`) are left out. Imports nothing (src/exp/specfiles.ts listSpecFiles).
+ * @param dir default experiments/.
+ */
+export function listExperiments(dir?: string): string[] {
+  return listSpecFiles(dir)
+    .filter((f) => !f.sweep)
+    .map((f) => f.name);
 }
 
 function stamp(): string {

@@ -18,7 +18,7 @@ import { runLabels, type RunSummary, type TestPredictions } from '../exp/run';
 import { evaluateSplit } from '../eval/evaluate';
 import type { ClassMetrics } from '../eval/metrics';
 import { predictLogits } from '../eval/predict';
-import { loadLayersModelFromDir } from '../models/io';
+import { loadLayersModelFromDir, readModelFolderFile, readModelJson } from '../models/io';
 import { argmaxRows } from '../util/argmax';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
@@ -271,6 +271,10 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
   const S = input.size;
   const predictions = readJson<TestPredictions>(join(run.dir, 'predictions.json'));
   const name = `${config.run.experiment}${selection.quick ? '-quick' : ''}-${config.run.name}`;
+  if (!opts.out && !/^[\w][\w.-]*$/.test(name))
+    throw new ExportError(
+      `${join(run.dir, 'config.json')}: experiment and run names '${config.run.experiment}', '${config.run.name}' do not make a folder name under models/ (letters, digits, '_', '-', '.'); pass --out`,
+    );
   const out = resolve(opts.out ?? join(PROJECT_ROOT, 'models', name));
   checkOutDir(out);
   const command =
@@ -325,10 +329,13 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
         writeFileAtomic(join(tmp, q.modelJson.weightsManifest[0].paths[0]), q.weightsBin);
         writeJsonAtomic(join(tmp, 'model.json'), q.modelJson);
       } else {
-        // the run's files byte for byte: the very weights that were evaluated
-        copyFileSync(join(run.dir, 'model', 'model.json'), join(tmp, 'model.json'));
-        for (const group of readJson<tf.io.ModelJSON>(join(run.dir, 'model', 'model.json')).weightsManifest)
-          for (const p of group.paths) copyFileSync(join(run.dir, 'model', p), join(tmp, p));
+        // the run's files byte for byte: the very weights that were evaluated; readModelJson admits only plain files
+        // beside model.json (src/models/io.ts modelFolderFile), so each copy lands directly in tmp
+        const runModel = readModelJson(join(run.dir, 'model'));
+        writeFileAtomic(join(tmp, 'model.json'), readModelFolderFile(runModel.file));
+        runModel.json.weightsManifest.forEach((group, i) =>
+          group.paths.forEach((p, j) => writeFileAtomic(join(tmp, p), readModelFolderFile(runModel.weightFiles[i][j]))),
+        );
       }
       const json = readJson<tf.io.ModelJSON>(join(tmp, 'model.json'));
       const files = ['model.json', ...json.weightsManifest.flatMap((g) => g.paths)];

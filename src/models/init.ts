@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { recordedInputSpec, type InputSpec } from '../data/input';
+import { readModelFolderFile, readModelJson } from './io';
 import { defaultRunsDir, PROJECT_ROOT } from '../util/paths';
 
 /**
@@ -90,17 +91,14 @@ export function resolveModelRef(ref: string, opts: { runsDirs?: string[] } = {})
 
 /**
  * Reads a saved model folder's metadata (classes, architecture, label set, input spec) and a hash of its weights.
- * @throws Error naming the file when model.json is missing or malformed, or when the recorded input spec is invalid.
+ * @throws Error naming the file when model.json is missing or malformed, when a weights path is not a plain file beside
+ *   model.json (src/models/io.ts modelFolderFile: no `..`, folders or symbolic links), or when the recorded input spec is
+ *   invalid.
  */
 export function readSavedModelInfo(dir: string): SavedModelInfo {
-  const file = join(dir, 'model.json');
-  let json: { userDefinedMetadata?: { ferlab?: Record<string, unknown> }; weightsManifest?: Array<{ paths: string[] }> };
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: cannot read it (${(e as Error).message}); expected a TensorFlow.js layers model folder`);
-  }
-  let meta: Record<string, unknown> = json.userDefinedMetadata?.ferlab ?? {};
+  // model.json and its weight paths: the shared check of src/models/io.ts (plain files beside model.json)
+  const { file, json, weightFiles } = readModelJson(dir);
+  let meta: Record<string, unknown> = (json.userDefinedMetadata?.ferlab as Record<string, unknown> | undefined) ?? {};
   const side = join(dir, 'ferlab.json');
   if (existsSync(side)) {
     try {
@@ -110,7 +108,7 @@ export function readSavedModelInfo(dir: string): SavedModelInfo {
     }
   }
   const sha = createHash('sha1');
-  for (const group of json.weightsManifest ?? []) for (const p of group.paths) sha.update(readFileSync(join(dir, p)));
+  for (const f of weightFiles.flat()) sha.update(readModelFolderFile(f));
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
   return {
     dir,
@@ -125,15 +123,14 @@ export function readSavedModelInfo(dir: string): SavedModelInfo {
 /**
  * The weights of a saved model folder by name (tfjs weight names such as `conv1/kernel`, `bn1/moving_mean`), decoded
  * with tf.io.decodeWeights (float32, or dequantised float16/uint8 weights). The caller disposes the tensors.
- * @throws Error when model.json or a weights file is missing.
+ * @throws Error naming model.json when it or a weights file is missing, or a weights path is not a plain file beside
+ *   model.json (src/models/io.ts modelFolderFile).
  */
 export function readSavedWeights(dir: string): tf.NamedTensorMap {
-  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as {
-    weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
-  };
+  const { json, weightFiles } = readModelJson(dir);
   const out: tf.NamedTensorMap = {};
-  for (const group of json.weightsManifest) {
-    const bufs = group.paths.map((p) => readFileSync(join(dir, p)));
+  for (const [i, group] of json.weightsManifest.entries()) {
+    const bufs = weightFiles[i].map(readModelFolderFile);
     const all = Buffer.concat(bufs);
     const data = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
     Object.assign(out, tf.io.decodeWeights(data, group.weights));

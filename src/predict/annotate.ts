@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import sharp from 'sharp';
+import { DECODE_OPTIONS } from '../data/image';
 import { COLORS } from '../viz/figure';
 import type { FaceResult } from './image';
 
@@ -60,7 +61,7 @@ export async function writeAnnotated(input: string | Buffer, faces: readonly Fac
   const ext = extname(out).toLowerCase();
   if (!['.png', '.jpg', '.jpeg', '.webp'].includes(ext)) throw new Error(`--annotate ${out}: expected a .png, .jpg or .webp file name`);
   // decoded once to raw pixels (a re-encoded intermediate would be lossy for JPEG)
-  const rotated = await sharp(input, { failOn: 'error' }).rotate().raw().toBuffer({ resolveWithObject: true });
+  const rotated = await sharp(input, DECODE_OPTIONS).rotate().raw().toBuffer({ resolveWithObject: true }); // at most MAX_INPUT_PIXELS
   const { width, height, channels } = rotated.info;
   let img = sharp(rotated.data, { raw: { width, height, channels } }).composite([
     { input: Buffer.from(annotationSvg(width, height, faces, classes)), left: 0, top: 0 },

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { DECODE_OPTIONS } from '../data/image';
 import type { Box } from './geometry';
 
 /**
@@ -85,11 +86,12 @@ export interface DetectionImage {
  * Decodes an image for detection with sharp: EXIF orientation applied, alpha dropped, downscaled (Lanczos-3) so that
  * its longer side is at most `maxSide`.
  * @param input encoded image bytes (JPEG, PNG, WebP, ...) or a path.
- * @throws sharp's error when the image cannot be decoded (the caller names the file).
+ * @throws sharp's error when the image cannot be decoded or has more than MAX_INPUT_PIXELS pixels (src/data/image.ts
+ *   DECODE_OPTIONS; the caller names the file, src/data/image.ts decodeErrorMessage spells the limit out).
  */
 export async function decodeForDetection(input: Buffer | string, maxSide = DETECT_MAX_SIDE): Promise<DetectionImage> {
   // decoded once to raw pixels (a re-encoded intermediate would be lossy for JPEG)
-  const rotated = await sharp(input, { failOn: 'error' }).rotate().raw().toBuffer({ resolveWithObject: true });
+  const rotated = await sharp(input, DECODE_OPTIONS).rotate().raw().toBuffer({ resolveWithObject: true }); // at most MAX_INPUT_PIXELS
   const { width: fullWidth, height: fullHeight, channels } = rotated.info;
   let img = sharp(rotated.data, { raw: { width: fullWidth, height: fullHeight, channels } })
     .removeAlpha()

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { IMAGE_PIXELS } from '../data/classes';
 import { decodeForDetection, detectFaces, DEFAULT_MIN_SCORE } from './detect';
-import { toFerPixels } from '../data/image';
+import { decodeErrorMessage, toFerPixels } from '../data/image';
 import { classify, cropFaces, modelInput } from './faces';
 import { DEFAULT_MARGIN, faceCropBox, type Box } from './geometry';
 import type { PredictModel } from './model';
@@ -50,7 +50,8 @@ export interface ImageOptions {
  * @param input a path or encoded image bytes; `name` is used in errors (default: the path, or "image").
  * @returns the faces in reading order; `faces` is empty when no face is found.
  * @throws Error `<name>: cannot read it as an image (...)` when the file is missing, unreadable or not a decodable
- *   image.
+ *   image, or has more than MAX_INPUT_PIXELS pixels (src/data/image.ts; the message gives its size and the limit,
+ *   checked from the header before anything is decoded).
  */
 export async function predictImage(pm: PredictModel, input: string | Buffer, opts: ImageOptions = {}, name?: string): Promise<ImageResult> {
   const what = name ?? (typeof input === 'string' ? input : 'image');
@@ -81,7 +82,7 @@ export async function predictImage(pm: PredictModel, input: string | Buffer, opt
     try {
       decoded = await decodeForDetection(bytes);
     } catch (e) {
-      throw unreadable(e);
+      throw unreadable(new Error(await decodeErrorMessage(e, bytes))); // names the size and MAX_INPUT_PIXELS when over it
     }
     width = decoded.fullWidth;
     height = decoded.fullHeight;

@@ -48,12 +48,15 @@ export function timelineRows(frames: readonly FrameResult[], classes: readonly s
 
 /**
  * The CSV text: columns `frame, time_s, faces, face, left, top, width, height, score, label, p_<class>...`
- * (papaparse `unparse`; boxes in pixels, times in seconds, probabilities rounded to 1e-6).
+ * (papaparse `unparse`; boxes in pixels, times in seconds, probabilities rounded to 1e-6). Text cells that a
+ * spreadsheet would read as a formula (starting with = + - @ tab or CR) are written with a leading `'`.
  */
 export function timelineCsv(frames: readonly FrameResult[], classes: readonly string[]): string {
   const rows = timelineRows(frames, classes);
   const fields = ['frame', 'time_s', 'faces', 'face', 'left', 'top', 'width', 'height', 'score', 'label', ...classes.map((c) => `p_${c}`)];
-  return Papa.unparse({ fields, data: rows.map((r) => fields.map((f) => r[f])) }, { newline: '\n' }) + '\n';
+  // escapeFormulae: a text cell (a class name, a label) starting with = + - @ tab or CR gets a leading ' so spreadsheets
+  // do not run it as a formula (OWASP "CSV Injection"); numbers stay numbers (papaparse escapes strings only)
+  return Papa.unparse({ fields, data: rows.map((r) => fields.map((f) => r[f])) }, { newline: '\n', escapeFormulae: true }) + '\n';
 }
 
 /**

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { predictImage, type FaceResult, type ImageOptions } from './image';
 import type { PredictModel } from './model';
 
@@ -46,7 +46,8 @@ export interface VideoFrame {
 }
 
 /**
- * Extracts frames of a video as PNG files with ffmpeg, with their times (from ffmpeg's `showinfo` filter).
+ * Extracts frames of a video as PNG files with ffmpeg, with their times (from ffmpeg's `showinfo` filter). `file` is
+ * always read as a local file, whatever its name (an absolute `file:` path and `-protocol_whitelist file`).
  * @param fps frames per second to sample (ffmpeg `fps` filter); 0 = every frame of the video.
  * @param dir folder to write `000001.png`, ... into.
  * @throws Error naming the file when ffmpeg is missing, fails (corrupt or unsupported file: ffmpeg's last error line),
@@ -57,7 +58,12 @@ export async function extractFrames(file: string, fps: number, dir: string): Pro
   if (missing) throw new Error(`${file}: cannot read the video: ${missing}`);
   if (!(fps >= 0)) throw new Error(`fps must be >= 0 (0 = every frame), got ${fps}`);
   const filter = fps > 0 ? `fps=${fps},showinfo` : 'showinfo';
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'info', '-i', file, '-an', '-vf', filter, '-vsync', 'passthrough', join(dir, '%06d.png')];
+  // ffmpeg reads a name like `http:host:port?x.mp4` or `concat:a|b` as a URL: the input is given as an absolute `file:`
+  // path and only the file protocol is allowed for it (-protocol_whitelist), so ffmpeg opens nothing but that file
+  const input = `file:${resolve(file)}`;
+  const output = `file:${join(resolve(dir), '%06d.png')}`;
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'info', '-protocol_whitelist', 'file', '-i', input];
+  args.push('-an', '-vf', filter, '-vsync', 'passthrough', output);
   // -vsync passthrough (ffmpeg 4 and later; -fps_mode needs 5.1): every frame the filter gives is written, once
   const times: number[] = [];
   let tail = '';

@@ -1,11 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LABEL_SETS, type LabelSetName } from '../data/labels';
 import { ConfigError, SliceSchema } from '../exp/config';
+import { isSweepSource, listSpecFiles, specFileOf } from '../exp/specfiles';
 import { listModels } from '../models/registry';
 import '../models';
-import { PROJECT_ROOT } from '../util/paths';
 import { mergeDiffs } from './space';
 import { BudgetSchema, PrunerSpecSchema, SamplerSpecSchema, SweepSpecError, defineSweep, type SettingsDiff, type SweepSpec, type SweepSpecInput } from './spec';
 
@@ -136,33 +136,15 @@ export function sweepLabels(spec: SweepSpec): LabelSetName {
   return spec.labels as LabelSetName;
 }
 
-function experimentsDir(): { dir: string; ext: string } {
-  const fromSource = __filename.endsWith('.ts');
-  return fromSource ? { dir: join(PROJECT_ROOT, 'experiments'), ext: '.ts' } : { dir: join(PROJECT_ROOT, 'dist', 'experiments'), ext: '.js' };
-}
-
-/** Whether a module's default export looks like a sweep spec (a search space and an objective; not an experiment). */
-function looksLikeSweep(v: unknown): boolean {
-  return obj(v) && 'space' in (v as object) && 'objective' in (v as object) && !('runs' in (v as object));
-}
-
-/** Names of the sweep spec files in experiments/ (files whose default export is a sweep spec), sorted. */
-export function listSweeps(): string[] {
-  const { dir } = experimentsDir();
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
-    .filter((f) => {
-      try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const mod = require(join(dir, f));
-        return looksLikeSweep(mod.default);
-      } catch {
-        return false;
-      }
-    })
-    .map((f) => f.replace(/\.(ts|js)$/, ''))
-    .sort();
+/**
+ * Names of the sweep spec files in experiments/ (files whose source mentions `defineSweep`), sorted. Read from file
+ * names and text; nothing is imported (src/exp/specfiles.ts listSpecFiles).
+ * @param dir default experiments/.
+ */
+export function listSweeps(dir?: string): string[] {
+  return listSpecFiles(dir)
+    .filter((f) => f.sweep)
+    .map((f) => f.name);
 }
 
 /**
@@ -171,16 +153,20 @@ export function listSweeps(): string[] {
  * .js; relative to the working folder). Its default export is validated with defineSweep, its `quick` export with
  * defineQuickSweep.
  *
+ * Only that one file is imported (a mistyped name runs nothing; the names listed come from file names).
+ * @param dir the folder of spec files for a name (default experiments/, src/exp/specfiles.ts experimentsDir).
  * @throws ConfigError when there is no such file (naming the sweeps available) or the file is an experiment;
  *   SweepSpecError naming the parameter or field when the spec or its quick variant is invalid (also when the file's
  *   own defineSweep call throws while it loads).
  */
-export function loadSweep(name: string): SweepDefinition {
-  const { dir, ext } = experimentsDir();
+export function loadSweep(name: string, dir?: string): SweepDefinition {
   const isPath = /[\\/]/.test(name) || /\.(ts|js)$/.test(name);
-  const file = isPath ? resolve(name) : join(dir, `${name}${ext}`);
-  if ((!isPath && !/^[a-z0-9][a-z0-9._-]*$/.test(name)) || !existsSync(file))
-    throw new ConfigError(`no sweep spec '${name}' (looked for ${file}); sweeps in experiments/: ${listSweeps().join(', ') || 'none'}`);
+  const named = specFileOf(name, dir);
+  const file = isPath ? resolve(name) : named.file;
+  if (isPath ? !existsSync(file) : !named.exists)
+    throw new ConfigError(`no sweep spec '${name}' (looked for ${file}); sweeps in experiments/: ${listSweeps(dir).join(', ') || 'none'}`);
+  // an experiment file given by name is not run here (experiments/ holds both kinds; told apart by source text)
+  if (!isPath && !isSweepSource(file)) throw new ConfigError(`${file} is an experiment, not a sweep spec: run it with npm run exp -- ${name}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(file);
   const exported = mod.default;
