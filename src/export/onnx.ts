@@ -172,8 +172,8 @@ function ferlabVersion(): string {
   }
 }
 
-/** One step of the model's graph: a layer, its inputs and its output (tfjs symbolic tensors). */
-interface Step {
+/** One step of the model's graph: a layer, its inputs and its output (tfjs symbolic tensors). Shared with tflite.ts. */
+export interface Step {
   layer: tf.layers.Layer;
   inputs: tf.SymbolicTensor[];
   output: tf.SymbolicTensor;
@@ -186,14 +186,13 @@ const MULTI_INPUT_LAYERS = ['Add'];
  * The model's layer applications in an order where every step comes after the steps producing its inputs: a
  * depth-first walk from the output (inputs in order), each symbolic tensor once. For a chain (Sequential) this is the
  * input-to-output order.
- * @throws OnnxExportError for several inputs or outputs, a layer with several inputs other than Add, or a path that
- *   does not lead to the model's input.
+ * Shared with tflite.ts, which passes its own error class and name.
+ * @throws OnnxExportError (or what `fail` makes) for several inputs or outputs, a layer with several inputs other
+ *   than Add, or a path that does not lead to the model's input.
  */
-function stepsOf(model: tf.LayersModel): Step[] {
+export function stepsOf(model: tf.LayersModel, fail: (message: string) => Error = (m) => new OnnxExportError(m), who = 'tfjsToOnnx'): Step[] {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new OnnxExportError(
-      `tfjsToOnnx exports models with one input and one output; '${model.name}' has ${model.inputs.length} and ${model.outputs.length}`,
-    );
+    throw fail(`${who} exports models with one input and one output; '${model.name}' has ${model.inputs.length} and ${model.outputs.length}`);
   }
   const steps: Step[] = [];
   const seen = new Set<number>();
@@ -202,12 +201,12 @@ function stepsOf(model: tf.LayersModel): Step[] {
     seen.add(t.id);
     const layer = t.sourceLayer;
     if (layer.getClassName() === 'InputLayer') {
-      if (t !== model.inputs[0]) throw new OnnxExportError(`the path from the output of '${model.name}' does not lead to its input`);
+      if (t !== model.inputs[0]) throw fail(`the path from the output of '${model.name}' does not lead to its input`);
       return;
     }
     if (t.inputs.length !== 1 && !MULTI_INPUT_LAYERS.includes(layer.getClassName())) {
-      throw new OnnxExportError(
-        `layer '${layer.name}' (${layer.getClassName()}) takes ${t.inputs.length} inputs; tfjsToOnnx converts layers with several inputs only for ${MULTI_INPUT_LAYERS.join(', ')}`,
+      throw fail(
+        `layer '${layer.name}' (${layer.getClassName()}) takes ${t.inputs.length} inputs; ${who} converts layers with several inputs only for ${MULTI_INPUT_LAYERS.join(', ')}`,
       );
     }
     for (const i of t.inputs) visit(i);
@@ -228,8 +227,8 @@ function padsFor(padding: string, size: number, kernel: number, stride: number, 
   return [before, total - before];
 }
 
-/** Weights of a layer by their tfjs names without the layer prefix and uniquifying suffix (`kernel`, `bias`, `gamma`, ...). */
-function weightsByName(layer: tf.layers.Layer): Map<string, tf.Tensor> {
+/** Weights of a layer by their tfjs names without the layer prefix and uniquifying suffix (`kernel`, `bias`, `gamma`, ...). Shared with tflite.ts. */
+export function weightsByName(layer: tf.layers.Layer): Map<string, tf.Tensor> {
   const values = layer.getWeights();
   const out = new Map<string, tf.Tensor>();
   layer.weights.forEach((w, i) => {
