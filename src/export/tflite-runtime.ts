@@ -120,25 +120,28 @@ export async function runTflite(litert: LiteRtModule, bytes: Uint8Array, x: Floa
 }
 
 /**
- * {@link runTflite} on dataset images with the model's input spec (src/data/input.ts inputBatches; default: the
- * standard preprocessing, pixel / 255), as ort.ts onnxLogits does for ONNX.
+ * Runs a .tflite model (ferlab's export, tflite.ts) on dataset images with LiteRT.js, with the model's input spec
+ * (src/data/input.ts inputBatches; default: the standard preprocessing, pixel / 255), as ort.ts onnxLogits does for
+ * ONNX. Loads LiteRT.js on first use ({@link loadLiteRt}).
  *
- * @param pixels `[N, 48, 48]` uint8 dataset images. @param index `[m]` rows to run, in order.
- * @returns `[m, C]` float32 logits.
+ * @param model path of a .tflite file, or its bytes. @param pixels `[N, 48, 48]` uint8 dataset images.
+ * @param index `[m]` rows to run, in order. @param input the model's input spec: its input is `[batch, size, size, 1]`
+ *   float32.
+ * @returns `[m, C]` float32 outputs (`logits` for ferlab's export).
+ * @throws Error when LiteRT.js is not installed or does not load (the message says how to install it), or what
+ *   {@link runTflite} throws.
  */
 export async function tfliteLogits(
-  litert: LiteRtModule,
-  bytes: Uint8Array,
+  model: string | Uint8Array,
   pixels: Uint8Array,
   index: Int32Array,
-  batchSize = 256,
   input: Readonly<InputSpec> = DEFAULT_INPUT,
 ): Promise<Float32Array> {
+  const rt = await loadLiteRt();
+  if (!rt.litert) throw new Error(rt.reason);
+  const bytes = typeof model === 'string' ? new Uint8Array(readFileSync(model)) : model;
   const S = input.size;
-  const parts: Float32Array[] = [];
-  for (const b of inputBatches(pixels, index, batchSize, input)) parts.push(Float32Array.from(b.x.subarray(0, b.n * S * S)));
   const x = new Float32Array(index.length * S * S);
-  let off = 0;
-  for (const p of parts) x.set(p, (off += p.length) - p.length);
-  return (await runTflite(litert, bytes, x, index.length)).out;
+  for (const b of inputBatches(pixels, index, 256, input)) x.set(b.x.subarray(0, b.n * S * S), b.start * S * S);
+  return (await runTflite(rt.litert, bytes, x, index.length)).out;
 }
