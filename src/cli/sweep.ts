@@ -27,15 +27,26 @@ export interface SweepCommandOptions {
   trials?: number;
   minutes?: number;
   queue?: string;
+  redisPasswordFile?: string;
   progress: boolean;
 }
 
-/** The command line as the user typed it, for sweep.json: `npm run ferlab -- sweep ...` (shell-quoted). */
-function commandLine(argv: string[]): string {
+/**
+ * The command line as the user typed it, for sweep.json: `npm run ferlab -- sweep ...` (shell-quoted), passwords
+ * redacted by src/sweep/redis.ts redactCommandLine (the `--queue` URL whole, in any form; any password parsed).
+ */
+export function commandLine(argv: string[]): string {
   const { shellQuote } = require('../sweep/reproduce') as typeof import('../sweep/reproduce');
-  const { redactRedisUrl } = require('../sweep/redis') as typeof import('../sweep/redis');
-  // a Redis URL's password never reaches sweep.json
-  return `npm run ferlab -- ${argv.map((a) => shellQuote(/^rediss?:\/\//.test(a) || /^--queue=/.test(a) ? a.replace(/rediss?:\/\/\S*/, (u) => redactRedisUrl(u)) : a)).join(' ')}`;
+  const { redactCommandLine } = require('../sweep/redis') as typeof import('../sweep/redis');
+  return `npm run ferlab -- ${redactCommandLine(argv).map(shellQuote).join(' ')}`;
+}
+
+/**
+ * `--redis-password-file <file>`: the Redis password is read from the file (src/sweep/redis.ts parseRedisUrl), so it
+ * is neither in the URL nor on the command line. The option sets FERLAB_REDIS_PASSWORD_FILE for this process.
+ */
+function usePasswordFile(file: string | undefined): void {
+  if (file !== undefined) process.env.FERLAB_REDIS_PASSWORD_FILE = file;
 }
 
 /**
@@ -56,6 +67,7 @@ export async function sweepCommand(
   const { ProgressView } = require('./progress') as typeof import('./progress');
   if (o.resume && spec) throw new ConfigError(`--resume takes the sweep folder only (its spec is in sweep.json); drop '${spec}'`);
   if (!o.resume && !spec) throw new ConfigError('sweep needs a sweep spec (a name in experiments/ or a path), or --resume <sweep-dir>');
+  usePasswordFile(o.redisPasswordFile);
   // the spec is checked before anything starts (no folder is written for a bad one)
   const def = spec ? loadSweep(spec) : undefined;
   const view = new ProgressView(o.progress && process.stdout.isTTY === true);
@@ -109,6 +121,10 @@ export function registerSweepCommand(program: Command): void {
       '--queue <redis-url>',
       'train the trials on remote workers through BullMQ on this Redis (redis://[:password@]host:port, rediss:// for TLS); start them with `ferlab worker --queue <url>`; --workers = trials in flight (default 2)',
     )
+    .option(
+      '--redis-password-file <file>',
+      'read the Redis password from this file (one line) instead of the URL: kept off the command line (same as env FERLAB_REDIS_PASSWORD_FILE; or set FERLAB_REDIS_PASSWORD)',
+    )
     .option('--no-progress', 'no progress bars (one line per epoch)')
     .action(async (spec: string | undefined, o: SweepCommandOptions) => {
       await sweepCommand(spec, o, program.opts(), process.argv.slice(2));
@@ -118,7 +134,12 @@ export function registerSweepCommand(program: Command): void {
     .description('train sweep trials from a BullMQ queue on Redis (any machine with the data: --data-dir) until stopped (Ctrl-C)')
     .requiredOption('--queue <redis-url>', 'the Redis of the coordinator: redis://[:password@]host:port, rediss:// for TLS')
     .option('--concurrency <n>', 'trials trained at the same time by this process (default 1; at most one per core)', positiveInt)
-    .action(async (o: { queue: string; concurrency?: number }) => {
+    .option(
+      '--redis-password-file <file>',
+      'read the Redis password from this file (one line) instead of the URL: kept off the command line (same as env FERLAB_REDIS_PASSWORD_FILE; or set FERLAB_REDIS_PASSWORD)',
+    )
+    .action(async (o: { queue: string; concurrency?: number; redisPasswordFile?: string }) => {
+      usePasswordFile(o.redisPasswordFile);
       const { runQueueWorker } = require('../sweep/queue') as typeof import('../sweep/queue');
       const { defaultCacheDir, defaultDataDir } = require('../util/paths') as typeof import('../util/paths');
       const { backendFromEnv, parseBackendChoice } = require('../backend/select') as typeof import('../backend/select');

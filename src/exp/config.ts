@@ -37,12 +37,43 @@ export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
+/**
+ * What a run name (and any other name ferlab makes a folder of: experiment, run group) may be: a letter or digit, then
+ * at most 127 letters, digits, `.`, `_` or `-`, and no `..`. So a name is always one plain folder name inside its
+ * parent: never empty, `.`, `..`, an absolute path, a path with `/` or `\`, or a hidden file. Names in experiment
+ * files are stricter still (lower-case, {@link RunSpecSchema}); this is the check of every name that reaches the disk,
+ * including those read back from study.json and those a distributed sweep's workers take from Redis.
+ */
+export const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Whether `name` is a safe run (folder) name ({@link RUN_NAME}, no `..`). */
+export function isSafeRunName(name: unknown): name is string {
+  return typeof name === 'string' && RUN_NAME.test(name) && !name.includes('..');
+}
+
+/**
+ * Checks a name before a folder is made of it.
+ * @param what names the setting or file in the error, e.g. `run name in runs/x/study.json`.
+ * @throws ConfigError `<what> '<name>' is not a safe folder name (...)` when it is not {@link isSafeRunName}.
+ */
+export function checkRunName(name: unknown, what = 'run name'): string {
+  if (!isSafeRunName(name))
+    throw new ConfigError(`${what} ${JSON.stringify(name)} is not a safe folder name (1-128 letters, digits, . _ -, starting with a letter or digit, no '..')`);
+  return name;
+}
+
+/** zod schema of a safe run (folder) name ({@link RUN_NAME}, no `..`). */
+export const RunNameSchema = z
+  .string()
+  .regex(RUN_NAME, '1-128 letters, digits, . _ -, starting with a letter or digit (a folder name)')
+  .refine((n) => !n.includes('..'), "no '..' (a folder name)");
+
 /** A diff from the defaults, validated field by field (unknown keys are errors) but with nothing filled in. */
 const DiffSchema = z.custom<SettingsDiff>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object of settings');
 
 /** One run of an experiment: a model on a label set, with optional setting overrides. */
 export const RunSpecSchema = z.strictObject({
-  name: z.string().regex(NAME, 'lower-case letters, digits, . _ - (a folder name)'),
+  name: z.string().regex(NAME, 'lower-case letters, digits, . _ - (a folder name)').pipe(RunNameSchema),
   model: z.string().min(1),
   labels: z.enum(LABEL_SETS),
   settings: DiffSchema.optional(),
@@ -56,7 +87,7 @@ export type RunSpec = z.infer<typeof RunSpecSchema>;
 
 /** An experiment file's default export (see experiments/default.ts): a diff of the defaults plus its runs. */
 export const ExperimentSchema = z.strictObject({
-  name: z.string().regex(NAME),
+  name: z.string().regex(NAME).pipe(RunNameSchema),
   /** What question the experiment answers. */
   description: z.string().min(1),
   /** Settings of every run that differ from the defaults (DEFAULT_SETTINGS), unless a run overrides them. */
@@ -85,6 +116,21 @@ export interface RunConfig extends Settings {
   /** The run spec's name when it is one of several seeds (`seeds`): runs of a group are summarised as mean +- std. */
   group?: string;
 }
+
+/**
+ * The schema of a resolved run ({@link RunConfig}), strict: what a run record's config.json holds under `run`, and what
+ * a distributed sweep's worker checks every job it takes from Redis against before anything touches its disk
+ * (src/sweep/queue.ts). Names are safe folder names ({@link RunNameSchema}); the settings are {@link SettingsSchema}
+ * (parsing resolved settings again gives the same settings, key order included).
+ */
+export const RunConfigSchema = z.strictObject({
+  experiment: RunNameSchema,
+  name: RunNameSchema,
+  model: z.string().min(1).max(128),
+  labels: z.enum(LABEL_SETS),
+  ...SettingsSchema.shape,
+  group: RunNameSchema.optional(),
+});
 
 /** Error for an invalid config or override: message lists every problem with its path. */
 export class ConfigError extends Error {
@@ -220,6 +266,7 @@ export function resolveRuns(exp: Experiment, opts: ResolveOptions = {}): RunConf
       if (opts.overrides?.length) s = applyOverrides(s, opts.overrides);
       checkRunInput(r.name, r.model, s);
       const seeds = r.seeds ?? exp.seeds;
+      for (const seed of seeds ?? []) checkRunName(`${r.name}-seed${seed}`, `experiment '${exp.name}': run name`);
       if (!seeds) return [{ experiment: exp.name, name: r.name, model: r.model, labels: r.labels, ...s }];
       if (new Set(seeds).size !== seeds.length) throw new ConfigError(`run '${r.name}': seeds ${JSON.stringify(seeds)} repeat a seed`);
       return seeds.map((seed) => ({ experiment: exp.name, name: `${r.name}-seed${seed}`, model: r.model, labels: r.labels, ...s, seed, group: r.name }));

@@ -19,7 +19,7 @@ import { removeCheckpoint } from '../train/checkpoint';
 import { train, TrainError, type EpochRecord, type StepProgress } from '../train/loop';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import type { Environment } from '../util/env';
-import { trainConfigOf, type RunConfig } from './config';
+import { checkRunName, trainConfigOf, type RunConfig } from './config';
 import { writeRunReport } from './reports';
 import { CHECKPOINT_FILE, writeRunStatus } from './status';
 
@@ -156,10 +156,13 @@ export class RunStopped extends Error {
  * A run folder with a checkpoint is continued from it (same results as an uninterrupted run); `config.json` of the
  * first attempt is kept.
  *
- * @throws the training or evaluation error, after recording the run as failed in status.json; {@link RunStopped}
- *   when `opts.shouldStop` stopped the run (recorded as pruned).
+ * @throws ConfigError, before anything is written, when `run.name` is not a safe folder name (src/exp/config.ts
+ *   checkRunName); the training or evaluation error, after recording the run as failed in status.json;
+ *   {@link RunStopped} when `opts.shouldStop` stopped the run (recorded as pruned).
  */
 export async function runOne(run: RunConfig, ds: FerDataset, opts: RunOptions): Promise<RunSummary> {
+  // before anything is written: the record folder is named after the run (src/exp/config.ts RUN_NAME)
+  checkRunName(run.name, 'run name');
   let epoch: number | null = null;
   try {
     return await runRecord(run, ds, opts, (e) => (epoch = e));

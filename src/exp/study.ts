@@ -12,7 +12,7 @@ import type { EpochRecord, StepProgress } from '../train/loop';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
 import { PROJECT_ROOT, defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
-import { applyOverrides, ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
+import { applyOverrides, checkRunName, ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
 import { loadHistory } from './records';
 import { isSweepSource, listSpecFiles, specFileOf } from './specfiles';
 import { resultsMarkdown } from './results';
@@ -172,12 +172,15 @@ export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {
  *
  * @param opts.overrides, opts.quick: refused when they would change the stored config (a ConfigError says which run
  *   and setting); `only` selects runs; `workers`, `backend`, data and cache folders may differ from the first start.
- * @throws ConfigError when `dir` has no study.json or an override would change the config.
+ * @throws ConfigError when `dir` has no study.json, a run name in it is not a safe folder name (config.ts
+ *   checkRunName), or an override would change the config.
  */
 export async function resumeStudy(dir: string, opts: ExperimentOptions = {}): Promise<StudyResult> {
   const file = join(dir, 'study.json');
   if (!existsSync(file)) throw new ConfigError(`${dir} is not a study folder (no study.json): nothing to resume`);
   const study = JSON.parse(readFileSync(file, 'utf8')) as StudyFile;
+  // run names become folder names: a study.json edited to hold '../x' must not make one outside the study
+  for (const run of study.runs ?? []) checkRunName(run?.name, `run name in ${file}`);
   if (opts.quick !== undefined && opts.quick !== study.quick)
     throw new ConfigError(`${dir} is a ${study.quick ? '--quick' : 'full'} study: --resume keeps it as it is (drop ${opts.quick ? '--quick' : 'the option'})`);
   for (const run of study.runs) {

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Params } from './space';
@@ -11,10 +11,12 @@ import type { Params } from './space';
  * - `{ event: 'intermediate', trial, epoch, value, time }`: the objective after an epoch (epochs count from 1);
  * - `{ event: 'state', trial, state, value?, error?, runDir?, time }`: running, complete, pruned or failed.
  *
- * Crash safety: each line is written by one `appendFileSync` of the whole line (newline included) followed by
- * `fsyncSync`, so a crash leaves at most the last line torn. Replay ignores a torn last line (no trailing newline, or
- * not JSON) and {@link dropTornTail} cuts it off before appending again; a bad line anywhere else is an error naming
- * the file and line. Live state and replayed state come from the same reducer ({@link applyEvent}), so a resumed sweep
+ * Crash safety: each line is written whole (newline included) at the end of the file, then `fsyncSync`, so a crash
+ * leaves at most the last line torn. Replay ignores a torn last line (no trailing newline, or not JSON) and
+ * {@link dropTornTail} cuts it off before appending again; a bad line anywhere else is an error naming the file and
+ * line. An append that fails part-way (disk full, I/O error) cuts the file back to its length before the append, so
+ * the journal still ends with a whole line, and throws {@link JournalWriteError}: the sweep stops there (src/sweep/
+ * runner.ts), and `--resume` reads the journal as it was before the failed event. Live state and replayed state come from the same reducer ({@link applyEvent}), so a resumed sweep
  * sees exactly the trials it would have seen had it never stopped.
  *
  * Part of ferlab's own hyper-parameter search engine (src/sweep).
@@ -93,16 +95,62 @@ export function journalPath(dir: string): string {
 }
 
 /**
- * Appends one event as one line: a single `appendFileSync` of the JSON and its newline, then `fsyncSync`; the first
- * write of a new file also fsyncs its folder, so the file itself survives a crash.
- * @throws Error from the file system (the line may then be torn; replay ignores a torn last line).
+ * A journal append that failed (disk full, I/O error): the event is not in the journal. `rolledBack` says whether the
+ * file was cut back to its length before the append (then it ends with a whole line and reads as before); when even
+ * that failed, no further append to the file is made by this process ({@link appendEvent} refuses), and replay ignores
+ * the torn last line.
+ */
+export class JournalWriteError extends Error {
+  constructor(
+    readonly file: string,
+    readonly rolledBack: boolean,
+    cause: Error,
+  ) {
+    super(
+      `cannot write the sweep journal ${file}: ${cause.message}; ${rolledBack ? 'the journal was cut back to its last whole line' : 'the journal could not be cut back either: its torn last line is ignored on --resume'}`,
+    );
+    this.name = 'JournalWriteError';
+  }
+}
+
+/** Journals whose torn tail could not be cut off after a failed append: no more appends to them in this process. */
+const broken = new Set<string>();
+
+/**
+ * Appends one event as one line: the JSON and its newline written at the end of the file, then `fsyncSync`; the
+ * first write of a new file also fsyncs its folder, so the file itself survives a crash. When the write or the fsync
+ * fails part-way, the file is truncated back to its length before the append (and fsynced), so the next append does
+ * not glue a line to a fragment.
+ * @throws JournalWriteError when the line cannot be written (nothing of it stays in the file when `rolledBack`), or
+ *   when an earlier failed append to `file` could not be rolled back.
  */
 export function appendEvent(file: string, event: JournalEvent): void {
+  if (broken.has(file)) throw new JournalWriteError(file, false, new Error('an earlier append failed and could not be rolled back'));
   const isNew = !existsSync(file);
-  const fd = openSync(file, 'a');
+  const line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8');
+  let fd: number;
   try {
-    appendFileSync(fd, `${JSON.stringify(event)}\n`);
-    fsyncSync(fd);
+    fd = openSync(file, 'a');
+  } catch (e) {
+    throw new JournalWriteError(file, true, e as Error);
+  }
+  try {
+    const before = fstatSync(fd).size;
+    try {
+      let off = 0;
+      while (off < line.length) off += writeSync(fd, line, off, line.length - off);
+      fsyncSync(fd);
+    } catch (e) {
+      let rolledBack = false;
+      try {
+        ftruncateSync(fd, before);
+        fsyncSync(fd);
+        rolledBack = true;
+      } catch {
+        broken.add(file);
+      }
+      throw new JournalWriteError(file, rolledBack, e as Error);
+    }
   } finally {
     closeSync(fd);
   }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { backendFromEnv, initBackend, parseBackendChoice, type BackendChoice } from '../backend/select';
 import { loadDataset } from '../data/dataset';
 import { buildLabelSet } from '../data/labels';
-import { ConfigError, SettingsSchema, type RunConfig } from '../exp/config';
+import { ConfigError, isSafeRunName, SettingsSchema, type RunConfig } from '../exp/config';
 import { loadHistory } from '../exp/records';
 import type { RunSummary } from '../exp/run';
 import { CHECKPOINT_FILE, readRunStatus, writeRunStatus } from '../exp/status';
@@ -17,7 +17,7 @@ import { environment, type Environment } from '../util/env';
 import { formatSeconds } from '../util/format';
 import { defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
 import { SweepEngine, type StopReason, type Trial } from './engine';
-import type { TrialRecord, TrialState } from './journal';
+import { JournalWriteError, type TrialRecord, type TrialState } from './journal';
 import { resolveSweep, sweepLabels, type ResolvedSweep, type SweepQuick, type SweepSlice } from './load';
 import { reproduceRun, type Reproduction } from './reproduce';
 import type { Params } from './space';
@@ -374,7 +374,8 @@ function finishPrunedRecord(rdir: string, history?: readonly EpochRecord[]): voi
 function fixPrunedRecords(dir: string, engine: SweepEngine): void {
   for (const t of engine.trials()) {
     if (t.state !== 'pruned') continue;
-    const rdir = join(dir, t.runDir ?? trialRunName(t.trial));
+    // records are written here only in a run folder the runner names (a journal edited to name '../x' writes nothing)
+    const rdir = join(dir, isSafeRunName(t.runDir) ? t.runDir : trialRunName(t.trial));
     const status = readRunStatus(rdir);
     if (status && status.state !== 'pruned' && status.state !== 'complete') {
       let history: EpochRecord[] | undefined;
@@ -405,6 +406,22 @@ async function execute(
   const pending: Trial[] = [...interrupted];
   let fatal: Error | undefined;
   let saidNoMore = false;
+  /** A journal append that failed (disk full, ...) stops the sweep: no new trial; it ends `failed` with that error. */
+  const stopOnJournalError = (e: JournalWriteError): void => {
+    if (!fatal) log(`ferlab: sweep stops: ${e.message}`);
+    fatal ??= e;
+    pending.length = 0;
+  };
+  const journaled =
+    <A extends unknown[]>(f: (...a: A) => void) =>
+    (...a: A): void => {
+      try {
+        f(...a);
+      } catch (e) {
+        if (!(e instanceof JournalWriteError)) throw e;
+        stopOnJournalError(e);
+      }
+    };
   // no more workers than trials the budget still allows (a worker loads the data before it can take one)
   const { trials: maxTrials, minutes } = spec.budget;
   let capacity = maxTrials === undefined ? Infinity : pending.length + Math.max(0, maxTrials - engine.trials().length);
@@ -532,16 +549,17 @@ async function execute(
             log(`  ${run}: pruned after epoch ${r.epoch} (objective ${v.toFixed(4)})`);
             return 'stop';
           } catch (e) {
-            log(`  ${run}: could not journal epoch ${r.epoch}: ${(e as Error).message}`);
+            if (e instanceof JournalWriteError) stopOnJournalError(e);
+            else log(`  ${run}: could not journal epoch ${r.epoch}: ${(e as Error).message}`);
             return 'continue';
           }
         },
-        stopped: (run) => {
+        stopped: journaled((run: string) => {
           const t = byName.get(run)!;
           if (running(t)) engine.tell(t, { state: 'pruned', runDir: run });
           results();
-        },
-        done: (s) => {
+        }),
+        done: journaled((s: RunSummary) => {
           const t = byName.get(s.name)!;
           if (existsSync(join(dir, s.name, 'epochs.jsonl'))) catchUp(t, loadHistory(join(dir, s.name)));
           if (!running(t)) return;
@@ -549,8 +567,8 @@ async function execute(
           engine.tell(t, { state: 'complete', value, runDir: s.name });
           log(`  ${s.name}: complete, objective ${value.toFixed(4)} (PublicTest acc ${pct(s.val.accuracy)}, PrivateTest acc ${pct(s.test.accuracy)})`);
           results();
-        },
-        fail: (run, error, _epoch, name) => {
+        }),
+        fail: journaled((run: string, error: string, _epoch: number | null | undefined, name?: string) => {
           const t = byName.get(run);
           if (t === undefined || !running(t)) return;
           if (name === 'TrainError') {
@@ -563,7 +581,7 @@ async function execute(
             );
           } else log(`  ${run}: FAILED after ${rec(t).attempts} attempt(s): ${error.split('\n')[0]}`);
           results();
-        },
+        }),
       },
     );
     try {

@@ -3,9 +3,13 @@ import { basename, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 /**
- * Writes a file atomically: the bytes go to a temporary file in the same directory, are fsync'ed, and the
- * temporary file is renamed over `path`. Readers see the old file or the whole new one, never a half-written
- * one; on any error the temporary file is removed and the error rethrown.
+ * Writes a file atomically: the bytes go to a temporary file in the same directory, are fsync'ed, the temporary file
+ * is renamed over `path`, and the directory is fsync'ed, so that the rename itself survives a power loss (POSIX
+ * rename(2) is atomic but not durable until the directory's entry is on disk; fsync(2) "does not necessarily ensure
+ * that the entry in the directory containing the file has also reached disk. For that an explicit fsync() on a file
+ * descriptor for the directory is also needed"). Readers see the old file or the whole new one, never a half-written
+ * one; on any error before the rename the temporary file is removed and the error rethrown. Platforms that cannot
+ * open or fsync a directory (Windows) skip that last step.
  *
  * @param parts file content, written in order (Buffers or typed arrays; strings as UTF-8).
  */
@@ -30,6 +34,29 @@ export function writeFileAtomic(path: string, parts: ReadonlyArray<string | Arra
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
     throw e;
+  }
+  fsyncDir(dirname(path));
+}
+
+/**
+ * fsyncs a directory (its entries: a rename or a new file in it). Opening a directory read-only and fsyncing it is
+ * refused on some platforms (Windows: EISDIR / EPERM): then nothing is done, the file's own fsync still holds its bytes.
+ * @throws Error from fsync itself on platforms that support it (an I/O error).
+ */
+export function fsyncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw e;
+  } finally {
+    closeSync(fd);
   }
 }
 
