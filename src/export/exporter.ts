@@ -1,6 +1,7 @@
 /**
  * `npm run ferlab -- export <run | study | sweep folder>`: picks the run (select.ts: best PublicTest accuracy), writes
  * `models/<name>/` with the tfjs layers model (float32, or quantized with `--quantize`), `model.onnx` (float32),
+ * `model.tflite` (float32, or float16 / dynamic-range int8 weights with `--tflite-weights`; tflite.ts),
  * `ferlab.json` (the run's model/ferlab.json plus what export adds) and `model-card.md` (card.ts), and checks every
  * written format by re-scoring it on the run's PrivateTest images (reporting, not selection).
  */
@@ -27,21 +28,25 @@ import { bootstrapAccuracy, type AccuracyInterval } from './bootstrap';
 import { modelCardMarkdown } from './card';
 import { ONNX_DEFAULT_OPSET, ONNX_INPUT_NAME, ONNX_LOGITS_NAME, tfjsToOnnx } from './onnx';
 import { loadOnnxRuntime, onnxLogits } from './ort';
+import { TFLITE_INPUT_NAME, TFLITE_LOGITS_NAME, TFLITE_WEIGHTS, tfjsToTflite, type TfliteWeights } from './tflite';
+import { loadLiteRt, tfliteLogits } from './tflite-runtime';
 import { WEIGHT_QUANTIZATIONS, quantizeModel, type WeightQuantization } from './quantize';
 import { candidateRows, ExportError, selectRun, type Selection } from './select';
 
 /** Formats `export` writes. */
-export const EXPORT_FORMATS = ['tfjs', 'onnx'] as const;
+export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tflite'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Options of {@link exportModel}. */
 export interface ExportOptions {
   /** Output folder (default `models/<experiment>[-quick]-<run>` in the project). Replaced when it holds an earlier export. */
   out?: string;
-  /** Formats to write (default both). */
+  /** Formats to write (default all). */
   formats?: ExportFormat[];
   /** Quantize the tfjs weights (float16 or uint8, tensorflowjs_converter's storage); model.onnx stays float32. */
   quantize?: WeightQuantization;
+  /** Storage of model.tflite's weights (tflite.ts TFLITE_WEIGHTS): float32 (default), float16 or int8 (dynamic range). */
+  tfliteWeights?: TfliteWeights;
   /** ONNX opset (13-21, default 13). */
   opset?: number;
   /** Only runs of this label set compete (select.ts labelFilter: a label set name or `ferplus`). */
@@ -89,8 +94,8 @@ export interface ExportedFormat {
   /** File name -> size in bytes. */
   files: Record<string, number>;
   bytes: number;
-  /** Storage of the weights: float32, float16 or uint8 (dequantized to float32 when loaded). */
-  weights: 'float32' | WeightQuantization;
+  /** Storage of the weights: float32, float16 or uint8 (dequantized to float32 when loaded); model.tflite: float32, float16 or int8. */
+  weights: 'float32' | WeightQuantization | TfliteWeights;
   /** Runtimes that load it. */
   loads: string;
   /** ONNX only: opset and IR version, graph input and output. */
@@ -246,8 +251,8 @@ function checkOutDir(out: string): void {
  * @returns the output folder, the selection, ferlab.json's content and the files written.
  * @throws ExportError for a folder without a finished run record (select.ts), an unknown format or quantization, an
  *   output folder that is not an earlier export, data whose fer2013.csv MD5 differs from the run's (the checks would
- *   score other images) or whose PrivateTest rows differ from the run's predictions.json; OnnxExportError for a
- *   model tfjsToOnnx cannot convert; DataError for missing or bad data. A reloaded float32 model whose PrivateTest
+ *   score other images) or whose PrivateTest rows differ from the run's predictions.json; OnnxExportError / TfliteExportError
+ *   for a model tfjsToOnnx / tfjsToTflite cannot convert; DataError for missing or bad data. A reloaded float32 model whose PrivateTest
  *   predictions differ from predictions.json (another backend can flip a borderline image) is reported, not thrown.
  */
 export async function exportModel(folder: string, opts: ExportOptions = {}): Promise<ExportResult> {
@@ -260,6 +265,10 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
     throw new ExportError(`--quantize '${opts.quantize}': expected one of ${WEIGHT_QUANTIZATIONS.join(', ')}`);
   if (opts.quantize && !formats.includes('tfjs'))
     throw new ExportError(`--quantize applies to the tfjs format, which --formats ${formats.join(',')} leaves out`);
+  if (opts.tfliteWeights !== undefined && !TFLITE_WEIGHTS.includes(opts.tfliteWeights))
+    throw new ExportError(`--tflite-weights '${opts.tfliteWeights}': expected one of ${TFLITE_WEIGHTS.join(', ')}`);
+  if (opts.tfliteWeights && opts.tfliteWeights !== 'float32' && !formats.includes('tflite'))
+    throw new ExportError(`--tflite-weights applies to the tflite format, which --formats ${formats.join(',')} leaves out`);
   const opset = opts.opset ?? ONNX_DEFAULT_OPSET;
 
   const selection = selectRun(folder, { labels: opts.labels });
@@ -280,7 +289,7 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
   const command =
     opts.command ??
     `npm run ferlab -- export ${relative(PROJECT_ROOT, selection.source) || '.'}${opts.out ? ` --out ${opts.out}` : ''}` +
-      `${opts.formats ? ` --formats ${formats.join(',')}` : ''}${opts.quantize ? ` --quantize ${opts.quantize}` : ''}${opts.labels ? ` --labels ${opts.labels}` : ''}`;
+      `${opts.formats ? ` --formats ${formats.join(',')}` : ''}${opts.quantize ? ` --quantize ${opts.quantize}` : ''}${opts.tfliteWeights ? ` --tflite-weights ${opts.tfliteWeights}` : ''}${opts.labels ? ` --labels ${opts.labels}` : ''}`;
 
   log(`export: ${selection.kind} ${folder}: ${selection.reason}`);
   const info0 = await initBackend(opts.backend ?? backendFromEnv());
@@ -391,6 +400,45 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
         opset,
         loads:
           'ONNX Runtime (Python, C/C++, C#, Java, JavaScript: onnxruntime-node / onnxruntime-web, mobile: ONNX Runtime Mobile on Android and iOS, onnxruntime-react-native), and other ONNX runtimes',
+        check,
+      };
+    }
+    if (formats.includes('tflite')) {
+      const tfliteWeights = opts.tfliteWeights ?? 'float32';
+      const metadata: Record<string, string> = {
+        classes: JSON.stringify(classes),
+        input: `${TFLITE_INPUT_NAME} [1, ${S}, ${S}, 1] float32 NHWC`,
+        output: `${TFLITE_LOGITS_NAME} [1, ${C}] float32 (softmax gives class probabilities)`,
+        preprocessing: describeInput(input),
+        ...(isDefaultInput(input) ? {} : { input_spec: JSON.stringify(input) }),
+        image_conversion: IMAGE_CONVERSION,
+        label_set: config.run.labels,
+        run: `${config.run.experiment}/${config.run.name}`,
+        fer2013_md5: recordedMd5,
+        commit: config.environment?.commit ?? 'unknown',
+      };
+      const bytes = tfjsToTflite(source, { weights: tfliteWeights, name: `ferlab-${name}`, metadata });
+      writeFileAtomic(join(tmp, 'model.tflite'), bytes);
+      const rt = await loadLiteRt();
+      let check: FormatCheck | { skipped: string };
+      if (rt.litert) {
+        // the written file, one image per call (its batch is 1)
+        const logits = await tfliteLogits(join(tmp, 'model.tflite'), ds.pixels, test.index, input);
+        check = checkOf(logits, ref.logits, test.label, C, `LiteRT.js (@litertjs/core ${rt.version}, WebAssembly CPU)`);
+        log(
+          `export: tflite (${tfliteWeights} weights, ${bytes.length} bytes): PrivateTest accuracy ${(100 * check.privateTestAccuracy).toFixed(2)}%, ` +
+            `max |logit diff| vs tfjs ${check.maxAbsLogitDiff.toExponential(2)}`,
+        );
+      } else {
+        check = { skipped: rt.reason };
+        log(`export: tflite (${tfliteWeights} weights, ${bytes.length} bytes) written, NOT checked: ${rt.reason}`);
+      }
+      exported.tflite = {
+        files: { 'model.tflite': bytes.length },
+        bytes: bytes.length,
+        weights: tfliteWeights,
+        loads:
+          'TFLite / LiteRT: Android (com.google.ai.edge.litert:litert, org.tensorflow:tensorflow-lite), iOS (TensorFlowLiteSwift), Python (ai-edge-litert, tf.lite.Interpreter), C/C++, JavaScript (LiteRT.js @litertjs/core, @tensorflow/tfjs-tflite); builtin operators only',
         check,
       };
     }

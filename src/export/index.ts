@@ -5,3 +5,5 @@ export * from './select';
 export * from './ort';
 export * from './exporter';
 export * from './card';
+export * from './tflite';
+export * from './tflite-runtime';
