@@ -1,11 +1,12 @@
 /**
- * `npm run ferlab -- export <run | study | sweep folder> [--out models/<name>] [--formats tfjs,onnx]
- * [--quantize float16|uint8] [--opset N] [--labels SET]`: prints which run was chosen and why (the candidates with
+ * `npm run ferlab -- export <run | study | sweep folder> [--out models/<name>] [--formats tfjs,onnx,tflite]
+ * [--quantize float16|uint8] [--tflite-weights float32|float16|int8] [--opset N] [--labels SET]`: prints which run was chosen and why (the candidates with
  * their PublicTest and PrivateTest accuracy), exports it (src/export/exporter.ts) and prints the per-format checks.
  */
 import type { BackendChoice } from '../backend/select';
 import { candidateRows, EXPORT_FORMATS, ExportError, exportModel, type ExportFormat, type FormatCheck } from '../export';
 import type { WeightQuantization } from '../export/quantize';
+import type { TfliteWeights } from '../export/tflite';
 import { printTable } from './table';
 
 /** Options of the `export` command, as commander parses them. */
@@ -13,11 +14,12 @@ export interface ExportCommandOptions {
   out?: string;
   formats?: string;
   quantize?: string;
+  tfliteWeights?: string;
   opset?: string;
   labels?: string;
 }
 
-/** Parses `--formats tfjs,onnx`. @throws ExportError naming the unknown format. */
+/** Parses `--formats tfjs,onnx,tflite`. @throws ExportError naming the unknown format. */
 export function parseFormats(value: string): ExportFormat[] {
   const list = value
     .split(',')
@@ -41,6 +43,7 @@ export async function exportCommand(
     out: o.out,
     formats: o.formats ? parseFormats(o.formats) : undefined,
     quantize: o.quantize as WeightQuantization | undefined,
+    tfliteWeights: o.tfliteWeights as TfliteWeights | undefined,
     opset,
     labels: o.labels,
     dataDir: g.dataDir,

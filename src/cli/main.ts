@@ -9,7 +9,7 @@
  *   eval <run-dir>     reload a run's saved model and re-score it on its PrivateTest images; eval --model <ref>:
  *                      score any saved model on any dataset (cross-dataset, src/cli/evaluate.ts)
  *   folder-copy <dir>  write FER2013 as an image-folder dataset (Kaggle layout); --skip-bad: folder datasets
- *   export <folder>    export the best run (by PublicTest) as tfjs + ONNX with ferlab.json and a model card (src/cli/export.ts)
+ *   export <folder>    export the best run (by PublicTest) as tfjs + ONNX + TFLite with ferlab.json and a model card (src/cli/export.ts)
  *   predict <files...> detect faces in photos / videos and classify them with a saved model (src/cli/predict.ts)
  *   demo <model-dir>   local web page: webcam or photo, live labels and emotion over time (src/cli/demo.ts)
  *   sweep <spec>       hyper-parameter sweep from experiments/<spec>.ts (defineSweep) on worker threads; --quick,
@@ -173,11 +173,12 @@ async function main(argv: string[]): Promise<void> {
 
   program
     .command('export')
-    .description('export the best run of a study or sweep folder (by PublicTest accuracy), or a run record: tfjs + ONNX model, ferlab.json, model card')
+    .description('export the best run of a study or sweep folder (by PublicTest accuracy), or a run record: tfjs, ONNX, TFLite, ferlab.json, card')
     .argument('<folder>', 'a run record, a study folder, or any folder whose subfolders are run records')
     .option('--out <dir>', 'output folder (default models/<experiment>-<run>)')
-    .option('--formats <list>', 'comma-separated formats: tfjs,onnx (default both)')
+    .option('--formats <list>', 'comma-separated formats: tfjs,onnx,tflite (default all)')
     .option('--quantize <dtype>', 'store the tfjs weights as float16 or uint8 (model.onnx stays float32)')
+    .option('--tflite-weights <dtype>', 'store model.tflite weights as float32 (default), float16 (+ DEQUANTIZE) or int8 (dynamic range)')
     .option('--opset <n>', 'ONNX opset, 13-21 (default 13)')
     .option('--labels <set>', 'only runs of this label set compete: fer, ferplus (any FER+ set) or a label set name')
     .action(async (folder: string, o: import('./export').ExportCommandOptions) => {
@@ -185,7 +186,7 @@ async function main(argv: string[]): Promise<void> {
       try {
         await exportCommand(folder, o, program.opts(), process.argv.slice(2));
       } catch (e) {
-        if (!['ExportError', 'OnnxExportError'].includes((e as Error).name)) throw e;
+        if (!['ExportError', 'OnnxExportError', 'TfliteExportError'].includes((e as Error).name)) throw e;
         console.error(`ferlab: ${(e as Error).message}`);
         process.exitCode = 1;
       }
