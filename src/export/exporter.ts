@@ -23,7 +23,7 @@ import { loadLayersModelFromDir, readModelFolderFile, readModelJson } from '../m
 import { argmaxRows } from '../util/argmax';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
-import { PROJECT_ROOT } from '../util/paths';
+import { PROJECT_ROOT, projectRelative } from '../util/paths';
 import { bootstrapAccuracy, type AccuracyInterval } from './bootstrap';
 import { modelCardMarkdown } from './card';
 import { ONNX_DEFAULT_OPSET, ONNX_INPUT_NAME, ONNX_LOGITS_NAME, tfjsToOnnx } from './onnx';
@@ -110,7 +110,7 @@ export interface ExportInfo {
     /** ISO time. */
     date: string;
     command: string;
-    /** The folder given, the run exported, and how it was chosen. */
+    /** The folder given, the run exported (relative to the project root when inside it, util/paths.ts projectRelative), and how it was chosen. */
     source: {
       folder: string;
       kind: Selection['kind'];
@@ -452,10 +452,10 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
         date: new Date().toISOString(),
         command,
         source: {
-          folder: selection.source,
+          folder: projectRelative(selection.source),
           kind: selection.kind,
           run: run.name,
-          runDir: run.dir,
+          runDir: projectRelative(run.dir),
           criterion: 'best PublicTest (validation) accuracy of the best epoch (src/exp/records.ts bestRun; first on ties); PrivateTest only reported',
           reason: selection.reason,
           candidates: selection.candidates.map((c) => ({
