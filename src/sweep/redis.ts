@@ -180,13 +180,15 @@ function redactKnown(text: string): string {
 }
 
 /**
- * The one redaction of free text (log lines, error messages, command lines): every `redis://` / `rediss://` URL in it
- * (any letter case, up to the next white space or quote) is replaced by {@link redactRedisUrl}'s form, then every
- * password this process has parsed (URL, `?password=`, FERLAB_REDIS_PASSWORD, the password file), raw or
- * percent-encoded, by `***`.
+ * The one redaction of free text (log lines, error messages, command lines): every password this process has parsed
+ * (URL, `?password=`, FERLAB_REDIS_PASSWORD, the password file), raw or percent-encoded, is replaced by `***`, and
+ * every `redis://` / `rediss://` URL in it (any letter case, up to the next white space or quote) by
+ * {@link redactRedisUrl}'s form. A password this process never parsed that holds white space can only be redacted up
+ * to that space: URLs in text should have gone through {@link redactRedisUrl} whole first.
  */
 export function redactSecrets(text: string): string {
-  return redactKnown(text.replace(/rediss?:\/\/[^\s"'`]*/gi, (u) => redactRedisUrl(u)));
+  // known secrets first: a password with a space would otherwise be cut in two by the URL pattern
+  return redactKnown(redactKnown(text).replace(/rediss?:\/\/[^\s"'`]*/gi, (u) => redactRedisUrl(u)));
 }
 
 /**
@@ -293,11 +295,11 @@ export function redisClient(url: string, extra: RedisOptions = {}): IORedis {
 }
 
 /**
- * Connects once and sends PING, within `timeoutMs`.
+ * Connects once and sends PING, within `timeoutMs` (default 10 s: a busy machine may take seconds to answer).
  * @throws Error `cannot reach Redis at <redacted url>: <reason>` (connection refused, timeout, authentication, a TLS
  *   handshake that fails, e.g. rediss:// against a plaintext server); the errors of {@link parseRedisUrl}.
  */
-export async function assertRedisReachable(url: string, timeoutMs = 3000): Promise<void> {
+export async function assertRedisReachable(url: string, timeoutMs = 10_000): Promise<void> {
   const target = parseRedisUrl(url);
   const client = new IORedis(
     redisOptions(url, {
@@ -321,7 +323,9 @@ export async function assertRedisReachable(url: string, timeoutMs = 3000): Promi
   } catch (e) {
     const err = lastError ?? (e as Error);
     const reason = redactSecrets((err.message || String(err)).split(url).join(target.display));
-    throw new Error(`cannot reach Redis at ${target.display}: ${reason}`);
+    // a plaintext Redis does not answer a TLS ClientHello at all: say what the silence may mean
+    const hint = target.tls && !lastError ? ' (rediss: is TLS; a server without TLS does not answer the TLS handshake)' : '';
+    throw new Error(`cannot reach Redis at ${target.display}: ${reason}${hint}`);
   } finally {
     client.disconnect();
   }
