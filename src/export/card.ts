@@ -73,7 +73,7 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
   const tta = ev.tta;
   if (tta)
     L.push(
-      `With the run's test-time augmentation (${tta.mode}: ${tta.views} views per face, ${tta.average} of the probabilities), PrivateTest accuracy ` +
+      `With the run's test-time augmentation (${tta.mode}: ${tta.views} views per face, ${tta.average === 'logits' ? 'logits' : 'softmax probabilities'} averaged), PrivateTest accuracy ` +
         `**${ci(tta.privateTest.interval)}**; the files below compute one view, the caller averages the views (see "Test-time augmentation").`,
       '',
     );
@@ -114,7 +114,7 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
     if (!f) continue;
     const check = 'skipped' in f.check ? undefined : (f.check as FormatCheck);
     fmtRows.push([
-      fmt === 'tfjs' ? 'TensorFlow.js layers model' : `ONNX (opset ${f.opset})`,
+      fmt === 'tfjs' ? 'TensorFlow.js layers model' : fmt === 'tflite' ? 'TFLite (LiteRT) flatbuffer' : `ONNX (opset ${f.opset})`,
       Object.keys(f.files)
         .map((x) => `\`${x}\``)
         .join(' + '),
@@ -139,6 +139,7 @@ export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtra
   if (ex.formats.tfjs)
     L.push(`- **tfjs**: ${ex.formats.tfjs.loads}. Quantized weights (float16 / uint8) are dequantized to float32 at load time: same speed, smaller file.`);
   if (ex.formats.onnx) L.push(`- **ONNX**: ${ex.formats.onnx.loads}.`);
+  if (ex.formats.tflite) L.push(`- **TFLite**: ${ex.formats.tflite.loads}.`);
   L.push('');
   L.push(
     ...(spec
