@@ -7,3 +7,4 @@ export * from './exporter';
 export * from './card';
 export * from './tflite';
 export * from './tflite-runtime';
+export * from './release';
