@@ -1,5 +1,5 @@
 /**
- * `ferlab demo <model-dir>` (`npm run demo -- models/<name>`): serves the browser demo for a model folder or a run
+ * `ferlab demo [model-dir]` (`npm run demo`, or `npm run demo -- models/<name>`; default the released models/ferlab-ferplus): serves the browser demo for a model folder or a run
  * folder (src/demo/server.ts) until interrupted. Registered in src/cli/main.ts by {@link registerDemoCommand}.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- the server module loads lazily */
@@ -11,18 +11,33 @@ function port(v: string): number {
   return n;
 }
 
+/**
+ * The released default model (`models/ferlab-ferplus`, src/export/release.ts) for commands given no model.
+ * @throws Error saying what to pass when the checkout has no released model.
+ */
+export function defaultModelOrThrow(): string {
+  const { defaultModelDir, DEFAULT_RELEASE } = require('../export/release') as typeof import('../export/release');
+  const dir = defaultModelDir();
+  if (!dir) throw new Error(`no model given and the released model models/${DEFAULT_RELEASE} is not in this checkout: pass a model folder or a run folder`);
+  return dir;
+}
+
 /** Adds `demo` to the ferlab program. */
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('serve a local web page that runs a model on the webcam or a photo: face boxes, labels, per-emotion bars, emotion over time')
-    .argument('<model-dir>', 'model folder (models/<name>: model.json + weights + ferlab.json) or a run folder (its model/)')
+    .argument(
+      '[model-dir]',
+      'model folder (models/<name>: model.json + weights + ferlab.json) or a run folder (its model/); default: the released models/ferlab-ferplus',
+    )
     .option('--host <host>', 'interface to listen on (default 127.0.0.1: this machine only; the camera needs 127.0.0.1/localhost or https)', '127.0.0.1')
     .option('--port <n>', 'TCP port (0 = any free port)', port, 8080)
-    .action(async (model: string, o: { host: string; port: number }) => {
+    .action(async (modelArg: string | undefined, o: { host: string; port: number }) => {
       const { startDemoServer } = require('../demo/server') as typeof import('../demo/server');
       let demo: Awaited<ReturnType<typeof startDemoServer>>;
       try {
+        const model = modelArg ?? defaultModelOrThrow();
         demo = await startDemoServer(model, { host: o.host, port: o.port });
       } catch (e) {
         console.error(`ferlab: ${(e as Error).message}`);
