@@ -36,6 +36,7 @@ export { predictFiles, type FileResult } from './predict/files';
 export { faceRow } from './predict/output';
 export type { InferenceBenchResult } from './bench/bench';
 export { Rng } from './util/rng';
+export { argmaxRows } from './util/argmax';
 export { PROJECT_ROOT, projectPath, defaultDataDir, defaultCacheDir, defaultRunsDir, sharedDataDir } from './util/paths';
 export { environment, type Environment } from './util/env';
 export * from './exp/records';
