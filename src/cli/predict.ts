@@ -13,6 +13,15 @@ function nonNegative(v: string): number {
   return n;
 }
 
+function smoothValue(v: string): number {
+  const { parseSmooth } = require('../predict/smooth') as typeof import('../predict/smooth');
+  try {
+    return parseSmooth(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
 function probability(v: string): number {
   const n = Number(v);
   if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`expected a number between 0 and 1, got '${v}'`);
@@ -41,6 +50,15 @@ export function registerPredictCommand(program: Command): void {
     .option('--margin <f>', 'crop margin around each face box, fraction of its longer side on each side', nonNegative)
     .option('--min-score <p>', 'minimum face-detector confidence', probability)
     .option('--no-detect', 'no face detection: each image is one face (already cropped)')
+    .option(
+      '--no-human-check',
+      'keep every detection: without it, detections whose 68 landmarks do not fit a human face or that a second detector does not confirm are dropped (animal heads; docs/predict-faces.md)',
+    )
+    .option(
+      '--smooth [n]',
+      "videos: smooth each face's probabilities over frames (faces followed by box overlap): n frames (EMA alpha = 2 / (n + 1); default 5) or an alpha in (0, 1); the CSV and report then show raw and smoothed",
+      smoothValue,
+    )
     .action(async (files: string[], o: PredictCliOptions) => {
       try {
         process.exitCode = await predictCommand(files, o, program.opts().backend as BackendChoice | undefined);
@@ -63,6 +81,10 @@ export interface PredictCliOptions {
   margin?: number;
   minScore?: number;
   detect: boolean;
+  /** false with `--no-human-check`. */
+  humanCheck: boolean;
+  /** EMA weight alpha from `--smooth <n>`; `true` for `--smooth` without a value (DEFAULT_SPAN frames). */
+  smooth?: number | true;
 }
 
 /** Table rows of all results: a row per face, one per photo without faces, one per video. */
@@ -111,7 +133,20 @@ export async function predictCommand(files: string[], o: PredictCliOptions, back
   const pm = await loadPredictModel(o.model);
   const log = (l: string) => process.stderr.write(`${l}\n`);
   log(`model ${pm.dir} (${pm.meta.classes.length} classes: ${pm.meta.classes.join(', ')}); backend ${info.description}`);
-  const opts = { annotate: o.annotate, crops: o.crops, videoOut: o.out, fps: o.fps, margin: o.margin, minScore: o.minScore, detect: o.detect, log };
+  const { alphaFromSpan, DEFAULT_SPAN } = require('../predict/smooth') as typeof import('../predict/smooth');
+  const smooth = o.smooth === true ? alphaFromSpan(DEFAULT_SPAN) : o.smooth;
+  const opts = {
+    annotate: o.annotate,
+    crops: o.crops,
+    videoOut: o.out,
+    fps: o.fps,
+    margin: o.margin,
+    minScore: o.minScore,
+    detect: o.detect,
+    humanCheck: o.humanCheck !== false,
+    smooth,
+    log,
+  };
   const results = await predictFiles(pm, files, opts);
   pm.model.dispose();
   if (o.json) process.stdout.write(JSON.stringify(resultsJson(pm, results, opts), null, 2) + '\n');

@@ -4,12 +4,19 @@
  * same 48x48 grayscale conversion (src/demo/resample.ts, after libvips) -> pixel / 255 -> the ferlab model -> softmax.
  * Shows a box and label per face, per-emotion bars, and the emotion over time (plotly). Nothing leaves the page.
  *
+ * Like `predict`, detections that fail the human-face rule (src/predict/human.ts: face-api's 68-point landmarks and
+ * its Tiny Face Detector, both in the bundled face-api.js) are dropped ("human faces only", on by default), and camera
+ * frames are smoothed per face over frames (src/predict/smooth.ts: faces tracked by box overlap, EMA over
+ * DEFAULT_SPAN frames; "smooth over frames", on by default): boxes, bars and the chart then show smoothed values.
+ *
  * One tfjs: face-api's browser bundle carries tfjs 4.22 (webgl, wasm and cpu backends) as `faceapi.tf`; the
  * classifier is loaded with that same instance, so detector and classifier share one backend and one memory.
  *
  * For tests, `window.ferlabDemo` exposes the state: ready/error, backend, classes, frames analysed, the last faces.
  */
 import { DEFAULT_MARGIN, faceCropBox, type Box } from '../predict/geometry';
+import { checkHumanFace, TINY_INPUT_SIZE, TINY_MIN_SCORE, type HumanCheck } from '../predict/human';
+import { alphaFromSpan, DEFAULT_SPAN, FaceSmoother } from '../predict/smooth';
 import { ferPixelsFromRgba, INPUT_SIDE } from './resample';
 
 // The parts of face-api's and plotly's browser globals this page uses (both are loaded by <script> tags).
@@ -31,12 +38,25 @@ interface Tf {
   tidy<T>(f: () => T): T;
   version_core: string;
 }
+interface ApiDetection {
+  score: number;
+  box: { x: number; y: number; width: number; height: number };
+}
 interface FaceApi {
   tf: Tf;
   version: string;
-  nets: { ssdMobilenetv1: { loadFromUri(url: string): Promise<void> } };
+  nets: { ssdMobilenetv1: Loadable; faceLandmark68Net: Loadable; tinyFaceDetector: Loadable };
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
-  detectAllFaces(input: HTMLCanvasElement, options: unknown): Promise<Array<{ score: number; box: { x: number; y: number; width: number; height: number } }>>;
+  TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
+  detectAllFaces(
+    input: HTMLCanvasElement,
+    options: unknown,
+  ): Promise<ApiDetection[]> & {
+    withFaceLandmarks(): Promise<Array<{ detection: ApiDetection; landmarks: { positions: Array<{ x: number; y: number }> } }>>;
+  };
+}
+interface Loadable {
+  loadFromUri(url: string): Promise<void>;
 }
 interface PlotlyApi {
   newPlot(el: HTMLElement, data: unknown[], layout: unknown, config?: unknown): Promise<unknown>;
@@ -51,8 +71,15 @@ interface PageFace {
   box: Box;
   score: number;
   crop: Box;
+  /** The label and probabilities shown: smoothed when smoothing is on (camera), else the model's. */
   label: string;
   probabilities: Record<string, number>;
+  /** The model's own probabilities for this frame. */
+  raw: Record<string, number>;
+  /** Track number across frames (smoothing on), 1-based. */
+  track?: number;
+  /** The human-face rule's findings (rule on). */
+  human?: HumanCheck;
   /** `[48 * 48]` uint8: the model input before pixel / 255. */
   pixels: number[];
 }
@@ -75,6 +102,11 @@ interface DemoState {
   frames: number;
   /** Faces of the last analysed frame. */
   lastFaces: PageFace[];
+  /** Detections the human-face rule dropped in the last analysed frame. */
+  rejected: Array<{ box: Box; score: number; human: HumanCheck }>;
+  /** Whether the human-face rule and smoothing are on. */
+  humanCheck: boolean;
+  smooth: boolean;
   /** Runs the page's crop and conversion on the frame now shown, for a given box (tests compare it with predict's). */
   cropPixels?: (box: Box) => number[];
 }
@@ -84,7 +116,8 @@ const COLORS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00'
 const MIN_SCORE = 0.5;
 const WINDOW_S = 60;
 
-const state: DemoState = { ready: false, frames: 0, lastFaces: [] };
+const state: DemoState = { ready: false, frames: 0, lastFaces: [], rejected: [], humanCheck: true, smooth: true };
+const smoother = new FaceSmoother({ alpha: alphaFromSpan(DEFAULT_SPAN) });
 (window as unknown as { ferlabDemo: DemoState }).ferlabDemo = state;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -121,20 +154,42 @@ let meta: ModelMeta;
 let chartStart = 0;
 const chart = $('chart');
 
-async function analyse(): Promise<PageFace[]> {
+/** SSD detections of the view, with the human-face rule's findings when it is on (same nets and rule as predict). */
+async function detect(): Promise<Array<{ score: number; box: Box; human?: HumanCheck }>> {
+  const options = new faceapi.SsdMobilenetv1Options({ minConfidence: MIN_SCORE, maxResults: 20 });
+  const toBox = (b: ApiDetection['box']): Box => ({ left: b.x, top: b.y, width: b.width, height: b.height });
+  if (!state.humanCheck) return (await faceapi.detectAllFaces(view, options)).map((d) => ({ score: d.score, box: toBox(d.box) }));
+  const found = await faceapi.detectAllFaces(view, options).withFaceLandmarks();
+  const tiny = (await faceapi.detectAllFaces(view, new faceapi.TinyFaceDetectorOptions({ inputSize: TINY_INPUT_SIZE, scoreThreshold: TINY_MIN_SCORE }))).map(
+    (t) => ({ score: t.score, box: toBox(t.box) }),
+  );
+  return found.map((d) => ({
+    score: d.detection.score,
+    box: toBox(d.detection.box),
+    human: checkHumanFace(toBox(d.detection.box), d.landmarks.positions, tiny),
+  }));
+}
+
+async function analyse(smooth: boolean): Promise<PageFace[]> {
   const tf = faceapi.tf;
   const W = view.width;
   const H = view.height;
-  const found = await faceapi.detectAllFaces(view, new faceapi.SsdMobilenetv1Options({ minConfidence: MIN_SCORE, maxResults: 20 }));
+  const found = await detect();
+  state.rejected = found.filter((d) => d.human && !d.human.human).map((d) => ({ box: d.box, score: d.score, human: d.human! }));
   const boxes = found
+    .filter((d) => !d.human || d.human.human)
     .map((d) => {
-      const left = Math.max(0, d.box.x);
-      const top = Math.max(0, d.box.y);
-      return { score: d.score, box: { left, top, width: Math.min(W, d.box.x + d.box.width) - left, height: Math.min(H, d.box.y + d.box.height) - top } };
+      const left = Math.max(0, d.box.left);
+      const top = Math.max(0, d.box.top);
+      const box = { left, top, width: Math.min(W, d.box.left + d.box.width) - left, height: Math.min(H, d.box.top + d.box.height) - top };
+      return { score: d.score, box, human: d.human };
     })
     .filter((d) => d.box.width > 0 && d.box.height > 0)
     .sort((a, b) => a.box.left + a.box.width / 2 - (b.box.left + b.box.width / 2) || a.box.top - b.box.top);
-  if (boxes.length === 0) return [];
+  if (boxes.length === 0) {
+    if (smooth) smoother.push([]); // a frame without faces ages the tracks
+    return [];
+  }
   const n = boxes.length;
   const x = new Float32Array(n * INPUT_SIDE * INPUT_SIDE);
   const crops = boxes.map((d, i) => {
@@ -147,15 +202,21 @@ async function analyse(): Promise<PageFace[]> {
   const p = await probs.data();
   probs.dispose();
   const C = meta.classes.length;
+  const rows = boxes.map((_, i) => Array.from(p.subarray(i * C, (i + 1) * C)));
+  const smoothed = smooth ? smoother.push(boxes.map((d, i) => ({ box: d.box, probabilities: rows[i] }))) : undefined;
+  const record = (row: number[]) => Object.fromEntries(meta.classes.map((c, k) => [c, row[k]]));
   return boxes.map((d, i) => {
-    const row = Array.from(p.subarray(i * C, (i + 1) * C));
-    const best = row.indexOf(Math.max(...row));
+    const shown = smoothed ? smoothed[i].probabilities : rows[i];
+    const best = shown.indexOf(Math.max(...shown));
     return {
       box: d.box,
       score: d.score,
       crop: crops[i].crop,
       label: meta.classes[best],
-      probabilities: Object.fromEntries(meta.classes.map((c, k) => [c, row[k]])),
+      probabilities: record(shown),
+      raw: record(rows[i]),
+      ...(smoothed ? { track: smoothed[i].track } : {}),
+      ...(d.human ? { human: d.human } : {}),
       pixels: Array.from(crops[i].pixels),
     };
   });
@@ -240,13 +301,17 @@ async function plotFrame(faces: PageFace[]): Promise<void> {
   if (t > WINDOW_S) await Plotly.relayout(chart, { 'xaxis.range': [t - WINDOW_S, t] }); // the last minute
 }
 
+function chartTitle(): string {
+  return `Emotion over time (camera; mean over the faces of each frame${state.smooth ? `, each face smoothed over ${DEFAULT_SPAN} frames` : ''})`;
+}
+
 async function newChart(): Promise<void> {
   chartStart = performance.now();
   await Plotly.newPlot(
     chart,
     meta.classes.map((c, k) => ({ type: 'scatter', mode: 'lines', name: cap(c), x: [], y: [], line: { color: COLORS[k % COLORS.length], width: 2 } })),
     {
-      title: { text: 'Emotion over time (camera; mean over the faces of each frame)', font: { size: 14 } },
+      title: { text: chartTitle(), font: { size: 14 } },
       margin: { l: 60, r: 20, t: 40, b: 80 },
       xaxis: { title: { text: 'time (s)' }, rangemode: 'tozero' },
       yaxis: { title: { text: 'probability' }, range: [0, 1] },
@@ -266,7 +331,8 @@ function drawFrame(src: CanvasImageSource, w: number, h: number): void {
 }
 
 async function analyseAndShow(plot: boolean): Promise<void> {
-  const faces = await analyse();
+  // smoothing follows faces across camera frames; a photo is one frame on its own
+  const faces = await analyse(plot && state.smooth);
   state.frames++;
   state.lastFaces = faces;
   showFaces(faces);
@@ -292,6 +358,7 @@ async function startCamera(): Promise<void> {
   video.srcObject = stream;
   await video.play();
   button.textContent = 'Stop camera';
+  smoother.reset();
   await newChart();
   status('camera on: analysing frames in this page');
   const current = stream;
@@ -311,7 +378,8 @@ async function analysePhoto(file: File): Promise<void> {
   drawFrame(bitmap, bitmap.width, bitmap.height);
   bitmap.close();
   await analyseAndShow(false);
-  status(`${file.name}: ${state.lastFaces.length} face${state.lastFaces.length === 1 ? '' : 's'} found`);
+  const dropped = state.rejected.length ? ` (${state.rejected.length} detection${state.rejected.length === 1 ? '' : 's'} not a human face: dropped)` : '';
+  status(`${file.name}: ${state.lastFaces.length} face${state.lastFaces.length === 1 ? '' : 's'} found${dropped}`);
 }
 
 async function main(): Promise<void> {
@@ -323,7 +391,13 @@ async function main(): Promise<void> {
   if (!metaResponse.ok) throw new Error(`/model/ferlab.json: HTTP ${metaResponse.status}`);
   meta = (await metaResponse.json()) as ModelMeta;
   state.classes = meta.classes;
-  [model] = await Promise.all([tf.loadLayersModel('/model/model.json'), faceapi.nets.ssdMobilenetv1.loadFromUri('/vendor/face-api/model')]);
+  const weights = '/vendor/face-api/model';
+  [model] = await Promise.all([
+    tf.loadLayersModel('/model/model.json'),
+    faceapi.nets.ssdMobilenetv1.loadFromUri(weights),
+    faceapi.nets.faceLandmark68Net.loadFromUri(weights),
+    faceapi.nets.tinyFaceDetector.loadFromUri(weights),
+  ]);
   const acc = meta.testAccuracy !== undefined ? `, PrivateTest accuracy ${(100 * meta.testAccuracy).toFixed(1)}%` : '';
   $('model-info').textContent =
     `Model ${meta.run ?? ''} (${meta.model ?? 'ferlab'}${meta.labelSet ? `, label set ${meta.labelSet}` : ''}${acc}): ${meta.classes.join(', ')}`;
@@ -334,6 +408,18 @@ async function main(): Promise<void> {
   camera.disabled = false;
   photo.disabled = false;
   camera.onclick = () => startCamera().catch(fail);
+  const humanBox = $<HTMLInputElement>('human-check');
+  const smoothBox = $<HTMLInputElement>('smooth');
+  humanBox.checked = state.humanCheck;
+  smoothBox.checked = state.smooth;
+  humanBox.disabled = false;
+  smoothBox.disabled = false;
+  humanBox.onchange = () => (state.humanCheck = humanBox.checked);
+  smoothBox.onchange = () => {
+    state.smooth = smoothBox.checked;
+    smoother.reset();
+    Plotly.relayout(chart, { 'title.text': chartTitle() }).catch(fail);
+  };
   photo.onchange = () => {
     if (photo.files?.[0]) analysePhoto(photo.files[0]).catch(fail);
   };

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { DECODE_OPTIONS } from '../data/image';
 import type { Box } from './geometry';
+import { checkHumanFace, TINY_INPUT_SIZE, TINY_MIN_SCORE, type HumanCheck } from './human';
 
 /**
  * Face detection for `predict`: @vladmandic/face-api's SSD MobileNet v1 detector (MIT licence; weights shipped inside
@@ -32,15 +33,37 @@ export interface Detection {
   box: Box;
   /** Detector confidence in [0, 1]. */
   score: number;
+  /** The human-face rule's findings (src/predict/human.ts), when it ran. */
+  human?: HumanCheck;
 }
+
+interface ApiBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+interface ApiDetection {
+  score: number;
+  box: ApiBox;
+}
+interface Net {
+  isLoaded: boolean;
+  loadFromDisk(dir: string): Promise<void>;
+}
+/** face-api's `detectAllFaces` result: awaitable, or chained with the 68-point landmark net. */
+type DetectTask = Promise<ApiDetection[]> & {
+  withFaceLandmarks(): Promise<Array<{ detection: ApiDetection; landmarks: { positions: Array<{ x: number; y: number }> } }>>;
+};
 
 /** The part of face-api's API ferlab uses (its own .d.ts embeds a second copy of tfjs' types). */
 interface FaceApi {
   tf: { engine(): unknown };
   version: string;
-  nets: { ssdMobilenetv1: { isLoaded: boolean; loadFromDisk(dir: string): Promise<void> } };
+  nets: { ssdMobilenetv1: Net; faceLandmark68Net: Net; tinyFaceDetector: Net };
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
-  detectAllFaces(input: tf.Tensor3D, options: unknown): Promise<Array<{ score: number; box: { x: number; y: number; width: number; height: number } }>>;
+  TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
+  detectAllFaces(input: tf.Tensor3D, options: unknown): DetectTask;
 }
 
 let faceapi: FaceApi | undefined;
@@ -51,11 +74,12 @@ export function faceApiModelDir(): string {
 }
 
 /**
- * Loads face-api's node-wasm build and its SSD MobileNet v1 weights (5.4 MB) once per process. Call after
- * `initBackend` (src/backend/select.ts).
+ * Loads face-api's node-wasm build and its SSD MobileNet v1 weights (5.4 MB) once per process, and with `humanCheck`
+ * also the 68-point landmark net (0.35 MB) and the Tiny Face Detector (0.19 MB) that the human-face rule uses
+ * (src/predict/human.ts). Call after `initBackend` (src/backend/select.ts).
  * @throws Error when face-api resolved a different tfjs than ferlab's (two engines would not share tensors).
  */
-export async function loadFaceDetector(): Promise<void> {
+export async function loadFaceDetector(humanCheck = false): Promise<void> {
   if (!faceapi) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
@@ -63,7 +87,12 @@ export async function loadFaceDetector(): Promise<void> {
       throw new Error("@vladmandic/face-api loaded its own @tensorflow/tfjs instead of ferlab's; run `npm ls @tensorflow/tfjs` (expected one deduped copy)");
     faceapi = api;
   }
-  if (!faceapi.nets.ssdMobilenetv1.isLoaded) await faceapi.nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
+  const nets = faceapi.nets;
+  if (!nets.ssdMobilenetv1.isLoaded) await nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
+  if (humanCheck) {
+    if (!nets.faceLandmark68Net.isLoaded) await nets.faceLandmark68Net.loadFromDisk(faceApiModelDir());
+    if (!nets.tinyFaceDetector.isLoaded) await nets.tinyFaceDetector.loadFromDisk(faceApiModelDir());
+  }
 }
 
 /** Whether the detector runs on ferlab's tfjs engine (true once {@link loadFaceDetector} succeeded). */
@@ -105,24 +134,46 @@ export async function decodeForDetection(input: Buffer | string, maxSide = DETEC
 /**
  * Finds every face in a decoded image.
  * @param minScore detections below this confidence are dropped (default {@link DEFAULT_MIN_SCORE}).
+ * @param humanCheck keep only detections that pass the human-face rule of src/predict/human.ts (default true; false =
+ *   every SSD detection, as before the rule).
  * @returns boxes in pixels of the full-size image, clipped to it, in reading order (left to right by box centre,
- *   then top to bottom), so "face 1" is the leftmost face in tables, crops and annotations.
+ *   then top to bottom), so "face 1" is the leftmost face in tables, crops and annotations; with `humanCheck` each
+ *   carries the rule's findings in `human`.
  */
-export async function detectFaces(image: DetectionImage, minScore = DEFAULT_MIN_SCORE): Promise<Detection[]> {
-  await loadFaceDetector();
+export async function detectFaces(image: DetectionImage, minScore = DEFAULT_MIN_SCORE, humanCheck = true): Promise<Detection[]> {
+  const all = await detectFacesChecked(image, minScore, humanCheck);
+  return humanCheck ? all.filter((d) => d.human!.human) : all;
+}
+
+/**
+ * Every SSD detection of an image, with the human-face rule's findings on each when `check` is true (none rejected):
+ * what {@link detectFaces} filters, and what scripts/face-filter-measure.ts counts before and after the rule.
+ * @returns as {@link detectFaces}.
+ */
+export async function detectFacesChecked(image: DetectionImage, minScore = DEFAULT_MIN_SCORE, check = true): Promise<Detection[]> {
+  await loadFaceDetector(check);
   const api = faceapi!;
   const input = tf.tensor3d(image.rgb, [image.height, image.width, 3], 'int32');
   try {
-    const found = await api.detectAllFaces(input, new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 100 }));
+    const options = new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 100 });
+    const toBox = (b: ApiBox) => ({ left: b.x, top: b.y, width: b.width, height: b.height });
+    let found: Array<{ detection: ApiDetection; human?: HumanCheck }>;
+    if (check) {
+      const withLandmarks = await api.detectAllFaces(input, options).withFaceLandmarks();
+      const tiny = (await api.detectAllFaces(input, new api.TinyFaceDetectorOptions({ inputSize: TINY_INPUT_SIZE, scoreThreshold: TINY_MIN_SCORE }))).map(
+        (t) => ({ box: toBox(t.box), score: t.score }),
+      );
+      found = withLandmarks.map((d) => ({ detection: d.detection, human: checkHumanFace(toBox(d.detection.box), d.landmarks.positions, tiny) }));
+    } else found = (await api.detectAllFaces(input, options)).map((detection) => ({ detection }));
     const sx = image.fullWidth / image.width;
     const sy = image.fullHeight / image.height;
     return found
-      .map((d) => {
+      .map(({ detection: d, human }) => {
         const left = Math.max(0, d.box.x * sx);
         const top = Math.max(0, d.box.y * sy);
         const right = Math.min(image.fullWidth, (d.box.x + d.box.width) * sx);
         const bottom = Math.min(image.fullHeight, (d.box.y + d.box.height) * sy);
-        return { box: { left, top, width: right - left, height: bottom - top }, score: d.score };
+        return { box: { left, top, width: right - left, height: bottom - top }, score: d.score, ...(human ? { human } : {}) };
       })
       .filter((d) => d.box.width > 0 && d.box.height > 0)
       .sort((a, b) => a.box.left + a.box.width / 2 - (b.box.left + b.box.width / 2) || a.box.top - b.box.top);

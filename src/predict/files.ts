@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { writeAnnotated } from './annotate';
 import { DEFAULT_MIN_SCORE, DETECTOR } from './detect';
+import { HUMAN_CHECK_RULE } from './human';
 import { DEFAULT_MARGIN } from './geometry';
 import { predictImage, type FaceResult, type ImageOptions } from './image';
 import type { PredictModel } from './model';
 import { faceJson, OutputNames, writeCrops, type FaceJson } from './output';
 import { writeVideoOutputs } from './timeline';
-import { DEFAULT_VIDEO_FPS, isVideo, predictVideo } from './video';
+import { DEFAULT_VIDEO_FPS, isVideo, predictVideo, type FrameResult, type VideoResult } from './video';
 
 /**
  * `predict` over a list of files: photos and videos, each in its own try, so that an unreadable or corrupt file is
@@ -24,6 +25,8 @@ export interface PredictFilesOptions extends ImageOptions {
   videoOut?: string;
   /** Frames per second analysed in videos (default DEFAULT_VIDEO_FPS; 0 = every frame). */
   fps?: number;
+  /** Videos: EMA weight alpha of temporal smoothing (src/predict/smooth.ts); absent = off. */
+  smooth?: number;
   /** Progress and notes (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -37,7 +40,8 @@ export type FileResult =
       width: number;
       height: number;
       fps: number;
-      frames: Array<{ frame: number; time: number; faces: FaceResult[] }>;
+      frames: FrameResult[];
+      smoothing?: VideoResult['smoothing'];
       csv: string;
       report: string;
     }
@@ -116,6 +120,8 @@ export function resultsJson(pm: PredictModel, results: readonly FileResult[], op
       name: opts.detect === false ? 'none (each image is one face)' : DETECTOR,
       minScore: opts.detect === false ? null : (opts.minScore ?? DEFAULT_MIN_SCORE),
       margin: opts.margin ?? DEFAULT_MARGIN,
+      // the human-face rule (src/predict/human.ts): on by default, off with --no-human-check; null without detection
+      humanCheck: opts.detect === false ? null : { on: opts.humanCheck !== false, rule: HUMAN_CHECK_RULE },
     },
     files: results.map((r) => {
       if (r.type === 'image')
@@ -129,7 +135,8 @@ export function resultsJson(pm: PredictModel, results: readonly FileResult[], op
           fps: r.fps,
           csv: r.csv,
           report: r.report,
-          frames: r.frames.map((f) => ({ frame: f.frame, time: f.time, faces: faces(f.faces) })),
+          ...(r.smoothing ? { smoothing: r.smoothing } : {}),
+          frames: r.frames.map((f) => ({ frame: f.frame, time: f.time, faces: faces(f.faces), ...(f.smoothed ? { smoothed: f.smoothed } : {}) })),
         };
       return r;
     }),

@@ -40,6 +40,8 @@ export interface ImageOptions {
   margin?: number;
   /** Minimum detector score (see detect.ts DEFAULT_MIN_SCORE). */
   minScore?: number;
+  /** Keep only detections that pass the human-face rule (src/predict/human.ts); default true. */
+  humanCheck?: boolean;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function predictImage(pm: PredictModel, input: string | Buffer, opt
     }
     width = decoded.fullWidth;
     height = decoded.fullHeight;
-    for (const d of await detectFaces(decoded, opts.minScore ?? DEFAULT_MIN_SCORE))
+    for (const d of await detectFaces(decoded, opts.minScore ?? DEFAULT_MIN_SCORE, opts.humanCheck ?? true))
       found.push({ box: d.box, score: d.score, crop: faceCropBox(d.box, width, height, opts.margin ?? DEFAULT_MARGIN) });
     try {
       pixels = await cropFaces(

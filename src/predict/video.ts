@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { predictImage, type FaceResult, type ImageOptions } from './image';
 import type { PredictModel } from './model';
+import { DEFAULT_MAX_MISSED, DEFAULT_MIN_IOU, FaceSmoother } from './smooth';
 
 /**
  * Videos for `predict`: frames are decoded by the `ffmpeg` program (Debian's `ffmpeg` package; ferlab does not bundle
@@ -101,6 +102,18 @@ export interface FrameResult {
   /** Seconds from the start of the video. */
   time: number;
   faces: FaceResult[];
+  /** With smoothing (`smooth` option): per face, in the order of `faces`, its track and smoothed probabilities. */
+  smoothed?: SmoothedFace[];
+}
+
+/** A face's smoothed probabilities (src/predict/smooth.ts: EMA over the frames of its track). */
+export interface SmoothedFace {
+  /** Track number, 1-based in order of first appearance: the same face keeps it across frames. */
+  track: number;
+  /** The most probable class after smoothing. */
+  label: string;
+  /** Smoothed probability of every class, in the model's class order. */
+  probabilities: Record<string, number>;
 }
 
 /** A video's per-frame predictions. */
@@ -111,19 +124,25 @@ export interface VideoResult {
   /** Frames analysed per second (0 = every frame). */
   fps: number;
   frames: FrameResult[];
+  /** The smoothing rule when it was on (src/predict/smooth.ts). */
+  smoothing?: { alpha: number; minIou: number; maxMissed: number };
 }
 
 /**
  * Detects and classifies faces in frames of a video (`fps` per second), each frame exactly as a photo.
+ * @param smooth EMA weight alpha in (0, 1] of temporal smoothing (src/predict/smooth.ts `parseSmooth`); absent = off.
  * @param onFrame called after each frame (progress).
  * @throws Error naming the file (see {@link extractFrames}).
  */
 export async function predictVideo(
   pm: PredictModel,
   file: string,
-  opts: ImageOptions & { fps?: number; onFrame?: (done: number, total: number) => void } = {},
+  opts: ImageOptions & { fps?: number; smooth?: number; onFrame?: (done: number, total: number) => void } = {},
 ): Promise<VideoResult> {
   const fps = opts.fps ?? DEFAULT_VIDEO_FPS;
+  const smoothing = opts.smooth === undefined ? undefined : { alpha: opts.smooth, minIou: DEFAULT_MIN_IOU, maxMissed: DEFAULT_MAX_MISSED };
+  const smoother = smoothing && new FaceSmoother(smoothing);
+  const classes = pm.meta.classes;
   const dir = mkdtempSync(join(tmpdir(), 'ferlab-frames-'));
   try {
     const frames = await extractFrames(file, fps, dir);
@@ -134,10 +153,15 @@ export async function predictVideo(
       const r = await predictImage(pm, f.path, opts, `${file} frame ${f.frame} (${f.time.toFixed(2)} s)`);
       width = r.width;
       height = r.height;
-      out.push({ frame: f.frame, time: f.time, faces: r.faces });
+      const frame: FrameResult = { frame: f.frame, time: f.time, faces: r.faces };
+      if (smoother)
+        frame.smoothed = smoother
+          .push(r.faces.map((face) => ({ box: face.box, probabilities: classes.map((c) => face.probabilities[c]) })))
+          .map((s) => ({ track: s.track, label: classes[s.label], probabilities: Object.fromEntries(classes.map((c, k) => [c, s.probabilities[k]])) }));
+      out.push(frame);
       opts.onFrame?.(out.length, frames.length);
     }
-    return { width, height, fps, frames: out };
+    return { width, height, fps, frames: out, ...(smoothing ? { smoothing } : {}) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,174 @@
+/**
+ * Measures the human-face rule of src/predict/human.ts: on photos with and without human faces (assets/photos/ and
+ * the sample photos of @vladmandic/face-api), and on variants of each made here (mirrored, grayscale, half size; and
+ * the cat photo tiled 2 x 2), counts the hand-marked human faces found and the false faces (detections that contain
+ * no hand-marked face) before the rule (every SSD detection at min score 0.5) and after it. Prints the markdown
+ * tables of docs/predict-faces.md and every detection's rule values.
+ *
+ * Usage: `npx tsx scripts/face-filter-measure.ts [--backend wasm|cpu|...]` (about a minute on wasm).
+ *
+ * A face counts as found when a box contains its hand-marked centre; a box containing no centre is a false face.
+ */
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { initBackend, parseBackendChoice } from '../src/backend/select';
+import { decodeForDetection, detectFacesChecked, type Detection } from '../src/predict/detect';
+import { PHOTOS, photoPath, type MeasuredPhoto } from '../test/predict/measured-photos';
+
+type Mark = [number, number];
+
+interface Variant {
+  name: string;
+  png: Buffer;
+  marks: Mark[];
+}
+
+/** The variants of a photo: as it is, mirrored left-right, grayscale, half size (Lanczos-3); marks moved with them. */
+async function variants(file: string, marks: readonly Mark[], tile: boolean): Promise<Variant[]> {
+  const { data, info } = await sharp(file).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const W = info.width;
+  const H = info.height;
+  const raw = () => sharp(data, { raw: { width: W, height: H, channels: 3 } });
+  const out: Variant[] = [
+    { name: 'as is', png: await raw().png().toBuffer(), marks: [...marks] },
+    { name: 'mirrored', png: await raw().flop().png().toBuffer(), marks: marks.map(([x, y]) => [W - x, y]) },
+    { name: 'grayscale', png: await raw().grayscale().png().toBuffer(), marks: [...marks] },
+    {
+      name: 'half size',
+      png: await raw()
+        .resize(Math.round(W / 2), Math.round(H / 2), { kernel: 'lanczos3' })
+        .png()
+        .toBuffer(),
+      marks: marks.map(([x, y]) => [x / 2, y / 2]),
+    },
+  ];
+  if (tile) {
+    const one = await raw().png().toBuffer();
+    const tiles = [0, 1, 2, 3].map((i) => ({ input: one, left: (i % 2) * W, top: Math.floor(i / 2) * H }));
+    const png = await sharp({ create: { width: 2 * W, height: 2 * H, channels: 3, background: '#000' } })
+      .composite(tiles)
+      .png()
+      .toBuffer();
+    out.push({ name: '2 x 2 tiled', png, marks: [0, 1, 2, 3].flatMap((i) => marks.map(([x, y]) => [x + (i % 2) * W, y + Math.floor(i / 2) * H] as Mark)) });
+  }
+  return out;
+}
+
+const inside = (d: Detection, [x, y]: Mark) => x >= d.box.left && x <= d.box.left + d.box.width && y >= d.box.top && y <= d.box.top + d.box.height;
+
+/** Found marks and false faces among detections. */
+function count(dets: readonly Detection[], marks: readonly Mark[]): { found: number; falseFaces: number } {
+  return { found: marks.filter((m) => dets.some((d) => inside(d, m))).length, falseFaces: dets.filter((d) => !marks.some((m) => inside(d, m))).length };
+}
+
+interface Row {
+  photo: MeasuredPhoto;
+  variant: string;
+  marked: number;
+  before: { found: number; falseFaces: number };
+  after: { found: number; falseFaces: number };
+  detections: Array<Detection & { trueFace: boolean }>;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const b = args.indexOf('--backend');
+  await initBackend(b >= 0 ? parseBackendChoice(args[b + 1], '--backend') : undefined);
+  const rows: Row[] = [];
+  for (const photo of PHOTOS) {
+    const file = photoPath(photo);
+    readFileSync(file); // a clear ENOENT when a photo is missing
+    for (const v of await variants(file, photo.faces, photo.file === 'cat.jpg')) {
+      const dets = await detectFacesChecked(await decodeForDetection(v.png), 0.5, true);
+      const kept = dets.filter((d) => d.human!.human);
+      rows.push({
+        photo,
+        variant: v.name,
+        marked: v.marks.length,
+        before: count(dets, v.marks),
+        after: count(kept, v.marks),
+        detections: dets.map((d) => ({ ...d, trueFace: v.marks.some((m) => inside(d, m)) })),
+      });
+      process.stderr.write('.');
+    }
+  }
+  process.stderr.write('\n');
+  const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
+  const sum = (list: Row[], f: (r: Row) => number) => list.reduce((s, r) => s + f(r), 0);
+  const header = ['photo', 'what it shows', 'human faces marked by hand', 'found before', 'found after', 'false faces before', 'false faces after'];
+  const table = (list: Row[], label: (r: Row) => string[]) => [
+    line(header),
+    line(header.map(() => '---')),
+    ...list.map((r) => line([...label(r), r.marked, r.before.found, r.after.found, r.before.falseFaces, r.after.falseFaces])),
+    line([
+      '**total**',
+      `${list.length} images`,
+      sum(list, (r) => r.marked),
+      sum(list, (r) => r.before.found),
+      sum(list, (r) => r.after.found),
+      sum(list, (r) => r.before.falseFaces),
+      sum(list, (r) => r.after.falseFaces),
+    ]),
+  ];
+  const asIs = rows.filter((r) => r.variant === 'as is');
+  console.log('### The photos as they are\n');
+  console.log(table(asIs, (r) => [r.photo.file, r.photo.shows]).join('\n'));
+  console.log('\n### Every variant (as is, mirrored, grayscale, half size; the cat also tiled 2 x 2)\n');
+  const byVariant = [...new Set(rows.map((r) => r.variant))].map((variant) => {
+    const list = rows.filter((r) => r.variant === variant);
+    return { variant, list };
+  });
+  console.log(line(['variant', 'images', ...header.slice(2)]));
+  console.log(line(['---', '---', ...header.slice(2).map(() => '---')]));
+  for (const { variant, list } of byVariant)
+    console.log(
+      line([
+        variant,
+        list.length,
+        sum(list, (r) => r.marked),
+        sum(list, (r) => r.before.found),
+        sum(list, (r) => r.after.found),
+        sum(list, (r) => r.before.falseFaces),
+        sum(list, (r) => r.after.falseFaces),
+      ]),
+    );
+  console.log(
+    line([
+      '**all**',
+      rows.length,
+      sum(rows, (r) => r.marked),
+      sum(rows, (r) => r.before.found),
+      sum(rows, (r) => r.after.found),
+      sum(rows, (r) => r.before.falseFaces),
+      sum(rows, (r) => r.after.falseFaces),
+    ]),
+  );
+  console.log('\n### Every detection before the rule, with the rule values (mouth: fraction of box height; tiny: Tiny Face Detector score)\n');
+  console.log(line(['photo', 'variant', 'SSD score', 'hand-marked face', 'mouth', 'tiny', 'kept', 'why rejected']));
+  console.log(line(['---', '---', '---', '---', '---', '---', '---', '---']));
+  for (const r of rows)
+    for (const d of r.detections)
+      console.log(
+        line([
+          r.photo.file,
+          r.variant,
+          d.score.toFixed(2),
+          d.trueFace ? 'yes' : 'no',
+          d.human!.mouthY.toFixed(2),
+          d.human!.tinyScore.toFixed(2),
+          d.human!.human ? 'yes' : 'no',
+          d.human!.reason || '',
+        ]),
+      );
+  const human = rows.flatMap((r) => r.detections.filter((d) => d.trueFace));
+  const mouths = human.map((d) => d.human!.mouthY).sort((a, c) => a - c);
+  const tinies = human.map((d) => d.human!.tinyScore).sort((a, c) => a - c);
+  console.log(
+    `\nHuman detections: ${human.length}; mouth ${mouths[0].toFixed(3)}-${mouths[mouths.length - 1].toFixed(3)} (median ${mouths[Math.floor(mouths.length / 2)].toFixed(3)}); tiny ${tinies[0].toFixed(3)}-${tinies[tinies.length - 1].toFixed(3)}`,
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
