@@ -11,17 +11,6 @@ function port(v: string): number {
   return n;
 }
 
-/**
- * The released default model (`models/ferlab-ferplus`, src/export/release.ts) for commands given no model.
- * @throws Error saying what to pass when the checkout has no released model.
- */
-export function defaultModelOrThrow(): string {
-  const { defaultModelDir, DEFAULT_RELEASE } = require('../export/release') as typeof import('../export/release');
-  const dir = defaultModelDir();
-  if (!dir) throw new Error(`no model given and the released model models/${DEFAULT_RELEASE} is not in this checkout: pass a model folder or a run folder`);
-  return dir;
-}
-
 /** Adds `demo` to the ferlab program. */
 export function registerDemoCommand(program: Command): void {
   program
@@ -37,6 +26,7 @@ export function registerDemoCommand(program: Command): void {
       const { startDemoServer } = require('../demo/server') as typeof import('../demo/server');
       let demo: Awaited<ReturnType<typeof startDemoServer>>;
       try {
+        const { defaultModelOrThrow } = require('../export/release') as typeof import('../export/release');
         const model = modelArg ?? defaultModelOrThrow();
         demo = await startDemoServer(model, { host: o.host, port: o.port });
       } catch (e) {

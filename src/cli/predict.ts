@@ -1,5 +1,5 @@
 /**
- * `ferlab predict <images or videos...> --model <dir>`: the command (registered in src/cli/main.ts by
+ * `ferlab predict [images or videos...] [--model <dir>]` (default: the sample photo and the released model): the command (registered in src/cli/main.ts by
  * {@link registerPredictCommand}); the work is done by src/predict, loaded only when the command runs.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- heavy modules (sharp, tfjs, face-api) load lazily */
@@ -37,8 +37,11 @@ export function registerPredictCommand(program: Command): void {
   program
     .command('predict')
     .description('detect faces in photos and videos and classify their expressions with a saved model')
-    .argument('<files...>', 'photos (JPEG, PNG, WebP, ...) and videos (mp4, mov, webm, ...; need ffmpeg)')
-    .requiredOption('--model <dir>', 'model folder (models/<name>: model.json + weights + ferlab.json) or a run folder (its model/)')
+    .argument('[files...]', `photos (JPEG, PNG, WebP, ...) and videos (mp4, mov, webm, ...; need ffmpeg); default: the sample photo ${SAMPLE_PHOTO}`)
+    .option(
+      '--model <dir>',
+      'model folder (models/<name>: model.json + weights + ferlab.json) or a run folder (its model/); default: the released models/ferlab-ferplus',
+    )
     .option('--json', 'print a JSON document (per face: box in pixels, label, probabilities) instead of the table')
     .option('--annotate <file|dir>', 'write each photo with boxes and labels drawn: a .png/.jpg/.webp file (one photo) or a folder')
     .option(
@@ -70,9 +73,16 @@ export function registerPredictCommand(program: Command): void {
     });
 }
 
+/**
+ * The photo `predict` labels when given no file: a crop of one smiling face from @vladmandic/face-api's sample3.jpg
+ * (MIT; assets/photos/README.md), shipped in the repository so that a fresh clone shows a first result in seconds.
+ */
+export const SAMPLE_PHOTO = 'assets/photos/smile.jpg';
+
 /** Options of the `predict` command (commander's parsed options). */
 export interface PredictCliOptions {
-  model: string;
+  /** Model folder; absent = the released default model (src/export/release.ts DEFAULT_RELEASE). */
+  model?: string;
   json?: boolean;
   annotate?: string;
   crops?: string;
@@ -129,8 +139,14 @@ export async function predictCommand(files: string[], o: PredictCliOptions, back
   const { predictFiles, resultsJson } = require('../predict/files') as typeof import('../predict/files');
   const { loadPredictModel } = require('../predict/model') as typeof import('../predict/model');
   const { printTable } = require('./table') as typeof import('./table');
+  const { defaultModelOrThrow } = require('../export/release') as typeof import('../export/release');
+  const { projectPath } = require('../util/paths') as typeof import('../util/paths');
+  if (!files.length) {
+    files = [projectPath(SAMPLE_PHOTO)];
+    process.stderr.write(`no file given: labelling the sample photo ${SAMPLE_PHOTO}\n`);
+  }
   const info = await initBackend(backend);
-  const pm = await loadPredictModel(o.model);
+  const pm = await loadPredictModel(o.model ?? defaultModelOrThrow());
   const log = (l: string) => process.stderr.write(`${l}\n`);
   log(`model ${pm.dir} (${pm.meta.classes.length} classes: ${pm.meta.classes.join(', ')}); backend ${info.description}`);
   const { alphaFromSpan, DEFAULT_SPAN } = require('../predict/smooth') as typeof import('../predict/smooth');

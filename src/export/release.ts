@@ -83,6 +83,16 @@ export function defaultModelDir(): string | undefined {
   return existsSync(join(dir, 'model.json')) ? dir : undefined;
 }
 
+/**
+ * The default model folder for commands given no model (predict, the demo).
+ * @throws Error saying what to pass when the checkout has no released model.
+ */
+export function defaultModelOrThrow(): string {
+  const dir = defaultModelDir();
+  if (!dir) throw new Error(`no model given and the released model models/${DEFAULT_RELEASE} is not in this checkout: pass a model folder or a run folder`);
+  return dir;
+}
+
 /** SHA-256 of a file, lowercase hex. */
 export function sha256File(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
