@@ -7,6 +7,7 @@ import type { BackendChoice } from '../backend/select';
 import { candidateRows, EXPORT_FORMATS, ExportError, exportModel, type ExportFormat, type FormatCheck } from '../export';
 import type { WeightQuantization } from '../export/quantize';
 import type { TfliteWeights } from '../export/tflite';
+import { redactCommandLine } from '../sweep/redisurl';
 import { printTable } from './table';
 
 /** Options of the `export` command, as commander parses them. */
@@ -49,7 +50,7 @@ export async function exportCommand(
     dataDir: g.dataDir,
     cacheDir: g.cacheDir,
     backend: g.backend,
-    command: `npm run ferlab -- ${argv.join(' ')}`,
+    command: `npm run ferlab -- ${redactCommandLine(argv).join(' ')}`, // the one redaction of recorded command lines
   });
   const sel = r.selection;
   console.log(`\ncandidates in ${folder} (${sel.kind}); selection by PublicTest accuracy, PrivateTest only reported:`);
