@@ -71,25 +71,26 @@ export function loadLiteRt(): Promise<{ litert: LiteRtModule; version: string } 
 }
 
 /**
- * Runs a .tflite model on an `[n, S, S, 1]` float32 NHWC batch with LiteRT.js (CPU, 'wasm' accelerator).
+ * Runs a .tflite model on `n` float32 inputs (for ferlab's models `[n, S, S, 1]` NHWC images) with LiteRT.js (CPU,
+ * 'wasm' accelerator).
  *
  * The compiled model's input shape is fixed (LiteRT.js' CompiledModel does not resize inputs), so images go in groups
  * of the model's batch (axis 0 of its input), the last group padded with zeros.
  *
  * @param model an already loaded module ({@link loadLiteRt}). @param bytes the .tflite file's bytes.
- * @param x `[n * S * S * C]` float32 images, NHWC, S and C those of the model's input.
+ * @param x `[n * (size of one input)]` float32, e.g. `[n, S, S, 1]` images NHWC, S that of the model's input.
  * @returns `[n, C]` float32 outputs of the model's first output, and the input shape the model declares.
- * @throws Error when the model does not compile, its input is not a 4-D float32 tensor of x's image size, or its
- *   output is not 2-D.
+ * @throws Error when the model does not compile, its input is not a float32 tensor `[batch, ...]` of a static batch
+ *   matching x's size, or its output is not 2-D.
  */
 export async function runTflite(litert: LiteRtModule, bytes: Uint8Array, x: Float32Array, n: number): Promise<{ out: Float32Array; inputShape: number[] }> {
   const compiled = await litert.loadAndCompile(bytes, { accelerator: 'wasm' });
   try {
     const [inDetail] = compiled.getInputDetails();
     const inputShape = Array.from(inDetail.shape);
-    if (inputShape.length !== 4 || inDetail.dtype !== 'float32')
-      throw new Error(`TFLite input is ${inDetail.dtype} [${inputShape}]; expected float32 [batch, H, W, C]`);
-    const per = inputShape[1] * inputShape[2] * inputShape[3];
+    if (inputShape.length < 2 || inDetail.dtype !== 'float32')
+      throw new Error(`TFLite input is ${inDetail.dtype} [${inputShape}]; expected float32 [batch, ...]`);
+    const per = inputShape.slice(1).reduce((a, d) => a * d, 1);
     if (x.length !== n * per) throw new Error(`${x.length} input values for ${n} images of the model's [${inputShape.slice(1)}]`);
     const B = inputShape[0];
     if (!(B > 0)) throw new Error(`TFLite input [${inputShape}] has a dynamic batch; LiteRT.js runs static shapes only`);
