@@ -477,6 +477,7 @@ export const FOLDER_LAYOUT_HELP = [
   'A folder dataset holds one folder per class, either inside split folders (train/<class>/*.jpg, test/<class>/*.jpg, optional',
   'val/<class>/*.jpg: the Kaggle FER2013 layout) or directly (<class>/*.png: CK+, JAFFE style). Class names: angry, disgust, fear,',
   `happy, sad, surprise, neutral and aliases (case-insensitive); other names need a "classes" mapping in ${DATASET_SPEC_FILE}.`,
+  'Symbolic links to folders are not followed (copy or move the folders in); links to files only when they resolve inside the dataset.',
 ].join('\n');
 
 /**
