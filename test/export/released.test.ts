@@ -23,6 +23,13 @@ import { RELEASES, releaseDir, verifyChecksums } from '../../src/export/release'
 import { argmaxRows } from '../../src/util/argmax';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipTest } from '../helpers/skip';
+import { FER_CLASSES } from '../../src/data/classes';
+import { defineExperiment } from '../../src/exp/config';
+import { runExperiment } from '../../src/exp/study';
+import { tfliteLogits } from '../../src/export/tflite-runtime';
+import { readSavedWeights } from '../../src/models/init';
+import { encode, gray48, writeTree } from '../data/folder-fixtures';
+import { tempDir } from '../helpers/fixtures';
 
 interface Check {
   privateTestAccuracy: number;
@@ -68,7 +75,6 @@ else {
     ds ??= await loadDataset({ dataDir, log: () => {} });
     const rt = loadOnnxRuntime();
     assert.ok(rt.ort, 'onnxruntime-node is a devDependency');
-    const { tfliteLogits } = await import('../../src/export/tflite-runtime');
     for (const r of RELEASES) {
       const dir = releaseDir(r.name);
       const m = meta(r.name);
@@ -117,12 +123,6 @@ else {
 
 test('--init-from ferlab-ferplus fine-tunes the released model on a folder dataset: conv weights start from it, a 7-class head is new', async () => {
   await initBackend('wasm');
-  const { defineExperiment } = await import('../../src/exp/config');
-  const { runExperiment } = await import('../../src/exp/study');
-  const { readSavedWeights } = await import('../../src/models/init');
-  const { encode, gray48, writeTree } = await import('../data/folder-fixtures');
-  const { FER_CLASSES } = await import('../../src/data/classes');
-  const { tempDir } = await import('../helpers/fixtures');
   // a flat folder dataset (CK+ style): 7 FER class folders of 10 random 48x48 gray faces each
   const folder = tempDir('ferlab-released-folder-');
   const files: Record<string, Buffer> = {};
