@@ -333,10 +333,10 @@ function isSafeRelativePath(rel: string): boolean {
 }
 
 /**
- * Writes the files of a returned run record (base64) under `dir`, replacing what is there.
+ * Writes the files of a returned run record (base64) under `dir`, replacing what is there. Exported for the tests.
  * @throws Error naming a path that is not a plain relative path inside the run folder (nothing is written then).
  */
-function writeRecordFiles(dir: string, files: Record<string, string>): void {
+export function writeRecordFiles(dir: string, files: Record<string, string>): void {
   for (const rel of Object.keys(files))
     if (!isSafeRelativePath(rel)) throw new Error(`run record file ${JSON.stringify(rel)}: not a plain path inside the run folder`);
   rmSync(dir, { recursive: true, force: true });
@@ -350,10 +350,11 @@ function writeRecordFiles(dir: string, files: Record<string, string>): void {
 /**
  * The regular files under a worker's run folder, checkpoints left out, base64, keyed by `/`-separated relative path.
  * Symlinks and other non-regular entries are skipped (reported through `skipped`), so nothing outside the folder is
- * read.
- * @throws Error when the files add up to more than {@link MAX_RESULT_BYTES}.
+ * read. Exported for the tests.
+ * @param maxBytes the cap (default {@link MAX_RESULT_BYTES}).
+ * @throws Error when the files add up to more than `maxBytes`.
  */
-function readRecordFiles(dir: string, skipped: (rel: string) => void): Record<string, string> {
+export function readRecordFiles(dir: string, skipped: (rel: string) => void, maxBytes = MAX_RESULT_BYTES): Record<string, string> {
   const out: Record<string, string> = {};
   let total = 0;
   const walk = (d: string) => {
@@ -365,10 +366,8 @@ function readRecordFiles(dir: string, skipped: (rel: string) => void): Record<st
       else if (!st.isFile() || !isSafeRelativePath(rel)) skipped(rel);
       else if (!name.startsWith('checkpoint')) {
         total += st.size;
-        if (total > MAX_RESULT_BYTES)
-          throw new Error(
-            `the run record in ${dir} holds more than ${MAX_RESULT_BYTES / 2 ** 20} MiB, the most a worker returns through Redis (MAX_RESULT_BYTES)`,
-          );
+        if (total > maxBytes)
+          throw new Error(`the run record in ${dir} holds more than ${maxBytes / 2 ** 20} MiB, the most a worker returns through Redis (MAX_RESULT_BYTES)`);
         out[rel] = readFileSync(p).toString('base64');
       }
     }
