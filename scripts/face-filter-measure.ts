@@ -1,7 +1,7 @@
 /**
  * Measures the human-face rule of src/predict/human.ts: on photos with and without human faces (assets/photos/ and
- * the sample photos of @vladmandic/face-api), and on variants of each made here (mirrored, grayscale, half size; and
- * the cat photo tiled 2 x 2), counts the hand-marked human faces found and the false faces (detections that contain
+ * the sample photos of @vladmandic/face-api), and on variants of each made here (mirrored, grayscale, half size),
+ * counts the hand-marked human faces found and the false faces (detections that contain
  * no hand-marked face) before the rule (every SSD detection at min score 0.5) and after it. Prints the markdown
  * tables of docs/predict-faces.md and every detection's rule values.
  *
@@ -24,7 +24,7 @@ interface Variant {
 }
 
 /** The variants of a photo: as it is, mirrored left-right, grayscale, half size (Lanczos-3); marks moved with them. */
-async function variants(file: string, marks: readonly Mark[], tile: boolean): Promise<Variant[]> {
+async function variants(file: string, marks: readonly Mark[]): Promise<Variant[]> {
   const { data, info } = await sharp(file).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const W = info.width;
   const H = info.height;
@@ -42,15 +42,6 @@ async function variants(file: string, marks: readonly Mark[], tile: boolean): Pr
       marks: marks.map(([x, y]) => [x / 2, y / 2]),
     },
   ];
-  if (tile) {
-    const one = await raw().png().toBuffer();
-    const tiles = [0, 1, 2, 3].map((i) => ({ input: one, left: (i % 2) * W, top: Math.floor(i / 2) * H }));
-    const png = await sharp({ create: { width: 2 * W, height: 2 * H, channels: 3, background: '#000' } })
-      .composite(tiles)
-      .png()
-      .toBuffer();
-    out.push({ name: '2 x 2 tiled', png, marks: [0, 1, 2, 3].flatMap((i) => marks.map(([x, y]) => [x + (i % 2) * W, y + Math.floor(i / 2) * H] as Mark)) });
-  }
   return out;
 }
 
@@ -78,7 +69,7 @@ async function main(): Promise<void> {
   for (const photo of PHOTOS) {
     const file = photoPath(photo);
     readFileSync(file); // a clear ENOENT when a photo is missing
-    for (const v of await variants(file, photo.faces, photo.file === 'cat.jpg')) {
+    for (const v of await variants(file, photo.faces)) {
       const dets = await detectFacesChecked(await decodeForDetection(v.png), 0.5, true);
       const kept = dets.filter((d) => d.human!.human);
       rows.push({
@@ -113,7 +104,7 @@ async function main(): Promise<void> {
   const asIs = rows.filter((r) => r.variant === 'as is');
   console.log('### The photos as they are\n');
   console.log(table(asIs, (r) => [r.photo.file, r.photo.shows]).join('\n'));
-  console.log('\n### Every variant (as is, mirrored, grayscale, half size; the cat also tiled 2 x 2)\n');
+  console.log('\n### Every variant (as is, mirrored, grayscale, half size)\n');
   const byVariant = [...new Set(rows.map((r) => r.variant))].map((variant) => {
     const list = rows.filter((r) => r.variant === variant);
     return { variant, list };
@@ -143,8 +134,8 @@ async function main(): Promise<void> {
       sum(rows, (r) => r.after.falseFaces),
     ]),
   );
-  console.log('\n### Every detection before the rule, with the rule values (mouth: fraction of box height; tiny: Tiny Face Detector score)\n');
-  console.log(line(['photo', 'variant', 'SSD score', 'hand-marked face', 'mouth', 'tiny', 'kept', 'why rejected']));
+  console.log('\n### Every detection before the rule, with the rule values (nose tip, mouth centre: fraction of the box height below its top)\n');
+  console.log(line(['photo', 'variant', 'SSD score', 'hand-marked face', 'nose', 'mouth', 'kept', 'why rejected']));
   console.log(line(['---', '---', '---', '---', '---', '---', '---', '---']));
   for (const r of rows)
     for (const d of r.detections)
@@ -154,18 +145,20 @@ async function main(): Promise<void> {
           r.variant,
           d.score.toFixed(2),
           d.trueFace ? 'yes' : 'no',
+          d.human!.noseY.toFixed(2),
           d.human!.mouthY.toFixed(2),
-          d.human!.tinyScore.toFixed(2),
           d.human!.human ? 'yes' : 'no',
           d.human!.reason || '',
         ]),
       );
-  const human = rows.flatMap((r) => r.detections.filter((d) => d.trueFace));
-  const mouths = human.map((d) => d.human!.mouthY).sort((a, c) => a - c);
-  const tinies = human.map((d) => d.human!.tinyScore).sort((a, c) => a - c);
-  console.log(
-    `\nHuman detections: ${human.length}; mouth ${mouths[0].toFixed(3)}-${mouths[mouths.length - 1].toFixed(3)} (median ${mouths[Math.floor(mouths.length / 2)].toFixed(3)}); tiny ${tinies[0].toFixed(3)}-${tinies[tinies.length - 1].toFixed(3)}`,
-  );
+  const range = (list: Detection[], f: (h: NonNullable<Detection['human']>) => number) => {
+    const v = list.map((d) => f(d.human!)).sort((a, c) => a - c);
+    return v.length ? `${v[0].toFixed(3)}-${v[v.length - 1].toFixed(3)} (median ${v[Math.floor(v.length / 2)].toFixed(3)})` : '-';
+  };
+  const trueFaces = rows.flatMap((r) => r.detections.filter((d) => d.trueFace));
+  const falseFaces = rows.flatMap((r) => r.detections.filter((d) => !d.trueFace));
+  console.log(`\nDetections of hand-marked faces: ${trueFaces.length}; nose ${range(trueFaces, (h) => h.noseY)}; mouth ${range(trueFaces, (h) => h.mouthY)}`);
+  console.log(`False faces: ${falseFaces.length}; nose ${range(falseFaces, (h) => h.noseY)}; mouth ${range(falseFaces, (h) => h.mouthY)}`);
 }
 
 main().catch((e) => {

@@ -4,8 +4,8 @@
  * same 48x48 grayscale conversion (src/demo/resample.ts, after libvips) -> pixel / 255 -> the ferlab model -> softmax.
  * Shows a box and label per face, per-emotion bars, and the emotion over time (plotly). Nothing leaves the page.
  *
- * Like `predict`, detections that fail the human-face rule (src/predict/human.ts: face-api's 68-point landmarks and
- * its Tiny Face Detector, both in the bundled face-api.js) are dropped ("human faces only", on by default), and camera
+ * Like `predict`, detections that fail the human-face rule (src/predict/human.ts: face-api's 68-point landmark net,
+ * also in the bundled face-api.js) are dropped ("human faces only", on by default), and camera
  * frames are smoothed per face over frames (src/predict/smooth.ts: faces tracked by box overlap, EMA over
  * DEFAULT_SPAN frames; "smooth over frames", on by default): boxes, bars and the chart then show smoothed values.
  *
@@ -15,7 +15,7 @@
  * For tests, `window.ferlabDemo` exposes the state: ready/error, backend, classes, frames analysed, the last faces.
  */
 import { DEFAULT_MARGIN, faceCropBox, type Box } from '../predict/geometry';
-import { checkHumanFace, TINY_INPUT_SIZE, TINY_MIN_SCORE, type HumanCheck } from '../predict/human';
+import { checkHumanFace, type HumanCheck } from '../predict/human';
 import { alphaFromSpan, DEFAULT_SPAN, FaceSmoother } from '../predict/smooth';
 import { ferPixelsFromRgba, INPUT_SIDE } from './resample';
 
@@ -45,9 +45,8 @@ interface ApiDetection {
 interface FaceApi {
   tf: Tf;
   version: string;
-  nets: { ssdMobilenetv1: Loadable; faceLandmark68Net: Loadable; tinyFaceDetector: Loadable };
+  nets: { ssdMobilenetv1: Loadable; faceLandmark68Net: Loadable };
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
-  TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   detectAllFaces(
     input: HTMLCanvasElement,
     options: unknown,
@@ -160,14 +159,7 @@ async function detect(): Promise<Array<{ score: number; box: Box; human?: HumanC
   const toBox = (b: ApiDetection['box']): Box => ({ left: b.x, top: b.y, width: b.width, height: b.height });
   if (!state.humanCheck) return (await faceapi.detectAllFaces(view, options)).map((d) => ({ score: d.score, box: toBox(d.box) }));
   const found = await faceapi.detectAllFaces(view, options).withFaceLandmarks();
-  const tiny = (await faceapi.detectAllFaces(view, new faceapi.TinyFaceDetectorOptions({ inputSize: TINY_INPUT_SIZE, scoreThreshold: TINY_MIN_SCORE }))).map(
-    (t) => ({ score: t.score, box: toBox(t.box) }),
-  );
-  return found.map((d) => ({
-    score: d.detection.score,
-    box: toBox(d.detection.box),
-    human: checkHumanFace(toBox(d.detection.box), d.landmarks.positions, tiny),
-  }));
+  return found.map((d) => ({ score: d.detection.score, box: toBox(d.detection.box), human: checkHumanFace(toBox(d.detection.box), d.landmarks.positions) }));
 }
 
 async function analyse(smooth: boolean): Promise<PageFace[]> {
@@ -396,7 +388,6 @@ async function main(): Promise<void> {
     tf.loadLayersModel('/model/model.json'),
     faceapi.nets.ssdMobilenetv1.loadFromUri(weights),
     faceapi.nets.faceLandmark68Net.loadFromUri(weights),
-    faceapi.nets.tinyFaceDetector.loadFromUri(weights),
   ]);
   const acc = meta.testAccuracy !== undefined ? `, PrivateTest accuracy ${(100 * meta.testAccuracy).toFixed(1)}%` : '';
   $('model-info').textContent =

@@ -81,11 +81,8 @@ export function demoRoutes(modelDir: string): Map<string, Asset> {
   routes.set('/app.js', { body: () => script, type: TYPES['.js'] });
   const faceapi = pkgDir('@vladmandic/face-api');
   routes.set('/vendor/face-api.js', { file: join(faceapi, 'dist', 'face-api.js'), type: TYPES['.js'] });
-  // the detector, and the landmark net and tiny detector of the human-face rule (src/predict/human.ts)
-  const detectorFiles = ['ssd_mobilenetv1_model', 'face_landmark_68_model', 'tiny_face_detector_model'].flatMap((n) => [
-    `${n}-weights_manifest.json`,
-    `${n}.bin`,
-  ]);
+  // the detector, and the landmark net of the human-face rule (src/predict/human.ts)
+  const detectorFiles = ['ssd_mobilenetv1_model', 'face_landmark_68_model'].flatMap((n) => [`${n}-weights_manifest.json`, `${n}.bin`]);
   for (const f of detectorFiles) routes.set(`/vendor/face-api/model/${f}`, { file: join(faceapi, 'model', f), type: typeOf(f) });
   const wasm = join(pkgDir('@tensorflow/tfjs-backend-wasm'), 'dist');
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])

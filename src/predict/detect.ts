@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { DECODE_OPTIONS } from '../data/image';
 import type { Box } from './geometry';
-import { checkHumanFace, TINY_INPUT_SIZE, TINY_MIN_SCORE, type HumanCheck } from './human';
+import { checkHumanFace, type HumanCheck } from './human';
 
 /**
  * Face detection for `predict`: @vladmandic/face-api's SSD MobileNet v1 detector (MIT licence; weights shipped inside
@@ -60,9 +60,8 @@ type DetectTask = Promise<ApiDetection[]> & {
 interface FaceApi {
   tf: { engine(): unknown };
   version: string;
-  nets: { ssdMobilenetv1: Net; faceLandmark68Net: Net; tinyFaceDetector: Net };
+  nets: { ssdMobilenetv1: Net; faceLandmark68Net: Net };
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
-  TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   detectAllFaces(input: tf.Tensor3D, options: unknown): DetectTask;
 }
 
@@ -75,8 +74,7 @@ export function faceApiModelDir(): string {
 
 /**
  * Loads face-api's node-wasm build and its SSD MobileNet v1 weights (5.4 MB) once per process, and with `humanCheck`
- * also the 68-point landmark net (0.35 MB) and the Tiny Face Detector (0.19 MB) that the human-face rule uses
- * (src/predict/human.ts). Call after `initBackend` (src/backend/select.ts).
+ * also the 68-point landmark net (0.35 MB) that the human-face rule uses (src/predict/human.ts). Call after `initBackend` (src/backend/select.ts).
  * @throws Error when face-api resolved a different tfjs than ferlab's (two engines would not share tensors).
  */
 export async function loadFaceDetector(humanCheck = false): Promise<void> {
@@ -91,7 +89,6 @@ export async function loadFaceDetector(humanCheck = false): Promise<void> {
   if (!nets.ssdMobilenetv1.isLoaded) await nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
   if (humanCheck) {
     if (!nets.faceLandmark68Net.isLoaded) await nets.faceLandmark68Net.loadFromDisk(faceApiModelDir());
-    if (!nets.tinyFaceDetector.isLoaded) await nets.tinyFaceDetector.loadFromDisk(faceApiModelDir());
   }
 }
 
@@ -158,13 +155,12 @@ export async function detectFacesChecked(image: DetectionImage, minScore = DEFAU
     const options = new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 100 });
     const toBox = (b: ApiBox) => ({ left: b.x, top: b.y, width: b.width, height: b.height });
     let found: Array<{ detection: ApiDetection; human?: HumanCheck }>;
-    if (check) {
-      const withLandmarks = await api.detectAllFaces(input, options).withFaceLandmarks();
-      const tiny = (await api.detectAllFaces(input, new api.TinyFaceDetectorOptions({ inputSize: TINY_INPUT_SIZE, scoreThreshold: TINY_MIN_SCORE }))).map(
-        (t) => ({ box: toBox(t.box), score: t.score }),
-      );
-      found = withLandmarks.map((d) => ({ detection: d.detection, human: checkHumanFace(toBox(d.detection.box), d.landmarks.positions, tiny) }));
-    } else found = (await api.detectAllFaces(input, options)).map((detection) => ({ detection }));
+    if (check)
+      found = (await api.detectAllFaces(input, options).withFaceLandmarks()).map((d) => ({
+        detection: d.detection,
+        human: checkHumanFace(toBox(d.detection.box), d.landmarks.positions),
+      }));
+    else found = (await api.detectAllFaces(input, options)).map((detection) => ({ detection }));
     const sx = image.fullWidth / image.width;
     const sy = image.fullHeight / image.height;
     return found

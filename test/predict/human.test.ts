@@ -9,40 +9,39 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend/select';
 import { decodeForDetection, detectFaces, detectFacesChecked } from '../../src/predict/detect';
-import { checkHumanFace, MIN_MOUTH_Y, mouthPosition, tinyAgreement, TINY_MIN_SCORE, type Point } from '../../src/predict/human';
+import { checkHumanFace, landmarkPositions, MIN_MOUTH_Y, MIN_NOSE_Y, type Point } from '../../src/predict/human';
 import { tempDir } from '../helpers/fixtures';
 import { cli, matchFaces, writeModelFolder } from './helpers';
 import { assetsDir, photoPath, PHOTOS } from './measured-photos';
 
-/** 68 landmarks all at (50, y) except the outer lip (48-59) at mouthY. */
-function landmarks(mouthY: number, y = 10): Point[] {
-  return Array.from({ length: 68 }, (_, i) => ({ x: 50, y: i >= 48 && i <= 59 ? mouthY : y }));
+/** 68 landmarks all at (50, y), except the nose tip (30) at noseY and the outer lip (48-59) at mouthY. */
+function landmarks(noseY: number, mouthY: number, y = 110): Point[] {
+  return Array.from({ length: 68 }, (_, i) => ({ x: 50, y: i === 30 ? noseY : i >= 48 && i <= 59 ? mouthY : y }));
 }
 const BOX = { left: 0, top: 100, width: 100, height: 200 };
+const at = (f: number) => BOX.top + f * BOX.height;
 
-test('mouthPosition: mean of points 48-59 below the box top, as a fraction of the box height', () => {
-  assert.is(mouthPosition(BOX, landmarks(250)), 0.75); // (250 - 100) / 200
-  const pts = landmarks(0);
+test('landmarkPositions: nose tip (30) and mean of the outer lip (48-59) below the box top, as fractions of its height', () => {
+  assert.equal(landmarkPositions(BOX, landmarks(220, 250)), { noseY: 0.6, mouthY: 0.75 }); // (220 - 100) / 200, (250 - 100) / 200
+  const pts = landmarks(200, 0);
   for (let i = 48; i <= 59; i++) pts[i] = { x: 0, y: 100 + (i - 48) * 20 }; // y 100 ... 320, mean 210
-  assert.is(mouthPosition(BOX, pts), 0.55); // (210 - 100) / 200
-  assert.throws(() => mouthPosition(BOX, landmarks(200).slice(1)), /expected 68 landmarks, got 67/);
+  assert.is(landmarkPositions(BOX, pts).mouthY, 0.55); // (210 - 100) / 200
+  assert.throws(() => landmarkPositions(BOX, landmarks(200, 250).slice(1)), /expected 68 landmarks, got 67/);
+  assert.throws(() => landmarkPositions({ ...BOX, height: 0 }, landmarks(200, 250)), /box height must be > 0/);
 });
 
-test('tinyAgreement: best score among boxes with IoU >= 0.3; checkHumanFace needs both parts', () => {
-  const same = { box: { ...BOX }, score: 0.4 };
-  const shifted = { box: { left: 60, top: 100, width: 100, height: 200 }, score: 0.9 }; // IoU = 40*200 / (40000 - 8000) = 0.25
-  assert.is(tinyAgreement(BOX, [shifted]), 0, 'IoU 0.25 < 0.3: not the same face');
-  assert.is(tinyAgreement(BOX, [shifted, same]), 0.4);
-  const ok = checkHumanFace(BOX, landmarks(100 + 200 * 0.7), [same]);
-  assert.equal([ok.human, ok.reason], [true, '']);
-  const muzzle = checkHumanFace(BOX, landmarks(100 + 200 * 0.5), [same]);
+test('checkHumanFace: both the nose tip and the mouth low enough in the box', () => {
+  assert.ok(MIN_NOSE_Y === 0.5 && MIN_MOUTH_Y === 0.6, 'the thresholds docs/predict-faces.md reports');
+  const human = checkHumanFace(BOX, landmarks(at(0.6), at(0.75)));
+  assert.equal([human.human, human.reason], [true, '']);
+  assert.is(checkHumanFace(BOX, landmarks(at(0.5), at(0.6))).human, true, 'exactly at both thresholds');
+  const muzzle = checkHumanFace(BOX, landmarks(at(0.45), at(0.55)));
   assert.is(muzzle.human, false);
-  assert.match(muzzle.reason, /mouth at 0\.50 of the box height \(< 0\.6\)/);
-  const alone = checkHumanFace(BOX, landmarks(100 + 200 * 0.7), []);
-  assert.equal([alone.human, alone.reason], [false, 'second detector found no face there']);
-  const weak = checkHumanFace(BOX, landmarks(100 + 200 * 0.7), [{ box: BOX, score: TINY_MIN_SCORE - 0.01 }]);
-  assert.is(weak.human, false);
-  assert.ok(MIN_MOUTH_Y === 0.6 && TINY_MIN_SCORE === 0.15, 'the thresholds docs/predict-faces.md reports');
+  assert.is(muzzle.reason, 'nose tip at 0.45 of the box height (< 0.5); mouth at 0.55 of the box height (< 0.6)');
+  const noseHigh = checkHumanFace(BOX, landmarks(at(0.49), at(0.7)));
+  assert.equal([noseHigh.human, noseHigh.reason], [false, 'nose tip at 0.49 of the box height (< 0.5)']);
+  const mouthHigh = checkHumanFace(BOX, landmarks(at(0.55), at(0.59)));
+  assert.equal([mouthHigh.human, mouthHigh.reason], [false, 'mouth at 0.59 of the box height (< 0.6)']);
 });
 
 test('the cat photo: one face before the rule, none after (detector level)', async () => {
@@ -90,7 +89,7 @@ test('predict: the cat gives no face by default and one with --no-human-check; -
     'cat: none; smile.jpg: one',
   );
   assert.is(docOn.detector.humanCheck!.on, true);
-  assert.match(docOn.detector.humanCheck!.rule, /landmarks.*Tiny Face Detector/);
+  assert.match(docOn.detector.humanCheck!.rule, /68-point landmarks.*nose tip >= 0\.5 and mouth centre >= 0\.6/);
   assert.match(on.stderr, /cat\.jpg: no face found/);
   const off = cli(['predict', cat, '--model', model, '--json', '--no-human-check']);
   assert.is(off.status, 0, off.stderr.slice(-1500));
