@@ -100,16 +100,20 @@ test('export: a run whose model.json names ../weights.bin is refused and nothing
   const parent = tempDir('ferlab-export-');
   const out = join(parent, 'out');
   const opts = { out, formats: ['tfjs' as const], dataDir, cacheDir: false as const, backend: 'wasm' as const, log: () => {} };
-  let err: Error | undefined;
-  await exportModel(run, opts).catch((e: Error) => (err = e));
+  /** The error `exportModel` rejects with, or undefined when it succeeds. */
+  const exportError = () =>
+    exportModel(run, opts).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+  let err = await exportError();
   assert.ok(err, 'export refused the run');
   assert.ok(err!.message.includes(join(model, 'model.json')) && err!.message.includes("'../weights.bin'"), err!.message);
   assert.equal(readdirSync(parent), [], 'nothing written beside --out (no ../weights.bin copy, no temporary folder)');
 
   setPaths(model, ['weights.bin']);
   symlinkSync(join(run, 'weights.bin'), join(model, 'weights.bin'));
-  err = undefined;
-  await exportModel(run, opts).catch((e: Error) => (err = e));
+  err = await exportError();
   assert.match(err?.message ?? '', /is a symbolic link/);
   assert.equal(readdirSync(parent), []);
 });
