@@ -351,6 +351,7 @@ async function startCamera(): Promise<void> {
   await video.play();
   button.textContent = 'Stop camera';
   smoother.reset();
+  shownPhoto = undefined;
   await newChart();
   status('camera on: analysing frames in this page');
   const current = stream;
@@ -363,15 +364,24 @@ async function startCamera(): Promise<void> {
   }
 }
 
+/** Name of the photo on the view canvas (undefined while the camera runs or before any photo). */
+let shownPhoto: string | undefined;
+
 async function analysePhoto(file: File): Promise<void> {
   if (stream) await startCamera(); // stops it
   status(`analysing ${file.name}…`);
   const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
   drawFrame(bitmap, bitmap.width, bitmap.height);
   bitmap.close();
+  shownPhoto = file.name;
+  await analyseShownPhoto();
+}
+
+/** Analyses the photo on the view canvas again (after a toggle changed) and says what was found. */
+async function analyseShownPhoto(): Promise<void> {
   await analyseAndShow(false);
   const dropped = state.rejected.length ? ` (${state.rejected.length} detection${state.rejected.length === 1 ? '' : 's'} not a human face: dropped)` : '';
-  status(`${file.name}: ${state.lastFaces.length} face${state.lastFaces.length === 1 ? '' : 's'} found${dropped}`);
+  status(`${shownPhoto}: ${state.lastFaces.length} face${state.lastFaces.length === 1 ? '' : 's'} found${dropped}`);
 }
 
 async function main(): Promise<void> {
@@ -405,14 +415,19 @@ async function main(): Promise<void> {
   smoothBox.checked = state.smooth;
   humanBox.disabled = false;
   smoothBox.disabled = false;
-  humanBox.onchange = () => (state.humanCheck = humanBox.checked);
+  humanBox.onchange = () => {
+    state.humanCheck = humanBox.checked;
+    if (!stream && shownPhoto) analyseShownPhoto().catch(fail); // the photo shown, with or without the rule
+  };
   smoothBox.onchange = () => {
     state.smooth = smoothBox.checked;
     smoother.reset();
     Plotly.relayout(chart, { 'title.text': chartTitle() }).catch(fail);
   };
   photo.onchange = () => {
-    if (photo.files?.[0]) analysePhoto(photo.files[0]).catch(fail);
+    const file = photo.files?.[0];
+    photo.value = ''; // choosing the same photo again is a change too
+    if (file) analysePhoto(file).catch(fail);
   };
   state.ready = true;
   status('ready: start the camera or choose a photo');
