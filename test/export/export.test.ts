@@ -345,8 +345,8 @@ else {
     await err(() => selectRun(failed), /status\.json says 'failed' \(NaN loss\)/);
     await err(() => selectRun(study.dir, { labels: 'happy' }), /--labels 'happy' is not a label set: expected ferplus or one of fer, majority/);
     await err(
-      () => exportModel(study.dir, { formats: ['tflite' as 'tfjs'], ...silent }),
-      /--formats 'tflite': expected a comma-separated subset of tfjs, onnx/,
+      () => exportModel(study.dir, { formats: ['coreml' as 'tfjs'], ...silent }),
+      /--formats 'coreml': expected a comma-separated subset of tfjs, onnx, tflite/,
     );
     await err(() => exportModel(study.dir, { quantize: 'int4' as 'uint8', ...silent }), /--quantize 'int4': expected one of float16, uint8/);
     const notOurs = tempDir();
