@@ -188,7 +188,13 @@ function redactKnown(text: string): string {
  */
 export function redactSecrets(text: string): string {
   // known secrets first: a password with a space would otherwise be cut in two by the URL pattern
-  return redactKnown(redactKnown(text).replace(/rediss?:\/\/[^\s"'`]*/gi, (u) => redactRedisUrl(u)));
+  // a URL ends before trailing punctuation (`at redis://h:1: refused`); a URL already shown redacted stays as it is
+  return redactKnown(
+    redactKnown(text).replace(/rediss?:\/\/[^\s"'`]*/gi, (m) => {
+      const [, u, tail] = /^(.*?)([:.,;)\]]*)$/s.exec(m)!;
+      return redactRedisUrl(u) + tail;
+    }),
+  );
 }
 
 /**

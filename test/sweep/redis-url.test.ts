@@ -62,6 +62,10 @@ test('redaction of each form, in URLs, free text and command lines', () => {
     }
     assert.ok(cmd.includes(shown), cmd);
   }
+  // text already redacted stays as it is (the CLI's error printer redacts again), trailing punctuation included
+  const shown = 'ferlab: cannot reach Redis at redis://:***@127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1';
+  assert.is(redactSecrets(shown), shown);
+  assert.is(redactSecrets('at redis://127.0.0.1:1?password=***.'), 'at redis://127.0.0.1:1?password=***.');
   let message = '';
   try {
     parseRedisUrl('redis://:sl/ash-pw@127.0.0.1:7000', {});
