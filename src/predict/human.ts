@@ -14,13 +14,14 @@
  * Why it works: the SSD's boxes of human faces run from the forehead to the chin, so on a human face the nose tip and
  * the mouth sit low in the box (on the 99 human detections of docs/predict-faces.md: nose 0.54-0.72, mouth 0.63-0.82
  * of the box height). On the long muzzle of a cat, dog, calf or horse the landmark net, which always draws a human
- * face, puts its nose and mouth near the middle of the box (nose 0.35-0.55, mouth 0.43-0.70 on the 14 such false
- * faces there, no detection passing both). The thresholds were set on that photo set (scripts/face-filter-measure.ts);
+ * face, puts its nose and mouth near the middle of the box (nose 0.35-0.55, mouth 0.44-0.70 on the 12 false faces of
+ * the cat, dog, calf and pony photos there; none passes both). The thresholds were set on that photo set (scripts/face-filter-measure.ts);
  * faces of primates (a macaque, a proboscis monkey, a lemur) have human proportions, pass the rule, and stay faces.
  *
- * A second detector (face-api's Tiny Face Detector agreeing with the SSD box) was measured as well and left out: it
- * found no face in the close-up smile.jpg (a face filling half the photo) at input size 608, and none in half-size
- * sample2.jpg at 416 or below (docs/predict-faces.md).
+ * A second detector (face-api's Tiny Face Detector agreeing with the SSD box) was measured as well and left out: at
+ * input size 608 it found no face in the close-up smile.jpg (a face filling half the photo) nor on one face of
+ * half-size sample2.jpg, and at the small input sizes that suit close-ups (160, 224) it misses sample2.jpg's small
+ * downward-looking faces (docs/predict-faces.md).
  */
 
 /** A point in pixels of the image. */
