@@ -63,6 +63,8 @@ if (!hasJupyter) {
     assert.match(nb4, /reloaded model: [\d.]+% on \d+ images; the run reported [\d.]+%/);
     // and checked the released model (models/ferlab-ferplus) against its SHA256SUMS
     assert.match(nb4, /models\/ferlab-ferplus: 6 files match SHA256SUMS/);
+    // and scored it in LiteRT.js among the formats (a row of the table, not the catch's message)
+    assert.match(nb4, /TFLite \(LiteRT\.js\)<\/td><td>[\d.]+%<\/td>/);
   });
 }
 
