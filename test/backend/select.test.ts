@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { currentBackend, initBackend, parseBackendChoice } from '../../src/backend/select';
 import { ROOT, runCli } from '../helpers/cli';
 
-/** The valid names, written out by hand from the README (`--backend wasm|cpu|tensorflow|tensorflow-gpu`, plus auto). */
+/** The valid names, written out by hand from docs/experiments.md (`--backend wasm|cpu|tensorflow|tensorflow-gpu`, plus auto). */
 const VALID = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** Asserts `message` lists every valid name and names the source and the bad value. */

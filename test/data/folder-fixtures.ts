@@ -54,7 +54,7 @@ export async function writePngs(root: string, images: Record<string, number>): P
 
 /**
  * Expected size of a stratified hold-out of one class with n images: round(fraction * n), keeping at least one image
- * in the remaining split when n >= 2 (Math.round rounds .5 up, as the rule in README's folder section says).
+ * in the remaining split when n >= 2 (Math.round rounds .5 up, as the rule in docs/data.md's folder section says).
  */
 export function heldOut(n: number, fraction: number): number {
   if (n <= 1) return 0;
