@@ -13,7 +13,6 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { noRealDataReason, realDataDir } from './helpers/realdata';
 import { skipFile, skipFileUnlessCI } from './helpers/skip';
-import { tempDir } from './helpers/fixtures';
 
 const root = join(__dirname, '..');
 const chromium = process.env.FERLAB_CHROMIUM || '/usr/bin/chromium';
@@ -27,15 +26,9 @@ if (!existsSync(chromium)) {
   test('study report.html renders its confusion-matrix heatmaps with the right cells and axis labels', async () => {
     let studyDir = process.env.FERLAB_REPORT_STUDY ? resolve(process.env.FERLAB_REPORT_STUDY) : undefined;
     if (!studyDir) {
-      const { loadExperiment, runExperiment } = require('../src/exp/study') as typeof import('../src/exp/study');
-      const study = await runExperiment(loadExperiment('default'), {
-        quick: true,
-        dataDir,
-        runsDir: tempDir(),
-        log: () => {},
-        overrides: ['epochs=1'],
-      });
-      studyDir = study.dir;
+      // the quick default study, trained once per test run (test/helpers/quick-study.ts)
+      const { sharedQuickStudy } = require('./helpers/quick-study') as typeof import('./helpers/quick-study');
+      studyDir = (await sharedQuickStudy(dataDir!)).dir;
     }
     const results = JSON.parse(readFileSync(join(studyDir, 'results.json'), 'utf8')) as { runs: Array<{ name: string; test: { classes: string[] } }> };
     const { chromium: pw } = require('playwright-core') as typeof import('playwright-core');

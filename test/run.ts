@@ -17,8 +17,8 @@
  * `FERLAB_TEST_DIR=<dir>` runs the `*.test.ts` files under that folder instead of `test/` (test/runner.test.ts uses
  * it). Exit status 1 when anything failed or no file matched.
  */
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { SKIP_MARK } from './helpers/skip';
 
@@ -77,42 +77,105 @@ export function countFile(rel: string, output: string, status: number | null, si
   return { passed: ok, failed: 0, skipped: skips.length, skips };
 }
 
-function main(): void {
+/** Default time limit of one test file (s); a file states a longer one with a `test-time-limit: <s>` line. */
+export const DEFAULT_TIME_LIMIT_S = 240;
+
+/** The file's own time limit (`test-time-limit: <s>` anywhere in its text), else DEFAULT_TIME_LIMIT_S; env FERLAB_TEST_TIME_LIMIT_S overrides both. */
+export function timeLimitS(source: string): number {
+  const env = Number(process.env.FERLAB_TEST_TIME_LIMIT_S);
+  if (env > 0) return env;
+  const m = /test-time-limit:\s*(\d+)/.exec(source);
+  return m ? Number(m[1]) : DEFAULT_TIME_LIMIT_S;
+}
+
+/** Files run side by side (FERLAB_TEST_JOBS, default 2): most files wait on child processes, servers or disks. */
+function jobs(): number {
+  const v = Number(process.env.FERLAB_TEST_JOBS);
+  return Number.isInteger(v) && v > 0 ? v : 2;
+}
+
+interface FileRun {
+  rel: string;
+  output: string;
+  counts: FileCounts;
+  seconds: number;
+}
+
+/**
+ * Runs one file in its own process group; past its time limit the whole group (the file and the servers, browsers
+ * and workers it started) is killed with SIGKILL and the file counts as failed, naming the limit.
+ */
+function runFile(file: string): Promise<FileRun> {
+  const rel = relative(root, file);
+  const limit = timeLimitS(readFileSync(file, 'utf8'));
+  const started = Date.now();
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, limit * 1000);
+    child.on('error', (e) => (stderr += `\nError: ${e.message}\n`));
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      // whatever the file left running in its group (servers it did not stop) goes with it
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* the group is gone */
+      }
+      let counts = countFile(rel, `${stdout}\n${stderr}`, status, signal);
+      const note = `${rel}: killed after its time limit of ${limit} s (a 'test-time-limit: <s>' line in the file sets it)`;
+      if (timedOut) counts = { ...counts, failed: counts.failed + 1, problem: note };
+      const seconds = (Date.now() - started) / 1000;
+      done({ rel, output: `${stdout}${stderr}${timedOut ? `\n${note}\n` : ''}`, counts, seconds });
+    });
+  });
+}
+
+async function main(): Promise<void> {
   const testDir = process.env.FERLAB_TEST_DIR ? resolve(process.env.FERLAB_TEST_DIR) : join(root, 'test');
   const files = walk(testDir).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
+  // the files with the longest limits (the slow ones) start first, so that the two queues end together
+  const order = files
+    .map((f) => ({ f, limit: timeLimitS(readFileSync(f, 'utf8')) }))
+    .sort((a, b) => b.limit - a.limit || a.f.localeCompare(b.f))
+    .map((x) => x.f);
   let passed = 0;
   let failed = 0;
   let skipped = 0;
   const broken: string[] = [];
   const skipReasons: string[] = [];
   const t0 = Date.now();
-  for (const file of files) {
-    const rel = relative(root, file);
-    process.stdout.write(`\n# ${rel}\n`);
-    const started = Date.now();
-    const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', file], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 256 * 1024 * 1024,
-    });
-    process.stdout.write(r.stdout ?? '');
-    process.stderr.write(r.stderr ?? '');
-    if (r.error) process.stderr.write(`${rel}: ${r.error.message}\n`);
-    const c = countFile(rel, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? `Error: ${r.error.message}` : ''}`, r.status, r.signal);
-    passed += c.passed;
-    failed += c.failed;
-    skipped += c.skipped;
-    skipReasons.push(...c.skips);
-    if (c.problem) broken.push(c.problem);
-    process.stdout.write(`  (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  }
-  process.stdout.write(`\n${files.length} test files in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  let next = 0;
+  const worker = async () => {
+    while (next < order.length) {
+      const r = await runFile(order[next++]);
+      // each file's output printed whole when it ends (files run side by side)
+      process.stdout.write(`\n# ${r.rel}\n${r.output}  (${r.seconds.toFixed(1)} s)\n`);
+      passed += r.counts.passed;
+      failed += r.counts.failed;
+      skipped += r.counts.skipped;
+      skipReasons.push(...r.counts.skips);
+      if (r.counts.problem) broken.push(r.counts.problem);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs(), Math.max(1, order.length)) }, worker));
+  process.stdout.write(`\n${files.length} test files in ${((Date.now() - t0) / 1000).toFixed(0)} s (${jobs()} at a time)\n`);
   if (files.length === 0) process.stdout.write(`no test file matches ${filters.map((f) => `'${f}'`).join(', ')}\n`);
   if (skipReasons.length) process.stdout.write(`skipped:\n  ${skipReasons.join('\n  ')}\n`);
-  if (broken.length) process.stdout.write(`failing:\n  ${broken.join('\n  ')}\n`);
+  if (broken.length) process.stdout.write(`failing:\n  ${broken.sort().join('\n  ')}\n`);
   process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   process.exit(failed > 0 || files.length === 0 ? 1 : 0);
 }
 
-if (require.main === module) main();
+if (require.main === module) void main();

@@ -5,7 +5,7 @@
  * A release is not a blob: it is `npm run ferlab -- export` of a recorded run (exporter.ts) with fixed options, plus
  * `SHA256SUMS` (the format `sha256sum -c` reads) over every file. `npm run ferlab -- release build <name> --from
  * <run record>` rebuilds it from the run record that `npm run exp -- best-cpu` writes (training is deterministic for a
- * given seed and worker layout: README "Best recipes") and `--compare` checks the rebuilt files against the committed
+ * given seed and worker layout: docs/results/best-cpu.md) and `--compare` checks the rebuilt files against the committed
  * ones; `npm run ferlab -- release check` verifies the committed checksums (no data needed).
  */
 import { createHash } from 'node:crypto';

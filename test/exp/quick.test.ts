@@ -19,6 +19,7 @@ import { IMAGE_PIXELS } from '../../src/data/classes';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
+import { sharedQuickStudy } from '../helpers/quick-study';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
@@ -38,7 +39,7 @@ function serve(root: string): Promise<{ server: Server; url: string }> {
 
 if (dataDir) {
   test('npm run exp -- --quick: 4 runs, complete records, results table', async () => {
-    study = await runExperiment(loadExperiment('default'), { quick: true, dataDir, runsDir: tempDir(), log: () => {} });
+    study = await sharedQuickStudy(dataDir); // runExperiment of the quick default study, trained once per test run (test/helpers/quick-study.ts)
     assert.is(study.runs.length, 4);
     assert.is(study.workers, 2);
     for (const r of study.runs) {

@@ -3,7 +3,8 @@
  * the CPU Vulkan driver of Debian's chromium package) and on wasm, through the same study runner as `npm run exp --
  * --quick --backend webgpu`: run records, the switch to wasm for validation and checkpoints at each epoch end, the
  * saved model. SwiftShader runs a `baseline` step at batch 32 in about 10 s on a 2-core machine, so this trains one
- * run (baseline-ferplus) on a smaller slice than --quick's (384 training images, 2 epochs, batch 32: 24 steps).
+ * run (baseline-ferplus) on a smaller slice than --quick's (192 training images, 2 epochs, batch 32: 12 steps).
+ * test-time-limit: 480
  *
  * Same seed, same initial weights, same batches and augmentation; the dropout masks differ (wasm's kernel draws them
  * from xorshift streams, the WGSL kernel from a counter-based PCG hash: each backend has its own generator, as tfjs'
@@ -23,7 +24,7 @@ import { tempDir } from '../helpers/fixtures';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 
-const overrides = ['slice.train=384', 'slice.val=320', 'slice.test=320', 'batchSize=32'];
+const overrides = ['slice.train=192', 'slice.val=320', 'slice.test=320', 'batchSize=32'];
 
 async function main(): Promise<void> {
   const dataDir = realDataDir();
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
       for (const f of ['config.json', 'epochs.jsonl', 'metrics.json', 'predictions.json', 'model/model.json', 'status.json'])
         assert.ok(existsSync(join(r.dir, f)), `${f} written`);
       assert.is(JSON.parse(readFileSync(join(r.dir, 'status.json'), 'utf8')).state, 'complete');
-      assert.equal(r.sizes, { train: 384, val: 320, test: 320 });
+      assert.equal(r.sizes, { train: 192, val: 320, test: 320 });
     }
     const study0 = JSON.parse(readFileSync(join(gpu.dir, 'study.json'), 'utf8')) as { environment?: { backend?: string } };
     assert.match(JSON.stringify(study0), /webgpu/, 'the study record names the webgpu backend');

@@ -20,12 +20,13 @@ import { IMAGE_PIXELS } from '../../src/data/classes';
 import { loadDataset, type FerDataset } from '../../src/data/dataset';
 import { IMAGE_CONVERSION } from '../../src/data/image';
 import { PREPROCESSING } from '../../src/data/preprocess';
-import { loadExperiment, runExperiment, type StudyResult } from '../../src/exp/study';
+import type { StudyResult } from '../../src/exp/study';
 import { runLabels } from '../../src/exp/run';
 import { ExportError, exportModel, selectRun, type ExportResult, type FormatCheck } from '../../src/export';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
+import { sharedQuickStudy } from '../helpers/quick-study';
 import { runCli } from '../helpers/cli';
 
 const dataDir = realDataDir();
@@ -104,7 +105,7 @@ function bestByPublicTest(dir: string): { name: string; val: number; test: numbe
 if (!dataDir) skipFile(noRealDataReason());
 else {
   test('export of a quick study: the best run by PublicTest, tfjs + ONNX + ferlab.json + model card', async () => {
-    study = await runExperiment(loadExperiment('default'), { quick: true, dataDir, runsDir: tempDir(), ...silent });
+    study = await sharedQuickStudy(dataDir); // the quick default study, trained once per test run (test/helpers/quick-study.ts)
     assert.is(study.runs.length, 4);
     ds = await loadDataset({ dataDir });
     exported = await exportModel(study.dir, { out: join(out, 'both'), dataDir, ...silent });

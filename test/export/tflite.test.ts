@@ -7,6 +7,7 @@
  * structure (read back with the flatbuffers package's ByteBuffer); the errors, and that a failed write leaves nothing;
  * and, on the real data, `export --formats tflite` end to end. The reference is tfjs `model.predict` on the cpu backend
  * (tfjs' plain JavaScript kernels), and the TFLite outputs are computed by LiteRT.js, which nobody at ferlab wrote.
+ * test-time-limit: 420
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -34,9 +35,9 @@ import { BuiltinOperator as OP, TensorType } from '../../src/export/tflite-schem
 import { IMAGE_PIXELS } from '../../src/data/classes';
 import { loadDataset } from '../../src/data/dataset';
 import { runLabels } from '../../src/exp/run';
-import { loadExperiment, runExperiment } from '../../src/exp/study';
 import { values } from '../helpers/backends';
 import { tempDir } from '../helpers/fixtures';
+import { sharedQuickStudy } from '../helpers/quick-study';
 import { realDataDir, noRealDataReason } from '../helpers/realdata';
 import { skipTest } from '../helpers/skip';
 import { perturb, testImages, type TestImages } from './helpers';
@@ -603,14 +604,8 @@ const dataDir = realDataDir();
 if (!dataDir) skipTest('export --formats tflite on a trained run', noRealDataReason());
 else
   test('export --formats tfjs,tflite of a trained run: model.tflite beside model.json, its LiteRT.js check in ferlab.json (float32 and float16)', async () => {
-    const study = await runExperiment(loadExperiment('default'), {
-      quick: true,
-      only: ['baseline-fer'],
-      workers: 1,
-      dataDir,
-      runsDir: tempDir(),
-      log: () => {},
-    });
+    // the quick default study, trained once per test run (test/helpers/quick-study.ts); its baseline-fer run is exported
+    const study = await sharedQuickStudy(dataDir);
     const out = tempDir('ferlab-export-tflite-');
     const ds = await loadDataset({ dataDir, log: () => {} });
     const runDir = join(study.dir, 'baseline-fer');
@@ -625,7 +620,7 @@ else
     const acc = (l: Float32Array) => argmaxRows(l, NUM_CLASSES).filter((p, i) => p === t.label[i]).length / n;
     for (const weights of ['float32', 'float16'] as const) {
       const dir = join(out, weights);
-      const r = await exportModel(study.dir, { out: dir, formats: ['tfjs', 'tflite'], tfliteWeights: weights, dataDir, log: () => {} });
+      const r = await exportModel(runDir, { out: dir, formats: ['tfjs', 'tflite'], tfliteWeights: weights, dataDir, log: () => {} });
       assert.equal(readdirSync(dir).sort(), ['ferlab.json', 'model-card.md', 'model.json', 'model.tflite', 'weights.bin']);
       await initBackend('cpu');
       // the exported tfjs model, loaded by tfjs itself from the two files
@@ -651,7 +646,9 @@ else
       assert.is(meta.export.formats.tflite.bytes, readFileSync(join(dir, 'model.tflite')).length);
       assert.is(check.n, n);
       assert.is(check.privateTestAccuracy, acc(got), 'ferlab.json accuracy = the LiteRT.js accuracy computed here');
-      assert.ok(Math.abs(check.maxAbsLogitDiff - diff) <= 1e-6, `ferlab.json max |logit diff| ${check.maxAbsLogitDiff} vs ${diff} here`);
+      // export's reference logits come from the backend it ran on (wasm here), this test's from tfjs' cpu backend: the two
+      // references differ by float32 summation order (~1e-6), so the two differences agree to that, not exactly
+      assert.ok(Math.abs(check.maxAbsLogitDiff - diff) <= 1e-5, `ferlab.json max |logit diff| ${check.maxAbsLogitDiff} vs ${diff} here`);
       assert.match(check.runtime, /^LiteRT\.js \(@litertjs\/core \d+\.\d+\.\d+, WebAssembly CPU\)$/);
       if (weights === 'float32') {
         assert.ok(diff <= TOL, `float32: max |logit diff| ${diff}`);
