@@ -1,9 +1,10 @@
 /**
  * The layer rules of ferlab's source tree, checked on the import graph of every file under src/:
  *
- *   util < backend < data < models < train | eval < exp / sweep < viz / cli / bench
+ *   util < backend < data < records < models < train | eval < exp / sweep < viz / cli / bench
  *
- * data knows nothing of models or training, training knows no evaluation or experiment, evaluation does not import
+ * records (ferlab's on-disk records: schemas, file names, readers and writers) builds on util and data only, and data
+ * knows nothing of records; data knows nothing of models or training, training knows no evaluation or experiment, evaluation does not import
  * training, viz only draws from plain inputs (no exp, train, cli or sweep), backend builds on util only, util on
  * nothing else in src. Type-only imports count too (they couple the layers' code the same way). A file under src/
  * importing the barrel (src/index.ts) breaks every rule at once (the barrel re-exports all layers).
@@ -28,15 +29,17 @@ type Rule = { allow: string[] } | { deny: string[] };
 const RULES: Record<string, Rule> = {
   util: { allow: ['util'] },
   backend: { allow: ['util', 'backend'] },
-  data: { deny: ['models', 'train', 'eval', 'exp', 'sweep', 'viz', 'cli', 'bench'] },
+  data: { deny: ['records', 'models', 'train', 'eval', 'exp', 'sweep', 'viz', 'cli', 'bench'] },
+  // the on-disk records: schemas and file names of what every layer above writes and reads
+  records: { allow: ['util', 'backend', 'data', 'records'] },
   models: { deny: ['train', 'eval', 'exp', 'sweep', 'viz', 'cli', 'bench'] },
   train: { deny: ['eval', 'exp', 'sweep', 'viz', 'cli', 'bench'] },
   eval: { deny: ['train', 'exp', 'sweep', 'viz', 'cli', 'bench'] },
   viz: { deny: ['exp', 'train', 'cli', 'sweep', 'bench', 'predict', 'demo', 'export'] },
   export: { deny: ['cli', 'bench', 'predict', 'demo'] },
-  predict: { allow: ['util', 'backend', 'data', 'models', 'eval', 'viz', 'predict'] },
+  predict: { allow: ['util', 'backend', 'data', 'records', 'models', 'eval', 'viz', 'predict'] },
   // the demo server checks the model folder it serves with the one model-folder check every loader uses (src/models/io.ts)
-  demo: { allow: ['util', 'models', 'predict', 'demo'] },
+  demo: { allow: ['util', 'records', 'models', 'predict', 'demo'] },
 };
 
 /** The module specifiers a TypeScript file imports, exports from or requires, in source order. */
