@@ -1,8 +1,8 @@
 /**
  * `npm test`: runs every `test/**\/*.test.ts` file with uvu (TypeScript through tsx), lists every failing file and
  * every skip reason, and ends with the summary line `N passed, N failed, N skipped`, alone on the last line.
- * Each file runs in its own Node process so that backends, kernels and memory of one file cannot leak into another;
- * files run one after another.
+ * Each file runs in its own Node process (and process group) so that backends, kernels and memory of one file cannot
+ * leak into another.
  *
  * How a file is counted (uvu 0.5.6 prints `Total: N` = tests registered with `test()`/`test.only()`, `Passed: N`, and
  * `Skipped: N` = `test.skip` calls plus the tests left out by `test.only`; the skipped ones are not in Total):
@@ -13,7 +13,11 @@
  * - a file that crashes before uvu's summary (e.g. an exception at import, such as realDataDir under CI=true without
  *   the data), or exits non-zero with no failed test, counts as 1 failure.
  *
- * Usage: `npm test [-- <substring filter>...]`, e.g. `npm test -- data` runs the files whose path contains "data".
+ * Usage: `npm test [-- [--unit] <substring filter>...]`, e.g. `npm test -- data` runs the files whose path contains
+ * "data"; `npm test -- --unit` runs only the files that need no data, server or browser (isUnit).
+ * Files run two at a time (FERLAB_TEST_JOBS), the ones with the longest time limit first; each has a time limit
+ * (`test-time-limit: <s>` in its text, default DEFAULT_TIME_LIMIT_S; FERLAB_TEST_TIME_LIMIT_S overrides), past which
+ * its whole process group is killed and the file counts as failed.
  * `FERLAB_TEST_DIR=<dir>` runs the `*.test.ts` files under that folder instead of `test/` (test/runner.test.ts uses
  * it). Exit status 1 when anything failed or no file matched.
  */
@@ -23,7 +27,18 @@ import { join, relative, resolve } from 'node:path';
 import { SKIP_MARK } from './helpers/skip';
 
 const root = join(__dirname, '..');
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+/** `--unit`: only the files that need no real data, server, browser, notebook kernel or ffmpeg (see isUnit). */
+const unitOnly = args.includes('--unit');
+const filters = args.filter((a) => a !== '--unit');
+
+/**
+ * A unit test file needs nothing outside the project: it imports none of the helpers for the real data, Redis or the
+ * shared quick study, and names no browser (playwright), Jupyter kernel or ffmpeg. Decided from the file's text.
+ */
+export function isUnit(source: string): boolean {
+  return !/helpers\/(realdata|redis|quick-study)|playwright|jupyter|ffmpeg/.test(source);
+}
 
 function walk(dir: string): string[] {
   return readdirSync(dir)
@@ -135,7 +150,7 @@ function runFile(file: string): Promise<FileRun> {
       }
       let counts = countFile(rel, `${stdout}\n${stderr}`, status, signal);
       const note = `${rel}: killed after its time limit of ${limit} s (a 'test-time-limit: <s>' line in the file sets it)`;
-      if (timedOut) counts = { ...counts, failed: counts.failed + 1, problem: note };
+      if (timedOut) counts = { ...counts, failed: Math.max(counts.failed, 1), problem: note };
       const seconds = (Date.now() - started) / 1000;
       done({ rel, output: `${stdout}${stderr}${timedOut ? `\n${note}\n` : ''}`, counts, seconds });
     });
@@ -144,7 +159,9 @@ function runFile(file: string): Promise<FileRun> {
 
 async function main(): Promise<void> {
   const testDir = process.env.FERLAB_TEST_DIR ? resolve(process.env.FERLAB_TEST_DIR) : join(root, 'test');
-  const files = walk(testDir).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
+  const files = walk(testDir)
+    .filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)))
+    .filter((f) => !unitOnly || isUnit(readFileSync(f, 'utf8')));
   // the files with the longest limits (the slow ones) start first, so that the two queues end together
   const order = files
     .map((f) => ({ f, limit: timeLimitS(readFileSync(f, 'utf8')) }))

@@ -6,7 +6,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { DEFAULT_TIME_LIMIT_S, isUnit, timeLimitS } from './run';
 import { join } from 'node:path';
 import { tempDir } from './helpers/fixtures';
 import { ROOT, runTsx } from './helpers/cli';
@@ -67,6 +68,41 @@ test('npm test with nothing but passes and skips exits 0', () => {
   const r = runTsx(join(ROOT, 'test', 'run.ts'), [], { env: { FERLAB_TEST_DIR: dir, CI: '' } });
   assert.is(r.stdout.trimEnd().split('\n').pop(), '2 passed, 0 failed, 2 skipped');
   assert.is(r.status, 0, 'skips alone do not fail the run');
+});
+
+test('a file past its time limit is killed with the processes it started, and counts as failed; the others still run', () => {
+  const dir = tempDir('ferlab-runner-');
+  const pidFile = join(dir, 'child.pid');
+  // the file states a 3 s limit, starts a sleeping child (like a server it never stops) and hangs
+  const src = [
+    '// test-time-limit: 3',
+    `const { spawn } = require('node:child_process'); const { writeFileSync } = require('node:fs');`,
+    `const c = spawn('sleep', ['120'], { stdio: 'ignore' }); writeFileSync(${JSON.stringify(pidFile)}, String(c.pid));`,
+    `test('hangs', () => new Promise(() => {})); test.run();`,
+  ].join('\n');
+  writeFileSync(join(dir, 'h-hang.test.ts'), head + src + '\n');
+  writeFileSync(join(dir, 'a-pass-and-skip.test.ts'), head + FILES['a-pass-and-skip.test.ts'].src + '\n');
+  const t0 = Date.now();
+  const r = runTsx(join(ROOT, 'test', 'run.ts'), [], { env: { FERLAB_TEST_DIR: dir, CI: '' } });
+  const seconds = (Date.now() - t0) / 1000;
+  assert.ok(seconds < 60, `the run ended ${seconds.toFixed(1)} s after it started; the hung file should have been killed after 3 s`);
+  assert.is(r.stdout.trimEnd().split('\n').pop(), '2 passed, 1 failed, 1 skipped');
+  assert.match(r.stdout, /h-hang\.test\.ts: killed after its time limit of 3 s/);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  // gone, or a zombie waiting for init to reap it (state Z in /proc/<pid>/stat)
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  const alive = stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
+  assert.not.ok(alive, `the hung file's child process ${pid} was killed with it`);
+});
+
+test('--unit leaves out the files that need data, Redis, the shared study, a browser, Jupyter or ffmpeg', () => {
+  assert.ok(isUnit(`import { tempDir } from '../helpers/fixtures';`));
+  assert.not.ok(isUnit(`import { realDataDir } from '../helpers/realdata';`));
+  assert.not.ok(isUnit(`import { startRedis } from '../helpers/redis';`));
+  assert.not.ok(isUnit(`const { chromium } = require('playwright-core');`));
+  assert.not.ok(isUnit(`spawnSync('ffmpeg', args)`));
+  assert.is(timeLimitS('/** test-time-limit: 420 */'), 420);
+  assert.is(timeLimitS('no limit stated'), DEFAULT_TIME_LIMIT_S);
 });
 
 test.run();
