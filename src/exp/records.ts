@@ -1,20 +1,21 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EpochRecord } from '../train/loop';
+import { readEpochs, readPredictions, type EpochRecord, type RunSummary, type TestPredictions } from '../records/run';
+import { readStudyResult, RESULTS_FILE, type StudyResult } from '../records/study';
 import { defaultRunsDir } from '../util/paths';
-import type { RunSummary, TestPredictions } from './run';
-import type { StudyResult } from './study';
 
 /**
  * Readers of what `npm run exp` wrote, for notebooks and scripts: study folders (results.json) and run records
  * (epochs.jsonl, predictions.json).
  */
 
-/** Loads a study folder's results.json. @throws Error naming the folder when it has no results. */
+/**
+ * Loads a study folder's results.json.
+ * @throws Error naming the folder when it has no results; RecordError naming the file and field when it is malformed.
+ */
 export function loadStudy(dir: string): StudyResult {
-  const file = join(dir, 'results.json');
-  if (!existsSync(file)) throw new Error(`${dir} has no results.json (not a finished study folder)`);
-  return JSON.parse(readFileSync(file, 'utf8')) as StudyResult;
+  if (!existsSync(join(dir, RESULTS_FILE))) throw new Error(`${dir} has no results.json (not a finished study folder)`);
+  return readStudyResult(dir);
 }
 
 /**
@@ -25,22 +26,19 @@ export function latestStudyDir(experiment: string, quick: boolean, runsDir = def
   if (!existsSync(runsDir)) return undefined;
   const prefix = `${experiment}${quick ? '-quick' : ''}-`;
   const dirs = readdirSync(runsDir)
-    .filter((d) => d.startsWith(prefix) && /^\d{8}-\d{6}$/.test(d.slice(prefix.length)) && existsSync(join(runsDir, d, 'results.json')))
+    .filter((d) => d.startsWith(prefix) && /^\d{8}-\d{6}$/.test(d.slice(prefix.length)) && existsSync(join(runsDir, d, RESULTS_FILE)))
     .sort();
   return dirs.length ? join(runsDir, dirs[dirs.length - 1]) : undefined;
 }
 
-/** Per-epoch records of a run (its epochs.jsonl). */
+/** Per-epoch records of a run (its epochs.jsonl). @throws RecordError naming file:line and field for a bad line. */
 export function loadHistory(runDir: string): EpochRecord[] {
-  return readFileSync(join(runDir, 'epochs.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as EpochRecord);
+  return readEpochs(runDir);
 }
 
-/** Per-image PrivateTest predictions of a run (its predictions.json). */
+/** Per-image PrivateTest predictions of a run (its predictions.json). @throws RecordError naming file and field. */
 export function loadPredictions(runDir: string): TestPredictions {
-  return JSON.parse(readFileSync(join(runDir, 'predictions.json'), 'utf8')) as TestPredictions;
+  return readPredictions(runDir);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FerDataset } from '../data/dataset';
 import { buildLabelSet, isFerPlus, sliceLabelSet, sliceSplit, splitSizes, type LabelSet } from '../data/labels';
@@ -17,95 +17,30 @@ import { readSavedModelInfo, resolveModelRef } from '../models/init';
 import { evaluateMapped, savedModelClasses, type ClassMapping } from '../eval/transfer';
 import { removeCheckpoint } from '../train/checkpoint';
 import { train, TrainError, type EpochRecord, type StepProgress } from '../train/loop';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import type { Environment } from '../util/env';
 import { checkRunName, trainConfigOf, type RunConfig } from './config';
 import { writeRunReport } from './reports';
 import { CHECKPOINT_FILE, writeRunStatus } from './status';
-
-/** The final numbers of one run (metrics.json of its record, and a row of the study table). */
-export interface RunSummary {
-  name: string;
-  /** The run spec of a multi-seed run (`seeds`): its runs are summarised as mean +- std. */
-  group?: string;
-  model: string;
-  labels: RunConfig['labels'];
-  /** Images per split actually used (after the slice). */
-  sizes: { train: number; val: number; test: number };
-  epochs: number;
-  bestEpoch: number;
-  stoppedEarly: boolean;
-  /** Training-step time (s), total run time including evaluation and saving (s), and training images/s. */
-  trainSeconds: number;
-  wallSeconds: number;
-  imagesPerSec: number;
-  /** Data-parallel replicas the run trained with (src/train/parallel.ts); absent = 1. */
-  replicas?: number;
-  /** Best-epoch validation (PublicTest) and test (PrivateTest) metrics. */
-  val: Metrics;
-  test: Metrics;
-  /** Scored against the other label set on the same PrivateTest images; null without FER+ votes. */
-  cross: CrossEvaluation | null;
-  /** Folder of the run record. */
-  dir: string;
-  /** 95% percentile-bootstrap interval of the PrivateTest accuracy (src/eval/stats.ts bootstrapAccuracy). */
-  testInterval?: AccuracyInterval;
-  /**
-   * Calibration (Guo et al. 2017): the temperature T fitted on PublicTest logits (never PrivateTest), PublicTest NLL
-   * before and after, and PrivateTest reliability (ECE, MCE, bins) of softmax(logits) and of softmax(logits / T).
-   * T is stored with the model (ferlab.json `temperature`) and prediction uses it.
-   */
-  calibration?: {
-    temperature: number;
-    fittedOn: 'PublicTest';
-    valNllBefore: number;
-    valNllAfter: number;
-    test: CalibrationReport;
-    testScaled: CalibrationReport;
-  };
-  /**
-   * Test-time augmentation (setting `tta`): the PublicTest and PrivateTest metrics of the TTA-averaged probabilities
-   * of the same best-epoch model; `val` / `test` above stay the plain single-view scores.
-   */
-  tta?: TtaRecord & { val: Metrics; test: Metrics; testInterval: AccuracyInterval };
-  /** Folder datasets: unreadable images skipped with --skip-bad (their list is in config.json). */
-  skippedImages?: number;
-  /** Fine-tuning runs (`initFrom`): the model started from and its zero-shot scores before training. */
-  init?: RunInit;
-}
+import {
+  CONFIG_FILE,
+  MODEL_SUBDIR,
+  readRunInit,
+  writeEpochs,
+  writePredictions,
+  writeRunConfigFile,
+  writeRunInit,
+  writeRunSummary,
+  type RunInit,
+  type RunSummary,
+  type TestPredictions,
+} from '../records/run';
+import { writeModelMeta } from '../records/model';
 
 /**
- * The start of a fine-tuning run (`init.json` of its record, and `init` in metrics.json): the saved model its weights
- * came from, and that model's scores on the run's own PublicTest (val) and PrivateTest (test) images before any
- * training (cross-dataset, zero-shot: its outputs matched to the run's classes by emotion name, src/eval/transfer.ts).
+ * The records a run writes (metrics.json: RunSummary; init.json: RunInit; predictions.json: TestPredictions): their
+ * schemas, file names and readers / writers are in src/records/run.ts.
  */
-export interface RunInit {
-  /** The `initFrom` setting and the model folder it resolved to. */
-  ref: string;
-  dir: string;
-  /** SHA-1 of the saved weights, its architecture, label set and classes. */
-  weightsSha1: string;
-  model: string | null;
-  labelSet: string | null;
-  classes: string[];
-  /** Whether the classifier head started fresh (the saved model's classes differ from the run's). */
-  headReplaced: boolean;
-  /** The `freeze` setting. */
-  freeze: string;
-  /** Zero-shot scores of the saved model on this run's images, over the shared classes; null when none are shared. */
-  before: { mapping: ClassMapping; val: Metrics; test: Metrics; excluded: { val: number; test: number } } | null;
-}
-
-/** Per-image PrivateTest predictions of a run (predictions.json), for galleries and confusion analysis. */
-export interface TestPredictions {
-  classes: string[];
-  /** Dataset row of each test image. */
-  index: number[];
-  label: number[];
-  pred: number[];
-  /** Softmax probabilities, rounded to 4 decimals, `[n][C]`. */
-  prob: number[][];
-}
+export type { RunInit, RunSummary, TestPredictions } from '../records/run';
 
 /** The label set of a run with its slice applied (first n images of each split, in file order). */
 export function runLabels(ds: FerDataset, run: Pick<RunConfig, 'labels' | 'slice'>): LabelSet {
@@ -190,8 +125,8 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   const checkpoint = join(opts.dir, CHECKPOINT_FILE);
   writeRunStatus(opts.dir, { state: 'running', epoch: null });
   const init = run.initFrom ? await startingModel(run.initFrom, ds, labels, run, opts.dir) : undefined;
-  if (!existsSync(join(opts.dir, 'config.json')))
-    writeJsonAtomic(join(opts.dir, 'config.json'), {
+  if (!existsSync(join(opts.dir, CONFIG_FILE)))
+    writeRunConfigFile(opts.dir, {
       run,
       model: { name: run.model, description: entry.description },
       labelSet: { name: labels.name, classes: labels.classes, loss: labels.loss, sampleOneHot: labels.sampleOneHot, sizes },
@@ -208,7 +143,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     ...(opts.replicas && opts.replicas > 1 ? { replicas: opts.replicas } : {}),
     onStep: opts.onStep,
     onEpoch: (r, history) => {
-      writeFileAtomic(join(opts.dir, 'epochs.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+      writeEpochs(opts.dir, history);
       writeRunStatus(opts.dir, { state: 'running', epoch: r.epoch });
       onEpochDone(r.epoch);
       opts.onEpoch?.(r);
@@ -216,7 +151,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     },
   });
   // a resumed run whose last epoch was already checkpointed: its epochs.jsonl may predate the kill
-  writeFileAtomic(join(opts.dir, 'epochs.jsonl'), result.history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+  writeEpochs(opts.dir, result.history);
   const { model } = result;
   const test = evaluateSplit(model, ds, labels.test, labels.classes, run.evalBatchSize, input);
   const C0 = labels.numClasses;
@@ -270,9 +205,9 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     pred: Array.from(test.preds),
     prob: Array.from({ length: labels.test.index.length }, (_, i) => Array.from(prob.subarray(i * C, (i + 1) * C), (p) => Math.round(p * 1e4) / 1e4)),
   };
-  writeJsonAtomic(join(opts.dir, 'predictions.json'), predictions);
+  writePredictions(opts.dir, predictions);
 
-  const modelDir = join(opts.dir, 'model');
+  const modelDir = join(opts.dir, MODEL_SUBDIR);
   const meta = {
     ferlab: {
       run: run.name,
@@ -290,7 +225,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     },
   };
   await saveLayersModel(model, modelDir, meta);
-  writeJsonAtomic(join(modelDir, 'ferlab.json'), { ...meta.ferlab, config: run, environment: opts.env });
+  writeModelMeta(modelDir, { ...meta.ferlab, config: run, environment: opts.env });
 
   const summary: RunSummary = {
     name: run.name,
@@ -315,7 +250,7 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     ...(ds.source.folder ? { skippedImages: ds.source.folder.skipped.length } : {}),
     ...(init ? { init: { ...init, headReplaced: result.init?.headReplaced ?? init.headReplaced } } : {}),
   };
-  writeJsonAtomic(join(opts.dir, 'metrics.json'), summary);
+  writeRunSummary(opts.dir, summary);
   writeRunReport(opts.dir, run, summary, result.history, predictions, ds, opts.plotlyDir ?? dirname(opts.dir));
   model.dispose();
   writeRunStatus(opts.dir, { state: 'complete', epoch: result.history.length });
@@ -351,8 +286,8 @@ function dataProvenance(ds: FerDataset): Record<string, unknown> {
  * training, on the run's val and test images; kept in the record's init.json, which a resumed run reads back.
  */
 async function startingModel(ref: string, ds: FerDataset, labels: LabelSet, run: RunConfig, dir: string): Promise<RunInit> {
-  const file = join(dir, 'init.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as RunInit;
+  const recorded = readRunInit(dir);
+  if (recorded) return recorded;
   const modelDir = resolveModelRef(ref, { runsDirs: [dirname(dirname(dir))] });
   const info = readSavedModelInfo(modelDir);
   const model = await loadLayersModelFromDir(modelDir);
@@ -382,6 +317,6 @@ async function startingModel(ref: string, ds: FerDataset, labels: LabelSet, run:
     freeze: run.freeze,
     before,
   };
-  writeJsonAtomic(file, init);
+  writeRunInit(dir, init);
   return init;
 }

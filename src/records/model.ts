@@ -51,7 +51,7 @@ export const ModelMetaSchema = z.object({
   /** The PrivateTest images testAccuracy counts, in words. */
   testImages: z.string().optional(),
   /** The resolved run config (src/exp/config.ts RunConfig) and the training environment. */
-  config: z.record(z.string(), z.unknown()).optional(),
+  config: z.custom<object>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object').optional(),
   environment: EnvironmentSchema.optional(),
 });
 export type ModelMeta = z.infer<typeof ModelMetaSchema>;

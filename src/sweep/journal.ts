@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import { journalLine, JOURNAL_FILE, parseJournalEvent, type HeaderEvent, type JournalEvent, type TrialEvent, type TrialState } from '../records/sweep';
 import type { Params } from './space';
 
 /**
@@ -22,52 +22,23 @@ import type { Params } from './space';
  * Part of ferlab's own hyper-parameter search engine (src/sweep).
  */
 
-/** File name of the journal inside a sweep folder. */
-export const JOURNAL_FILE = 'journal.jsonl';
-
-/** Version of the journal format written in the header. */
-export const JOURNAL_VERSION = 1;
-
-/** States of a trial. `running` at replay means the coordinator died while the trial ran. */
-export const TRIAL_STATES = ['running', 'complete', 'pruned', 'failed'] as const;
-export type TrialState = (typeof TRIAL_STATES)[number];
-
-const int = (min = 0) => z.number().int().min(min);
-const time = z.number().describe('Unix time in ms');
-
-export const HeaderEventSchema = z.strictObject({
-  event: z.literal('header'),
-  version: z.literal(JOURNAL_VERSION),
-  sweep: z.string(),
-  specHash: z.string(),
-  time,
-});
-export const CreatedEventSchema = z.strictObject({
-  event: z.literal('created'),
-  trial: int(0),
-  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-  attempt: int(1),
-  time,
-});
-export const IntermediateEventSchema = z.strictObject({ event: z.literal('intermediate'), trial: int(0), epoch: int(1), value: z.number(), time });
-export const StateEventSchema = z.strictObject({
-  event: z.literal('state'),
-  trial: int(0),
-  state: z.enum(TRIAL_STATES),
-  value: z.number().optional(),
-  error: z.string().optional(),
-  runDir: z.string().optional(),
-  time,
-});
-const EventSchema = z.discriminatedUnion('event', [HeaderEventSchema, CreatedEventSchema, IntermediateEventSchema, StateEventSchema]);
-
-export type HeaderEvent = z.infer<typeof HeaderEventSchema>;
-export type CreatedEvent = z.infer<typeof CreatedEventSchema>;
-export type IntermediateEvent = z.infer<typeof IntermediateEventSchema>;
-export type StateEvent = z.infer<typeof StateEventSchema>;
-/** An event about one trial (every journal line but the header). */
-export type TrialEvent = CreatedEvent | IntermediateEvent | StateEvent;
-export type JournalEvent = HeaderEvent | TrialEvent;
+// the journal's file name, format version, trial states and event schemas: src/records/sweep.ts
+export {
+  CreatedEventSchema,
+  HeaderEventSchema,
+  IntermediateEventSchema,
+  JOURNAL_FILE,
+  JOURNAL_VERSION,
+  StateEventSchema,
+  TRIAL_STATES,
+  type CreatedEvent,
+  type HeaderEvent,
+  type IntermediateEvent,
+  type JournalEvent,
+  type StateEvent,
+  type TrialEvent,
+  type TrialState,
+} from '../records/sweep';
 
 /** Everything known about one trial, rebuilt from its events. */
 export interface TrialRecord {
@@ -127,7 +98,7 @@ const broken = new Set<string>();
 export function appendEvent(file: string, event: JournalEvent): void {
   if (broken.has(file)) throw new JournalWriteError(file, false, new Error('an earlier append failed and could not be rolled back'));
   const isNew = !existsSync(file);
-  const line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8');
+  const line = Buffer.from(journalLine(event), 'utf8');
   let fd: number;
   try {
     fd = openSync(file, 'a');
@@ -208,9 +179,7 @@ export function readJournal(file: string): JournalContents {
       }
       throw new Error(`${file}:${lineNo}: corrupt journal line (not JSON: ${(e as Error).message}): ${line.slice(0, 120)}`);
     }
-    const r = EventSchema.safeParse(json);
-    if (!r.success) throw new Error(`${file}:${lineNo}: not a journal event: ${z.prettifyError(r.error).replace(/\n/g, ' ')}`);
-    const ev = r.data;
+    const ev = parseJournalEvent(json, file, lineNo);
     if (lineNo === 1 && ev.event !== 'header') throw new Error(`${file}:1: the first line is not a journal header`);
     if (ev.event === 'header') {
       if (lineNo !== 1) throw new Error(`${file}:${lineNo}: a second journal header`);

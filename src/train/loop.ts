@@ -23,26 +23,9 @@ export type { TrainConfig } from './settings';
 
 export { READ_EVERY } from './step';
 
-/** Metrics of one epoch (a line of the run record's epochs.jsonl). */
-export interface EpochRecord {
-  /** 1-based epoch. */
-  epoch: number;
-  /** Mean training loss over the epoch's steps. */
-  trainLoss: number;
-  /** Training accuracy (argmax vs. the hard label) over the epoch, with dropout and augmentation on. */
-  trainAccuracy: number;
-  /** Validation (PublicTest) cross-entropy against hard labels. */
-  valLoss: number;
-  valAccuracy: number;
-  valMacroF1: number;
-  /** Learning rate at the epoch's last step. */
-  lr: number;
-  /** Wall time of the epoch's training steps (s) and of its validation (s). */
-  trainSeconds: number;
-  valSeconds: number;
-  /** Training throughput over the epoch (images/s). */
-  imagesPerSec: number;
-}
+/** Metrics of one epoch (a line of the run record's epochs.jsonl): schema and reader / writer in src/records/run.ts. */
+export type { EpochRecord } from '../records/run';
+import type { EpochRecord } from '../records/run';
 
 /** The fields of an epoch record that measure time: they differ between two runs that are otherwise identical. */
 export const TIMING_FIELDS = ['trainSeconds', 'valSeconds', 'imagesPerSec'] as const;
