@@ -12,6 +12,8 @@ import type { BackendChoice } from '../backend/select';
 import type { FerDataset } from '../data/dataset';
 import type { LabelSetName } from '../data/labels';
 import type { EvalSplit, SavedModelEvaluation } from '../eval/transfer';
+import { pct } from '../util/format';
+import { runStamp } from '../util/time';
 
 const SPLITS: readonly EvalSplit[] = ['test', 'val', 'train', 'all'];
 
@@ -51,14 +53,6 @@ export interface ModelEvalRecord {
   evaluation: SavedModelEvaluation;
 }
 
-function stamp(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-
 /** Short name of a model folder: the run name for `<run>/model`, else the folder name. */
 function modelName(dir: string): string {
   return basename(dir) === 'model' ? basename(dirname(dir)) : basename(dir);
@@ -90,7 +84,7 @@ export async function evaluateModelCommand(o: ModelEvalOptions): Promise<ModelEv
   const ds = await loadDataset({ dataDir: o.dataDir, cacheDir: o.cacheDir, log });
   const ev = await evaluateSavedModel(modelDir, ds, { labels: o.labels, split: o.split, limit: o.limit ?? null });
   const name = `${modelName(ev.model.dir)}-on-${datasetName(ds)}-${ev.split}`;
-  const dir = resolve(o.out ?? join(defaultRunsDir(), 'eval', `${name}-${stamp()}`));
+  const dir = resolve(o.out ?? join(defaultRunsDir(), 'eval', `${name}-${runStamp()}`));
 
   const mappingRows = ev.mapping.rows.map((r) => ({
     'dataset class': r.datasetClass,

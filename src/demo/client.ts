@@ -18,6 +18,7 @@ import { DEFAULT_MARGIN, faceCropBox, type Box } from '../predict/geometry';
 import { checkHumanFace, type HumanCheck } from '../predict/human';
 import { alphaFromSpan, DEFAULT_SPAN, FaceSmoother } from '../predict/smooth';
 import { ferPixelsFromRgba, INPUT_SIDE } from './resample';
+import { pct } from '../util/format';
 
 // The parts of face-api's and plotly's browser globals this page uses (both are loaded by <script> tags).
 interface Tensor {
@@ -130,7 +131,6 @@ function status(text: string, error = false): void {
 }
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-const pct = (p: number) => `${(100 * p).toFixed(0)}%`;
 
 async function chooseBackend(tf: Tf): Promise<string> {
   tf.setWasmPaths?.('/vendor/tfjs-backend-wasm/');
@@ -239,7 +239,7 @@ function showFaces(faces: PageFace[]): void {
     const label = document.createElement('span');
     label.className = 'face-label';
     label.style.background = color;
-    label.textContent = `${i + 1} ${f.label} ${pct(f.probabilities[f.label])}`;
+    label.textContent = `${i + 1} ${f.label} ${pct(f.probabilities[f.label], 0)}`;
     el.appendChild(label);
     boxes.appendChild(el);
   });
@@ -256,7 +256,7 @@ function showFaces(faces: PageFace[]): void {
     card.className = 'face-card';
     const h = document.createElement('h3');
     h.innerHTML = `Face ${i + 1}: <span class="label"></span>`;
-    h.querySelector('.label')!.textContent = `${f.label} (${pct(f.probabilities[f.label])})`;
+    h.querySelector('.label')!.textContent = `${f.label} (${pct(f.probabilities[f.label], 0)})`;
     card.appendChild(h);
     meta.classes.forEach((c, k) => {
       const row = document.createElement('div');
@@ -272,7 +272,7 @@ function showFaces(faces: PageFace[]): void {
       bar.appendChild(fill);
       const value = document.createElement('span');
       value.className = 'pct';
-      value.textContent = pct(f.probabilities[c]);
+      value.textContent = pct(f.probabilities[c], 0);
       row.append(name, bar, value);
       card.appendChild(row);
     });

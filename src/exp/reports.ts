@@ -21,8 +21,7 @@ import type { RunConfig } from './config';
 import type { RunSummary } from './run';
 import type { StudyResult } from './study';
 import { resultRows, seedGroupRows } from './results';
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+import { pct } from '../util/format';
 
 /** The numbers of one run as table rows (val, test, cross-evaluation). */
 function metricRows(s: RunSummary): Array<Record<string, string | number>> {

@@ -1,9 +1,7 @@
 import type { StudyResult } from './study';
 import type { RunSummary } from './run';
 import { formatMeanStd } from '../eval/stats';
-import { formatSeconds } from '../util/format';
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+import { formatSeconds, pct } from '../util/format';
 
 /**
  * One row per run of the results table: the numbers `npm run exp` prints and README quotes. When a run of the study

@@ -20,6 +20,7 @@ import { writeStudyReport } from './reports';
 import { runOne, type RunSummary } from './run';
 import { readRunStatus, writeRunStatus, type FailedRun } from './status';
 import type { FromWorker, ToWorker, WorkerInit } from './worker';
+import { runStamp } from '../util/time';
 
 /**
  * Replicas of a one-run study by default. Fixed rather than the core count, so that the same command gives the same
@@ -125,12 +126,6 @@ export function listExperiments(dir?: string): string[] {
     .map((f) => f.name);
 }
 
-function stamp(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
 /** Relative training cost of a run (images x multiply-adds), to start the longest runs first. */
 function cost(run: RunConfig, ds: FerDataset): number {
   const ls = buildLabelSet(ds, run.labels);
@@ -161,7 +156,7 @@ export function workerCode(): string {
 export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {}): Promise<StudyResult> {
   const quick = opts.quick ?? false;
   const runs = resolveRuns(exp, { quick, overrides: opts.overrides, only: opts.only });
-  const dir = join(opts.runsDir ?? defaultRunsDir(), `${exp.name}${quick ? '-quick' : ''}-${stamp()}`);
+  const dir = join(opts.runsDir ?? defaultRunsDir(), `${exp.name}${quick ? '-quick' : ''}-${runStamp()}`);
   return executeStudy(dir, { experiment: exp, quick, overrides: opts.overrides ?? [], runs }, runs, opts, false);
 }
 

@@ -10,6 +10,7 @@ import type { RunConfig } from '../exp/config';
 import type { Environment } from '../util/env';
 import type { AccuracyInterval } from './bootstrap';
 import type { ExportInfo, FormatCheck } from './exporter';
+import { pct } from '../util/format';
 
 /** What the card needs beyond ferlab.json. */
 export interface CardExtras {
@@ -24,7 +25,6 @@ export interface CardExtras {
 /** The fields of the run's own model/ferlab.json that the card reads. */
 type BaseMeta = { run?: string; experiment?: string; model?: string; config?: RunConfig; environment?: Environment; inputSpec?: InputSpec };
 
-const pct = (v: number, digits = 2) => `${(100 * v).toFixed(digits)}%`;
 const ci = (i: AccuracyInterval) => `${pct(i.accuracy)} (95% CI ${pct(i.lower)}-${pct(i.upper)})`;
 
 function bytes(n: number): string {

@@ -17,6 +17,7 @@ import { PROJECT_ROOT, projectRelative } from '../util/paths';
 import { EXPORT_FORMATS, exportModel, type ExportFormat, type ExportResult } from './exporter';
 import { ExportError } from './select';
 import type { WeightQuantization } from './quantize';
+import { pct } from '../util/format';
 
 /** What a released model is built from and how. */
 export interface ReleaseSpec {
@@ -299,8 +300,6 @@ interface ReleaseMeta {
   };
   export: { formats: Record<string, { bytes: number; weights: string }> };
 }
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /**
  * One row per release for models/README.md and `ferlab release list`: classes, PrivateTest accuracy with its 95%

@@ -11,6 +11,7 @@ import { isFerPlus, LABEL_SETS, type LabelSetName } from '../data/labels';
 import { bestRun } from '../exp/records';
 import type { RunSummary } from '../exp/run';
 import { readRunStatus } from '../exp/status';
+import { pct } from '../util/format';
 
 /** A folder or setting `export` cannot use; the message names the folder or setting and what was expected. */
 export class ExportError extends Error {
@@ -185,7 +186,6 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
   const experiment = parentStudy?.experiment?.name ?? readJson<{ run?: { experiment?: string } }>(join(candidates[0].dir, 'config.json')).run?.experiment;
   const chosen = bestRun({ experiment: experiment ?? basename(source), runs: candidates.map((c) => c.summary) });
   const best = candidates.find((c) => c.summary === chosen)!;
-  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   const ties = candidates.filter((c) => c.publicTest === best.publicTest).length;
   const reason =
     kind === 'run'
@@ -197,7 +197,6 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
 
 /** The candidates as table rows (run, model, labels, PublicTest / PrivateTest accuracy, chosen). */
 export function candidateRows(sel: Pick<Selection, 'candidates' | 'best'>): Array<Record<string, string>> {
-  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   return sel.candidates.map((c) => ({
     run: c.name,
     model: c.model,

@@ -8,7 +8,7 @@ import type { RunSummary } from '../exp/run';
 import { readRunStatus } from '../exp/status';
 import type { EpochRecord } from '../train/loop';
 import { defaultRunsDir } from '../util/paths';
-import { formatSeconds } from '../util/format';
+import { formatSeconds, pct } from '../util/format';
 
 /**
  * The leaderboard of every run record under a runs folder (`npm run ferlab -- runs`): the runs of studies (`npm run
@@ -281,8 +281,6 @@ export function runsDataFrame(dir: string = defaultRunsDir(), q: RunsQuery = {})
     ),
   );
 }
-
-const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
 
 /** Rows of {@link runsTable} formatted for printing (src/cli/table.ts printTable). */
 export function runsTableRows(rows: readonly RunRow[]): Array<Record<string, string>> {

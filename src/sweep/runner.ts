@@ -14,7 +14,7 @@ import { loadCheckpoint, removeCheckpoint } from '../train/checkpoint';
 import type { EpochRecord, StepProgress } from '../train/loop';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
-import { formatSeconds } from '../util/format';
+import { formatSeconds, pct } from '../util/format';
 import { defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
 import { SweepEngine, type StopReason, type Trial } from './engine';
 import { JournalWriteError, type TrialRecord, type TrialState } from './journal';
@@ -25,6 +25,7 @@ import type { SweepSpec, SweepSpecInput } from './spec';
 import { runOnQueue } from './queue';
 import { assertRedisReachable, redactRedisUrl } from './redis';
 import { writeSweepReport } from './report';
+import { runStamp } from '../util/time';
 
 /**
  * Runs sweeps for real: the ask-and-tell engine (engine.ts) drives trainings on the local worker pool of the
@@ -183,14 +184,6 @@ export function trialRunName(n: number): string {
   return `trial-${String(n).padStart(4, '0')}`;
 }
 
-function stamp(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-const pct = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${(100 * v).toFixed(2)}%`);
-
 /** Compact text of params: `lr=0.00123 batchSize=64`. */
 export function paramsText(p: Params): string {
   return Object.entries(p)
@@ -229,8 +222,8 @@ export async function runSweep(def: { spec: SweepSpec | SweepSpecInput; quick?: 
   const log = opts.log ?? ((l: string) => console.log(l));
   const ctx = await prepare(resolved, opts, log);
   const parent = opts.runsDir ?? defaultRunsDir();
-  let dir = join(parent, `${spec.name}${resolved.quick ? '-quick' : ''}-${stamp()}`);
-  for (let i = 2; existsSync(dir); i++) dir = join(parent, `${spec.name}${resolved.quick ? '-quick' : ''}-${stamp()}-${i}`);
+  let dir = join(parent, `${spec.name}${resolved.quick ? '-quick' : ''}-${runStamp()}`);
+  for (let i = 2; existsSync(dir); i++) dir = join(parent, `${spec.name}${resolved.quick ? '-quick' : ''}-${runStamp()}-${i}`);
   const command = opts.command ?? `runSweep('${spec.name}'${resolved.quick ? ', { quick: true }' : ''})`;
   mkdirSync(dir, { recursive: true });
   const info: SweepInfo = {

@@ -1,5 +1,6 @@
 import { baseLayout, COLORS, type Figure } from './figure';
 import type { Report, ReportSection } from './render';
+import { pct } from '../util/format';
 
 /**
  * Figures and the HTML report of a hyper-parameter sweep, as the Optuna dashboard draws them
@@ -429,7 +430,6 @@ export function sweepTrialRows(
   const trials = [...data.trials];
   if ((opts.order ?? 'rank') === 'rank')
     trials.sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || (b.value ?? -Infinity) - (a.value ?? -Infinity) || a.trial - b.trial);
-  const pct = (v?: number) => (v === undefined ? '-' : `${(100 * v).toFixed(2)}%`);
   return trials.map((t) => {
     const row: Record<string, string | number> = {
       trial: `${t.trial}${data.best?.trial === t.trial ? ' (best)' : ''}`,
@@ -493,11 +493,10 @@ export function sweepReport(data: SweepReportData): Report {
   sections.push({ title: 'Sweep', text: about.join('\n\n') });
   const b = data.best;
   if (b) {
-    const pct = (v?: number) => (v === undefined ? 'not recorded' : `${(100 * v).toFixed(2)}%`);
     sections.push({
       title: `Best trial: ${b.trial}`,
       text: [
-        `Trial ${b.trial}: ${label} ${formatObjective(data.objective.metric, b.value)} (the objective, selects); run record PublicTest accuracy ${pct(b.publicTest?.accuracy)}, PrivateTest accuracy ${pct(b.privateTest?.accuracy)} (reported only).`,
+        `Trial ${b.trial}: ${label} ${formatObjective(data.objective.metric, b.value)} (the objective, selects); run record PublicTest accuracy ${pct(b.publicTest?.accuracy, 2, 'not recorded')}, PrivateTest accuracy ${pct(b.privateTest?.accuracy, 2, 'not recorded')} (reported only).`,
         'Its settings (diff from the training defaults: the spec base with the trial params) and the command that reproduces it:',
       ].join('\n\n'),
       table: [
