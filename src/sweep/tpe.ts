@@ -1,6 +1,7 @@
 import type { Rng } from '../util/rng';
 import { lastIntermediate, type TrialRecord } from './journal';
-import { categoricalEstimator, numericEstimator } from './parzen';
+import { normalCdf } from '../eval/stats';
+import { categoricalEstimator, numericEstimator, type TruncNormMixture } from './parzen';
 import { proposeUnseen, sampleParams, trialRng } from './random';
 import type { Sampler } from './sampler';
 import { conditionHolds, countConfigurations, type ParamSpec, type ParamValue, type Params, type SearchSpace } from './space';
@@ -21,9 +22,15 @@ import { conditionHolds, countConfigurations, type ParamSpec, type ParamValue, t
  *    Optuna's default_weights (oldest to newest: 1 for fewer than 25, else a ramp from 1/n to 1 then 25 ones).
  * 4. `candidates` (24) values are drawn from l(x); the one with the largest log l(x) - log g(x) is taken.
  *
- * Scales: uniform as is, loguniform in log space, int via rounding (a continuous value on [low - step/2, high + step/2],
- * log ints on [log(low - 0.5), log(high + 0.5)], rounded to the grid), choices through smoothed categorical kernels
- * (parzen.ts). ferlab addition: in a space with a finite number of configurations, a proposal equal to an earlier
+ * Scales: uniform as is, loguniform in log space, choices through smoothed categorical kernels (parzen.ts). An int is
+ * a discretised distribution, as in Optuna (optuna/samplers/_tpe/parzen_estimator.py `_calculate_numerical_distributions`
+ * and probability_distributions.py `_BatchedDiscreteTruncNormDistributions`, used by _tpe/sampler.py; Optuna 3.0-4.8):
+ * the mixtures live on [low - step/2, high + step/2] (log ints: [log(low - 0.5), log(high + 0.5)]), each candidate is
+ * rounded to the grid FIRST, and its l and g are the masses of its whole bin [v - step/2, v + step/2] (log ints:
+ * [log(v - 0.5), log(v + 0.5)], as Optuna >= 4.7's `_BatchedDiscreteTruncLogNormDistributions`; Optuna 3.0-4.6 took the
+ * log-space density at log(v) instead) under the truncated mixtures ({@link logBinMass}). Comparing unrounded values
+ * instead (ferlab before) can pick the worst value: int 0..4 with good trials at 2 and bad ones at 0, 1, 3, 4 favours
+ * a continuous x in a gap between the narrow bad kernels, e.g. -0.4, which rounds to 0. ferlab addition: in a space with a finite number of configurations, a proposal equal to an earlier
  * trial's configuration is replaced by a random unseen one, and the sampler is exhausted once every configuration was
  * proposed. ferlab's own implementation (not a port of Optuna's code).
  */
@@ -73,6 +80,8 @@ interface Scale {
   high: number;
   to(v: number): number;
   from(x: number): number;
+  /** Discrete (int) parameters: the bin of grid value v in the internal scale, whose mass scores v. */
+  bin?(v: number): [number, number];
 }
 
 function scaleOf(p: Exclude<ParamSpec, { kind: 'choice' }>): Scale {
@@ -83,11 +92,52 @@ function scaleOf(p: Exclude<ParamSpec, { kind: 'choice' }>): Scale {
     case 'loguniform':
       return { low: Math.log(p.low), high: Math.log(p.high), to: Math.log, from: (x) => clamp(Math.exp(x)) };
     case 'int': {
-      if (p.log) return { low: Math.log(p.low - 0.5), high: Math.log(p.high + 0.5), to: Math.log, from: (x) => clamp(Math.round(Math.exp(x))) };
+      if (p.log)
+        return {
+          low: Math.log(p.low - 0.5),
+          high: Math.log(p.high + 0.5),
+          to: Math.log,
+          from: (x) => clamp(Math.round(Math.exp(x))),
+          bin: (v) => [Math.log(v - 0.5), Math.log(v + 0.5)],
+        };
       const step = p.step ?? 1;
-      return { low: p.low - step / 2, high: p.high + step / 2, to: (v) => v, from: (x) => clamp(p.low + step * Math.round((x - p.low) / step)) };
+      return {
+        low: p.low - step / 2,
+        high: p.high + step / 2,
+        to: (v) => v,
+        from: (x) => clamp(p.low + step * Math.round((x - p.low) / step)),
+        bin: (v) => [v - step / 2, v + step / 2],
+      };
     }
   }
+}
+
+/**
+ * Mass of standard normal between za <= zb, Phi(zb) - Phi(za), taken from the tail that keeps it accurate (a
+ * difference of two values near 1 would lose the digits; Optuna's _truncnorm._log_gauss_mass does the same).
+ */
+function gaussMass(za: number, zb: number): number {
+  if (za >= 0) return normalCdf(-za) - normalCdf(-zb);
+  if (zb <= 0) return normalCdf(zb) - normalCdf(za);
+  return 1 - normalCdf(za) - normalCdf(-zb);
+}
+
+/**
+ * log of the probability that the truncated normal mixture `m` (parzen.ts) puts on [a, b] (inside [m.low, m.high]):
+ * log sum_k w_k (Phi((b - mu_k) / s_k) - Phi((a - mu_k) / s_k)) / (Phi((high - mu_k) / s_k) - Phi((low - mu_k) / s_k)).
+ * The likelihood of an int value under l(x) or g(x): the mass of its bin, as Optuna's
+ * `_MixtureOfProductDistribution.log_pdf` for `_BatchedDiscreteTruncNormDistributions`
+ * (optuna/samplers/_tpe/probability_distributions.py). -Infinity when the mass underflows to 0.
+ */
+export function logBinMass(m: TruncNormMixture, a: number, b: number): number {
+  let sum = 0;
+  for (let k = 0; k < m.mus.length; k++) {
+    const s = m.sigmas[k];
+    const z = (x: number) => (x - m.mus[k]) / s;
+    const inside = gaussMass(z(m.low), z(m.high));
+    if (inside > 0) sum += (m.weights[k] * gaussMass(z(a), z(b))) / inside;
+  }
+  return Math.log(sum);
 }
 
 /** The values of parameter `name` in `trials` where it is present (conditional parameters may be absent). */
@@ -139,7 +189,7 @@ export class TpeSampler implements Sampler {
     return proposeUnseen(this.space, rng, history, this.total, params);
   }
 
-  /** One parameter's value: the candidate from l(x) with the largest log l(x) - log g(x). */
+  /** One parameter's value: the candidate from l(x) with the largest log l(x) - log g(x) (ints: bin masses, see the module comment). */
   private sampleOne(p: ParamSpec, below: ParamValue[], above: ParamValue[], rng: Rng): ParamValue {
     if (p.kind === 'choice') {
       const keyOf = (v: ParamValue) => `${typeof v}:${String(v)}`;
@@ -159,6 +209,15 @@ export class TpeSampler implements Sampler {
     const l = numericEstimator(bx, defaultWeights(bx.length), s.low, s.high, this.priorWeight);
     const g = numericEstimator(ax, defaultWeights(ax.length), s.low, s.high, this.priorWeight);
     const cands = Array.from({ length: this.candidates }, () => l.sample(rng));
+    if (s.bin) {
+      // an int: round each candidate to the grid first, then score the mass of its bin (module comment)
+      const values = cands.map((x) => s.from(x));
+      const scores = values.map((v) => {
+        const [a, b] = s.bin!(v);
+        return logBinMass(l, a, b) - logBinMass(g, a, b);
+      });
+      return values[argmax(scores)];
+    }
     return s.from(cands[argmax(cands.map((x) => l.logPdf(x) - g.logPdf(x)))]);
   }
 }

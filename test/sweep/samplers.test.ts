@@ -4,8 +4,9 @@ import * as assert from 'uvu/assert';
 import { applyEvent, type TrialRecord } from '../../src/sweep/journal';
 import { GridSampler } from '../../src/sweep/grid';
 import { RandomSampler } from '../../src/sweep/random';
-import { TpeSampler, defaultGamma, defaultWeights, splitTrials } from '../../src/sweep/tpe';
-import { categoricalEstimator, normalCdf, numericEstimator } from '../../src/sweep/parzen';
+import { TpeSampler, defaultGamma, defaultWeights, logBinMass, splitTrials } from '../../src/sweep/tpe';
+import { categoricalEstimator, numericEstimator } from '../../src/sweep/parzen';
+import { normalCdf } from '../../src/eval/stats';
 import { configKey, type Params, type SearchSpace } from '../../src/sweep/space';
 import type { Sampler } from '../../src/sweep/sampler';
 
@@ -180,6 +181,82 @@ test('categorical Parzen estimator: smoothed counts by hand', () => {
   const c = categoricalEstimator([0], [1], 2);
   assert.ok(Math.abs(c.probs[0] - 0.625) < 1e-12 && Math.abs(c.probs[1] - 0.375) < 1e-12);
   assert.equal(categoricalEstimator([], [], 4).probs, [0.25, 0.25, 0.25, 0.25]);
+});
+
+/** Complete trials with the given params and values, trial numbers 0, 1, ... */
+function history(rows: Array<[Params, number]>): TrialRecord[] {
+  const records: TrialRecord[] = [];
+  rows.forEach(([params, value], i) => {
+    applyEvent(records, { event: 'created', trial: i, params, attempt: 1, time: 0 });
+    applyEvent(records, { event: 'state', trial: i, state: 'complete', value, time: 0 });
+  });
+  return records;
+}
+
+test('TPE int: bin masses of l(x) equal hand-computed normal-CDF differences (Optuna discretised estimator)', () => {
+  // int 0..4 (step 1): the mixture lives on [-0.5, 4.5] (range 5). Below trials [2, 2] + prior at 2: every
+  // neighbour distance is 0, so both observation kernels get the magic-clip minimum 5 / min(100, 1 + 3) = 1.25;
+  // the prior gets sigma 5. Weights 1/3 each. Truncation masses: N(2, 1.25) on [-0.5, 4.5] = Phi(2) - Phi(-2);
+  // N(2, 5): Phi(0.5) - Phi(-0.5). Phi values (tables / mpmath): Phi(0.4) = 0.65542174161032417, Phi(2) =
+  // 0.97724986805182079, Phi(0.1) = 0.53982783727702898, Phi(0.5) = 0.6914624612740131, Phi(-1.2) =
+  // 0.11506967022170828, Phi(-0.3) = 0.38208857781104737.
+  const P04 = 0.65542174161032417;
+  const P2 = 0.97724986805182079;
+  const P01 = 0.53982783727702898;
+  const P05 = 0.6914624612740131;
+  const Pm12 = 0.11506967022170828;
+  const Pm03 = 0.38208857781104737;
+  const l = numericEstimator([2, 2], [1, 1], -0.5, 4.5);
+  assert.equal(l.sigmas, [1.25, 1.25, 5], `sigmas ${l.sigmas}`);
+  // bin of 2 = [1.5, 2.5]: z = +-0.4 for the observations, +-0.1 for the prior
+  const l2 = ((2 / 3) * (2 * P04 - 1)) / (2 * P2 - 1) + (2 * P01 - 1) / (2 * P05 - 1) / 3; // 0.28644711417440259
+  // bin of 0 = [-0.5, 0.5]: z in [-2, -1.2] for the observations, [-0.5, -0.3] for the prior
+  const l0 = ((2 / 3) * (Pm12 - (1 - P2))) / (2 * P2 - 1) + (Pm03 - (1 - P05)) / (2 * P05 - 1) / 3; // 0.12850586560746024
+  for (const [v, want] of [
+    [2, l2],
+    [0, l0],
+  ] as const) {
+    const got = Math.exp(logBinMass(l, v - 0.5, v + 0.5));
+    assert.ok(Math.abs(got - want) < 1e-14, `l mass of bin ${v}: expected ${want}, got ${got}`);
+  }
+  assert.ok(Math.abs(l2 - 0.28644711417440259) < 1e-15 && Math.abs(l0 - 0.12850586560746024) < 1e-15, `hand values ${l2} ${l0}`);
+  // the five bins tile the range: their masses sum to 1
+  let total = 0;
+  for (let v = 0; v <= 4; v++) total += Math.exp(logBinMass(l, v - 0.5, v + 0.5));
+  assert.ok(Math.abs(total - 1) < 1e-14, `bin masses sum to ${total}`);
+});
+
+test('TPE int: l and g bin masses and the proposal equal Optuna 4.8 (good trials [2, 2], bad ones at 0, 0, 1, 3 x5, 4, 4)', () => {
+  // 12 finished trials: gamma(12) = 2 below (the two n = 2 trials), 10 above. Expected values: Optuna 4.8.0's own
+  // _ParzenEstimator (optuna/samplers/_tpe/parzen_estimator.py + probability_distributions.py, prior_weight 1,
+  // magic clip, no endpoints, unit weights) evaluated at n = 0..4: exp(log_pdf) of l and of g.
+  const optunaL = [0.12850586560746027, 0.2282705773053384, 0.2864471141744025, 0.2282705773053384, 0.12850586560746027];
+  const optunaG = [0.17164382110289594, 0.1120751726876547, 0.1368855204547498, 0.35343526512723955, 0.22596022062745982];
+  // log l - log g = [-0.289, 0.711, 0.738, -0.437, -0.564]: 2 wins, closely ahead of 1
+  const aboveValues = [0, 0, 1, 3, 3, 3, 3, 3, 4, 4];
+  const l = numericEstimator([2, 2], [1, 1], -0.5, 4.5);
+  const g = numericEstimator(aboveValues, new Array<number>(10).fill(1), -0.5, 4.5);
+  for (let v = 0; v <= 4; v++) {
+    const gotL = Math.exp(logBinMass(l, v - 0.5, v + 0.5));
+    const gotG = Math.exp(logBinMass(g, v - 0.5, v + 0.5));
+    assert.ok(Math.abs(gotL - optunaL[v]) < 1e-13, `l mass of bin ${v}: expected ${optunaL[v]}, got ${gotL}`);
+    assert.ok(Math.abs(gotG - optunaG[v]) < 1e-13, `g mass of bin ${v}: expected ${optunaG[v]}, got ${gotG}`);
+  }
+  // The sampler: candidates rounded to the grid first, scored by bin masses -> 2 whenever a candidate lands in its
+  // bin (l puts 0.29 there: with 24 candidates all miss with probability 0.71^24 = 3e-4). A second, continuous
+  // parameter keeps the space infinite (so no-repeat never replaces the proposal). Scoring the unrounded candidates
+  // (ferlab before) proposed 1 for 10 of these 60 seeds: a continuous x in the gap of g's narrow kernels wins.
+  const space: SearchSpace = { n: { kind: 'int', low: 0, high: 4 }, x: { kind: 'uniform', low: 0, high: 1 } };
+  const rows: Array<[Params, number]> = [
+    [{ n: 2, x: 0.33 }, 1],
+    [{ n: 2, x: 0.77 }, 0.9],
+    ...aboveValues.map((n, i): [Params, number] => [{ n, x: (i + 0.5) / 20 }, i / 100]),
+  ];
+  const h = history(rows);
+  const picks: number[] = [];
+  for (let seed = 0; seed < 60; seed++) picks.push(new TpeSampler(space, seed).ask(h)!.n as number);
+  const counts = [0, 1, 2, 3, 4].map((v) => picks.filter((p) => p === v).length);
+  assert.equal(counts, [0, 0, 60, 0, 0], `proposals per value 0..4 over 60 seeds: expected [0,0,60,0,0], got [${counts}]`);
 });
 
 test('TPE beats random search: maximise -(x-0.3)^2 - (log10(y)+2)^2, 40 trials, mean best over 10 seeds', () => {
