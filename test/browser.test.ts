@@ -27,10 +27,12 @@ if (!existsSync(chromium)) {
     let studyDir = process.env.FERLAB_REPORT_STUDY ? resolve(process.env.FERLAB_REPORT_STUDY) : undefined;
     if (!studyDir) {
       // the quick default study, trained once per test run (test/helpers/quick-study.ts)
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- trains only when no study is given
       const { sharedQuickStudy } = require('./helpers/quick-study') as typeof import('./helpers/quick-study');
       studyDir = (await sharedQuickStudy(dataDir!)).dir;
     }
     const results = JSON.parse(readFileSync(join(studyDir, 'results.json'), 'utf8')) as { runs: Array<{ name: string; test: { classes: string[] } }> };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the browser test runs
     const { chromium: pw } = require('playwright-core') as typeof import('playwright-core');
     const browser = await pw.launch({
       executablePath: chromium,

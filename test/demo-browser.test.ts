@@ -75,6 +75,7 @@ if (!existsSync(chromium)) {
     makeCameraVideo(camera);
     const modelDir = process.env.FERLAB_DEMO_MODEL ? resolve(process.env.FERLAB_DEMO_MODEL) : await writeModelFolder(join(work, 'model'));
     const demo = await startDemoServer(modelDir, { port: 0 });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the browser test runs
     const { chromium: pw } = require('playwright-core') as typeof import('playwright-core');
     const browser = await pw.launch({
       executablePath: chromium,

@@ -31,6 +31,7 @@ else {
   test('demo: the cat photo gives no face with "human faces only" (default) and one without; smile.jpg one face', async () => {
     const work = tempDir('ferlab-demo-human-');
     const demo = await startDemoServer(await writeModelFolder(join(work, 'model')), { port: 0 });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the browser test runs
     const { chromium: pw } = require('playwright-core') as typeof import('playwright-core');
     const browser = await pw.launch({
       executablePath: chromium,

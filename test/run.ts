@@ -50,6 +50,7 @@ function walk(dir: string): string[] {
 }
 
 /** Removes ANSI colour codes (uvu colours its summary numbers when FORCE_COLOR is set or stdout is a terminal). */
+// eslint-disable-next-line no-control-regex -- ESC (\x1b) starts every ANSI colour code
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 /** The last `label: <int>` of uvu's summary in `out`, or undefined when absent. */

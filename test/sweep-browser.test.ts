@@ -26,6 +26,7 @@ if (!existsSync(chromium)) {
   test('sweep report.html renders every figure (history, intermediate values, parallel coordinates, slices, importance)', async () => {
     let dir = process.env.FERLAB_REPORT_SWEEP ? resolve(process.env.FERLAB_REPORT_SWEEP) : undefined;
     if (!dir) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the sweep runs only when none is given
       const { runSweep } = require('../src/sweep/runner') as typeof import('../src/sweep/runner');
       const r = await runSweep(
         {
@@ -48,6 +49,7 @@ if (!existsSync(chromium)) {
     }
     const spec = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')).spec as { space: Record<string, unknown> };
     const params = Object.keys(spec.space).length;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the browser test runs
     const { chromium: pw } = require('playwright-core') as typeof import('playwright-core');
     const browser = await pw.launch({
       executablePath: chromium,

@@ -42,6 +42,7 @@ function quietFirstUse(): void {
 
 function tryRequire(name: string): boolean {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- probes whether an optional module is installed
     require(name);
     return true;
   } catch {
@@ -81,6 +82,7 @@ export function backendFromEnv(): BackendChoice {
 }
 
 async function useWasm(): Promise<BackendInfo['kernels']> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the backend registers itself when loaded, only when chosen
   require('@tensorflow/tfjs-backend-wasm');
   const names = registerWasmKernels();
   if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
@@ -98,6 +100,7 @@ export const WEBGPU_SUBMIT_BATCH = 50;
  */
 async function useWebGpu(allowSoftware: boolean): Promise<{ adapter: AdapterDescription; kernels: string }> {
   const adapter = await setupWebGpu(allowSoftware);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the backend registers itself when loaded, only when chosen
   require('@tensorflow/tfjs-backend-webgpu');
   // dispatches recorded before a queue submit: tfjs' default is 15; 50 measured faster on an H100 (bench/results/
   // webgpu-latest.md, 2026-11-26: baseline 2,724 -> 3,316 img/s, deep 2,160 -> 3,379 img/s at batch 64; 200 was

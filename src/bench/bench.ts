@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { workerCode as threadCode } from '../util/threads';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { backendFromEnv, initBackend, nodeBindingAvailable, type BackendChoice } from '../backend/select';
-import { createModel, listModels } from '../models/registry';
+import { listModels } from '../models/registry';
 import { registeredModelStats } from '../models/stats';
 import '../models';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';

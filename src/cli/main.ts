@@ -203,7 +203,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv).catch((e: Error) => {
   const known = ['DataError', 'ConfigError', 'SweepSpecError'].includes(e.name);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the one redaction of passwords (no ioredis loaded)
+  // the one redaction of passwords (no ioredis loaded)
   const { redactSecrets } = require('../sweep/redisurl') as typeof import('../sweep/redisurl');
   console.error(redactSecrets(known ? `ferlab: ${e.message}` : (e.stack ?? String(e))));
   process.exit(1);

@@ -6,7 +6,7 @@
  * written format by re-scoring it on the run's PrivateTest images (reporting, not selection).
  */
 import * as tf from '@tensorflow/tfjs';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { backendFromEnv, initBackend, type BackendChoice } from '../backend/select';

@@ -244,7 +244,7 @@ export async function quantizeModel(model: tf.LayersModel, dtype: WeightQuantiza
   const { specs, data } = quantizeWeights(saved.weightSpecs, saved.weightData, dtype);
   const convertedBy = `ferlab ${ferlabVersion()} quantizeModel (${dtype} weights)`;
   const modelJson: tf.io.ModelJSON = {
-    modelTopology: saved.modelTopology as {},
+    modelTopology: saved.modelTopology as object,
     format: saved.format,
     generatedBy: saved.generatedBy,
     convertedBy,

@@ -19,6 +19,7 @@ async function main(): Promise<void> {
   const init = workerData as ReplicaInit;
   await initBackend(init.backend);
   installReluGradient();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- modules named at run time by the parent (they register models)
   for (const m of init.modules ?? []) require(m);
   const C = init.numClasses;
   const model = createModel(init.model, { numClasses: C, seed: init.seed + init.replica, inputShape: init.inputShape });

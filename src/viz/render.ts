@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../util/atomic';
 import type { Figure } from './figure';
 
@@ -118,7 +118,7 @@ export function writeReport(path: string, report: Report, opts: { inline?: boole
 }
 
 function relativeUrl(fromDir: string, file: string): string {
-  const rel = require('node:path').relative(fromDir, file) as string;
+  const rel = relative(fromDir, file);
   return rel.split('\\').join('/');
 }
 

@@ -53,6 +53,7 @@ test('ECE, MCE and reliability bins of 10 hand-binned predictions (M = 5)', () =
   // bins are (m/M, (m+1)/M] with the edges as computed doubles: with M = 15, 0.7333333333333334 (the double just
   // above 11/15 = 0.7333333333333333) times 15 rounds to exactly 11, yet it lies above the edge 11/15 -> bin 11
   const edge = reliability([11 / 15, 0.7333333333333334, 0.3, 0.1, 0], [1, 1, 0, 0, 0], 15);
+  // eslint-disable-next-line no-constant-binary-expression -- checks a floating-point fact about two literals
   assert.ok(0.7333333333333334 > 11 / 15 && 0.7333333333333334 * 15 === 11);
   const want = new Array(15).fill(0);
   want[10] = 1; // 11/15 itself: upper edge of bin 10

@@ -137,6 +137,7 @@ else {
   test(`ONNX parity on the trained model: ONNX Runtime vs tfjs max |logit diff| <= ${TOL}, identical accuracy`, async () => {
     let ort: typeof import('onnxruntime-node');
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a load failure is reported as the assertion below
       ort = require('onnxruntime-node');
     } catch (e) {
       assert.unreachable(`onnxruntime-node (a dev dependency) does not load: ${(e as Error).message}`);

@@ -75,9 +75,8 @@ test('float16: tfjs decodes every encoding to the nearest half (relative error <
   const n = 4096;
   const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.37) * 2 ** ((i % 30) - 14));
   const bits = encodeFloat16(x);
-  const decoded = tf.io
-    .decodeWeights(bits.buffer as ArrayBuffer, [{ name: 'w', shape: [n], dtype: 'float32', quantization: { dtype: 'float16' } }])
-    ['w'].dataSync();
+  const weights = tf.io.decodeWeights(bits.buffer as ArrayBuffer, [{ name: 'w', shape: [n], dtype: 'float32', quantization: { dtype: 'float16' } }]);
+  const decoded = weights['w'].dataSync();
   for (let i = 0; i < n; i++) {
     const a = Math.abs(x[i]);
     const err = Math.abs(decoded[i] - x[i]);

@@ -80,7 +80,7 @@ test('verifyChecksums finds a changed byte, a missing file, an unlisted file and
   const text = rep.problems.join('\n');
   assert.match(text, /model-card\.md: listed in SHA256SUMS but missing/);
   assert.match(text, /extra\.txt: not listed in SHA256SUMS/);
-  assert.match(text, /SHA256SUMS:5: not a '<sha256>  <file>' line/);
+  assert.match(text, /SHA256SUMS:5: not a '<sha256> {2}<file>' line/);
   assert.is(rep.problems.length, 3, `the symlink is not a release file and is not reported as one: ${text}`);
   assert.throws(() => verifyChecksums(work), /SHA256SUMS is missing/);
 });

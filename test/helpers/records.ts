@@ -20,6 +20,7 @@ export const dropTimings = (v: unknown): unknown =>
 export const readJson = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
 
 /** A JSON-lines file (epochs.jsonl, journal.jsonl), one parsed value per line. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON lines of several record kinds, indexed freely by the tests
 export const readJsonl = (f: string): any[] =>
   readFileSync(f, 'utf8')
     .trim()

@@ -25,6 +25,7 @@ test('benchPredict: faces per pass on sample5.jpg, and faces/s = faces x runs / 
   assert.is(r.model, 'baseline');
   // one tfjs: face-api's node-wasm build runs on ferlab's engine and backend
   assert.ok(detectorSharesTfjs(), "face-api's tfjs is ferlab's");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- face-api's node-wasm build, loaded after ferlab's backend is set
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as { tf: { getBackend(): string; version_core: string } };
   assert.is(faceapi.tf.getBackend(), tf.getBackend());
   assert.is(faceapi.tf.version_core, tf.version_core);

@@ -196,6 +196,7 @@ test('resume after a crash: same history, the running trial is handed back, and 
   assert.is(a.report(ta.trial, 1, 0.99), 'continue');
   assert.is(b.report(tb.trial, 1, 0.99), 'continue');
   const before = b.trials();
+  // eslint-disable-next-line no-useless-assignment -- B "dies": the engine object is dropped
   b = undefined;
 
   const { engine: r, interrupted } = SweepEngine.resume(dirB, s, { now: cb.now });

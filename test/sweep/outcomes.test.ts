@@ -12,7 +12,7 @@ import { runSweep } from '../../src/sweep/runner';
 import { replayJournal } from '../../src/sweep/journal';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
-import { dropTimings, readJson, readJsonl } from '../helpers/records';
+import { readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
 
 const dataDir = realDataDir();

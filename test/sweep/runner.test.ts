@@ -188,7 +188,7 @@ if (dataDir) {
     // resumed as 'complete before the interruption' instead (CI stop 21).
     const t0 = Date.now();
     let dir = '';
-    let midway = '';
+    let midway: string;
     for (;;) {
       await new Promise((r) => setTimeout(r, 100));
       assert.ok(child.exitCode === null, `the sweep ended before it could be killed:\n${out}`);

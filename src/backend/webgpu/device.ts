@@ -50,6 +50,7 @@ let chosen: { adapter: AdapterLike; info: AdapterDescription } | undefined;
 async function loadDawn(): Promise<DawnModule> {
   if (dawn) return dawn;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the optional dependency loads on demand
     dawn = require('webgpu') as DawnModule;
   } catch (e) {
     if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') throw new Error("the optional dependency 'webgpu' (Dawn for Node) is not installed");
