@@ -11,7 +11,7 @@ import '../models';
 import type { EpochRecord, StepProgress } from '../train/loop';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
-import { PROJECT_ROOT, defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
+import { defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
 import { applyOverrides, checkRunName, ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
 import { loadHistory } from './records';
 import { isSweepSource, listSpecFiles, specFileOf } from './specfiles';
