@@ -6,17 +6,20 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   bootstrapAccuracy,
+  bootstrapRanks,
   chiSquare1Survival,
   erfc,
   formatMeanStd,
   mcnemarFromCounts,
   mcnemarTest,
   mean,
+  normalCdf,
   normalQuantile,
   sampleStd,
   wilsonInterval,
 } from '../../src/eval/stats';
 import { bootstrapAccuracy as exportBootstrap } from '../../src/export/bootstrap';
+import { Rng } from '../../src/util/rng';
 
 const close = (got: number, want: number, tol: number, what: string) =>
   assert.ok(Math.abs(got - want) <= tol, `${what}: got ${got}, want ${want} (tol ${tol})`);
@@ -73,6 +76,27 @@ test('normal quantile: known values', () => {
   close(normalQuantile(0.001), -3.090232306167813, 1e-12, 'z 0.001');
   close(normalQuantile(1e-10), -6.361340902404056, 1e-10, 'z 1e-10');
   assert.throws(() => normalQuantile(1), /\(0, 1\), got 1/);
+});
+
+test('erfc, normalCdf and normalQuantile within their documented maximum errors (40-digit mpmath values)', () => {
+  // erfc: 5.6e-16 relative for |x| < 0.5 and x < 0, 1.8e-13 on [0.5, 2) (worst near 1.946), 5.8e-14 for x >= 2
+  relClose(erfc(0.5), 0.47950012218695346, 6e-16, 'erfc(0.5)');
+  relClose(erfc(-1), 1.8427007929497149, 6e-16, 'erfc(-1)');
+  relClose(erfc(1.946), 0.0059221743114264599, 1.8e-13, 'erfc(1.946)');
+  relClose(erfc(2), 0.0046777349810472658, 5.8e-14, 'erfc(2)');
+  relClose(erfc(5), 1.5374597944280349e-12, 5.8e-14, 'erfc(5)');
+  relClose(erfc(26), 5.6631924088561428e-296, 5.8e-14, 'erfc(26)');
+  // normalCdf: 7.3e-14 relative on [-20, 8]; Phi(-2.75) = erfc(1.9445...) / 2 = 0.0029797632350545568
+  relClose(normalCdf(-2.75), 0.0029797632350545568, 7.3e-14, 'Phi(-2.75)');
+  // normalQuantile: 7e-15 absolute in [0.02425, 0.97575], 6e-14 in the tails, 2e-15 down to 1e-300
+  close(normalQuantile(0.975), 1.9599639845400539, 7e-15, 'Phi^-1(0.975)');
+  close(normalQuantile(0.025), -1.9599639845400542, 7e-15, 'Phi^-1(0.025)');
+  close(normalQuantile(0.003), -2.7477813854449928, 6e-14, 'Phi^-1(0.003)');
+  close(normalQuantile(0.997), 2.7477813854449926, 6e-14, 'Phi^-1(0.997)');
+  close(normalQuantile(1e-300), -37.047096299361199, 2e-15 * 37, 'Phi^-1(1e-300)');
+  // the upper tail from the exact 1 - p (the Halley step on p itself was 2.9e-9 off here)
+  close(normalQuantile(0.9999999999), 6.3613408896974219, 6e-14, 'Phi^-1(1 - 1e-10)');
+  close(normalQuantile(0.999999999999999), 7.9414444874159788, 6e-14, 'Phi^-1(1 - 1e-15)');
 });
 
 test('McNemar exact: b = 10, c = 2 -> p = 2 P(Binom(12, 1/2) <= 2) = 0.0386', () => {
@@ -157,6 +181,41 @@ test('Wilson interval by hand; bootstrap within 0.005 of it for k = 790, n = 100
   assert.is(wilsonInterval(20, 20).upper, 1);
   close(w0.upper, 3.841458820694124 / (20 + 3.841458820694124), 1e-12, 'k = 0 upper');
   assert.throws(() => wilsonInterval(5, 4), /k must be an integer in \[0, 4\]/);
+});
+
+test('bootstrap ranks: the ((B + 1) alpha / 2)-th order statistic, exact for decimal levels; numpy percentile (weibull) by hand', () => {
+  // numpy.percentile(np.arange(1, B + 1), [50 alpha, 100 - 50 alpha], method='weibull') takes the p (B + 1)-th
+  // order statistic (1-based): B = 39, level 0.9: 0.05 * 40 = 2 and 0.95 * 40 = 38 -> [2, 38]. In floating point
+  // (B + 1) (1 - 0.9) / 2 = 1.9999999999999996, whose floor (1) was the old rank.
+  for (const [B, level, lower, upper] of [
+    [39, 0.9, 2, 38], // numpy: [2, 38]
+    [19, 0.8, 2, 18], // 0.1 * 20 = 2, 0.9 * 20 = 18; numpy: [2, 18]
+    [99, 0.9, 5, 95], // 0.05 * 100 = 5; numpy: [5, 95]
+    [999, 0.9, 50, 950], // 0.05 * 1000 = 50; numpy: [50, 950]
+    [9999, 0.95, 250, 9750], // 0.025 * 10000 = 250; numpy: [250, 9750]
+    [10000, 0.95, 250, 9751], // 0.025 * 10001 = 250.025: floor 250 (numpy would interpolate; ours lies outside)
+    [20, 0.95, 1, 20], // 0.025 * 21 = 0.525 -> at least 1
+  ] as const) {
+    const r = bootstrapRanks(B, level);
+    assert.equal([r.lower, r.upper], [lower, upper], `B = ${B}, level ${level}: expected [${lower}, ${upper}], got [${r.lower}, ${r.upper}]`);
+  }
+  assert.throws(() => bootstrapRanks(0, 0.9), /positive integer/);
+  // end to end, B = 39, level 0.9: the bounds are the 2nd and 38th smallest of the 39 resample accuracies, redrawn
+  // here with the documented scheme (resample r draws n indices rng.int(n) in turn)
+  const n = 50;
+  const x = Array.from({ length: n }, (_, i) => (i % 10 < 7 ? 1 : 0)); // 35 of 50 correct
+  const seed = 11;
+  const rng = new Rng(seed);
+  const reps: number[] = [];
+  for (let r = 0; r < 39; r++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[rng.int(n)];
+    reps.push(s / n);
+  }
+  reps.sort((a, b) => a - b);
+  assert.ok(reps[0] !== reps[1] && reps[37] !== reps[38], `the test needs distinct 1st/2nd and 38th/39th replications: ${reps}`);
+  const b = bootstrapAccuracy(x, { resamples: 39, level: 0.9, seed });
+  assert.equal([b.lower, b.upper], [reps[1], reps[37]], `expected [${reps[1]}, ${reps[37]}] (2nd, 38th), got [${b.lower}, ${b.upper}]`);
 });
 
 test('bootstrap: seeded reproducibility, different seeds differ, same intervals as src/export/bootstrap.ts', () => {
