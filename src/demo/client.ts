@@ -19,6 +19,7 @@ import { checkHumanFace, type HumanCheck } from '../predict/human';
 import { alphaFromSpan, DEFAULT_SPAN, FaceSmoother } from '../predict/smooth';
 import { ferPixelsFromRgba, INPUT_SIDE } from './resample';
 import { pct } from '../util/format';
+import type { ModelMeta as RecordedModelMeta } from '../records/model';
 
 // The parts of face-api's and plotly's browser globals this page uses (both are loaded by <script> tags).
 interface Tensor {
@@ -84,13 +85,11 @@ interface PageFace {
   pixels: number[];
 }
 
-interface ModelMeta {
-  classes: string[];
-  run?: string;
-  model?: string;
-  labelSet?: string;
-  testAccuracy?: number;
-}
+/**
+ * The served model's ferlab.json (src/records/model.ts; a type import only: the page bundles no schema code). The
+ * server checked it against the schema before serving the folder (src/demo/server.ts, src/predict/model.ts readModelMeta).
+ */
+type ModelMeta = RecordedModelMeta;
 
 /** Test hook and debugging aid: the page's state. */
 interface DemoState {

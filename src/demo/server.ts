@@ -4,6 +4,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { modelFolderFile, readModelFolderFile, readModelJson } from '../models/io';
+import { MODEL_META_FILE } from '../records/model';
 import { readModelMeta, resolveModelDir } from '../predict/model';
 
 /**
@@ -90,7 +91,7 @@ export function demoRoutes(modelDir: string): Map<string, Asset> {
   routes.set('/vendor/plotly.min.js', { file: join(pkgDir('plotly.js-dist-min'), 'plotly.min.js'), type: TYPES['.js'] });
   // the shared check of every model folder loader (src/models/io.ts): plain files beside model.json, no symbolic links
   const { json } = readModelJson(modelDir);
-  const files = ['model.json', 'ferlab.json', ...json.weightsManifest.flatMap((g) => g.paths)];
+  const files = ['model.json', MODEL_META_FILE, ...json.weightsManifest.flatMap((g) => g.paths)];
   for (const f of files) {
     // and names that are plain URL path segments, as the page requests them
     if (!/^[\w.-]+$/.test(f) || f.startsWith('.')) throw new Error(`${join(modelDir, 'model.json')}: weights path '${f}' is not a file name beside model.json`);
@@ -189,7 +190,7 @@ export async function startDemoServer(model: string, opts: DemoOptions = {}): Pr
   const spec = meta.inputSpec;
   if (spec && !(spec.size === 48 && spec.resize === 'none' && spec.normalize === 'unit'))
     throw new Error(
-      `${join(modelDir, 'ferlab.json')}: the model takes input ${JSON.stringify(spec)}; the browser demo feeds 48x48 pixel / 255 only (src/demo/client.ts): use \`ferlab predict\` for this model`,
+      `${join(modelDir, MODEL_META_FILE)}: the model takes input ${JSON.stringify(spec)}; the browser demo feeds 48x48 pixel / 255 only (src/demo/client.ts): use \`ferlab predict\` for this model`,
     );
   const routes = demoRoutes(modelDir);
   const host = opts.host ?? '127.0.0.1';

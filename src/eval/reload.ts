@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backendFromEnv, initBackend, type BackendChoice } from '../backend/select';
 import { loadDataset } from '../data/dataset';
-import { buildLabelSet, sliceLabelSet, type LabelSetName, type SplitSlice } from '../data/labels';
+import { buildLabelSet, sliceLabelSet } from '../data/labels';
 import { readSavedModelInfo } from '../models/init';
 import { loadLayersModelFromDir } from '../models/io';
+import { MODEL_SUBDIR, readRunConfigFile, readRunSummary } from '../records/run';
 import { argmaxRows } from '../util/argmax';
 import { predictLogits } from './predict';
 
@@ -16,27 +16,27 @@ import { predictLogits } from './predict';
  *
  * @param opts.backend tfjs backend (default: FERLAB_BACKEND, else auto).
  * @returns accuracy now, the accuracy the record reported, and the number of images.
- * @throws Error naming the file when the record has no config.json, metrics.json or model, or records an invalid input
- *   spec; Error for an unknown backend name.
+ * @throws Error naming the file (and the field, src/records/run.ts) when the record's config.json or metrics.json is
+ *   missing or malformed, or it has no model or records an invalid input spec; Error for an unknown backend name.
  */
 export async function evaluateRunDir(
   dir: string,
   opts: { dataDir?: string; cacheDir?: string | false; backend?: BackendChoice } = {},
 ): Promise<{ accuracy: number; recorded: number; n: number }> {
   await initBackend(opts.backend ?? backendFromEnv());
-  const read = <T>(name: string): T => {
+  const read = <T>(reader: () => T): T => {
     try {
-      return JSON.parse(readFileSync(join(dir, name), 'utf8')) as T;
+      return reader();
     } catch (e) {
-      throw new Error(`${join(dir, name)}: cannot read it (${(e as Error).message}); is ${dir} a finished run record?`);
+      throw new Error(`${(e as Error).message}; is ${dir} a finished run record?`);
     }
   };
-  const config = read<{ run: { labels: LabelSetName; slice: SplitSlice } }>('config.json');
-  const metrics = read<{ test: { accuracy: number } }>('metrics.json');
+  const config = read(() => readRunConfigFile(dir));
+  const metrics = read(() => readRunSummary(dir));
   const ds = await loadDataset({ dataDir: opts.dataDir, cacheDir: opts.cacheDir });
   const labels = sliceLabelSet(buildLabelSet(ds, config.run.labels), config.run.slice);
-  const { input } = readSavedModelInfo(join(dir, 'model'));
-  const model = await loadLayersModelFromDir(join(dir, 'model'));
+  const { input } = readSavedModelInfo(join(dir, MODEL_SUBDIR));
+  const model = await loadLayersModelFromDir(join(dir, MODEL_SUBDIR));
   const logits = predictLogits(model, ds.pixels, labels.test.index, 256, input);
   const preds = argmaxRows(logits, labels.numClasses);
   let correct = 0;

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { recordedInputSpec, type InputSpec } from '../data/input';
 import { readModelFolderFile, readModelJson } from './io';
+import { MODEL_META_FILE, readPartialModelMeta } from '../records/model';
+import { MODEL_SUBDIR, readRunStatus } from '../records/run';
 import { defaultRunsDir, PROJECT_ROOT } from '../util/paths';
 
 /**
@@ -75,8 +77,8 @@ export function resolveModelRef(ref: string, opts: { runsDirs?: string[] } = {})
       for (const s of studies) {
         const rdir = join(runsDir, s, run);
         try {
-          const status = JSON.parse(readFileSync(join(rdir, 'status.json'), 'utf8')) as { state?: string };
-          if (status.state === 'complete' && existsSync(join(rdir, 'model', 'model.json'))) return join(rdir, 'model');
+          const status = readRunStatus(rdir);
+          if (status?.state === 'complete' && existsSync(join(rdir, MODEL_SUBDIR, 'model.json'))) return join(rdir, MODEL_SUBDIR);
         } catch {
           /* not started or not a run record */
         }
@@ -99,14 +101,10 @@ export function readSavedModelInfo(dir: string): SavedModelInfo {
   // model.json and its weight paths: the shared check of src/models/io.ts (plain files beside model.json)
   const { file, json, weightFiles } = readModelJson(dir);
   let meta: Record<string, unknown> = (json.userDefinedMetadata?.ferlab as Record<string, unknown> | undefined) ?? {};
-  const side = join(dir, 'ferlab.json');
-  if (existsSync(side)) {
-    try {
-      meta = { ...meta, ...JSON.parse(readFileSync(side, 'utf8')) };
-    } catch (e) {
-      throw new Error(`${side}: cannot read it (${(e as Error).message})`);
-    }
-  }
+  const side = join(dir, MODEL_META_FILE);
+  // every field optional here: a fine-tuning source may be any saved model with classes in model.json's metadata
+  const recorded = readPartialModelMeta(dir);
+  if (recorded) meta = { ...meta, ...recorded };
   const sha = createHash('sha1');
   for (const f of weightFiles.flat()) sha.update(readModelFolderFile(f));
   const str = (v: unknown) => (typeof v === 'string' ? v : null);

@@ -1,42 +1,21 @@
 import type * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { recordedInputSpec, type InputSpec } from '../data/input';
 import { PREPROCESSING } from '../data/preprocess';
 import { loadLayersModelFromDir } from '../models/io';
+import { MODEL_META_FILE, readModelMeta as readModelMetaRecord, type ModelMeta } from '../records/model';
 
 /**
  * The classifier `predict` and the browser demo run: a ferlab model folder (`model.json` + weights + `ferlab.json`,
  * as `npm run exp` saves in every run record's `model/` and as exported models are laid out).
  */
 
-/** The fields of a model folder's `ferlab.json` that prediction relies on (src/exp/run.ts writes them). */
-export interface ModelMeta {
-  /** Class names in output order, e.g. FER_CLASSES or FERPLUS_CLASSES. */
-  classes: string[];
-  /**
-   * The input transform the model was trained with, in words: without `inputSpec` it must equal PREPROCESSING
-   * (src/data/preprocess.ts), the only transform before per-model inputs; with one it describes that spec.
-   */
-  preprocessing: string;
-  /**
-   * The model's input spec (src/data/input.ts: side, crop or resize, normalisation), which predict applies; absent =
-   * the default (48x48, pixel / 255), as in every ferlab.json written before per-model inputs.
-   */
-  inputSpec?: InputSpec;
-  /** What the output is: `logits [batch, C] float32; ...` for every ferlab model. */
-  output?: string;
-  /** Run and registered model names, label set and PrivateTest accuracy, when recorded. */
-  run?: string;
-  model?: string;
-  labelSet?: string;
-  testAccuracy?: number;
-  /**
-   * Temperature T of temperature scaling (Guo et al. 2017), fitted on PublicTest by the training run: prediction
-   * reports softmax(logits / T) as the probabilities (the predicted class does not change). Absent = 1.
-   */
-  temperature?: number;
-}
+/**
+ * A model folder's `ferlab.json` (src/exp/run.ts writes it): classes, preprocessing or input spec, output, temperature
+ * and the run's names; its schema, file name and reader are in src/records/model.ts.
+ */
+export type { ModelMeta } from '../records/model';
 
 /** A loaded classifier. */
 export interface PredictModel {
@@ -64,25 +43,18 @@ export function resolveModelDir(path: string): string {
 /**
  * Reads and checks a model folder's ferlab.json (classes, input spec or preprocessing, output).
  * @param dir a model folder (see {@link resolveModelDir}).
- * @throws Error naming the file when ferlab.json is missing or malformed, when its `inputSpec` is invalid, when it
- *   has none and `preprocessing` is not the PREPROCESSING that predict implements, or when `output` does not say logits.
+ * @throws Error naming the file when ferlab.json is missing; RecordError naming the file and field when it is not JSON
+ *   or not of the record's shape (src/records/model.ts: at least 2 class names, a preprocessing string, a positive
+ *   temperature); Error naming the file when its `inputSpec` is invalid, when it has none and `preprocessing` is not the
+ *   PREPROCESSING that predict implements, or when `output` does not say logits.
  */
 export function readModelMeta(dir: string): ModelMeta {
-  const file = join(dir, 'ferlab.json');
+  const file = join(dir, MODEL_META_FILE);
   if (!existsSync(file)) throw new Error(`${file} is missing: predict needs the model's classes and preprocessing (ferlab.json beside model.json)`);
-  let meta: ModelMeta;
-  try {
-    meta = JSON.parse(readFileSync(file, 'utf8')) as ModelMeta;
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!Array.isArray(meta.classes) || meta.classes.length < 2 || !meta.classes.every((c) => typeof c === 'string'))
-    throw new Error(`${file}: 'classes' must be a list of at least 2 class names, got ${JSON.stringify(meta.classes)}`);
+  const meta = readModelMetaRecord(dir);
   if (meta.inputSpec !== undefined) meta.inputSpec = recordedInputSpec(meta, file);
   else if (meta.preprocessing !== PREPROCESSING)
     throw new Error(`${file}: preprocessing '${meta.preprocessing}' is not the one predict implements ('${PREPROCESSING}') and there is no inputSpec`);
-  if (meta.temperature !== undefined && !(typeof meta.temperature === 'number' && meta.temperature > 0 && Number.isFinite(meta.temperature)))
-    throw new Error(`${file}: 'temperature' must be a positive number, got ${JSON.stringify(meta.temperature)}`);
   if (meta.output !== undefined && !/^logits\b/.test(meta.output))
     throw new Error(`${file}: output '${meta.output}' is not logits; predict applies softmax to logits`);
   return meta;
@@ -99,7 +71,7 @@ export function readModelMeta(dir: string): ModelMeta {
 export async function loadPredictModel(path: string): Promise<PredictModel> {
   const dir = resolveModelDir(path);
   const meta = readModelMeta(dir);
-  const input = recordedInputSpec(meta, join(dir, 'ferlab.json'));
+  const input = recordedInputSpec(meta, join(dir, MODEL_META_FILE));
   const model = await loadLayersModelFromDir(dir);
   const inShape = model.inputs[0].shape.slice(1).join('x');
   const outWidth = model.outputs[0].shape[1];
