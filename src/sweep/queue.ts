@@ -1,4 +1,5 @@
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
@@ -94,7 +95,8 @@ interface TrialResult {
 
 type Progress =
   | { type: 'epoch'; record: EpochRecord }
-  | { type: 'decide'; record: EpochRecord }
+  /** `attempt`: this training attempt's own id, so that an answer goes to this attempt only (not to an abandoned one). */
+  | { type: 'decide'; record: EpochRecord; attempt?: string }
   /** Step progress, sent at most every heartbeatMs: progress bars, and the sign of a live worker. */
   | { type: 'step'; step: StepProgress };
 
@@ -120,7 +122,8 @@ export function idleAfterMs(): number {
   return v > 0 ? v : 15 * 60_000;
 }
 
-const decideKey = (jobId: string, epoch: number) => `ferlab:decide:${jobId}:${epoch}`;
+const decideKey = (jobId: string, epoch: number, attempt?: string) =>
+  `ferlab:decide:${jobId}:${epoch}${attempt && /^[0-9a-f]{1,32}$/.test(attempt) ? `:${attempt}` : ''}`;
 /** Redis hash of a trial's latest checkpoint: fields `epoch`, `checkpoint.bin`, `config.json`. */
 export const checkpointKey = (jobId: string) => `ferlab:checkpoint:${jobId}`;
 
@@ -195,7 +198,7 @@ export async function runOnQueue(
       try {
         stop = ev.decide?.(run.name, p.record) === 'stop';
       } finally {
-        const key = decideKey(jobId, p.record.epoch);
+        const key = decideKey(jobId, p.record.epoch, p.attempt);
         answers
           .multi()
           .rpush(key, stop ? 'stop' : 'continue')
@@ -543,14 +546,26 @@ function trainInThread(
     });
     let outcome: TrialResult['outcome'] | undefined;
     let abandoned: string | undefined;
+    const attempt = randomBytes(8).toString('hex');
+    const waiting = new Set<ReturnType<typeof redisClient>>(); // BLPOP connections waiting for a decision
     const finish = (o: TrialResult['outcome']) => {
       outcome = o;
       void t.terminate();
     };
+    const answer = (stop: boolean) => {
+      const a = new Int32Array(decisions);
+      Atomics.store(a, 1, stop ? 1 : 0);
+      Atomics.store(a, 0, 1);
+      Atomics.notify(a, 0);
+    };
     const abandon = (why: string) => {
       if (outcome || abandoned) return;
       abandoned = why;
+      // terminate() does not interrupt a thread blocked in Atomics.wait (waiting for a per-epoch decision that will
+      // never come from a vanished job): wake it first; its folder is deleted with the trial
+      answer(true);
       void t.terminate();
+      for (const conn of waiting) conn.disconnect(); // its pending BLPOP ends
     };
     const onAbort = () => abandon(String(io.signal?.reason ?? 'cancelled'));
     if (io.signal?.aborted) onAbort();
@@ -568,12 +583,6 @@ function trainInThread(
         }
       });
       return chain;
-    };
-    const answer = (stop: boolean) => {
-      const a = new Int32Array(decisions);
-      Atomics.store(a, 1, stop ? 1 : 0);
-      Atomics.store(a, 0, 1);
-      Atomics.notify(a, 0);
     };
     let lastBeat = 0;
     t.on('message', (m: FromWorker) => {
@@ -593,7 +602,7 @@ function trainInThread(
       else if (m.type === 'decide') {
         let sent = false;
         void send(async () => {
-          await job.updateProgress({ type: 'decide', record: m.record } satisfies Progress);
+          await job.updateProgress({ type: 'decide', record: m.record, attempt } satisfies Progress);
           sent = true;
         }).then(async () => {
           let stop = false;
@@ -602,10 +611,12 @@ function trainInThread(
               // a connection of its own: BLPOP blocks it (concurrent trials of this process wait side by side)
               const conn = io.blocking.duplicate();
               conn.on('error', () => {});
+              waiting.add(conn);
               try {
-                const r = await conn.blpop(decideKey(job.id!, m.record.epoch), Math.ceil(lockMs() / 1000) * 20);
+                const r = await conn.blpop(decideKey(job.id!, m.record.epoch, attempt), Math.ceil(lockMs() / 1000) * 20);
                 stop = r?.[1] === 'stop';
               } finally {
+                waiting.delete(conn);
                 conn.disconnect();
               }
             }
