@@ -20,7 +20,7 @@ export default defineConfig(
     'src/backend/wasm/assembly/',
   ]),
   {
-    files: ['{src,test,scripts,experiments,bench}/**/*.{ts,mts,cts}', 'eslint.config.mjs'],
+    files: ['{src,test,scripts,experiments,sweeps,bench}/**/*.{ts,mts,cts}', 'eslint.config.mjs'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
     linterOptions: {
       // a disable comment that no longer suppresses anything is a warning, not silent

@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../util/paths';
 
 /**
- * The spec files of `experiments/`: experiment files (`export default defineExperiment({...})`, src/exp/config.ts) and
- * sweep spec files (`export default defineSweep({...})`, src/sweep/spec.ts). These are TypeScript that runs when
- * loaded, so a spec is found by its file name first (`experiments/<name>.ts`) and only that one file is imported;
- * listing the available names (for `no experiment 'x'` errors, sweep reproduction) reads file names and source text,
- * and imports nothing.
+ * The spec files: experiment files in `experiments/` (`export default defineExperiment({...})`, src/exp/config.ts) and
+ * sweep spec files in `sweeps/` (`export default defineSweep({...})`, src/sweep/spec.ts). These are TypeScript that
+ * runs when loaded, so a spec is found by its file name in its own folder (`experiments/<name>.ts`,
+ * `sweeps/<name>.ts`) and only that one file is imported; listing the available names (for `no experiment 'x'` errors,
+ * sweep reproduction) reads file names, and imports nothing. A sweep spec file left in `experiments/` by an older
+ * checkout (before sweeps/ existed) is still found by `ferlab sweep`: it is told apart by its source text.
  */
 
 /** What a spec name must look like: a file name stem, lower case (`default`, `sweep-recipe`, `paper-ferplus`). */
@@ -18,6 +19,18 @@ export function experimentsDir(): { dir: string; ext: '.ts' | '.js' } {
   const fromSource = __filename.endsWith('.ts');
   return fromSource ? { dir: join(PROJECT_ROOT, 'experiments'), ext: '.ts' } : { dir: join(PROJECT_ROOT, 'dist', 'experiments'), ext: '.js' };
 }
+
+/** The folder of sweep spec files: `sweeps/` in the project, or `dist/sweeps/` when running compiled, and its extension. */
+export function sweepsDir(): { dir: string; ext: '.ts' | '.js' } {
+  const { dir, ext } = experimentsDir();
+  return { dir: join(dir, '..', 'sweeps'), ext };
+}
+
+/**
+ * Old names of experiment files that were renamed, to the new name (their commands and run folders keep working):
+ * `sweep-lr` is a grid of runs, not a search, so it became `lr-grid` ("sweep" is kept for `ferlab sweep`).
+ */
+export const EXPERIMENT_ALIASES: Readonly<Record<string, string>> = { 'sweep-lr': 'lr-grid' };
 
 const isFile = (f: string): boolean => {
   try {

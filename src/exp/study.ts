@@ -14,7 +14,7 @@ import { environment, type Environment } from '../util/env';
 import { defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
 import { applyOverrides, checkRunName, ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
 import { loadHistory } from './records';
-import { isSweepSource, listSpecFiles, specFileOf } from './specfiles';
+import { EXPERIMENT_ALIASES, isSweepSource, listSpecFiles, specFileOf, sweepsDir } from './specfiles';
 import { resultsMarkdown } from './results';
 import { writeStudyReport } from './reports';
 import { runOne, type RunSummary } from './run';
@@ -99,7 +99,10 @@ export interface StudyFile {
  *   pointing at `ferlab sweep` when the file is a sweep spec (src/sweep) rather than an experiment.
  */
 export function loadExperiment(name: string, dir?: string): Experiment {
+  if (!dir && EXPERIMENT_ALIASES[name]) name = EXPERIMENT_ALIASES[name];
   const { file, exists } = specFileOf(name, dir);
+  if (!exists && !dir && specFileOf(name, sweepsDir().dir, sweepsDir().ext).exists)
+    throw new ConfigError(`sweeps/${name} is a sweep spec, not an experiment: run it with npm run ferlab -- sweep ${name}`);
   if (!exists) throw new ConfigError(`no experiment '${name}' (looked for ${file}); available: ${listExperiments(dir).join(', ')}`);
   const sweepMessage = `experiments/${name} is a sweep spec, not an experiment: run it with npm run ferlab -- sweep ${name}`;
   if (isSweepSource(file)) throw new ConfigError(sweepMessage);

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LABEL_SETS, type LabelSetName } from '../data/labels';
 import { ConfigError, SliceSchema } from '../exp/config';
-import { isSweepSource, listSpecFiles, specFileOf } from '../exp/specfiles';
+import { isSweepSource, listSpecFiles, specFileOf, sweepsDir } from '../exp/specfiles';
 import { listModels } from '../models/registry';
 import '../models';
 import { mergeDiffs } from './space';
@@ -137,35 +137,35 @@ export function sweepLabels(spec: SweepSpec): LabelSetName {
 }
 
 /**
- * Names of the sweep spec files in experiments/ (files whose source mentions `defineSweep`), sorted. Read from file
- * names and text; nothing is imported (src/exp/specfiles.ts listSpecFiles).
- * @param dir default experiments/.
+ * Names of the sweep spec files (files whose source mentions `defineSweep`), sorted: those of `dir`, or by default those
+ * of sweeps/ and any left in experiments/ by an older checkout. Read from file names and text; nothing is imported
+ * (src/exp/specfiles.ts listSpecFiles).
  */
 export function listSweeps(dir?: string): string[] {
-  return listSpecFiles(dir)
-    .filter((f) => f.sweep)
-    .map((f) => f.name);
+  const files = dir ? listSpecFiles(dir) : [...listSpecFiles(sweepsDir().dir), ...listSpecFiles()];
+  return [...new Set(files.filter((f) => f.sweep).map((f) => f.name))].sort();
 }
 
 /**
- * Loads a sweep spec file: `name` is a file of experiments/ (`sweep-recipe` -> experiments/sweep-recipe.ts, or
- * dist/experiments/*.js when running from dist/), or a path to a .ts / .js file (it contains a slash or ends in .ts /
+ * Loads a sweep spec file: `name` is a file of sweeps/ (`sweep-recipe` -> sweeps/sweep-recipe.ts, or dist/sweeps/*.js
+ * when running from dist/; a sweep spec file of experiments/ from an older checkout is found too), or a path to a .ts / .js file (it contains a slash or ends in .ts /
  * .js; relative to the working folder). Its default export is validated with defineSweep, its `quick` export with
  * defineQuickSweep.
  *
  * Only that one file is imported (a mistyped name runs nothing; the names listed come from file names).
- * @param dir the folder of spec files for a name (default experiments/, src/exp/specfiles.ts experimentsDir).
+ * @param dir the folder of spec files for a name (default sweeps/, then experiments/: src/exp/specfiles.ts).
  * @throws ConfigError when there is no such file (naming the sweeps available) or the file is an experiment;
  *   SweepSpecError naming the parameter or field when the spec or its quick variant is invalid (also when the file's
  *   own defineSweep call throws while it loads).
  */
 export function loadSweep(name: string, dir?: string): SweepDefinition {
   const isPath = /[\\/]/.test(name) || /\.(ts|js)$/.test(name);
-  const named = specFileOf(name, dir);
+  const inSweeps = dir ? undefined : specFileOf(name, sweepsDir().dir, sweepsDir().ext);
+  const named = inSweeps?.exists ? inSweeps : specFileOf(name, dir);
   const file = isPath ? resolve(name) : named.file;
   if (isPath ? !existsSync(file) : !named.exists)
-    throw new ConfigError(`no sweep spec '${name}' (looked for ${file}); sweeps in experiments/: ${listSweeps(dir).join(', ') || 'none'}`);
-  // an experiment file given by name is not run here (experiments/ holds both kinds; told apart by source text)
+    throw new ConfigError(`no sweep spec '${name}' (looked for ${inSweeps && !isPath ? `${inSweeps.file} and ` : ''}${file}); sweeps: ${listSweeps(dir).join(', ') || 'none'}`);
+  // an experiment file given by name is not run here (told apart by source text)
   if (!isPath && !isSweepSource(file)) throw new ConfigError(`${file} is an experiment, not a sweep spec: run it with npm run exp -- ${name}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(file);

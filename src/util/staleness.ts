@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from './paths';
  * import the compiled dist/ rather than src/ itself.)
  */
 
-const SOURCE_DIRS = ['src', 'experiments'];
+const SOURCE_DIRS = ['src', 'experiments', 'sweeps'];
 
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];

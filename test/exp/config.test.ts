@@ -102,7 +102,8 @@ test('the defaults are the default study (5 epochs, batch 64, Adam, one-cycle to
     assert.equal(settings, DEFAULT_SETTINGS, r.name);
   }
   assert.is(base().workers, undefined, 'no experiment pins workers: the default is one per core');
-  for (const n of ['ferplus-modes', 'sweep-lr', 'full']) assert.is(loadExperiment(n).workers, undefined, n);
+  for (const n of ['ferplus-modes', 'lr-grid', 'full']) assert.is(loadExperiment(n).workers, undefined, n);
+  assert.is(loadExperiment('sweep-lr').name, 'lr-grid', 'the old name of lr-grid still loads it');
 });
 
 test('settings diffs: groups merge key by key, a schedule is replaced whole, later diffs win', () => {

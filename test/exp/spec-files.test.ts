@@ -16,7 +16,8 @@ import { listSweeps, loadSweep } from '../../src/sweep/load';
 import { PROJECT_ROOT } from '../../src/util/paths';
 import { tempDir } from '../helpers/fixtures';
 
-const experimentsLoaded = () => Object.keys(require.cache).filter((f) => f.startsWith(join(PROJECT_ROOT, 'experiments')));
+const experimentsLoaded = () =>
+  Object.keys(require.cache).filter((f) => f.startsWith(join(PROJECT_ROOT, 'experiments')) || f.startsWith(join(PROJECT_ROOT, 'sweeps')));
 
 test('a mistyped experiment or sweep name imports no file of experiments/; the error lists the names', () => {
   assert.equal(experimentsLoaded(), [], 'nothing loaded before');
@@ -24,12 +25,14 @@ test('a mistyped experiment or sweep name imports no file of experiments/; the e
     () => loadExperiment('defualt'),
     (e: Error) => e instanceof ConfigError && /no experiment 'defualt' .*available: .*\bdefault\b/.test(e.message) && !/sweep-recipe\b/.test(e.message),
   );
-  assert.throws(() => loadSweep('sweep-recipee'), /no sweep spec 'sweep-recipee' .*sweeps in experiments\/: .*sweep-recipe/);
+  assert.throws(() => loadSweep('sweep-recipee'), /no sweep spec 'sweep-recipee' .*sweeps: .*sweep-recipe/);
   assert.throws(() => loadSweep('default'), /is an experiment, not a sweep spec/);
   assert.throws(() => loadExperiment('sweep-recipe'), /is a sweep spec, not an experiment/);
   assert.ok(listExperiments().includes('default') && !listExperiments().includes('sweep-recipe'));
   assert.ok(listSweeps().includes('sweep-recipe') && !listSweeps().includes('default'));
   assert.equal(experimentsLoaded(), [], `no experiments/ module was imported: ${experimentsLoaded().join(', ')}`);
+  // sweep specs live in sweeps/, experiments in experiments/ (src/exp/specfiles.ts)
+  assert.ok(existsSync(join(PROJECT_ROOT, 'sweeps', 'sweep-recipe.ts')) && !existsSync(join(PROJECT_ROOT, 'experiments', 'sweep-recipe.ts')));
   loadExperiment('default');
   assert.equal(
     experimentsLoaded().map((f) => f.slice(PROJECT_ROOT.length + 1)),

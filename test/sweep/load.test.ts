@@ -1,6 +1,6 @@
 /**
  * Sweep spec files (src/sweep/load.ts) and how a trial is reproduced (src/sweep/reproduce.ts), without training:
- * experiments/sweep-recipe.ts loads and is kept apart from the experiments; its quick variant and budget overrides
+ * sweeps/sweep-recipe.ts loads and is kept apart from the experiments; its quick variant and budget overrides
  * resolve; bad variants, label sets and models are errors naming the field; a trial's resolved run config; the
  * reproduction command and experiment snippet give exactly the trial's settings.
  */
@@ -19,7 +19,7 @@ import { tempDir } from '../helpers/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
 
-test('experiments/sweep-recipe.ts: a sweep spec, listed as a sweep and not as an experiment', () => {
+test('sweeps/sweep-recipe.ts: a sweep spec, listed as a sweep and not as an experiment', () => {
   assert.ok(listSweeps().includes('sweep-recipe'), `sweeps: ${listSweeps()}`);
   assert.not.ok(listExperiments().includes('sweep-recipe'), 'not an experiment');
   assert.ok(listExperiments().includes('default'));

@@ -17,7 +17,7 @@
  *           complete, 7 pruned; the best by PublicTest, trial 3 (lr 5.9e-3, weight decay 8.0e-3, label smoothing 0.12,
  *           batch 64, shift 4, no rotation): PublicTest 82.96%, PrivateTest 81.67%. The complete trials lie within
  *           0.3 points on PublicTest, within noise of each other. The quick variant's numbers mean nothing.
- *           Random search on the same budget (experiments/sweep-recipe-random.ts, 19 trials) selected the same
+ *           Random search on the same budget (sweeps/sweep-recipe-random.ts, 19 trials) selected the same
  *           trial 3 (shared start-up trials 0-5); the best trial of TPE's own (7: 82.90%) and of random's own (8:
  *           82.84%) differ by 0.06 points: no measurable advantage of TPE here. This sweep shared the machine with
  *           development work (trials ~1.8x slower than in the random sweep), so it fitted fewer trials.
@@ -25,7 +25,7 @@
  * Search: TPE (Bergstra et al. 2011, Optuna's defaults but 5 random start-up trials instead of 10, since the budget
  * gives only about 10-12 trials) with ASHA pruning (Li et al. 2020; rungs at epochs 2 and 6, the top third continue;
  * a trial that reaches epoch 8 completes). Each trial trains with seed 42 (the training seed is a setting; the sampler
- * has its own seed). The same search with random sampling: experiments/sweep-recipe-random.ts.
+ * has its own seed). The same search with random sampling: sweeps/sweep-recipe-random.ts.
  *
  * Not searched: there is no dropout setting (the models fix their dropout rates, src/models); SGD (optimizer.name,
  * with momentum conditional on it) and the other augmentation knobs (scale, erasing, crop) are settings now and can

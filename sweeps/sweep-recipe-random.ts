@@ -2,7 +2,7 @@
  * sweep-recipe-random: sweep-recipe's search space, budget, pruner and seed with random search instead of TPE: the
  * baseline that tells whether TPE's model of the search space helped on this budget.
  *
- * Question: on the same 68-minute budget (2 cores), does TPE + ASHA (experiments/sweep-recipe.ts) find a better
+ * Question: on the same 68-minute budget (2 cores), does TPE + ASHA (sweeps/sweep-recipe.ts) find a better
  * PublicTest accuracy for `deep` on FER+ majority than random search + ASHA?
  *
  * Command:  npm run ferlab -- sweep sweep-recipe-random      (quick: npm run ferlab -- sweep sweep-recipe-random --quick)
