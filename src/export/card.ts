@@ -5,11 +5,9 @@
  * the run was chosen, limitations, the resolved config and references. Every number comes from the exported
  * ferlab.json (exporter.ts), which is computed from the run record and the data.
  */
-import type { InputSpec } from '../data/input';
 import type { RunConfig } from '../exp/config';
-import type { Environment } from '../util/env';
+import type { ExportedModelMeta, FormatCheck } from '../records/model';
 import type { AccuracyInterval } from './bootstrap';
-import type { ExportInfo, FormatCheck } from './exporter';
 import { pct } from '../util/format';
 
 /** What the card needs beyond ferlab.json. */
@@ -22,8 +20,8 @@ export interface CardExtras {
   candidates: Array<Record<string, string>>;
 }
 
-/** The fields of the run's own model/ferlab.json that the card reads. */
-type BaseMeta = { run?: string; experiment?: string; model?: string; config?: RunConfig; environment?: Environment; inputSpec?: InputSpec };
+/** An exported ferlab.json (src/records/model.ts) whose `config` is the run's resolved config (src/exp/config.ts). */
+type CardMeta = Omit<ExportedModelMeta, 'config'> & { config?: RunConfig };
 
 const ci = (i: AccuracyInterval) => `${pct(i.accuracy)} (95% CI ${pct(i.lower)}-${pct(i.upper)})`;
 
@@ -50,7 +48,7 @@ function shares(counts: Record<string, number>): Array<{ cls: string; n: number;
  * The card as Markdown.
  * @param meta the exported ferlab.json content: the run's model/ferlab.json plus {@link ExportInfo}.
  */
-export function modelCardMarkdown(meta: BaseMeta & ExportInfo, extras: CardExtras): string {
+export function modelCardMarkdown(meta: CardMeta, extras: CardExtras): string {
   const cfg = meta.config;
   const env = meta.environment;
   const ev = meta.evaluation;

@@ -14,24 +14,26 @@ import { loadDataset, type FerDataset } from '../data/dataset';
 import { IMAGE_CONVERSION } from '../data/image';
 import { classCounts, isFerPlus, type LabelSetName } from '../data/labels';
 import { describeInput, isDefaultInput, recordedInputSpec } from '../data/input';
-import type { RunConfig } from '../exp/config';
-import { runLabels, type RunSummary, type TestPredictions } from '../exp/run';
+import { runLabels } from '../exp/run';
 import { evaluateSplit } from '../eval/evaluate';
-import type { ClassMetrics } from '../eval/metrics';
 import { predictLogits } from '../eval/predict';
 import { loadLayersModelFromDir, readModelFolderFile, readModelJson } from '../models/io';
 import { argmaxRows } from '../util/argmax';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
-import { environment, type Environment } from '../util/env';
+import { environment } from '../util/env';
 import { PROJECT_ROOT, projectRelative } from '../util/paths';
-import { bootstrapAccuracy, type AccuracyInterval } from './bootstrap';
+import { bootstrapAccuracy } from './bootstrap';
 import { modelCardMarkdown } from './card';
 import { ONNX_DEFAULT_OPSET, ONNX_INPUT_NAME, ONNX_LOGITS_NAME, tfjsToOnnx } from './onnx';
 import { loadOnnxRuntime, onnxLogits } from './ort';
 import { TFLITE_INPUT_NAME, TFLITE_LOGITS_NAME, TFLITE_WEIGHTS, tfjsToTflite, type TfliteWeights } from './tflite';
 import { loadLiteRt, tfliteLogits } from './tflite-runtime';
 import { WEIGHT_QUANTIZATIONS, quantizeModel, type WeightQuantization } from './quantize';
-import { candidateRows, ExportError, selectRun, type Selection } from './select';
+import { candidateRows, ExportError, records, selectRun, type Selection } from './select';
+import { readRecord } from '../records/io';
+import { MODEL_META_FILE, ModelMetaSchema, writeModelMeta, type ExportInfo, type ExportedFormat, type FormatCheck, type ReleaseInfo } from '../records/model';
+import { CONFIG_FILE, MODEL_SUBDIR, PREDICTIONS_FILE, readPredictions, readRunConfigFile } from '../records/run';
+import { RunConfigSchema } from '../exp/config';
 
 /** Formats `export` writes. */
 export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tflite'] as const;
@@ -63,119 +65,11 @@ export interface ExportOptions {
   release?: ReleaseInfo;
 }
 
-/** ferlab.json `release` of a released model (models/<name>/, src/export/release.ts). */
-export interface ReleaseInfo {
-  /** Folder name under models/, e.g. `ferlab-ferplus`. */
-  name: string;
-  /** One line: what the model is for. */
-  summary: string;
-  /** The command that trains the run record it is built from. */
-  trainCommand: string;
-  /** The command that rebuilds this folder from that run record (and checks it against the committed files). */
-  buildCommand: string;
-}
-
-/** Accuracy of one exported format re-scored on the run's PrivateTest images. */
-export interface FormatCheck {
-  /** Fraction of PrivateTest images whose argmax equals the label. */
-  privateTestAccuracy: number;
-  /** Images scored. */
-  n: number;
-  /** max over images and classes of |logit of this format - logit of the run's float32 tfjs model|. */
-  maxAbsLogitDiff: number;
-  /** Images whose argmax differs from the float32 tfjs model's. */
-  changedPredictions: number;
-  /** Where it ran. */
-  runtime: string;
-}
-
-/** One exported format in ferlab.json. */
-export interface ExportedFormat {
-  /** File name -> size in bytes. */
-  files: Record<string, number>;
-  bytes: number;
-  /** Storage of the weights: float32, float16 or uint8 (dequantized to float32 when loaded); model.tflite: float32, float16 or int8. */
-  weights: 'float32' | WeightQuantization | TfliteWeights;
-  /** Runtimes that load it. */
-  loads: string;
-  /** ONNX only: opset and IR version, graph input and output. */
-  opset?: number;
-  /** The re-scoring check, or why it did not run. */
-  check: FormatCheck | { skipped: string };
-}
-
-/** What export adds to the run's model/ferlab.json (its `export`, `io`, `labels`, `data` and `evaluation` keys). */
-export interface ExportInfo {
-  export: {
-    /** ISO time. */
-    date: string;
-    command: string;
-    /** The folder given, the run exported (relative to the project root when inside it, util/paths.ts projectRelative), and how it was chosen. */
-    source: {
-      folder: string;
-      kind: Selection['kind'];
-      run: string;
-      runDir: string;
-      criterion: string;
-      reason: string;
-      candidates: Array<{ run: string; model: string; labels: LabelSetName; publicTestAccuracy: number; privateTestAccuracy: number }>;
-      /** Subfolders that did not compete (unfinished or failed runs, other label sets) and why. */
-      skipped: Selection['skipped'];
-      notes: string[];
-    };
-    /** The exporting process (commit, backend, CPU); the training one is `environment`. */
-    environment: Environment;
-    formats: Partial<Record<ExportFormat, ExportedFormat>>;
-    /** The run's own float32 tfjs model re-scored here: the reference of the format checks. */
-    reference: { privateTestAccuracy: number; publicTestAccuracy: number; recordedPrivateTestAccuracy: number; recordedPublicTestAccuracy: number };
-  };
-  io: {
-    /**
-     * The model input: shape `[null, size, size, 1]` of the run's input spec (ferlab.json `inputSpec`, src/data/input.ts;
-     * absent = 48x48, pixel / 255), value range ([0, 1], or null for per-image standardised inputs), the preprocessing
-     * in words, and the photo conversion to 48x48 grayscale that comes before it.
-     */
-    input: {
-      name: string;
-      shape: [null, number, number, 1];
-      layout: 'NHWC';
-      dtype: 'float32';
-      range: [0, 1] | null;
-      preprocessing: string;
-      imageConversion: string;
-    };
-    output: { name: string; shape: [null, number]; meaning: string; classes: string[] };
-  };
-  labels: { set: LabelSetName; ferplus: boolean; rule: string; evaluationLabels: string };
-  data: {
-    /** config.json `data` of the run (fer2013Md5, official, source files). */
-    record: Record<string, unknown>;
-    /** Training images per class (the run's slice) and, when sliced, of the whole training split. */
-    trainCounts: Record<string, number>;
-    fullTrainCounts?: Record<string, number>;
-    slice: RunConfig['slice'];
-  };
-  evaluation: {
-    publicTest: { role: string; interval: AccuracyInterval; macroF1: number };
-    privateTest: { role: string; interval: AccuracyInterval; macroF1: number; perClass: ClassMetrics[]; confusion: number[][] };
-    cross: RunSummary['cross'];
-    /**
-     * The run's test-time augmentation (metrics.json `tta`): the same model's TTA-averaged scores, which the exported
-     * files do not compute by themselves (the caller averages the views); absent when the run used none.
-     */
-    tta?: {
-      mode: string;
-      views: number;
-      average: string;
-      publicTestAccuracy: number;
-      privateTest: { interval: AccuracyInterval; macroF1: number; perClass: ClassMetrics[] };
-    };
-    /** The run's temperature scaling (metrics.json `calibration`: fitted on PublicTest, PrivateTest ECE before and after). */
-    calibration?: { temperature: number; fittedOn: 'PublicTest'; privateTestEce: number; privateTestEceScaled: number; bins: number };
-  };
-  /** Present for the released models under models/ (src/export/release.ts). */
-  release?: ReleaseInfo;
-}
+/**
+ * What export writes into ferlab.json (its `export`, `io`, `labels`, `data`, `evaluation` and `release` keys, with the
+ * per-format records and checks): schemas and types in src/records/model.ts.
+ */
+export type { ExportedFormat, ExportInfo, FormatCheck, ReleaseInfo } from '../records/model';
 
 /** What {@link exportModel} returns. */
 export interface ExportResult {
@@ -239,7 +133,7 @@ function checkOutDir(out: string): void {
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new ExportError(`--out ${out} is a file; expected a folder (new, or an earlier export)`);
   const entries = readdirSync(out);
-  if (entries.length && !entries.includes('ferlab.json'))
+  if (entries.length && !entries.includes(MODEL_META_FILE))
     throw new ExportError(`--out ${out} is not empty and holds no ferlab.json (not an earlier export): refusing to replace it; choose another --out`);
 }
 
@@ -273,16 +167,18 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
 
   const selection = selectRun(folder, { labels: opts.labels });
   const run = selection.best;
-  const config = readJson<{ run: RunConfig; data?: Record<string, unknown>; environment?: Environment }>(join(run.dir, 'config.json'));
-  const baseMeta = readJson<Record<string, unknown>>(join(run.dir, 'model', 'ferlab.json'));
+  const config = records(() => readRunConfigFile(run.dir, RunConfigSchema));
+  const modelDir = join(run.dir, MODEL_SUBDIR);
+  // the run's model metadata, its `config` checked as the resolved run it is (src/exp/config.ts)
+  const baseMeta = records(() => readRecord(ModelMetaSchema.extend({ config: RunConfigSchema.optional() }), join(modelDir, MODEL_META_FILE)));
   // the input the model was trained with: every check below feeds it exactly that way
-  const input = recordedInputSpec(baseMeta, join(run.dir, 'model', 'ferlab.json'));
+  const input = recordedInputSpec(baseMeta, join(modelDir, MODEL_META_FILE));
   const S = input.size;
-  const predictions = readJson<TestPredictions>(join(run.dir, 'predictions.json'));
+  const predictions = records(() => readPredictions(run.dir));
   const name = `${config.run.experiment}${selection.quick ? '-quick' : ''}-${config.run.name}`;
   if (!opts.out && !/^[\w][\w.-]*$/.test(name))
     throw new ExportError(
-      `${join(run.dir, 'config.json')}: experiment and run names '${config.run.experiment}', '${config.run.name}' do not make a folder name under models/ (letters, digits, '_', '-', '.'); pass --out`,
+      `${join(run.dir, CONFIG_FILE)}: experiment and run names '${config.run.experiment}', '${config.run.name}' do not make a folder name under models/ (letters, digits, '_', '-', '.'); pass --out`,
     );
   const out = resolve(opts.out ?? join(PROJECT_ROOT, 'models', name));
   checkOutDir(out);
@@ -298,7 +194,7 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
   if (recordedMd5 && ds.source.fer2013Md5 && recordedMd5 !== ds.source.fer2013Md5)
     throw new ExportError(
       `the data in ${ds.source.dataDir} (fer2013.csv MD5 ${ds.source.fer2013Md5}) is not the data run ${run.name} was trained on ` +
-        `(MD5 ${recordedMd5} in ${join(run.dir, 'config.json')}): pass --data-dir with that data`,
+        `(MD5 ${recordedMd5} in ${join(run.dir, CONFIG_FILE)}): pass --data-dir with that data`,
     );
   const labels = runLabels(ds, config.run);
   const classes = [...labels.classes];
@@ -306,13 +202,13 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
   const test = labels.test;
 
   // the run's float32 model: the reference of every check
-  const source = await loadLayersModelFromDir(join(run.dir, 'model'));
+  const source = await loadLayersModelFromDir(modelDir);
   const val = evaluateSplit(source, ds, labels.val, classes, config.run.evalBatchSize, input);
   const ref = evaluateSplit(source, ds, test, classes, config.run.evalBatchSize, input);
   const recordedPreds = predictions.pred;
   if (recordedPreds.length !== test.index.length || predictions.index.some((row, i) => row !== test.index[i]))
     throw new ExportError(
-      `${join(run.dir, 'predictions.json')} covers ${recordedPreds.length} PrivateTest images, the run's label set and slice give ${test.index.length} ` +
+      `${join(run.dir, PREDICTIONS_FILE)} covers ${recordedPreds.length} PrivateTest images, the run's label set and slice give ${test.index.length} ` +
         '(or other rows): is the data the one the run used?',
     );
   const disagree = recordedPreds.filter((p, i) => p !== ref.preds[i]).length;
@@ -541,7 +437,7 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
       ...(opts.release ? { release: opts.release } : {}),
     };
     const full = { ...baseMeta, ...info };
-    writeJsonAtomic(join(tmp, 'ferlab.json'), full);
+    writeModelMeta(tmp, full);
     writeFileAtomic(join(tmp, 'model-card.md'), modelCardMarkdown(full, { name, params: source.countParams(), candidates: candidateRows(selection) }));
 
     // swap the finished folder in

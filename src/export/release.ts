@@ -15,7 +15,11 @@ import type { BackendChoice } from '../backend/select';
 import { writeFileAtomic } from '../util/atomic';
 import { PROJECT_ROOT, projectRelative } from '../util/paths';
 import { EXPORT_FORMATS, exportModel, type ExportFormat, type ExportResult } from './exporter';
-import { ExportError } from './select';
+import { ExportError, records } from './select';
+import { z } from 'zod';
+import { readRecord } from '../records/io';
+import { MODEL_META_FILE, readExportedModelMeta } from '../records/model';
+import { CONFIG_FILE, METRICS_FILE, readRunConfigFile, RunRefSchema } from '../records/run';
 import type { WeightQuantization } from './quantize';
 import { pct } from '../util/format';
 
@@ -171,15 +175,15 @@ export function verifyChecksums(dir: string): ChecksumReport {
 export function releaseRunDir(spec: ReleaseSpec, from: string): string {
   const candidates = [resolve(from), join(resolve(from), spec.run)];
   for (const dir of candidates) {
-    const file = join(dir, 'config.json');
+    const file = join(dir, CONFIG_FILE);
     if (!existsSync(file)) continue;
-    const run = (JSON.parse(readFileSync(file, 'utf8')) as { run?: { experiment?: string; name?: string; slice?: Record<string, number | null> } }).run;
-    if (run?.experiment !== spec.experiment || run.name !== spec.run) continue;
+    const { run } = records(() => readRunConfigFile(dir, RunRefSchema));
+    if (run.experiment !== spec.experiment || run.name !== spec.run) continue;
     if (run.slice && Object.values(run.slice).some((v) => v !== null))
       throw new ExportError(
         `${file}: a --quick (sliced) run of ${spec.experiment}/${spec.run}; release ${spec.name} needs the full run (${RELEASE_TRAIN_COMMAND})`,
       );
-    if (!existsSync(join(dir, 'metrics.json'))) throw new ExportError(`${dir}: run ${spec.run} has not finished (no metrics.json); resume it first`);
+    if (!existsSync(join(dir, METRICS_FILE))) throw new ExportError(`${dir}: run ${spec.run} has not finished (no metrics.json); resume it first`);
     return dir;
   }
   throw new ExportError(
@@ -234,7 +238,8 @@ const VOLATILE_KEYS = [
 
 /** ferlab.json without {@link VOLATILE_KEYS}, and the strings those keys held (to blank them in the card). */
 function stableMeta(file: string): { json: string; volatile: string[] } {
-  const meta = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  // compared as plain JSON: any object (the release's own schema is checked where it is read, releaseRows)
+  const meta = records(() => readRecord(z.record(z.string(), z.unknown()), file));
   const volatile: string[] = [];
   for (const path of VOLATILE_KEYS) {
     let o = meta as Record<string, unknown> | undefined;
@@ -268,14 +273,14 @@ export function compareReleases(committed: string, rebuilt: string): { ok: boole
   const a = new Set(releaseFiles(committed));
   const b = new Set(releaseFiles(rebuilt));
   const files: FileComparison[] = [];
-  const ma = existsSync(join(committed, 'ferlab.json')) ? stableMeta(join(committed, 'ferlab.json')) : undefined;
-  const mb = existsSync(join(rebuilt, 'ferlab.json')) ? stableMeta(join(rebuilt, 'ferlab.json')) : undefined;
+  const ma = existsSync(join(committed, MODEL_META_FILE)) ? stableMeta(join(committed, MODEL_META_FILE)) : undefined;
+  const mb = existsSync(join(rebuilt, MODEL_META_FILE)) ? stableMeta(join(rebuilt, MODEL_META_FILE)) : undefined;
   const blank = (text: string, volatile: string[]) => volatile.filter(Boolean).reduce((t, v) => t.split(v).join('<volatile>'), text);
   for (const f of [...new Set([...a, ...b])].sort()) {
     if (!b.has(f)) files.push({ file: f, verdict: 'missing in rebuild' });
     else if (!a.has(f)) files.push({ file: f, verdict: 'only in rebuild' });
     else if (sha256File(join(committed, f)) === sha256File(join(rebuilt, f))) files.push({ file: f, verdict: 'identical' });
-    else if (f === 'ferlab.json' && ma && mb) files.push({ file: f, verdict: ma.json === mb.json ? 'same content' : 'differs' });
+    else if (f === MODEL_META_FILE && ma && mb) files.push({ file: f, verdict: ma.json === mb.json ? 'same content' : 'differs' });
     else if (f === 'model-card.md' && ma && mb) {
       const same = blank(readFileSync(join(committed, f), 'utf8'), ma.volatile) === blank(readFileSync(join(rebuilt, f), 'utf8'), mb.volatile);
       files.push({ file: f, verdict: same ? 'same content' : 'differs' });
@@ -291,16 +296,6 @@ export function removeScratch(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** The part of a release's ferlab.json that {@link releaseRows} reads (exporter.ts ExportInfo). */
-interface ReleaseMeta {
-  classes: string[];
-  evaluation: {
-    privateTest: { interval: { accuracy: number; lower: number; upper: number; n: number }; macroF1: number };
-    tta?: { mode: string; privateTest: { interval: { accuracy: number; lower: number; upper: number } } };
-  };
-  export: { formats: Record<string, { bytes: number; weights: string }> };
-}
-
 /**
  * One row per release for models/README.md and `ferlab release list`: classes, PrivateTest accuracy with its 95%
  * bootstrap interval, plain and with the run's recorded TTA, and the size of every file together.
@@ -308,9 +303,9 @@ interface ReleaseMeta {
 export function releaseRows(): Array<Record<string, string>> {
   return RELEASES.map((spec) => {
     const dir = releaseDir(spec.name);
-    const file = join(dir, 'ferlab.json');
+    const file = join(dir, MODEL_META_FILE);
     if (!existsSync(file)) return { release: spec.name, classes: '-', PrivateTest: 'not built', 'with TTA': '-', size: '-' };
-    const meta = JSON.parse(readFileSync(file, 'utf8')) as ReleaseMeta;
+    const meta = records(() => readExportedModelMeta(dir));
     const p = meta.evaluation.privateTest.interval;
     const t = meta.evaluation.tta;
     const bytes = releaseFiles(dir).reduce((a, f) => a + lstatSync(join(dir, f)).size, 0);

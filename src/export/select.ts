@@ -5,12 +5,14 @@
  * src/exp/records.ts `bestRun`: PublicTest (validation) accuracy, first run on ties; PrivateTest is never used to
  * select, only reported (the FER2013 protocol: PublicTest for model selection, PrivateTest for the final number).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isFerPlus, LABEL_SETS, type LabelSetName } from '../data/labels';
 import { bestRun } from '../exp/records';
 import type { RunSummary } from '../exp/run';
-import { readRunStatus } from '../exp/status';
+import { RecordError } from '../records/io';
+import { CONFIG_FILE, METRICS_FILE, MODEL_SUBDIR, PREDICTIONS_FILE, readRunConfigFile, readRunStatus, readRunSummary } from '../records/run';
+import { readStudyRecord, RESULTS_FILE, STUDY_FILE } from '../records/study';
 import { pct } from '../util/format';
 
 /** A folder or setting `export` cannot use; the message names the folder or setting and what was expected. */
@@ -22,7 +24,7 @@ export class ExportError extends Error {
 }
 
 /** Files that make a folder a finished run record that can be exported. */
-export const RUN_RECORD_FILES = ['metrics.json', 'config.json', 'predictions.json', 'model/model.json'] as const;
+export const RUN_RECORD_FILES = [METRICS_FILE, CONFIG_FILE, PREDICTIONS_FILE, `${MODEL_SUBDIR}/model.json`] as const;
 
 /** One finished run record considered for export. */
 export interface Candidate {
@@ -67,7 +69,7 @@ export interface Selection {
 
 /** Why `dir` is not a finished, exportable run record; undefined when it is one. */
 function notARunRecord(dir: string): string | undefined {
-  if (existsSync(join(dir, 'study.json'))) return 'a study folder: pass it to export instead';
+  if (existsSync(join(dir, STUDY_FILE))) return 'a study folder: pass it to export instead';
   const status = readRunStatus(dir);
   if (status && status.state !== 'complete') return `status.json says '${status.state}'${status.error ? ` (${status.error.split('\n')[0]})` : ''}`;
   const missing = RUN_RECORD_FILES.filter((f) => !existsSync(join(dir, f)));
@@ -75,26 +77,29 @@ function notARunRecord(dir: string): string | undefined {
   return undefined;
 }
 
-function readJson<T>(file: string): T {
+/**
+ * A record read through src/records, its RecordError (file and field path) rethrown as an ExportError with the same
+ * message; other errors pass through.
+ */
+export function records<T>(read: () => T): T {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    return read();
   } catch (e) {
-    throw new ExportError(`${file}: cannot read it as JSON (${(e as Error).message})`);
+    if (e instanceof RecordError) throw new ExportError(e.message);
+    throw e;
   }
 }
 
 function candidateOf(dir: string): Candidate {
-  const summary = readJson<RunSummary>(join(dir, 'metrics.json'));
-  const config = readJson<{ run?: { name?: string; model?: string; labels?: LabelSetName } }>(join(dir, 'config.json'));
-  const val = summary.val?.accuracy;
-  const test = summary.test?.accuracy;
-  if (typeof val !== 'number' || typeof test !== 'number')
-    throw new ExportError(`${join(dir, 'metrics.json')}: expected val.accuracy and test.accuracy numbers (a RunSummary), got ${typeof val} / ${typeof test}`);
+  const summary = records(() => readRunSummary(dir));
+  const config = records(() => readRunConfigFile(dir));
+  const val = summary.val.accuracy;
+  const test = summary.test.accuracy;
   return {
-    name: config.run?.name ?? summary.name ?? basename(dir),
+    name: config.run.name,
     dir,
-    model: config.run?.model ?? summary.model,
-    labels: (config.run?.labels ?? summary.labels) as LabelSetName,
+    model: config.run.model,
+    labels: config.run.labels,
     publicTest: val,
     privateTest: test,
     publicTestImages: summary.val.n,
@@ -130,13 +135,12 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
   const notes: string[] = [];
   const skipped: Selection['skipped'] = [];
 
-  const studyFile = (dir: string) =>
-    existsSync(join(dir, 'study.json')) ? readJson<{ experiment?: { name?: string }; quick?: boolean }>(join(dir, 'study.json')) : undefined;
+  const studyFile = (dir: string) => (existsSync(join(dir, STUDY_FILE)) ? records(() => readStudyRecord(dir)) : undefined);
   const study = studyFile(source);
   let kind: Selection['kind'];
   let candidates: Candidate[];
   let unfinished = false;
-  if (existsSync(join(source, 'metrics.json')) || existsSync(join(source, 'model', 'model.json'))) {
+  if (existsSync(join(source, METRICS_FILE)) || existsSync(join(source, MODEL_SUBDIR, 'model.json'))) {
     kind = 'run';
     const why = notARunRecord(source);
     if (why) throw new ExportError(`${folder} is not a finished run record: ${why}`);
@@ -144,7 +148,7 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
     if (!filter(candidates[0].labels)) throw new ExportError(`run ${folder} has label set '${candidates[0].labels}', not '${opts.labels}'`);
   } else {
     kind = study ? 'study' : 'folder';
-    unfinished = !!study && !existsSync(join(source, 'results.json'));
+    unfinished = !!study && !existsSync(join(source, RESULTS_FILE));
     candidates = [];
     const subs = readdirSync(source, { withFileTypes: true })
       .filter((d) => d.isDirectory())
@@ -183,7 +187,7 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
 
   // a run record inside a study folder: the study says whether it was --quick
   const parentStudy = kind === 'run' ? studyFile(dirname(source)) : study;
-  const experiment = parentStudy?.experiment?.name ?? readJson<{ run?: { experiment?: string } }>(join(candidates[0].dir, 'config.json')).run?.experiment;
+  const experiment = parentStudy?.experiment.name ?? records(() => readRunConfigFile(candidates[0].dir)).run.experiment;
   const chosen = bestRun({ experiment: experiment ?? basename(source), runs: candidates.map((c) => c.summary) });
   const best = candidates.find((c) => c.summary === chosen)!;
   const ties = candidates.filter((c) => c.publicTest === best.publicTest).length;

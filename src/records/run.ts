@@ -47,8 +47,8 @@ export const RunStatusSchema = z.object({
   epoch: z.number().int().nullable(),
   /** For `failed`: the error message. */
   error: z.string().optional(),
-  /** ISO time of this status. */
-  updated: z.string(),
+  /** ISO time of this status (always written by {@link writeRunStatus}; optional for hand-made records). */
+  updated: z.string().optional(),
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
@@ -241,6 +241,16 @@ export const RunIdentitySchema = z.object({
   model: z.string(),
   labels: LabelSetNameSchema,
   slice: SliceSchema,
+});
+
+/**
+ * The least a config.json `run` names: experiment, run name and slice, each optional (for readers that only look
+ * for a run, such as src/export/release.ts, and tolerate records that lack them).
+ */
+export const RunRefSchema = z.object({
+  experiment: z.string().optional(),
+  name: z.string().optional(),
+  slice: z.record(z.string(), z.number().nullable()).optional(),
 });
 
 /** A run record's config.json, with `run` checked by `run` (see {@link RunConfigFileSchema}). */
