@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { workerCode as threadCode } from '../util/threads';
 import { join } from 'node:path';
@@ -9,10 +9,14 @@ import { buildLabelSet } from '../data/labels';
 import { registeredModelStats } from '../models/stats';
 import '../models';
 import type { EpochRecord, StepProgress } from '../train/loop';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
-import { environment, type Environment } from '../util/env';
+import { z } from 'zod';
+import { readRecord } from '../records/io';
+import { METRICS_FILE, readRunSummary } from '../records/run';
+import { STUDY_FILE, StudyRecordSchema, writeStudyRecord, writeStudyResult, type StudyRecord, type StudyResult } from '../records/study';
+import { writeFileAtomic } from '../util/atomic';
+import { environment } from '../util/env';
 import { defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
-import { applyOverrides, checkRunName, ConfigError, resolveRuns, type Experiment, type RunConfig } from './config';
+import { applyOverrides, checkRunName, ConfigError, ExperimentSchema, resolveRuns, RunConfigSchema, type Experiment, type RunConfig } from './config';
 import { loadHistory } from './records';
 import { EXPERIMENT_ALIASES, isSweepSource, listSpecFiles, specFileOf, sweepsDir } from './specfiles';
 import { resultsMarkdown } from './results';
@@ -58,36 +62,21 @@ export interface ExperimentOptions {
   onEpoch?: (run: string, r: EpochRecord) => void;
 }
 
-/** What {@link runExperiment} produced. */
-export interface StudyResult {
-  experiment: string;
-  quick: boolean;
-  /** Study folder: study.json, results.md, results.json and one record folder per run. */
-  dir: string;
-  /** The runs that finished, in the experiment's order. */
-  runs: RunSummary[];
-  /** The runs that failed (their records say why); the others went on. */
-  failed: FailedRun[];
-  /** Wall time of this invocation (s; a resumed study counts from the resume). */
-  wallSeconds: number;
-  /** True when this invocation was a `--resume`: wallSeconds then leaves out the time before it (absent otherwise). */
-  resumed?: boolean;
-  workers: number;
-  environment: Environment;
-}
+/** What {@link runExperiment} produced (results.json of the study folder): schema in src/records/study.ts. */
+export type { StudyResult } from '../records/study';
 
-/** The study.json of a study folder. */
-export interface StudyFile {
-  experiment: Experiment;
-  quick: boolean;
-  overrides: string[];
-  /** The resolved runs: the truth for a resumed study. */
-  runs: RunConfig[];
-  workers: number;
-  environment: Environment;
-  started: string;
-  /** ISO times of every --resume. */
-  resumed?: string[];
+/**
+ * study.json of a study folder (src/records/study.ts StudyRecordSchema), with the experiment and the resolved runs as
+ * this layer defines them (src/exp/config.ts).
+ */
+export type StudyFile = Omit<StudyRecord, 'experiment' | 'runs'> & { experiment: Experiment; runs: RunConfig[] };
+
+/** {@link StudyFile}'s schema: the record's, its experiment and runs checked by src/exp/config.ts's own schemas. */
+const StudyFileSchema = StudyRecordSchema.extend({ experiment: ExperimentSchema, runs: z.array(RunConfigSchema) });
+
+/** A study folder's study.json, checked by {@link StudyFileSchema}. @throws RecordError naming the file and field. */
+function readStudyFile(dir: string): StudyFile {
+  return readRecord(StudyFileSchema, join(dir, STUDY_FILE));
 }
 
 /**
@@ -174,11 +163,13 @@ export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {
  *   checkRunName), or an override would change the config.
  */
 export async function resumeStudy(dir: string, opts: ExperimentOptions = {}): Promise<StudyResult> {
-  const file = join(dir, 'study.json');
+  const file = join(dir, STUDY_FILE);
   if (!existsSync(file)) throw new ConfigError(`${dir} is not a study folder (no study.json): nothing to resume`);
-  const study = JSON.parse(readFileSync(file, 'utf8')) as StudyFile;
-  // run names become folder names: a study.json edited to hold '../x' must not make one outside the study
-  for (const run of study.runs ?? []) checkRunName(run?.name, `run name in ${file}`);
+  // run names become folder names: a study.json edited to hold '../x' must not make one outside the study (checked
+  // before the rest of the record, so that no other problem hides this one)
+  const names = readRecord(z.object({ runs: z.array(z.object({ name: z.unknown() })).optional() }), file);
+  for (const run of names.runs ?? []) checkRunName(run.name, `run name in ${file}`);
+  const study = readStudyFile(dir);
   if (opts.quick !== undefined && opts.quick !== study.quick)
     throw new ConfigError(`${dir} is a ${study.quick ? '--quick' : 'full'} study: --resume keeps it as it is (drop ${opts.quick ? '--quick' : 'the option'})`);
   for (const run of study.runs) {
@@ -222,8 +213,7 @@ async function executeStudy(
   const summaries = new Map<string, RunSummary>();
   for (const r of runs) {
     const rdir = join(dir, r.name);
-    if (resume && readRunStatus(rdir)?.state === 'complete' && existsSync(join(rdir, 'metrics.json')))
-      summaries.set(r.name, JSON.parse(readFileSync(join(rdir, 'metrics.json'), 'utf8')) as RunSummary);
+    if (resume && readRunStatus(rdir)?.state === 'complete' && existsSync(join(rdir, METRICS_FILE))) summaries.set(r.name, readRunSummary(rdir));
   }
   const todo = runs.filter((r) => !summaries.has(r.name));
   // wasm and cpu are single-threaded here: one training per core. tfjs-node uses all cores (or the GPU) by itself.
@@ -236,10 +226,10 @@ async function executeStudy(
   mkdirSync(dir, { recursive: true });
   const env = environment(info.description);
   if (resume) {
-    const stored = JSON.parse(readFileSync(join(dir, 'study.json'), 'utf8')) as StudyFile;
-    writeJsonAtomic(join(dir, 'study.json'), { ...stored, resumed: [...(stored.resumed ?? []), new Date().toISOString()] });
+    const stored = readStudyFile(dir);
+    writeStudyRecord(dir, { ...stored, resumed: [...(stored.resumed ?? []), new Date().toISOString()] });
   } else {
-    writeJsonAtomic(join(dir, 'study.json'), { ...study, workers, environment: env, started: new Date().toISOString() } satisfies StudyFile);
+    writeStudyRecord(dir, { ...study, workers, environment: env, started: new Date().toISOString() } satisfies StudyFile);
   }
   log(
     `ferlab: ${resume ? 'resuming' : 'experiment'} '${exp.name}'${study.quick ? ' (quick)' : ''}: ${todo.length} run${todo.length === 1 ? '' : 's'} to train` +
@@ -311,7 +301,7 @@ async function executeStudy(
     workers,
     environment: env,
   };
-  writeJsonAtomic(join(dir, 'results.json'), result);
+  writeStudyResult(dir, result);
   writeFileAtomic(join(dir, 'results.md'), resultsMarkdown(result));
   writeStudyReport(
     result,

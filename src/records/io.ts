@@ -74,6 +74,22 @@ export function readRecordIfExists<S extends z.ZodType>(schema: S, file: string)
   return existsSync(file) ? readRecord(schema, file) : undefined;
 }
 
+/**
+ * {@link readRecord} for readers that skip what they cannot use (listings, reports): undefined when the file is
+ * missing, and, when it is not JSON or not of the schema's shape, undefined after `onError` got the RecordError (it
+ * names the file and fields).
+ */
+export function tryReadRecord<S extends z.ZodType>(schema: S, file: string, onError?: (e: RecordError) => void): z.infer<S> | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return readRecord(schema, file);
+  } catch (e) {
+    if (!(e instanceof RecordError)) throw e;
+    onError?.(e);
+    return undefined;
+  }
+}
+
 /** Writes a JSON record atomically: `JSON.stringify(value, null, 2)` and a newline (the format of every ferlab record). */
 export function writeRecord(file: string, value: unknown): void {
   writeJsonAtomic(file, value);

@@ -1,12 +1,13 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pl from 'nodejs-polars';
 import { isFerPlus, LABEL_SETS, type LabelSetName } from '../data/labels';
 import { DEFAULT_SETTINGS } from '../exp/config';
-import { loadHistory, loadStudy } from '../exp/records';
-import type { RunSummary } from '../exp/run';
-import { readRunStatus } from '../exp/status';
-import type { EpochRecord } from '../train/loop';
+import { z } from 'zod';
+import { readJsonLines, tryReadRecord } from '../records/io';
+import { CONFIG_FILE, EpochRecordSchema, EPOCHS_FILE, METRICS_FILE, runConfigFileSchema, RunStatusSchema, RunSummarySchema, STATUS_FILE } from '../records/run';
+import { RESULTS_FILE, STUDY_FILE } from '../records/study';
+import { SplitScoreSchema, SWEEP_FILE, SweepRecordSchema } from '../records/sweep';
 import { defaultRunsDir } from '../util/paths';
 import { formatSeconds, pct } from '../util/format';
 
@@ -14,7 +15,8 @@ import { formatSeconds, pct } from '../util/format';
  * The leaderboard of every run record under a runs folder (`npm run ferlab -- runs`): the runs of studies (`npm run
  * exp`, a folder with study.json), of sweeps (`ferlab sweep`, a folder with sweep.json) and of any other folder of run
  * records, one row each, with the settings that differ from the defaults. Read with the readers of src/exp/records.ts
- * (loadStudy for a finished study's results.json, loadHistory for epochs.jsonl) and src/exp/status.ts.
+ * (src/records: the fields of results.json, metrics.json, epochs.jsonl, config.json, status.json it shows, each
+ * checked where present; a record it cannot read is left out of its row).
  */
 
 /** One run record as a leaderboard row (plain data: numbers unformatted, null when unknown). */
@@ -69,13 +71,26 @@ export interface RunsQuery {
 
 const plain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
+/** config.json `run` as the leaderboard reads it: identity fields when present, every setting kept. */
+const LooseRunSchema = z.looseObject({
+  name: z.string().optional(),
+  model: z.string().optional(),
+  labels: z.string().optional(),
+  experiment: z.string().optional(),
+});
+/** The fields of study.json and sweep.json the leaderboard reads (src/records/study.ts, sweep.ts), each optional. */
+const StudyNameSchema = z.object({ experiment: z.object({ name: z.string() }).optional(), quick: z.boolean().optional() });
+const SweepNameSchema = SweepRecordSchema.pick({ kind: true, name: true, quick: true }).partial();
+/** The fields of a RunSummary (metrics.json, results.json `runs`) the leaderboard reads, each optional. */
+const RowSummarySchema = RunSummarySchema.pick({ name: true, model: true, labels: true, epochs: true, bestEpoch: true, trainSeconds: true })
+  .partial()
+  .extend({ val: SplitScoreSchema.partial().optional(), test: SplitScoreSchema.partial().optional() });
+type RowSummary = z.infer<typeof RowSummarySchema>;
+/** A study's results.json as the leaderboard reads it: the finished runs' summaries. */
+const StudyRunsSchema = z.object({ runs: z.array(RowSummarySchema.extend({ name: z.string() })) });
+/** The fields of an epochs.jsonl line the leaderboard reads (src/records/run.ts EpochRecordSchema). */
+const RowEpochSchema = EpochRecordSchema.pick({ epoch: true, valAccuracy: true, valMacroF1: true, trainSeconds: true });
+type RowEpoch = z.infer<typeof RowEpochSchema>;
 
 const isDir = (p: string) => {
   try {
@@ -87,7 +102,7 @@ const isDir = (p: string) => {
 
 /** Whether a folder is a run record (runOne writes config.json with the resolved `run` first). */
 function isRunRecord(dir: string): boolean {
-  return existsSync(join(dir, 'config.json')) && !existsSync(join(dir, 'study.json')) && !existsSync(join(dir, 'sweep.json'));
+  return existsSync(join(dir, CONFIG_FILE)) && !existsSync(join(dir, STUDY_FILE)) && !existsSync(join(dir, SWEEP_FILE));
 }
 
 /**
@@ -125,25 +140,23 @@ export function compactValue(v: unknown): string {
 }
 
 /** The best-PublicTest-accuracy epoch of a history (first on ties), as train() selects it. */
-function selected(history: readonly EpochRecord[]): EpochRecord | undefined {
-  let best: EpochRecord | undefined;
+function selected(history: readonly RowEpoch[]): RowEpoch | undefined {
+  let best: RowEpoch | undefined;
   for (const h of history) if (!best || h.valAccuracy > best.valAccuracy) best = h;
   return best;
 }
 
 /** The row of one run record. `summary`: its RunSummary when the caller has it (a study's results.json). */
-function runRow(dir: string, group: string, kind: RunRow['kind'], experiment: string | null, quick: boolean, summary?: RunSummary): RunRow | undefined {
-  const config = readJson<{ run?: Record<string, unknown> & { name?: string; model?: string; labels?: string; experiment?: string } }>(
-    join(dir, 'config.json'),
-  );
-  if (!config?.run) return undefined;
-  const status = readRunStatus(dir);
-  const state = status?.state ?? (existsSync(join(dir, 'metrics.json')) ? 'complete' : 'unknown');
-  const s = summary ?? (state === 'complete' ? readJson<RunSummary>(join(dir, 'metrics.json')) : undefined);
-  let history: EpochRecord[] = [];
-  if (existsSync(join(dir, 'epochs.jsonl')))
+function runRow(dir: string, group: string, kind: RunRow['kind'], experiment: string | null, quick: boolean, summary?: RowSummary): RunRow | undefined {
+  const config = tryReadRecord(runConfigFileSchema(LooseRunSchema), join(dir, CONFIG_FILE));
+  if (!config) return undefined;
+  const status = tryReadRecord(RunStatusSchema, join(dir, STATUS_FILE));
+  const state = status?.state ?? (existsSync(join(dir, METRICS_FILE)) ? 'complete' : 'unknown');
+  const s = summary ?? (state === 'complete' ? tryReadRecord(RowSummarySchema, join(dir, METRICS_FILE)) : undefined);
+  let history: RowEpoch[] = [];
+  if (existsSync(join(dir, EPOCHS_FILE)))
     try {
-      history = loadHistory(dir);
+      history = readJsonLines(RowEpochSchema, join(dir, EPOCHS_FILE));
     } catch {
       history = [];
     }
@@ -175,19 +188,14 @@ function runRow(dir: string, group: string, kind: RunRow['kind'], experiment: st
 
 /** Rows of every run record in one study / sweep / other folder. */
 function folderRows(dir: string, name: string): RunRow[] {
-  const study = readJson<{ experiment?: { name?: string }; quick?: boolean }>(join(dir, 'study.json'));
-  const sweep = readJson<{ kind?: string; name?: string; quick?: boolean }>(join(dir, 'sweep.json'));
-  const kind: RunRow['kind'] = existsSync(join(dir, 'sweep.json')) ? 'sweep' : existsSync(join(dir, 'study.json')) ? 'study' : 'folder';
+  const study = tryReadRecord(StudyNameSchema, join(dir, STUDY_FILE));
+  const sweep = tryReadRecord(SweepNameSchema, join(dir, SWEEP_FILE));
+  const kind: RunRow['kind'] = existsSync(join(dir, SWEEP_FILE)) ? 'sweep' : existsSync(join(dir, STUDY_FILE)) ? 'study' : 'folder';
   const experiment = sweep?.name ?? study?.experiment?.name ?? null;
   const quick = !!(sweep?.quick ?? study?.quick);
-  // a finished study's results.json has every finished run's summary (loadStudy); the others are read from metrics.json
-  let summaries = new Map<string, RunSummary>();
-  if (kind === 'study' && existsSync(join(dir, 'results.json')))
-    try {
-      summaries = new Map(loadStudy(dir).runs.map((r) => [r.name, r]));
-    } catch {
-      summaries = new Map();
-    }
+  // a finished study's results.json has every finished run's summary; the others are read from metrics.json
+  const results = kind === 'study' ? tryReadRecord(StudyRunsSchema, join(dir, RESULTS_FILE)) : undefined;
+  const summaries = new Map<string, RowSummary>((results?.runs ?? []).map((r) => [r.name, r]));
   const rows: RunRow[] = [];
   for (const sub of readdirSync(dir).sort()) {
     const rdir = join(dir, sub);

@@ -8,23 +8,9 @@ import { listExperiments, loadExperiment } from '../exp/study';
  * the run's settings, so the same seed and backend train the same model.
  */
 
-/** How to reproduce a run (see the module comment). */
-export interface Reproduction {
-  /**
-   * `npm run exp -- <experiment> --only <run> --set key=value ... --replicas 1` (shell-quoted), or null when no experiment file has
-   * a run of the same model and label set.
-   */
-  command: string | null;
-  /** The experiment and run the command starts from. */
-  experiment: string | null;
-  run: string | null;
-  /** The `--set` overrides of the command (unquoted). */
-  overrides: string[];
-  /** A complete experiment file (save as `experiments/<name>.ts`, run with `npm run exp -- <name>`). */
-  snippet: string;
-  /** The name of the snippet's experiment. */
-  snippetName: string;
-}
+/** How to reproduce a run (see the module comment); results.json `best.reproduce`: schema in src/records/sweep.ts. */
+export type { Reproduction } from '../records/sweep';
+import type { Reproduction } from '../records/sweep';
 
 const plain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

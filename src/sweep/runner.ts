@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { backendFromEnv, initBackend, parseBackendChoice, type BackendChoice } from '../backend/select';
 import { loadDataset } from '../data/dataset';
 import { buildLabelSet } from '../data/labels';
-import { ConfigError, isSafeRunName, SettingsSchema, type RunConfig } from '../exp/config';
+import { ConfigError, isSafeRunName, RunConfigSchema, SettingsSchema, type RunConfig } from '../exp/config';
 import { loadHistory } from '../exp/records';
 import type { RunSummary } from '../exp/run';
 import { CHECKPOINT_FILE, readRunStatus, writeRunStatus } from '../exp/status';
@@ -12,16 +12,29 @@ import { runOnWorkers, type PoolEvents, type RunQueue } from '../exp/study';
 import '../models';
 import { loadCheckpoint, removeCheckpoint } from '../train/checkpoint';
 import type { EpochRecord, StepProgress } from '../train/loop';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { readRecord } from '../records/io';
+import { EPOCHS_FILE, METRICS_FILE, readRunConfigFile, readRunSummary, writeEpochs } from '../records/run';
+import {
+  SWEEP_FILE,
+  SweepRecordSchema,
+  writeSweepRecord,
+  writeSweepResult,
+  type BestTrial,
+  type SplitScore,
+  type SweepRecord,
+  type SweepResultRecord,
+  type TrialRow,
+} from '../records/sweep';
+import { writeFileAtomic } from '../util/atomic';
 import { environment, type Environment } from '../util/env';
 import { formatSeconds, pct } from '../util/format';
 import { defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
-import { SweepEngine, type StopReason, type Trial } from './engine';
+import { SweepEngine, type Trial } from './engine';
 import { JournalWriteError, type TrialRecord, type TrialState } from './journal';
 import { resolveSweep, sweepLabels, type ResolvedSweep, type SweepQuick, type SweepSlice } from './load';
 import { reproduceRun, type Reproduction } from './reproduce';
 import type { Params } from './space';
-import type { SweepSpec, SweepSpecInput } from './spec';
+import { SweepSpecSchema, type SweepSpec, type SweepSpecInput } from './spec';
 import { runOnQueue } from './queue';
 import { assertRedisReachable, redactRedisUrl } from './redis';
 import { writeSweepReport } from './report';
@@ -91,93 +104,18 @@ export interface SweepOptions {
   onEpoch?: (run: string, r: EpochRecord) => void;
 }
 
-/** The sweep.json of a sweep folder. */
-export interface SweepInfo {
-  kind: 'sweep';
-  name: string;
-  question?: string;
-  quick: boolean;
-  /** The resolved spec (variant and budget overrides applied): the truth for a resumed sweep. */
-  spec: SweepSpec;
-  /** Images of each split the trials use (null = all). */
-  slice: SweepSlice;
-  /** The spec file it came from, when it came from one. */
-  source: string | null;
-  command: string;
-  workers: number;
-  /** The BullMQ queue's Redis URL, password replaced by *** (distributed sweeps). */
-  queue?: string;
-  environment: Environment;
-  started: string;
-  /** Every resume: its time and command. */
-  resumed?: Array<{ time: string; command: string }>;
-  /** `complete` only when the sweep finished (every trial finished, the budget or sampler said stop). */
-  state: 'running' | 'complete' | 'failed';
-  stopReason?: StopReason;
-  finished?: string;
-  /** Why the sweep failed (state `failed`). */
-  error?: string;
-}
+/**
+ * The records of a sweep folder: sweep.json (SweepInfo), the leaderboard results.json (SweepResult) and its trial
+ * records (TrialRow, BestTrial, SplitScore). Schemas, file names and readers / writers: src/records/sweep.ts; the
+ * sweep.json `spec` and results.json `objective` are this layer's (src/sweep/spec.ts).
+ */
+export type SweepInfo = Omit<SweepRecord, 'spec'> & { spec: SweepSpec };
+export type SweepResult = Omit<SweepResultRecord, 'objective'> & { objective: SweepSpec['objective'] };
+export type { BestTrial, SplitScore, TrialRow } from '../records/sweep';
+export { SWEEP_FILE } from '../records/sweep';
 
-/** Metrics of a trial on one split. */
-export interface SplitScore {
-  /** In [0, 1]. */
-  accuracy: number;
-  macroF1: number;
-}
-
-/** One trial in the leaderboard of a sweep (results.json). */
-export interface TrialRow {
-  trial: number;
-  /** Run record folder name (`trial-0007`). */
-  run: string;
-  /** Absolute path of the run record. */
-  dir: string;
-  params: Params;
-  state: TrialState;
-  attempts: number;
-  /** The journal's objective: a complete trial's final value; a pruned one's value when it was pruned. */
-  objective: number | null;
-  /** PublicTest at the run's selected epoch (metrics.json `val`; for unfinished runs, the best-accuracy epoch of epochs.jsonl). */
-  publicTest: SplitScore | null;
-  /** PrivateTest of the selected epoch (complete trials only). */
-  privateTest: SplitScore | null;
-  /** Epochs trained, and the selected (best PublicTest accuracy) epoch. */
-  epochs: number;
-  bestEpoch: number | null;
-  /** Training-step seconds (all epochs), and the whole run's seconds (complete trials). */
-  trainSeconds: number | null;
-  wallSeconds: number | null;
-  error?: string;
-}
-
-/** The best trial and how to train it again. */
-export interface BestTrial extends TrialRow {
-  reproduce: Reproduction;
-}
-
-/** results.json of a sweep folder (also what runSweep returns). */
-export interface SweepResult {
-  name: string;
-  quick: boolean;
-  dir: string;
-  state: SweepInfo['state'];
-  stopReason: StopReason | null;
-  objective: SweepSpec['objective'];
-  /** Trials, best first: complete by objective, then pruned by objective, then running, then failed. */
-  trials: TrialRow[];
-  counts: Record<TrialState, number>;
-  /** The complete trial with the best objective (ties: the lower trial number); null when none is complete. */
-  best: BestTrial | null;
-  /** Wall time of this invocation (s; a resumed sweep counts from the resume). */
-  wallSeconds: number;
-  workers: number;
-  environment: Environment;
-  command: string;
-}
-
-/** File names of a sweep folder. */
-export const SWEEP_FILE = 'sweep.json';
+/** {@link SweepInfo}'s schema: the record's, its `spec` checked by the sweep spec schema. */
+const SweepInfoSchema = SweepRecordSchema.extend({ spec: SweepSpecSchema });
 
 /** The run record folder name of trial `n`: `trial-0007`. */
 export function trialRunName(n: number): string {
@@ -241,7 +179,7 @@ export async function runSweep(def: { spec: SweepSpec | SweepSpecInput; quick?: 
     started: new Date().toISOString(),
     state: 'running',
   };
-  writeJsonAtomic(join(dir, SWEEP_FILE), info);
+  writeSweepRecord(dir, info);
   const engine = SweepEngine.create(dir, spec);
   log(
     `ferlab: sweep '${spec.name}'${resolved.quick ? ' (quick)' : ''}: ${budgetText(spec)}, ${spec.sampler.name} sampler, ${prunerText(spec)}, ${ctx.workers} worker${ctx.workers > 1 ? 's' : ''} -> ${dir}`,
@@ -249,11 +187,14 @@ export async function runSweep(def: { spec: SweepSpec | SweepSpecInput; quick?: 
   return execute(dir, info, engine, [], ctx, opts, log);
 }
 
-/** Reads a sweep folder's sweep.json. @throws ConfigError when the folder has none. */
+/**
+ * Reads a sweep folder's sweep.json.
+ * @throws ConfigError when the folder has none; RecordError naming the file and field when it is malformed.
+ */
 export function loadSweepInfo(dir: string): SweepInfo {
   const file = join(dir, SWEEP_FILE);
   if (!existsSync(file)) throw new ConfigError(`${dir} is not a sweep folder (no ${SWEEP_FILE}): nothing to resume`);
-  return JSON.parse(readFileSync(file, 'utf8')) as SweepInfo;
+  return readRecord(SweepInfoSchema, file);
 }
 
 /**
@@ -292,7 +233,7 @@ export async function resumeSweep(dir: string, opts: SweepOptions = {}): Promise
   delete info.stopReason;
   delete info.finished;
   delete info.error;
-  writeJsonAtomic(join(dir, SWEEP_FILE), info);
+  writeSweepRecord(dir, info);
   const done = engine.trials().filter((t) => t.state !== 'running').length;
   log(
     `ferlab: resuming sweep '${spec.name}'${stored.quick ? ' (quick)' : ''}: ${done} trial${done === 1 ? '' : 's'} finished before, ${interrupted.length} to continue, ` +
@@ -357,8 +298,8 @@ function selectedEpoch(history: readonly EpochRecord[]): EpochRecord | undefined
 /** Records pruned trials as such: status.json `pruned`, checkpoint removed (fixes a record a SIGKILL left `running`). */
 function finishPrunedRecord(rdir: string, history?: readonly EpochRecord[]): void {
   if (!existsSync(rdir)) return;
-  if (history?.length) writeFileAtomic(join(rdir, 'epochs.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-  const epoch = history?.length ?? (existsSync(join(rdir, 'epochs.jsonl')) ? loadHistory(rdir).length : null);
+  if (history?.length) writeEpochs(rdir, history);
+  const epoch = history?.length ?? (existsSync(join(rdir, EPOCHS_FILE)) ? loadHistory(rdir).length : null);
   writeRunStatus(rdir, { state: 'pruned', epoch });
   removeCheckpoint(join(rdir, CHECKPOINT_FILE));
 }
@@ -439,16 +380,16 @@ async function execute(
     const rdir = join(dir, name);
     if (rec(t.trial).runDir !== name) engine.setRunDir(t.trial, name);
     const status = readRunStatus(rdir);
-    if (status?.state === 'complete' && existsSync(join(rdir, 'metrics.json'))) {
+    if (status?.state === 'complete' && existsSync(join(rdir, METRICS_FILE))) {
       // finished before the coordinator could journal it
-      const s = JSON.parse(readFileSync(join(rdir, 'metrics.json'), 'utf8')) as RunSummary;
+      const s = readRunSummary(rdir);
       catchUp(t.trial, loadHistory(rdir));
       if (running(t.trial)) engine.tell(t.trial, { state: 'complete', value: objectiveOf(spec, s.val), runDir: name });
       log(`  ${name}: complete before the interruption (objective ${objectiveOf(spec, s.val).toFixed(4)})`);
       return undefined;
     }
     if (status?.state === 'pruned') {
-      catchUp(t.trial, existsSync(join(rdir, 'epochs.jsonl')) ? loadHistory(rdir) : []);
+      catchUp(t.trial, existsSync(join(rdir, EPOCHS_FILE)) ? loadHistory(rdir) : []);
       if (running(t.trial)) engine.tell(t.trial, { state: 'pruned', runDir: name });
       return undefined;
     }
@@ -554,7 +495,7 @@ async function execute(
         }),
         done: journaled((s: RunSummary) => {
           const t = byName.get(s.name)!;
-          if (existsSync(join(dir, s.name, 'epochs.jsonl'))) catchUp(t, loadHistory(join(dir, s.name)));
+          if (existsSync(join(dir, s.name, EPOCHS_FILE))) catchUp(t, loadHistory(join(dir, s.name)));
           if (!running(t)) return;
           const value = objectiveOf(spec, s.val);
           engine.tell(t, { state: 'complete', value, runDir: s.name });
@@ -595,7 +536,7 @@ async function execute(
         stopReason: engine.stopReason ?? (maxTrials !== undefined && engine.trials().length >= maxTrials ? 'trials' : 'sampler'),
         finished: new Date().toISOString(),
       };
-  writeJsonAtomic(join(dir, SWEEP_FILE), finalInfo);
+  writeSweepRecord(dir, finalInfo);
   Object.assign(info, finalInfo);
   const result = results();
   try {
@@ -617,11 +558,10 @@ export function trialRows(dir: string, trials: readonly TrialRecord[]): TrialRow
   const rows = trials.map((t): TrialRow => {
     const run = t.runDir ?? trialRunName(t.trial);
     const rdir = resolve(dir, run);
-    const metricsFile = join(rdir, 'metrics.json');
-    const s = t.state === 'complete' && existsSync(metricsFile) ? (JSON.parse(readFileSync(metricsFile, 'utf8')) as RunSummary) : undefined;
+    const s = t.state === 'complete' && existsSync(join(rdir, METRICS_FILE)) ? readRunSummary(rdir) : undefined;
     let history: EpochRecord[] = [];
     try {
-      if (existsSync(join(rdir, 'epochs.jsonl'))) history = loadHistory(rdir);
+      if (existsSync(join(rdir, EPOCHS_FILE))) history = loadHistory(rdir);
     } catch {
       history = [];
     }
@@ -657,7 +597,7 @@ function writeResults(dir: string, info: SweepInfo, engine: SweepEngine, workers
     const row = rows.find((r) => r.trial === bestRecord.trial)!;
     let reproduce: Reproduction;
     try {
-      const run = JSON.parse(readFileSync(join(row.dir, 'config.json'), 'utf8')).run as RunConfig;
+      const { run } = readRunConfigFile(row.dir, RunConfigSchema);
       reproduce = reproduceRun(
         run,
         `${info.name}-${row.run}`,
@@ -684,7 +624,7 @@ function writeResults(dir: string, info: SweepInfo, engine: SweepEngine, workers
     environment: info.environment,
     command: info.command,
   };
-  writeJsonAtomic(join(dir, 'results.json'), result);
+  writeSweepResult(dir, result);
   writeFileAtomic(join(dir, 'results.md'), sweepMarkdown(result, info));
   return result;
 }
