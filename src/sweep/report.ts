@@ -15,7 +15,11 @@ import {
 import { journalPath, readJournal, replayEvents, type TrialRecord } from './journal';
 import type { Condition, Params, SearchSpace } from './space';
 import { toSettingsDiff } from './space';
-import { trialSettingsDiff, type SweepSpec } from './spec';
+import { SweepSpecSchema, trialSettingsDiff, type SweepSpec } from './spec';
+import { z } from 'zod';
+import { parseRecord, RecordError, tryReadRecord } from '../records/io';
+import { CONFIG_FILE, EpochRecordSchema, EPOCHS_FILE, METRICS_FILE, runConfigFileSchema } from '../records/run';
+import { parseJournalEvent, ReproductionSchema, SplitScoreSchema, SWEEP_FILE, SWEEP_RESULTS_FILE, SweepRecordSchema } from '../records/sweep';
 
 /**
  * The sweep report: loads a sweep folder into the plain data that src/viz/sweep-report.ts draws, computes the
@@ -29,9 +33,9 @@ import { trialSettingsDiff, type SweepSpec } from './spec';
  */
 
 /** The sweep folder's description (spec, environment, command), written by the sweep runner (src/sweep/runner.ts). */
-const SWEEP_JSON = 'sweep.json';
+const SWEEP_JSON = SWEEP_FILE;
 /** The sweep runner's leaderboard, with how to reproduce the best trial (optional). */
-const RESULTS_JSON = 'results.json';
+const RESULTS_JSON = SWEEP_RESULTS_FILE;
 
 /** File name of the report written into the sweep folder. */
 export const SWEEP_REPORT_FILE = 'report.html';
@@ -54,43 +58,40 @@ export const IMPORTANCE_METHOD =
   'per bin (n = k) the uncorrected share is used. The indices are normalised to sum 1. Interactions are not ' +
   'attributed, and with few trials the estimates are rough.';
 
-/** The fields of a sweep folder's sweep.json that the report reads (every one optional). */
-interface SweepFile {
-  /** Sweep name. */
-  name?: string;
-  /** The resolved sweep spec (defineSweep's output). */
-  spec?: SweepSpec;
-  /** Whether the sweep ran the spec's quick variant. */
-  quick?: boolean;
-  /** Where the sweep ran (src/util/env.ts Environment). */
-  environment?: Record<string, unknown>;
-  /** The command that ran the sweep, as one string or as argv (the runner records an API call as text). */
-  command?: string | string[];
-  /** The sweep's state (`running`, `complete`, `failed`). */
-  state?: string;
-}
+/**
+ * The fields of a sweep folder's sweep.json that the report reads (src/records/sweep.ts SweepRecordSchema), every one
+ * optional: the spec (checked by the sweep spec schema), the environment, and the command that ran the sweep, as one
+ * string or as argv (the runner records an API call as text).
+ */
+const SweepFileSchema = SweepRecordSchema.pick({ name: true, quick: true, state: true })
+  .extend({
+    spec: SweepSpecSchema,
+    environment: z.record(z.string(), z.unknown()),
+    command: z.union([z.string(), z.array(z.string())]),
+  })
+  .partial();
+type SweepFile = z.infer<typeof SweepFileSchema>;
 
 /** The fields of the runner's results.json that the report reads: how to reproduce the best trial. */
-interface ResultsFile {
-  best?: { trial?: number; reproduce?: { command?: string | null; snippet?: string; snippetName?: string } } | null;
-}
+const ResultsFileSchema = z.object({
+  best: z.object({ trial: z.number().optional(), reproduce: ReproductionSchema.partial().optional() }).nullable().optional(),
+});
 
-/** The shape of a run record's metrics.json that the report reads (src/exp/run.ts RunSummary). */
-interface MetricsFile {
-  val?: Partial<SweepSplitScores>;
-  test?: Partial<SweepSplitScores>;
-  epochs?: number;
-}
+/** The fields of a run record's metrics.json that the report reads (src/records/run.ts RunSummarySchema). */
+const MetricsFileSchema = z.object({ val: SplitScoreSchema.partial(), test: SplitScoreSchema.partial(), epochs: z.number() }).partial();
+type MetricsFile = z.infer<typeof MetricsFileSchema>;
 
-/** A JSON file that may be absent (undefined) or unreadable (undefined, with a note saying so). */
-function readOptionalJson<T>(file: string, notes: string[]): T | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    notes.push(`${file} is not readable JSON (${(e as Error).message}): left out.`);
-    return undefined;
-  }
+/** config.json's `run` (the resolved run config), which the report shows for the best trial. */
+const ConfigFileSchema = runConfigFileSchema(z.record(z.string(), z.unknown())).partial();
+
+/** The fields of an epochs.jsonl line the report reads, each optional (src/records/run.ts EpochRecordSchema). */
+const EpochLineSchema = EpochRecordSchema.partial();
+
+/**
+ * A record that may be absent (undefined) or unreadable (undefined, with a note naming the file and the fields).
+ */
+function readOptional<S extends z.ZodType>(schema: S, file: string, notes: string[]): z.infer<S> | undefined {
+  return tryReadRecord(schema, file, (e) => notes.push(`${e.message.replace(/\n\s*/g, ' ')}: left out.`));
 }
 
 /** Quotes a word for a POSIX shell when it holds anything but plain characters. */
@@ -247,16 +248,28 @@ function trialRunDir(dir: string, r: TrialRecord, folders: readonly string[]): s
 const scores = (m: Partial<SweepSplitScores> | undefined): SweepSplitScores | undefined =>
   m && typeof m.accuracy === 'number' ? { accuracy: m.accuracy, macroF1: typeof m.macroF1 === 'number' ? m.macroF1 : NaN } : undefined;
 
-/** The epochs.jsonl records of a run folder ([] when absent; a torn last line is ignored). */
-function readEpochs(runDir: string): Array<Record<string, number>> {
-  const file = join(runDir, 'epochs.jsonl');
+/**
+ * The epochs.jsonl records of a run folder ([] when absent; a torn last line is ignored; the lines before one that is
+ * not an epoch record, which a note names with its field).
+ */
+function readEpochLines(runDir: string, notes: string[]): Array<z.infer<typeof EpochLineSchema>> {
+  const file = join(runDir, EPOCHS_FILE);
   if (!existsSync(file)) return [];
-  const out: Array<Record<string, number>> = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
+  const out: Array<z.infer<typeof EpochLineSchema>> = [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    let value: unknown;
     try {
-      out.push(JSON.parse(line) as Record<string, number>);
+      value = JSON.parse(lines[i]);
     } catch {
+      break;
+    }
+    try {
+      out.push(parseRecord(EpochLineSchema, value, `${file}:${i + 1}`));
+    } catch (e) {
+      if (!(e instanceof RecordError)) throw e;
+      notes.push(`${e.message}: the epochs from there on are left out.`);
       break;
     }
   }
@@ -279,7 +292,7 @@ export function loadSweepReport(dir: string): SweepReportData {
   const journal = readJournal(jfile);
   const records = replayEvents(journal.events, (i) => `${jfile}:${journal.lines[i]}`);
   const notes: string[] = [];
-  const file = readOptionalJson<SweepFile>(join(dir, SWEEP_JSON), notes) ?? {};
+  const file: SweepFile = readOptional(SweepFileSchema, join(dir, SWEEP_JSON), notes) ?? {};
   if (!existsSync(join(dir, SWEEP_JSON))) notes.push(`No ${SWEEP_JSON}: the spec is unknown; parameter kinds are inferred from the trials' values.`);
   const spec = file.spec;
   const name = spec?.name ?? file.name ?? journal.header?.sweep ?? 'sweep';
@@ -294,13 +307,17 @@ export function loadSweepReport(dir: string): SweepReportData {
   const trials: SweepTrialData[] = records.map((r) => {
     const runDir = trialRunDir(dir, r, folders);
     let metrics: MetricsFile | undefined;
-    let epochs: Array<Record<string, number>> = [];
+    let epochs: Array<z.infer<typeof EpochLineSchema>> = [];
     if (runDir) {
-      metrics = readOptionalJson<MetricsFile>(join(runDir, 'metrics.json'), notes);
-      epochs = readEpochs(runDir);
+      metrics = readOptional(MetricsFileSchema, join(runDir, METRICS_FILE), notes);
+      epochs = readEpochLines(runDir, notes);
     } else if (r.state !== 'failed') missingRecords.push(r.trial);
     let curve = [...r.intermediates].sort((a, b) => a[0] - b[0]).map(([epoch, value]) => ({ epoch, value }));
-    if (!curve.length) curve = epochs.filter((e) => typeof e[epochField] === 'number').map((e) => ({ epoch: e.epoch, value: e[epochField] }));
+    if (!curve.length)
+      curve = epochs.flatMap((e) => {
+        const value = e[epochField];
+        return typeof value === 'number' && typeof e.epoch === 'number' ? [{ epoch: e.epoch, value }] : [];
+      });
     const t: SweepTrialData = { trial: r.trial, state: r.state, params: { ...r.params }, curve, attempts: r.attempts };
     if (r.value !== undefined) t.value = r.value;
     if (r.error !== undefined) t.error = r.error;
@@ -324,7 +341,7 @@ export function loadSweepReport(dir: string): SweepReportData {
     const p = bestTrial.params as Params;
     // the runner's results.json says how to train the best trial again with `npm run exp` (src/sweep/reproduce.ts):
     // exact, so it wins over the sweep command with the params fixed by --set
-    const results = readOptionalJson<ResultsFile>(join(dir, RESULTS_JSON), notes);
+    const results = readOptional(ResultsFileSchema, join(dir, RESULTS_JSON), notes);
     const rep = results?.best?.trial === bestTrial.trial ? results.best.reproduce : undefined;
     best = {
       trial: bestTrial.trial,
@@ -337,7 +354,7 @@ export function loadSweepReport(dir: string): SweepReportData {
     if (rep?.snippet && rep.snippetName) best.snippet = { name: rep.snippetName, text: rep.snippet };
     if (bestTrial.publicTest) best.publicTest = bestTrial.publicTest;
     if (bestTrial.privateTest) best.privateTest = bestTrial.privateTest;
-    const config = bestTrial.runDir ? readOptionalJson<{ run?: Record<string, unknown> }>(join(bestTrial.runDir, 'config.json'), notes) : undefined;
+    const config = bestTrial.runDir ? readOptional(ConfigFileSchema, join(bestTrial.runDir, CONFIG_FILE), notes) : undefined;
     if (config?.run) best.config = config.run;
   }
 
@@ -395,8 +412,8 @@ export function latestSweepDir(runsDir = defaultRunsDir(), prefix = ''): string 
       const file = journalPath(join(runsDir, d));
       let time = statSync(file).mtimeMs;
       try {
-        const h = JSON.parse(readFileSync(file, 'utf8').split('\n', 1)[0]) as { event?: string; time?: number };
-        if (h.event === 'header' && typeof h.time === 'number') time = h.time;
+        const h = parseJournalEvent(JSON.parse(readFileSync(file, 'utf8').split('\n', 1)[0]), file, 1);
+        if (h.event === 'header') time = h.time;
       } catch {
         // keep the modification time
       }

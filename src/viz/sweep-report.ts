@@ -1,5 +1,6 @@
 import { baseLayout, COLORS, type Figure } from './figure';
 import type { Report, ReportSection } from './render';
+import type { ParamValue, SplitScore, TrialState } from '../records/sweep';
 import { pct } from '../util/format';
 
 /**
@@ -9,14 +10,15 @@ import { pct } from '../util/format';
  * trials dashed), parameter importance, and tables of the trials and the best trial.
  *
  * Drawing only, from plain inputs ({@link SweepReportData}): src/sweep/report.ts loads a sweep folder (journal,
- * sweep.json, run records) into these and computes the importances; viz depends on no sweep code.
+ * sweep.json, run records) into these and computes the importances; viz depends on no sweep code (the record types
+ * come from src/records).
  */
 
-/** A parameter value of a trial (the journal's `params` values). */
-export type SweepValue = string | number | boolean;
+/** A parameter value of a trial (the journal's `params` values: src/records/sweep.ts ParamValue). */
+export type SweepValue = ParamValue;
 
-/** State of a trial (the journal's states; `running` = unfinished or interrupted). */
-export type SweepTrialState = 'running' | 'complete' | 'pruned' | 'failed';
+/** State of a trial (the journal's states, src/records/sweep.ts; `running` = unfinished or interrupted). */
+export type SweepTrialState = TrialState;
 
 /** A searched parameter, as the figures need it. */
 export interface SweepParamInfo {
@@ -32,11 +34,8 @@ export interface SweepParamInfo {
   when?: string;
 }
 
-/** PublicTest (val) or PrivateTest (test) scores of a trial's run record. */
-export interface SweepSplitScores {
-  accuracy: number;
-  macroF1: number;
-}
+/** PublicTest (val) or PrivateTest (test) scores of a trial's run record (src/records/sweep.ts SplitScore). */
+export type SweepSplitScores = SplitScore;
 
 /** One trial, as drawn. */
 export interface SweepTrialData {
