@@ -77,7 +77,7 @@ export async function evaluateModelCommand(o: ModelEvalOptions): Promise<ModelEv
   const { loadDataset } = require('../data/dataset') as typeof import('../data/dataset');
   const { evaluateSavedModel } = require('../eval/transfer') as typeof import('../eval/transfer');
   const { defaultRunsDir } = require('../util/paths') as typeof import('../util/paths');
-  const { writeJsonAtomic } = require('../util/atomic') as typeof import('../util/atomic');
+  const { writeEvalRecords } = require('../records/evaluation') as typeof import('../records/evaluation');
   const { resolveModelRef } = require('../models/init') as typeof import('../models/init');
   const modelDir = resolveModelRef(o.model); // before the data: a wrong reference fails fast
   await initBackend(o.backend ?? backendFromEnv());
@@ -150,8 +150,7 @@ export async function evaluateModelCommand(o: ModelEvalOptions): Promise<ModelEv
     excluded: ev.excluded,
     metrics: ev.metrics,
   };
-  writeJsonAtomic(join(dir, 'metrics.json'), record);
-  writeJsonAtomic(join(dir, 'predictions.json'), predictions);
+  writeEvalRecords(dir, record, predictions);
   writeEvalReport(dir, name, ev, ds, mappingRows, data);
   log(`metrics, predictions and report: ${dir}`);
   return { dir, evaluation: ev };

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mcnemarTest } from '../eval/stats';
 import { isFerPlus } from '../data/labels';
@@ -19,6 +19,7 @@ import {
 } from '../viz/results';
 import type { RunConfig } from './config';
 import type { RunSummary } from './run';
+import { PREDICTIONS_FILE, readPredictions, type TestPredictions } from '../records/run';
 import type { StudyResult } from './study';
 import { resultRows, seedGroupRows } from './results';
 import { pct } from '../util/format';
@@ -129,11 +130,8 @@ export function writeRunReport(
  * 2013). A p-value above 0.05 means the two runs' accuracies are not distinguishable on these images.
  */
 function mcnemarSection(runs: readonly RunSummary[]): ReportSection[] {
-  const preds = new Map<string, { index: number[]; label: number[]; pred: number[] }>();
-  for (const r of runs) {
-    const f = join(r.dir, 'predictions.json');
-    if (existsSync(f)) preds.set(r.name, JSON.parse(readFileSync(f, 'utf8')));
-  }
+  const preds = new Map<string, TestPredictions>();
+  for (const r of runs) if (existsSync(join(r.dir, PREDICTIONS_FILE))) preds.set(r.name, readPredictions(r.dir));
   const rows: Array<Record<string, string | number>> = [];
   for (let i = 0; i < runs.length; i++)
     for (let j = i + 1; j < runs.length; j++) {

@@ -11,3 +11,4 @@ export * from './run';
 export * from './study';
 export * from './sweep';
 export * from './model';
+export * from './evaluation';
