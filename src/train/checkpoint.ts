@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { writeFileAtomic } from '../util/atomic';
+import { parseCheckpointHeader } from '../records/run';
 
 /**
  * Per-epoch training checkpoints: everything that decides the rest of a run, so that a run continued from its last
@@ -98,11 +99,18 @@ export function loadCheckpoint<M = unknown, E = unknown>(path: string): TrainChe
   const version = buf.readUInt32LE(8);
   if (version !== VERSION) throw new Error(`${path}: checkpoint format version ${version}, this ferlab reads version ${VERSION}`);
   const len = buf.readUInt32LE(12);
-  const h = JSON.parse(buf.toString('utf8', 16, 16 + len));
+  let json: unknown;
+  try {
+    json = JSON.parse(buf.toString('utf8', 16, 16 + len));
+  } catch (e) {
+    throw new Error(`${path}: its header is not JSON (${(e as Error).message})`);
+  }
+  // the header's schema (src/records/run.ts): an error names the file and the field
+  const h = parseCheckpointHeader(json, path);
   const arrays: Array<Float32Array | Int32Array> = [];
   const hash = createHash('sha1');
   let off = 16 + len;
-  for (const b of h.blobs as Blob[]) {
+  for (const b of h.blobs) {
     const bytes = b.length * 4;
     if (off + bytes > buf.length) throw new Error(`${path} is truncated: ${buf.length} bytes, its header describes ${off + bytes}+`);
     const copy = new Uint8Array(bytes);
@@ -121,12 +129,12 @@ export function loadCheckpoint<M = unknown, E = unknown>(path: string): TrainChe
     stopped: h.stopped,
     trainSeconds: h.trainSeconds,
     images: h.images,
-    history: h.history,
-    weights: (h.weights as number[]).map(f),
-    optimizer: { step: h.optimizer.step, m: (h.optimizer.m as number[]).map(f), v: (h.optimizer.v as number[]).map(f) },
+    history: h.history as E[],
+    weights: h.weights.map(f),
+    optimizer: { step: h.optimizer.step, m: h.optimizer.m.map(f), v: h.optimizer.v.map(f) },
     batches: { order: arrays[h.batches.order] as Int32Array, rng: h.batches.rng },
     dropout: h.dropout,
-    best: { epoch: h.best.epoch, accuracy: h.best.accuracy, metrics: h.best.metrics, weights: (h.best.weights as number[]).map(f) },
+    best: { epoch: h.best.epoch, accuracy: h.best.accuracy, metrics: h.best.metrics as M, weights: h.best.weights.map(f) },
     ...(typeof h.replicas === 'number' ? { replicas: h.replicas } : {}),
   };
 }
