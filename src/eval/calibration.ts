@@ -11,35 +11,9 @@
 /** Default number of equal-width confidence bins (Guo et al. 2017 use M = 15). */
 export const ECE_BINS = 15;
 
-/** One bin of a reliability diagram (Guo et al. 2017 fig. 1, bottom): confidence interval (lower, upper]. */
-export interface ReliabilityBin {
-  /** Bin edges in [0, 1]: the bin holds confidences in (lower, upper] (the first bin also holds 0). */
-  lower: number;
-  upper: number;
-  /** Predictions whose confidence falls in the bin. */
-  count: number;
-  /** Mean confidence of those predictions, conf(B); 0 for an empty bin. */
-  meanConfidence: number;
-  /** Fraction of them that are correct, acc(B); 0 for an empty bin. */
-  accuracy: number;
-}
-
-/** Calibration summary of n predictions; plain numbers, ready for metrics.json and for plotting. */
-export interface CalibrationReport {
-  /** Number of predictions. */
-  n: number;
-  /** Number of equal-width bins M. */
-  numBins: number;
-  /** Expected calibration error, sum_b |B_b| / n * |acc(B_b) - conf(B_b)|, in [0, 1]. */
-  ece: number;
-  /** Maximum calibration error, max over non-empty bins of |acc(B_b) - conf(B_b)|, in [0, 1]. */
-  mce: number;
-  /** Overall accuracy and mean confidence, in [0, 1]. */
-  accuracy: number;
-  meanConfidence: number;
-  /** `[M]` bins, lowest confidence first; their counts sum to n. */
-  bins: ReliabilityBin[];
-}
+/** A reliability-diagram bin and a calibration summary: record types (metrics.json), schemas in src/records/metrics.ts. */
+import type { CalibrationReport, ReliabilityBin } from '../records/metrics';
+export type { CalibrationReport, ReliabilityBin } from '../records/metrics';
 
 /** Bin index m in [0, M) with conf in (m/M, (m+1)/M], robust to the rounding of conf * M at an edge. */
 function binOf(conf: number, M: number): number {

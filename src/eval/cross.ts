@@ -14,14 +14,8 @@ const SHARED_FERPLUS = FERPLUS_CLASSES.map((_, j) => j).filter((j) => FERPLUS_TO
  *   argmax over its 7 outputs that have a FER2013 counterpart (contempt masked), mapped into FER2013 classes.
  * Metrics are over the 7 shared classes, in the target label set's class order and names.
  */
-export interface CrossEvaluation {
-  /** Label set the model was trained on and the one it is scored against. */
-  from: 'fer' | 'ferplus';
-  to: 'fer' | 'ferplus';
-  /** Images excluded because their target label has no counterpart (FER+ contempt). */
-  excluded: number;
-  metrics: Metrics;
-}
+export type { CrossEvaluation } from '../records/metrics';
+import type { CrossEvaluation } from '../records/metrics';
 
 /**
  * @param logits `[m, Cmodel]` outputs on the target images (in the order of `labels`).

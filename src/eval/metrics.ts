@@ -1,30 +1,9 @@
-/** Precision, recall, F1 and support of one class. */
-export interface ClassMetrics {
-  class: string;
-  /** TP / (TP + FP); 0 when the class is never predicted. */
-  precision: number;
-  /** TP / (TP + FN); 0 when the class has no images. */
-  recall: number;
-  /** Harmonic mean of precision and recall; 0 when both are 0. */
-  f1: number;
-  /** Images whose true label is this class. */
-  support: number;
-}
-
-/** Classification metrics of one model on one labelled image set. */
-export interface Metrics {
-  /** Class names, in label order (rows and columns of `confusion`). */
-  classes: string[];
-  /** Number of images scored. */
-  n: number;
-  /** Fraction of images whose argmax prediction equals the label, in [0, 1]. */
-  accuracy: number;
-  /** Unweighted mean of the per-class F1 over classes with support > 0. */
-  macroF1: number;
-  perClass: ClassMetrics[];
-  /** `[C][C]` counts, rows = true class, columns = predicted class. */
-  confusion: number[][];
-}
+/**
+ * Precision, recall, F1 and support of one class, and the classification metrics of one model on one labelled image
+ * set: record types (metrics.json), declared by their schemas in src/records/metrics.ts.
+ */
+import type { ClassMetrics, Metrics } from '../records/metrics';
+export type { ClassMetrics, Metrics } from '../records/metrics';
 
 /**
  * Confusion matrix (rows = true class, columns = predicted class), accuracy, per-class precision / recall / F1 and

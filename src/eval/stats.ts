@@ -278,21 +278,9 @@ export const BOOTSTRAP_RESAMPLES = 10000;
 /** Default seed of the resampling, so that a reported interval (e.g. an exported model card) is reproducible. */
 export const BOOTSTRAP_SEED = 20131;
 
-/** A confidence interval of an accuracy, with how it was computed. */
-export interface AccuracyInterval {
-  /** Accuracy on the images, in [0, 1]. */
-  accuracy: number;
-  /** Number of images. */
-  n: number;
-  /** Confidence level, e.g. 0.95. */
-  level: number;
-  /** Interval bounds, in [0, 1]. */
-  lower: number;
-  upper: number;
-  method: 'percentile bootstrap (Efron & Tibshirani 1993, ch. 13.3)';
-  resamples: number;
-  seed: number;
-}
+/** A confidence interval of an accuracy, with how it was computed: a record type (metrics.json), schema in src/records/metrics.ts. */
+import type { AccuracyInterval } from '../records/metrics';
+export type { AccuracyInterval } from '../records/metrics';
 
 /**
  * 1-based ranks, among B ordered bootstrap replications, of the percentile interval's bounds: lower k =

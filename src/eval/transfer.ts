@@ -23,19 +23,9 @@ export function canonicalEmotion(name: string): string {
   return CLASS_ALIASES[name.toLowerCase()] ?? name.toLowerCase();
 }
 
-/** How a model's outputs line up with a dataset's classes. */
-export interface ClassMapping {
-  /** One row per dataset class (dataset order): the model output of the same emotion, or null when the model lacks it. */
-  rows: Array<{ datasetClass: string; modelClass: string | null; modelIndex: number | null }>;
-  /** Dataset classes the model can predict (dataset order): the classes of the metrics. */
-  shared: string[];
-  /** Model output index of each shared class. */
-  sharedOutputs: number[];
-  /** Model outputs with no dataset counterpart (never predicted here). */
-  unusedOutputs: string[];
-  /** True when the model's classes are the dataset's, in the same order (a plain evaluation). */
-  identity: boolean;
-}
+/** How a model's outputs line up with a dataset's classes: a record type (metrics.json), schema in src/records/metrics.ts. */
+import type { ClassMapping } from '../records/metrics';
+export type { ClassMapping } from '../records/metrics';
 
 /**
  * Matches model outputs to dataset classes by canonical emotion name.

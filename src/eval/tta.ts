@@ -40,15 +40,9 @@ export type TtaAverage = 'probabilities' | 'logits';
 /** Crop size of usef-kh/fer's `TenCrop(40)`, the default crop of `'tencrop'`. */
 export const TENCROP_SIZE = 40;
 
-/** What a TTA prediction did, for metrics.json: e.g. `{ tta: 'flip', views: 2, crop: 48, average: 'probabilities' }`. */
-export interface TtaRecord {
-  tta: TtaMode;
-  /** Model inputs per image: 1, 2 or 10. */
-  views: number;
-  /** Side of the square model input, in pixels. */
-  crop: number;
-  average: TtaAverage;
-}
+/** What a TTA prediction did, for metrics.json: a record type, schema in src/records/metrics.ts. */
+import type { TtaRecord } from '../records/metrics';
+export type { TtaRecord } from '../records/metrics';
 
 /** One view: the `crop x crop` window at (top, left) of the image, or of its left-right mirror when `mirrored`. */
 export interface CropWindow {

@@ -33,64 +33,95 @@ export const MetricsSchema = z.object({
   /** `[C][C]` counts, rows = true class, columns = predicted class. */
   confusion: z.array(z.array(z.number())),
 });
+export type ClassMetrics = z.infer<typeof ClassMetricsSchema>;
+export type Metrics = z.infer<typeof MetricsSchema>;
 
-/** One bin of a reliability diagram (src/eval/calibration.ts). */
+/** One bin of a reliability diagram (Guo et al. 2017 fig. 1, bottom; src/eval/calibration.ts): confidence interval (lower, upper]. */
 export const ReliabilityBinSchema = z.object({
+  /** Bin edges in [0, 1]: the bin holds confidences in (lower, upper] (the first bin also holds 0). */
   lower: z.number(),
   upper: z.number(),
+  /** Predictions whose confidence falls in the bin. */
   count: z.number(),
+  /** Mean confidence of those predictions, conf(B); 0 for an empty bin. */
   meanConfidence: z.number(),
+  /** Fraction of them that are correct, acc(B); 0 for an empty bin. */
   accuracy: z.number(),
 });
+export type ReliabilityBin = z.infer<typeof ReliabilityBinSchema>;
 
-/** Calibration summary of n predictions (src/eval/calibration.ts: ECE, MCE, bins). */
+/** Calibration summary of n predictions (src/eval/calibration.ts); plain numbers, ready for metrics.json and for plotting. */
 export const CalibrationReportSchema = z.object({
+  /** Number of predictions. */
   n: z.number(),
+  /** Number of equal-width bins M. */
   numBins: z.number(),
+  /** Expected calibration error, sum_b |B_b| / n * |acc(B_b) - conf(B_b)|, in [0, 1]. */
   ece: z.number(),
+  /** Maximum calibration error, max over non-empty bins of |acc(B_b) - conf(B_b)|, in [0, 1]. */
   mce: z.number(),
+  /** Overall accuracy and mean confidence, in [0, 1]. */
   accuracy: z.number(),
   meanConfidence: z.number(),
+  /** `[M]` bins, lowest confidence first; their counts sum to n. */
   bins: z.array(ReliabilityBinSchema),
 });
+export type CalibrationReport = z.infer<typeof CalibrationReportSchema>;
 
-/** Scores against the other label set on the same PrivateTest images (src/eval/cross.ts). */
+/**
+ * Scores against the other label set on the same PrivateTest images (src/eval/cross.ts crossEvaluate): metrics over
+ * the 7 shared classes, in the target label set's class order and names.
+ */
 export const CrossEvaluationSchema = z.object({
+  /** Label set the model was trained on and the one it is scored against. */
   from: z.enum(['fer', 'ferplus']),
   to: z.enum(['fer', 'ferplus']),
   /** Images excluded because their target label has no counterpart (FER+ contempt). */
   excluded: z.number(),
   metrics: MetricsSchema,
 });
+export type CrossEvaluation = z.infer<typeof CrossEvaluationSchema>;
 
 /** A percentile-bootstrap confidence interval of an accuracy (src/eval/stats.ts bootstrapAccuracy). */
 export const AccuracyIntervalSchema = z.object({
+  /** Accuracy on the images, in [0, 1]. */
   accuracy: z.number(),
+  /** Number of images. */
   n: z.number(),
   /** Confidence level, e.g. 0.95. */
   level: z.number(),
+  /** Interval bounds, in [0, 1]. */
   lower: z.number(),
   upper: z.number(),
   method: z.literal('percentile bootstrap (Efron & Tibshirani 1993, ch. 13.3)'),
   resamples: z.number(),
   seed: z.number(),
 });
+export type AccuracyInterval = z.infer<typeof AccuracyIntervalSchema>;
 
-/** What a test-time-augmented prediction did (src/eval/tta.ts). */
+/** What a TTA prediction did, for metrics.json (src/eval/tta.ts): e.g. `{ tta: 'flip', views: 2, crop: 48, average: 'probabilities' }`. */
 export const TtaRecordSchema = z.object({
   tta: z.enum(['none', 'flip', 'tencrop']),
   /** Model inputs per image: 1, 2 or 10. */
   views: z.number(),
   /** Side of the square model input, in pixels. */
   crop: z.number(),
+  /** How the views' predictions are combined (src/eval/tta.ts). */
   average: z.enum(['probabilities', 'logits']),
 });
+export type TtaRecord = z.infer<typeof TtaRecordSchema>;
 
 /** How a model's outputs line up with a dataset's classes (src/eval/transfer.ts). */
 export const ClassMappingSchema = z.object({
+  /** One row per dataset class (dataset order): the model output of the same emotion, or null when the model lacks it. */
   rows: z.array(z.object({ datasetClass: z.string(), modelClass: z.string().nullable(), modelIndex: z.number().nullable() })),
+  /** Dataset classes the model can predict (dataset order): the classes of the metrics. */
   shared: z.array(z.string()),
+  /** Model output index of each shared class. */
   sharedOutputs: z.array(z.number()),
+  /** Model outputs with no dataset counterpart (never predicted here). */
   unusedOutputs: z.array(z.string()),
+  /** True when the model's classes are the dataset's, in the same order (a plain evaluation). */
   identity: z.boolean(),
 });
+export type ClassMapping = z.infer<typeof ClassMappingSchema>;
