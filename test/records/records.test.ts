@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as r from '../../src/records';
+import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ferlab-records-'));
 let n = 0;
@@ -231,6 +232,61 @@ test('checkpoint header: a bad blob dtype is named', () => {
     () => r.parseCheckpointHeader({ blobs: [{ dtype: 'float64', length: 1 }] }, '/r/checkpoint.bin'),
     (e: Error) => e.message.startsWith('/r/checkpoint.bin:') && e.message.includes('field blobs[0].dtype') && e.message.includes('field fingerprint'),
   );
+});
+
+test('checkpoint.bin: a header edited to a bad field is refused by loadCheckpoint, naming file and field', () => {
+  const file = join(folder({}), 'checkpoint.bin');
+  const state = {
+    fingerprint: 'f',
+    epoch: 1,
+    step: 3,
+    stopped: false,
+    trainSeconds: 1,
+    images: 8,
+    history: [epoch],
+    weights: [Float32Array.from([1, 2])],
+    optimizer: { step: 3, m: [Float32Array.from([0])], v: [Float32Array.from([0])] },
+    batches: { order: Int32Array.from([1, 0]), rng: [1, 2, 3, 4] as [number, number, number, number] },
+    dropout: [0],
+    best: { epoch: 1, accuracy: 0.5, metrics: {}, weights: [Float32Array.from([1, 2])] },
+  };
+  saveCheckpoint(file, state);
+  assert.is(loadCheckpoint(file)?.step, 3);
+  // same header length: "step":3 -> "step":"" is one byte longer, so change the number to a string of equal length
+  const bytes = readFileSync(file);
+  const text = bytes.toString('latin1');
+  const at = text.indexOf('"stopped":false');
+  assert.ok(at > 0, 'the header holds "stopped":false');
+  bytes.write('"stopped":"no!"', at, 'latin1');
+  writeFileSync(file, bytes);
+  assert.throws(
+    () => loadCheckpoint(file),
+    (e: Error) => e.message.startsWith(`${file}:`) && e.message.includes('field stopped'),
+  );
+});
+
+test('evaluation folders (ferlab evaluate --model): metrics.json and predictions.json accepted, bad fields named', () => {
+  const mapping = { rows: [{ datasetClass: 'x', modelClass: 'x', modelIndex: 0 }], shared: ['x'], sharedOutputs: [0], unusedOutputs: [], identity: false };
+  const record = {
+    model: { dir: '/m', classes: ['x', 'y'], model: null, labelSet: null, weightsSha1: 'abc', input: { size: 48 } },
+    modelClasses: ['x', 'y'],
+    classesAssumed: false,
+    data: { kind: 'csv' },
+    labels: 'fer',
+    split: 'test',
+    limit: null,
+    mapping,
+    n: 4,
+    excluded: 0,
+    metrics: metrics(['x', 'y']),
+  };
+  const dir = folder({});
+  const preds = { classes: ['x'], index: [3], file: ['a.png'], label: [0], pred: [0], prob: [[1]] };
+  r.writeEvalRecords(dir, record as r.EvalRecord, preds);
+  assert.is(r.readEvalRecord(dir).split, 'test');
+  assert.equal(r.readEvalPredictions(dir).file, ['a.png']);
+  const bad = folder({ 'metrics.json': { ...record, split: 'holdout', mapping: { ...mapping, identity: 'no' } } });
+  rejects(() => r.readEvalRecord(bad), join(bad, 'metrics.json'), 'field split', 'field mapping.identity');
 });
 
 // today's records of this checkout (never copied into the repo): every one of them loads
