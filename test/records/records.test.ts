@@ -282,7 +282,7 @@ test('evaluation folders (ferlab evaluate --model): metrics.json and predictions
   };
   const dir = folder({});
   const preds = { classes: ['x'], index: [3], file: ['a.png'], label: [0], pred: [0], prob: [[1]] };
-  r.writeEvalRecords(dir, record as r.EvalRecord, preds);
+  r.writeEvalRecords(dir, record as unknown as r.EvalRecord, preds);
   assert.is(r.readEvalRecord(dir).split, 'test');
   assert.equal(r.readEvalPredictions(dir).file, ['a.png']);
   const bad = folder({ 'metrics.json': { ...record, split: 'holdout', mapping: { ...mapping, identity: 'no' } } });
