@@ -9,6 +9,8 @@ import type { BackendChoice } from '../backend/select';
 import { isSafeRunName, RunConfigSchema, type RunConfig } from '../exp/config';
 import type { RunSummary } from '../exp/run';
 import { CHECKPOINT_FILE } from '../exp/status';
+import { parseRecord, RecordError } from '../records/io';
+import { CONFIG_FILE, runConfigFileSchema } from '../records/run';
 import { workerCode, type PoolEvents, type RunQueue } from '../exp/study';
 import type { FromWorker, ToWorker, WorkerInit } from '../exp/worker';
 import type { EpochRecord, StepProgress } from '../train/loop';
@@ -483,20 +485,32 @@ async function restoreCheckpoint(
 ): Promise<{ epoch: number; note?: string }> {
   const h = await store.hgetallBuffer(checkpointKey(jobId));
   const ck = h[CHECKPOINT_FILE];
-  const config = h['config.json'];
+  const config = h[CONFIG_FILE];
   if (!ck) return { epoch: 0 };
   const epoch = Number(h.epoch?.toString());
   const refuse = (why: string) => ({ epoch: 0, note: `the checkpoint in Redis is not used (${why}): the trial starts from epoch 1` });
   if (ck.length > MAX_CHECKPOINT_BYTES || ck.toString('latin1', 0, 8) !== 'FERLABCK') return refuse('not a ferlab checkpoint of an allowed size');
   if (!(Number.isInteger(epoch) && epoch >= 1)) return refuse('no epoch');
-  try {
-    if (config && JSON.stringify((JSON.parse(config.toString('utf8')) as { run?: unknown }).run) !== JSON.stringify(run)) return refuse('another run config');
-  } catch {
-    return refuse('its config.json is not JSON');
+  if (config) {
+    let stored: unknown;
+    try {
+      stored = JSON.parse(config.toString('utf8'));
+    } catch {
+      return refuse('its config.json is not JSON');
+    }
+    // the run record's config.json (src/records/run.ts), its `run` a resolved run config (src/exp/config.ts)
+    let recorded: { run: unknown };
+    try {
+      recorded = parseRecord(runConfigFileSchema(RunConfigSchema), stored, `${checkpointKey(jobId)} ${CONFIG_FILE}`);
+    } catch (e) {
+      if (!(e instanceof RecordError)) throw e;
+      return refuse(`its config.json is not a run record's: ${e.issues.join('; ')}`);
+    }
+    if (JSON.stringify(recorded.run) !== JSON.stringify(run)) return refuse('another run config');
   }
   mkdirSync(rdir, { recursive: true });
   writeFileSync(join(rdir, CHECKPOINT_FILE), ck);
-  if (config) writeFileSync(join(rdir, 'config.json'), config);
+  if (config) writeFileSync(join(rdir, CONFIG_FILE), config);
   return { epoch };
 }
 
@@ -509,7 +523,7 @@ async function storeCheckpoint(store: ReturnType<typeof redisClient>, jobId: str
   let config: Buffer | undefined;
   try {
     ck = readFileSync(join(rdir, CHECKPOINT_FILE));
-    config = readFileSync(join(rdir, 'config.json'));
+    config = readFileSync(join(rdir, CONFIG_FILE));
   } catch (e) {
     return `checkpoint after epoch ${epoch} not stored in Redis: ${(e as Error).message}`;
   }
@@ -519,7 +533,7 @@ async function storeCheckpoint(store: ReturnType<typeof redisClient>, jobId: str
   await store
     .multi()
     .del(key)
-    .hset(key, { epoch: String(epoch), [CHECKPOINT_FILE]: ck, ...(config ? { 'config.json': config } : {}) })
+    .hset(key, { epoch: String(epoch), [CHECKPOINT_FILE]: ck, ...(config ? { [CONFIG_FILE]: config } : {}) })
     .expire(key, CHECKPOINT_TTL_S)
     .exec();
   return undefined;
