@@ -3,10 +3,10 @@
  *
  *   util < backend < data < records < models < train | eval < exp / sweep < viz / cli / bench
  *
- * records (ferlab's on-disk records: schemas, file names, readers and writers) builds on util and data only, and data
- * knows nothing of records; data knows nothing of models or training, training knows no evaluation or experiment, evaluation does not import
- * training, viz only draws from plain inputs (no exp, train, cli or sweep), backend builds on util only, util on
- * nothing else in src. Type-only imports count too (they couple the layers' code the same way). A file under src/
+ * records (ferlab's on-disk records: schemas, file names, readers and writers) builds on util and on types of data and
+ * backend only, and data knows nothing of records; data knows nothing of models or training, training knows no
+ * evaluation or experiment, evaluation does not import training, viz only draws from plain inputs (no exp, train,
+ * cli or sweep), backend builds on util only, util on nothing else in src. Type-only imports count too (they couple the layers' code the same way). A file under src/
  * importing the barrel (src/index.ts) breaks every rule at once (the barrel re-exports all layers).
  *
  * Specifiers come from the TypeScript compiler's own scanner (ts.preProcessFile): `import ... from`, `export ...
@@ -133,6 +133,44 @@ test('the checker flags denied and non-allowed folders and the barrel, and passe
   assert.equal(v.get('backend'), [{ file: 'src/backend/y.ts', spec: '../data/classes', target: 'data' }]);
   assert.equal(v.get('viz'), [{ file: 'src/viz/z.ts', spec: '../index', target: '' }]);
   assert.is(v.get('exp'), undefined, 'exp has no rule');
+});
+
+/**
+ * The non-type imports of a file from the given folders of src/ (`import type` and `export type` are left out): what
+ * src/records may take from data and backend is types only, so that the records layer runs no data or backend code.
+ */
+function valueImportsFrom(file: string, text: string, folders: string[]): string[] {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest);
+  const out: string[] = [];
+  for (const st of sf.statements) {
+    if (!(ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) || !st.moduleSpecifier || !ts.isStringLiteral(st.moduleSpecifier)) continue;
+    const spec = st.moduleSpecifier.text;
+    const target = relative(srcDir, resolve(srcDir, dirname(file), spec)).split(sep)[0];
+    if (!folders.includes(target)) continue;
+    const typeOnly = ts.isImportDeclaration(st)
+      ? !!st.importClause &&
+        (st.importClause.isTypeOnly ||
+          (!st.importClause.name &&
+            !!st.importClause.namedBindings &&
+            ts.isNamedImports(st.importClause.namedBindings) &&
+            st.importClause.namedBindings.elements.every((e) => e.isTypeOnly)))
+      : st.isTypeOnly;
+    if (!typeOnly) out.push(spec);
+  }
+  return out;
+}
+
+test('the type-only check tells type imports from value imports', () => {
+  const text =
+    "import type { A } from '../data/a';\nimport { type B } from '../data/b';\nimport { c } from '../data/c';\nimport '../backend/d';\nimport { e } from '../util/e';";
+  assert.equal(valueImportsFrom('records/x.ts', text, ['data', 'backend']), ['../data/c', '../backend/d']);
+});
+
+test('src/records takes only types from src/data and src/backend', () => {
+  const bad = [...files]
+    .filter(([f]) => f.startsWith('records/'))
+    .flatMap(([f, text]) => valueImportsFrom(f, text, ['data', 'backend']).map((s) => `src/${f} -> '${s}'`));
+  if (bad.length) assert.unreachable(`src/records may import only types from src/data and src/backend, but:\n  ${bad.join('\n  ')}`);
 });
 
 test('src/ has the layer folders the rules name', () => {

@@ -14,20 +14,8 @@ import { defaultRunsDir, PROJECT_ROOT } from '../util/paths';
  */
 
 /** What a saved model folder says about itself (ferlab.json beside model.json, or model.json's userDefinedMetadata.ferlab). */
-export interface SavedModelInfo {
-  /** Folder holding model.json. */
-  dir: string;
-  /** Class names in output order, or null when the folder does not say. */
-  classes: string[] | null;
-  /** Registered architecture (`deep`, `baseline`, ...), or null when unknown. */
-  model: string | null;
-  /** Label set it was trained on (`fer`, `majority`, ...), or null. */
-  labelSet: string | null;
-  /** SHA-1 of its weight files (in manifest order): identifies the weights a run started from. */
-  weightsSha1: string;
-  /** The input spec it was trained with (ferlab.json `inputSpec`; absent = the default, 48x48 and pixel / 255). */
-  input: InputSpec;
-}
+export type { SavedModelInfo } from '../records/evaluation';
+import type { SavedModelInfo } from '../records/evaluation';
 
 const isDir = (p: string) => {
   try {

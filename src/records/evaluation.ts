@@ -10,17 +10,27 @@ import { InputSpecFieldSchema, LabelSetNameSchema, METRICS_FILE, PREDICTIONS_FIL
  * file names as a run record's (src/records/run.ts METRICS_FILE, PREDICTIONS_FILE), other content.
  */
 
+/** What ferlab knows of a saved model folder (src/models/init.ts readSavedModelInfo; metrics.json `model`, init.json). */
+export const SavedModelInfoSchema = z.object({
+  /** Folder holding model.json. */
+  dir: z.string(),
+  /** Class names in output order, or null when the folder does not say. */
+  classes: z.array(z.string()).nullable(),
+  /** Registered architecture (`deep`, `baseline`, ...), or null when unknown. */
+  model: z.string().nullable(),
+  /** Label set it was trained on (`fer`, `majority`, ...), or null. */
+  labelSet: z.string().nullable(),
+  /** SHA-1 of its weight files (in manifest order): identifies the weights a run started from. */
+  weightsSha1: z.string(),
+  /** The input spec it was trained with (ferlab.json `inputSpec`; absent = the default, 48x48 and pixel / 255). */
+  input: InputSpecFieldSchema,
+});
+export type SavedModelInfo = z.infer<typeof SavedModelInfoSchema>;
+
 /** metrics.json of an evaluation folder. */
 export const EvalRecordSchema = z.object({
-  /** The saved model scored (src/models/init.ts SavedModelInfo). */
-  model: z.object({
-    dir: z.string(),
-    classes: z.array(z.string()).nullable(),
-    model: z.string().nullable(),
-    labelSet: z.string().nullable(),
-    weightsSha1: z.string(),
-    input: InputSpecFieldSchema,
-  }),
+  /** The saved model scored. */
+  model: SavedModelInfoSchema,
   /** Classes of the model's outputs, and whether they were assumed from the number of outputs. */
   modelClasses: z.array(z.string()),
   classesAssumed: z.boolean(),
