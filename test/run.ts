@@ -100,7 +100,7 @@ export const DEFAULT_TIME_LIMIT_S = 240;
 export function timeLimitS(source: string): number {
   const env = Number(process.env.FERLAB_TEST_TIME_LIMIT_S);
   if (env > 0) return env;
-  const m = /test-time-limit:\s*(\d+)/.exec(source);
+  const m = /^\s*(?:\/\/|\*)\s*test-time-limit:\s*(\d+)/m.exec(source);
   return m ? Number(m[1]) : DEFAULT_TIME_LIMIT_S;
 }
 

@@ -5,6 +5,7 @@
  * its PrivateTest accuracy is within noise of the same run on one thread (BatchNorm statistics per shard and other
  * dropout masks make the two differ a little; the bound is 4 binomial standard errors of the difference).
  * Skipped (with the reason) without the real data; under CI=true missing data fails (test/helpers/realdata.ts).
+ * test-time-limit: 360
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -4,6 +4,7 @@
  * (BatchNorm in inference mode, only the dense layers trained, continued checkpoints equal to an uninterrupted run),
  * model references. With the real data: a FER2013-trained `deep` scored zero-shot on, then fine-tuned on, folder copies
  * of FER2013 (the same labels, and labels shifted by one class), the `transfer-folder` experiment, and `eval --model`.
+ * test-time-limit: 420
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -4,6 +4,7 @@
  * BatchNorm on 4-D and 2-D inputs, average/global pooling, softmax on a 4-D tensor, depthwise convolutions with
  * depth multipliers 1 and 2, separable convolutions, residual Add of 2 and 3 inputs in mixed layouts), every accepted
  * opset, and the errors. The reference is tfjs `model.predict` on the cpu backend (tfjs' plain JavaScript kernels).
+ * test-time-limit: 420
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -3,6 +3,7 @@
  * trials 1-3 barely train (lr ~1e-6) prunes them at its epoch-1 rung: they are recorded `pruned` (journal and
  * status.json) with their one-epoch curve, no test evaluation, and are never the best trial; a trial whose worker thread
  * dies is retried once (attempt 2) and then recorded failed, while the sweep completes.
+ * test-time-limit: 360
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -13,6 +13,7 @@
  * queued trials still `running` (none marked complete or failed), and `--resume` on a new Redis finishes it with the
  * local pool's leaderboard; restarted empty on the same port within the limit, the coordinator queues the lost jobs
  * again and the sweep completes by itself, again with the local pool's leaderboard.
+ * test-time-limit: 600
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

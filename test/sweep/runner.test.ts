@@ -5,6 +5,7 @@
  * complete and another one is running, then continued with `--resume`, keeps the complete trials untouched and ends
  * with the same trials, params, states, objectives and run records as the uninterrupted sweep; a bad spec makes the
  * CLI exit non-zero naming the parameter, without a sweep folder.
+ * test-time-limit: 480
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
