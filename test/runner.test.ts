@@ -101,7 +101,9 @@ test('--unit leaves out the files that need data, Redis, the shared study, a bro
   assert.not.ok(isUnit(`import { startRedis } from '../helpers/redis';`));
   assert.not.ok(isUnit(`const { chromium } = require('playwright-core');`));
   assert.not.ok(isUnit(`spawnSync('ffmpeg', args)`));
-  assert.is(timeLimitS('/** test-time-limit: 420 */'), 420);
+  assert.is(timeLimitS('/**\n * Header.\n * test-time-limit: 420\n */'), 420);
+  assert.is(timeLimitS('// test-time-limit: 30\ntest()'), 30);
+  assert.is(timeLimitS("const src = ['// test-time-limit: 3'];"), DEFAULT_TIME_LIMIT_S, 'text inside a string is no limit');
   assert.is(timeLimitS('no limit stated'), DEFAULT_TIME_LIMIT_S);
 });
 
