@@ -59,7 +59,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `dir/work` and returns a JSON value, stored as `dir/result.json` (the mark of a finished fixture).
  * @throws Error when another process holds the lock for longer than `waitMs` (default 15 min).
  */
-export async function sharedFixture<T>(name: string, key: string, build: (work: string) => Promise<T>, waitMs = 15 * 60_000): Promise<{ dir: string; result: T }> {
+export async function sharedFixture<T>(
+  name: string,
+  key: string,
+  build: (work: string) => Promise<T>,
+  waitMs = 15 * 60_000,
+): Promise<{ dir: string; result: T }> {
   const dir = join(FIXTURE_DIR, `${name}-${key}`);
   const done = join(dir, 'result.json');
   const lock = join(FIXTURE_DIR, `${name}-${key}.lock`);
@@ -73,7 +78,8 @@ export async function sharedFixture<T>(name: string, key: string, build: (work: 
       break;
     } catch {
       const pid = Number(existsSync(join(lock, 'pid')) ? readFileSync(join(lock, 'pid'), 'utf8') : NaN);
-      if (Number.isInteger(pid) && !alive(pid)) rmSync(lock, { recursive: true, force: true }); // its builder was killed
+      if (Number.isInteger(pid) && !alive(pid))
+        rmSync(lock, { recursive: true, force: true }); // its builder was killed
       else if (Date.now() - t0 > waitMs) throw new Error(`test fixture ${name}: ${lock} held by process ${pid} for over ${waitMs / 1000} s`);
       await sleep(500);
     }
@@ -96,7 +102,9 @@ export async function sharedFixture<T>(name: string, key: string, build: (work: 
  */
 export async function sharedQuickStudy(dataDir: string): Promise<StudyResult> {
   const { result } = await sharedFixture('quick-study', fixtureKey(dataDir), (work) =>
-    runExperiment(loadExperiment('default'), { quick: true, dataDir, runsDir: work, log: () => {} }),
+    // backend wasm, as `auto` picks on a machine without a GPU: `auto` would keep a backend the calling test set
+    // (tfjs' cpu backend: an hour for this study)
+    runExperiment(loadExperiment('default'), { quick: true, dataDir, runsDir: work, backend: 'wasm', log: () => {} }),
   );
   const copy = join(tempDir('ferlab-quick-study-'), 'study');
   cpSync(result.dir, copy, { recursive: true });
