@@ -31,7 +31,8 @@ import { centreOffset, describeInput, InputWriter, type InputSpec } from '../dat
 import { checkModelInput } from './predict';
 
 /** The TTA modes. */
-export const TTA_MODES = ['none', 'flip', 'tencrop'] as const;
+export { TTA_MODES } from '../records/metrics';
+import { TTA_MODES } from '../records/metrics';
 export type TtaMode = (typeof TTA_MODES)[number];
 
 /** How the views' predictions are combined (see the module comment). */

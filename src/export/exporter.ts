@@ -31,12 +31,21 @@ import { loadLiteRt, tfliteLogits } from './tflite-runtime';
 import { WEIGHT_QUANTIZATIONS, quantizeModel, type WeightQuantization } from './quantize';
 import { candidateRows, ExportError, records, selectRun, type Selection } from './select';
 import { readRecord } from '../records/io';
-import { MODEL_META_FILE, ModelMetaSchema, writeModelMeta, type ExportInfo, type ExportedFormat, type FormatCheck, type ReleaseInfo } from '../records/model';
+import {
+  EXPORT_FORMATS,
+  MODEL_META_FILE,
+  ModelMetaSchema,
+  writeModelMeta,
+  type ExportInfo,
+  type ExportedFormat,
+  type FormatCheck,
+  type ReleaseInfo,
+} from '../records/model';
 import { CONFIG_FILE, MODEL_SUBDIR, PREDICTIONS_FILE, readPredictions, readRunConfigFile } from '../records/run';
 import { RunConfigSchema } from '../exp/config';
 
 /** Formats `export` writes. */
-export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tflite'] as const;
+export { EXPORT_FORMATS } from '../records/model';
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** Options of {@link exportModel}. */

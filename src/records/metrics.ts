@@ -99,9 +99,12 @@ export const AccuracyIntervalSchema = z.object({
 });
 export type AccuracyInterval = z.infer<typeof AccuracyIntervalSchema>;
 
+/** The test-time augmentation modes (src/eval/tta.ts). */
+export const TTA_MODES = ['none', 'flip', 'tencrop'] as const;
+
 /** What a TTA prediction did, for metrics.json (src/eval/tta.ts): e.g. `{ tta: 'flip', views: 2, crop: 48, average: 'probabilities' }`. */
 export const TtaRecordSchema = z.object({
-  tta: z.enum(['none', 'flip', 'tencrop']),
+  tta: z.enum(TTA_MODES),
   /** Model inputs per image: 1, 2 or 10. */
   views: z.number(),
   /** Side of the square model input, in pixels. */

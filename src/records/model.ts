@@ -102,8 +102,8 @@ export const FormatCheckSchema = z.object({
 });
 export type FormatCheck = z.infer<typeof FormatCheckSchema>;
 
-/** Export formats (src/export/exporter.ts EXPORT_FORMATS). */
-export const EXPORT_FORMAT_NAMES = ['tfjs', 'onnx', 'tflite'] as const;
+/** The formats `ferlab export` writes (src/export/exporter.ts). */
+export const EXPORT_FORMATS = ['tfjs', 'onnx', 'tflite'] as const;
 
 /** One exported format in ferlab.json. */
 export const ExportedFormatSchema = z.object({
@@ -144,7 +144,7 @@ export const ExportInfoSchema = z.object({
     }),
     /** The exporting process (commit, backend, CPU); the training one is `environment`. */
     environment: EnvironmentSchema,
-    formats: z.partialRecord(z.enum(EXPORT_FORMAT_NAMES), ExportedFormatSchema),
+    formats: z.partialRecord(z.enum(EXPORT_FORMATS), ExportedFormatSchema),
     /** The run's own float32 tfjs model re-scored here: the reference of the format checks. */
     reference: z.object({
       privateTestAccuracy: z.number(),
