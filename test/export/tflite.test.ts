@@ -620,7 +620,15 @@ else
     const acc = (l: Float32Array) => argmaxRows(l, NUM_CLASSES).filter((p, i) => p === t.label[i]).length / n;
     for (const weights of ['float32', 'float16'] as const) {
       const dir = join(out, weights);
-      const r = await exportModel(runDir, { out: dir, formats: ['tfjs', 'tflite'], tfliteWeights: weights, dataDir, log: () => {} });
+      const r = await exportModel(runDir, {
+        out: dir,
+        formats: ['tfjs', 'tflite'],
+        tfliteWeights: weights,
+        dataDir,
+        // re-scoring on wasm: 'auto' would keep the cpu backend this test sets below (minutes per export)
+        backend: 'wasm',
+        log: () => {},
+      });
       assert.equal(readdirSync(dir).sort(), ['ferlab.json', 'model-card.md', 'model.json', 'model.tflite', 'weights.bin']);
       await initBackend('cpu');
       // the exported tfjs model, loaded by tfjs itself from the two files
