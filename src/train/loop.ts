@@ -157,6 +157,8 @@ function fingerprint(cfg: TrainConfig, labels: LabelSet): string {
  * StepAccounting: the same numbers as a read after every step). On the webgpu backend validation and checkpoints run on wasm, and train() returns with wasm active so that the caller's synchronous reads work (tfjs'
  * webgpu backend cannot read synchronously in Node); the next train() makes webgpu active again.
  *
+ * Whatever ends a training early (an error, or a callback such as onEpoch throwing to stop it) releases the model, the
+ * optimizer state, the kept best weights and the data-parallel threads before the error propagates.
  * @throws TrainError (with the epoch) when the loss becomes NaN or infinite; Error when the model is unknown, the
  *   training split has fewer images than one batch, the checkpoint belongs to another configuration, or `initFrom`
  *   cannot be found or does not fit the model.
@@ -167,198 +169,215 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
   // the model's input spec with the run's `input` setting over it: the model's input shape and the batches' transform
   const input = resolveInputSpec(cfg.model, cfg.input);
   const model = createModel(cfg.model, { numClasses: labels.numClasses, seed: cfg.seed, inputShape: inputShapeOf(input) });
-  // fine-tuning: saved weights (a new head for a new class set), then frozen blocks; a continued checkpoint brings its own weights
-  let init: InitReport | undefined;
-  if (cfg.initFrom && !(opts.checkpoint && existsSync(opts.checkpoint)))
-    init = initFromSaved(model, opts.initDir ?? resolveModelRef(cfg.initFrom), labels.classes, cfg.model);
-  const frozen = freezeLayers(model, cfg.freeze);
-  const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-  const optimizer = createOptimizer(cfg.optimizer);
-  const classWeights = cfg.classWeights === 'balanced' ? tf.keep(tf.tensor1d(balancedClassWeights(labels.train.label, labels.numClasses))) : undefined;
-  const batches = new TrainBatches(ds.pixels, labels.train, labels.numClasses, {
-    batchSize: cfg.batchSize,
-    augment: cfg.augment,
-    loss: labels.loss,
-    sampleOneHot: labels.sampleOneHot,
-    rng: rng.fork(),
-    ...(cfg.balancedSampling ? { balanced: true } : {}),
-    ...(isDefaultInput(input) ? {} : { input }),
-  });
-  const totalSteps = batches.steps * cfg.epochs;
-  const ctx: StepContext = { model, vars, optimizer, loss: labels.loss, numClasses: labels.numClasses, labelSmoothing: cfg.labelSmoothing, classWeights };
-  const print = fingerprint(cfg, labels);
-  let history: EpochRecord[] = [];
-  let best: { epoch: number; acc: number; weights: tf.Tensor[]; metrics: M } | undefined;
-  let trainSeconds = 0;
-  let images = 0;
-  let stoppedEarly = false;
-  let step = 0;
-  let startEpoch = 1;
-  let replicas = opts.replicas ?? 1;
+  // what a failed or stopped training releases (the model, optimizer state, kept weights, worker threads), newest first:
+  // a run stopped by its caller (a pruned trial, a cancelled study) or by an error frees its tensors and threads itself
+  const owned: Array<() => unknown> = [() => model.dispose()];
+  let epochAcc: StepAccounting | undefined;
+  owned.push(() => epochAcc?.dispose());
+  try {
+    // fine-tuning: saved weights (a new head for a new class set), then frozen blocks; a continued checkpoint brings its own weights
+    let init: InitReport | undefined;
+    if (cfg.initFrom && !(opts.checkpoint && existsSync(opts.checkpoint)))
+      init = initFromSaved(model, opts.initDir ?? resolveModelRef(cfg.initFrom), labels.classes, cfg.model);
+    const frozen = freezeLayers(model, cfg.freeze);
+    const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+    const optimizer = createOptimizer(cfg.optimizer);
+    owned.push(() => optimizer.dispose());
+    const classWeights = cfg.classWeights === 'balanced' ? tf.keep(tf.tensor1d(balancedClassWeights(labels.train.label, labels.numClasses))) : undefined;
+    owned.push(() => classWeights?.dispose());
+    const batches = new TrainBatches(ds.pixels, labels.train, labels.numClasses, {
+      batchSize: cfg.batchSize,
+      augment: cfg.augment,
+      loss: labels.loss,
+      sampleOneHot: labels.sampleOneHot,
+      rng: rng.fork(),
+      ...(cfg.balancedSampling ? { balanced: true } : {}),
+      ...(isDefaultInput(input) ? {} : { input }),
+    });
+    const totalSteps = batches.steps * cfg.epochs;
+    const ctx: StepContext = { model, vars, optimizer, loss: labels.loss, numClasses: labels.numClasses, labelSmoothing: cfg.labelSmoothing, classWeights };
+    const print = fingerprint(cfg, labels);
+    let history: EpochRecord[] = [];
+    let best: { epoch: number; acc: number; weights: tf.Tensor[]; metrics: M } | undefined;
+    owned.push(() => best?.weights.forEach((w) => w.dispose()));
+    let trainSeconds = 0;
+    let images = 0;
+    let stoppedEarly = false;
+    let step = 0;
+    let startEpoch = 1;
+    let replicas = opts.replicas ?? 1;
 
-  if (opts.checkpoint) {
-    removeStaleTemps(opts.checkpoint);
-    const ck = loadCheckpoint<M, EpochRecord>(opts.checkpoint);
-    if (ck) {
-      if (ck.fingerprint !== print)
-        throw new Error(`${opts.checkpoint} was written for another configuration:\n  checkpoint: ${ck.fingerprint}\n  this run:   ${print}`);
-      // the best epoch's weights first, to take them in model.getWeights() order (the order best.weights uses)
-      writeLayerWeights(model, ck.best.weights);
-      const bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
-      writeLayerWeights(model, ck.weights);
-      optimizer.setState(vars, ck.optimizer);
-      batches.setState(ck.batches);
-      setDropoutCallCounts(model, ck.dropout);
-      best = { epoch: ck.best.epoch, acc: ck.best.accuracy, metrics: ck.best.metrics, weights: bestWeights };
-      history = ck.history;
-      step = ck.step;
-      trainSeconds = ck.trainSeconds;
-      images = ck.images;
-      stoppedEarly = ck.stopped;
-      startEpoch = ck.stopped ? cfg.epochs + 1 : ck.epoch + 1;
-      replicas = ck.replicas ?? 1;
-    }
-  }
-  const resumedFrom = startEpoch - 1;
-
-  // webgpu (Node): tfjs cannot read GPU data synchronously there; validation and checkpoints switch to wasm
-  const onDevice = await trainingOnDevice();
-  const backendName = currentBackend()?.name ?? tf.getBackend();
-  // data parallelism: wasm / cpu only (one thread per replica), and not with frozen layers (their BatchNorm statistics would be needed everywhere)
-  if (replicas > 1 && (!['wasm', 'cpu'].includes(backendName) || frozen.length > 0)) replicas = 1;
-  const dp =
-    replicas > 1 && startEpoch <= cfg.epochs
-      ? await DataParallel.start({
-          replicas,
-          backend: backendName as BackendChoice,
-          model: cfg.model,
-          ...(opts.replicaModules ? { modules: opts.replicaModules } : {}),
-          seed: cfg.seed,
-          batchSize: cfg.batchSize,
-          vars,
-          mainModel: model,
-          loss: labels.loss,
-          labelSmoothing: cfg.labelSmoothing,
-          ...(classWeights ? { classWeights: classWeights.dataSync() as Float32Array } : {}),
-        })
-      : undefined;
-  for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
-    const t0 = performance.now();
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
-    let lr = cfg.lr;
-    let s = 0;
-    const acc = new StepAccounting();
-    const diverged = (lossValue: number, atStep: string) => {
-      void dp?.dispose();
-      optimizer.dispose();
-      classWeights?.dispose();
-      acc.dispose();
-      best?.weights.forEach((w) => w.dispose());
-      model.dispose();
-      return new TrainError(`training diverged: loss ${lossValue} at epoch ${epoch}, ${atStep} (lr ${lr}); lower the learning rate`, epoch);
-    };
-    for (const b of batches.epoch()) {
-      lr = learningRate(
-        cfg.schedule,
-        cfg.lr,
-        step,
-        totalSteps,
-        batches.steps,
-        history.map((h) => h.valAccuracy),
-      );
-      if (dp) dp.step(ctx, b, lr, acc);
-      else trainingStep(ctx, b, lr, acc);
-      seen += b.n;
-      step++;
-      s++;
-      if (s % READ_EVERY === 0 || s === batches.steps) {
-        const r = await acc.read();
-        const first = s - r.losses.length;
-        for (let i = 0; i < r.losses.length; i++) {
-          if (!Number.isFinite(r.losses[i])) throw diverged(r.losses[i], `step ${first + i + 1}`);
-          lossSum += r.losses[i];
-        }
-        correct += r.correct;
-      }
-      if (opts.onStep) {
-        const elapsed = (performance.now() - t0) / 1000;
-        // the mean loss of the steps read so far
-        const done = s - acc.pending;
-        opts.onStep({ epoch, epochs: cfg.epochs, step: s, steps: batches.steps, loss: lossSum / Math.max(1, done), imagesPerSec: seen / elapsed });
-      }
-      if (s % 50 === 0) await new Promise((r) => setImmediate(r)); // let progress messages out
-    }
-    acc.dispose();
-    const epochSeconds = (performance.now() - t0) / 1000;
-    trainSeconds += epochSeconds;
-    images += seen;
-    const v0 = performance.now();
-    // webgpu: validation and checkpoint read tensors synchronously, which tfjs' webgpu backend cannot do in Node
-    const endSync = onDevice ? await beginSyncReads() : undefined;
-    const val = opts.validate(model);
-    const valSeconds = (performance.now() - v0) / 1000;
-    const rec: EpochRecord = {
-      epoch,
-      trainLoss: lossSum / Math.max(1, s),
-      trainAccuracy: correct / Math.max(1, seen),
-      valLoss: val.loss,
-      valAccuracy: val.metrics.accuracy,
-      valMacroF1: val.metrics.macroF1,
-      lr,
-      trainSeconds: epochSeconds,
-      valSeconds,
-      imagesPerSec: seen / epochSeconds,
-    };
-    history.push(rec);
-    if (!best || val.metrics.accuracy > best.acc) {
-      best?.weights.forEach((w) => w.dispose());
-      best = { epoch, acc: val.metrics.accuracy, weights: model.getWeights().map((w) => tf.keep(w.clone())), metrics: val.metrics };
-    } else if (cfg.patience > 0 && epoch - best.epoch >= cfg.patience) {
-      stoppedEarly = epoch < cfg.epochs;
-    }
     if (opts.checkpoint) {
-      const ck: TrainCheckpoint<M, EpochRecord> = {
-        fingerprint: print,
-        epoch,
-        step,
-        stopped: stoppedEarly,
-        trainSeconds,
-        images,
-        history,
-        weights: readLayerWeights(model),
-        optimizer: optimizer.getState(vars),
-        batches: batches.getState(),
-        dropout: dropoutCallCounts(model),
-        best: { epoch: best.epoch, accuracy: best.acc, metrics: best.metrics, weights: bestLayerWeights(model, best.weights) },
-        ...(replicas > 1 ? { replicas } : {}),
-      };
-      saveCheckpoint(opts.checkpoint, ck);
+      removeStaleTemps(opts.checkpoint);
+      const ck = loadCheckpoint<M, EpochRecord>(opts.checkpoint);
+      if (ck) {
+        if (ck.fingerprint !== print)
+          throw new Error(`${opts.checkpoint} was written for another configuration:\n  checkpoint: ${ck.fingerprint}\n  this run:   ${print}`);
+        // the best epoch's weights first, to take them in model.getWeights() order (the order best.weights uses)
+        writeLayerWeights(model, ck.best.weights);
+        const bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+        writeLayerWeights(model, ck.weights);
+        optimizer.setState(vars, ck.optimizer);
+        batches.setState(ck.batches);
+        setDropoutCallCounts(model, ck.dropout);
+        best = { epoch: ck.best.epoch, acc: ck.best.accuracy, metrics: ck.best.metrics, weights: bestWeights };
+        history = ck.history;
+        step = ck.step;
+        trainSeconds = ck.trainSeconds;
+        images = ck.images;
+        stoppedEarly = ck.stopped;
+        startEpoch = ck.stopped ? cfg.epochs + 1 : ck.epoch + 1;
+        replicas = ck.replicas ?? 1;
+      }
     }
-    await endSync?.();
-    opts.onEpoch?.(rec, history);
-    if (stoppedEarly) break;
+    const resumedFrom = startEpoch - 1;
+
+    // webgpu (Node): tfjs cannot read GPU data synchronously there; validation and checkpoints switch to wasm
+    const onDevice = await trainingOnDevice();
+    const backendName = currentBackend()?.name ?? tf.getBackend();
+    // data parallelism: wasm / cpu only (one thread per replica), and not with frozen layers (their BatchNorm statistics would be needed everywhere)
+    if (replicas > 1 && (!['wasm', 'cpu'].includes(backendName) || frozen.length > 0)) replicas = 1;
+    const dp =
+      replicas > 1 && startEpoch <= cfg.epochs
+        ? await DataParallel.start({
+            replicas,
+            backend: backendName as BackendChoice,
+            model: cfg.model,
+            ...(opts.replicaModules ? { modules: opts.replicaModules } : {}),
+            seed: cfg.seed,
+            batchSize: cfg.batchSize,
+            vars,
+            mainModel: model,
+            loss: labels.loss,
+            labelSmoothing: cfg.labelSmoothing,
+            ...(classWeights ? { classWeights: classWeights.dataSync() as Float32Array } : {}),
+          })
+        : undefined;
+    owned.push(() => dp?.dispose());
+    for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
+      const t0 = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let lr = cfg.lr;
+      let s = 0;
+      const acc = new StepAccounting();
+      epochAcc = acc;
+      // what the run allocated is released where the error is caught below
+      const diverged = (lossValue: number, atStep: string) =>
+        new TrainError(`training diverged: loss ${lossValue} at epoch ${epoch}, ${atStep} (lr ${lr}); lower the learning rate`, epoch);
+      for (const b of batches.epoch()) {
+        lr = learningRate(
+          cfg.schedule,
+          cfg.lr,
+          step,
+          totalSteps,
+          batches.steps,
+          history.map((h) => h.valAccuracy),
+        );
+        if (dp) dp.step(ctx, b, lr, acc);
+        else trainingStep(ctx, b, lr, acc);
+        seen += b.n;
+        step++;
+        s++;
+        if (s % READ_EVERY === 0 || s === batches.steps) {
+          const r = await acc.read();
+          const first = s - r.losses.length;
+          for (let i = 0; i < r.losses.length; i++) {
+            if (!Number.isFinite(r.losses[i])) throw diverged(r.losses[i], `step ${first + i + 1}`);
+            lossSum += r.losses[i];
+          }
+          correct += r.correct;
+        }
+        if (opts.onStep) {
+          const elapsed = (performance.now() - t0) / 1000;
+          // the mean loss of the steps read so far
+          const done = s - acc.pending;
+          opts.onStep({ epoch, epochs: cfg.epochs, step: s, steps: batches.steps, loss: lossSum / Math.max(1, done), imagesPerSec: seen / elapsed });
+        }
+        if (s % 50 === 0) await new Promise((r) => setImmediate(r)); // let progress messages out
+      }
+      acc.dispose();
+      epochAcc = undefined;
+      const epochSeconds = (performance.now() - t0) / 1000;
+      trainSeconds += epochSeconds;
+      images += seen;
+      const v0 = performance.now();
+      // webgpu: validation and checkpoint read tensors synchronously, which tfjs' webgpu backend cannot do in Node
+      const endSync = onDevice ? await beginSyncReads() : undefined;
+      const val = opts.validate(model);
+      const valSeconds = (performance.now() - v0) / 1000;
+      const rec: EpochRecord = {
+        epoch,
+        trainLoss: lossSum / Math.max(1, s),
+        trainAccuracy: correct / Math.max(1, seen),
+        valLoss: val.loss,
+        valAccuracy: val.metrics.accuracy,
+        valMacroF1: val.metrics.macroF1,
+        lr,
+        trainSeconds: epochSeconds,
+        valSeconds,
+        imagesPerSec: seen / epochSeconds,
+      };
+      history.push(rec);
+      if (!best || val.metrics.accuracy > best.acc) {
+        best?.weights.forEach((w) => w.dispose());
+        best = { epoch, acc: val.metrics.accuracy, weights: model.getWeights().map((w) => tf.keep(w.clone())), metrics: val.metrics };
+      } else if (cfg.patience > 0 && epoch - best.epoch >= cfg.patience) {
+        stoppedEarly = epoch < cfg.epochs;
+      }
+      if (opts.checkpoint) {
+        const ck: TrainCheckpoint<M, EpochRecord> = {
+          fingerprint: print,
+          epoch,
+          step,
+          stopped: stoppedEarly,
+          trainSeconds,
+          images,
+          history,
+          weights: readLayerWeights(model),
+          optimizer: optimizer.getState(vars),
+          batches: batches.getState(),
+          dropout: dropoutCallCounts(model),
+          best: { epoch: best.epoch, accuracy: best.acc, metrics: best.metrics, weights: bestLayerWeights(model, best.weights) },
+          ...(replicas > 1 ? { replicas } : {}),
+        };
+        saveCheckpoint(opts.checkpoint, ck);
+      }
+      await endSync?.();
+      opts.onEpoch?.(rec, history);
+      if (stoppedEarly) break;
+    }
+    await dp?.dispose();
+    optimizer.dispose();
+    classWeights?.dispose();
+    model.setWeights(best!.weights);
+    best!.weights.forEach((w) => w.dispose());
+    unfreezeLayers(model, frozen); // after setWeights: getWeights() order depends on what is frozen
+    // webgpu: the caller evaluates and saves the model with synchronous reads; they run on wasm (the next train() switches back)
+    if (onDevice) await beginSyncReads();
+    owned.length = 0; // the model goes to the caller; the rest was released above
+    return {
+      model,
+      history,
+      bestEpoch: best!.epoch,
+      bestVal: best!.metrics,
+      stoppedEarly,
+      trainSeconds,
+      imagesPerSec: images / trainSeconds,
+      resumedFrom,
+      init,
+      frozen,
+      replicas,
+    };
+  } catch (e) {
+    for (const release of owned.reverse()) {
+      try {
+        await release();
+      } catch {
+        // released already, or a thread that is gone: nothing more to free
+      }
+    }
+    throw e;
   }
-  await dp?.dispose();
-  optimizer.dispose();
-  classWeights?.dispose();
-  model.setWeights(best!.weights);
-  best!.weights.forEach((w) => w.dispose());
-  unfreezeLayers(model, frozen); // after setWeights: getWeights() order depends on what is frozen
-  // webgpu: the caller evaluates and saves the model with synchronous reads; they run on wasm (the next train() switches back)
-  if (onDevice) await beginSyncReads();
-  return {
-    model,
-    history,
-    bestEpoch: best!.epoch,
-    bestVal: best!.metrics,
-    stoppedEarly,
-    trainSeconds,
-    imagesPerSec: images / trainSeconds,
-    resumedFrom,
-    init,
-    frozen,
-    replicas,
-  };
 }
