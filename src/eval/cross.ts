@@ -1,5 +1,5 @@
 import { FER_CLASSES, FER_TO_FERPLUS, FERPLUS_CLASSES, FERPLUS_TO_FER } from '../data/classes';
-import { argmaxRows, computeMetrics, type Metrics } from './metrics';
+import { argmaxRows, computeMetrics } from './metrics';
 
 /** FER+ class indices that have a FER2013 counterpart (all but contempt), in FER+ order. */
 const SHARED_FERPLUS = FERPLUS_CLASSES.map((_, j) => j).filter((j) => FERPLUS_TO_FER[j] >= 0);

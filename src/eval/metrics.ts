@@ -2,7 +2,7 @@
  * Precision, recall, F1 and support of one class, and the classification metrics of one model on one labelled image
  * set: record types (metrics.json), declared by their schemas in src/records/metrics.ts.
  */
-import type { ClassMetrics, Metrics } from '../records/metrics';
+import type { Metrics } from '../records/metrics';
 export type { ClassMetrics, Metrics } from '../records/metrics';
 
 /**

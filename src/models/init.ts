@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { recordedInputSpec, type InputSpec } from '../data/input';
+import { recordedInputSpec } from '../data/input';
 import { readModelFolderFile, readModelJson } from './io';
 import { MODEL_META_FILE, readPartialModelMeta } from '../records/model';
 import { MODEL_SUBDIR, readRunStatus } from '../records/run';

@@ -15,7 +15,7 @@ import {
 import { journalPath, readJournal, replayEvents, type TrialRecord } from './journal';
 import type { Condition, Params, SearchSpace } from './space';
 import { toSettingsDiff } from './space';
-import { SweepSpecSchema, trialSettingsDiff, type SweepSpec } from './spec';
+import { SweepSpecSchema, trialSettingsDiff } from './spec';
 import { z } from 'zod';
 import { parseRecord, RecordError, tryReadRecord } from '../records/io';
 import { CONFIG_FILE, EpochRecordSchema, EPOCHS_FILE, METRICS_FILE, runConfigFileSchema } from '../records/run';
