@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { loadExperiment, runExperiment, type StudyResult } from '../../src/exp/study';
 import { ROOT } from './cli';
 import { tempDir } from './fixtures';
@@ -99,14 +99,17 @@ export async function sharedFixture<T>(
 /**
  * The quick default study (all 4 runs, 2 workers, the defaults of `npm run exp -- --quick`), trained once per source
  * state and copied for this caller: `result.dir` and every run's `dir` point into the copy.
+ * @param opts.runsDir copy it into this runs folder (as `npm run exp -- --quick --runs-dir <runsDir>` would have
+ *   written it), instead of a temporary folder of its own.
  */
-export async function sharedQuickStudy(dataDir: string): Promise<StudyResult> {
+export async function sharedQuickStudy(dataDir: string, opts: { runsDir?: string } = {}): Promise<StudyResult> {
   const { result } = await sharedFixture('quick-study', fixtureKey(dataDir), (work) =>
     // backend wasm, as `auto` picks on a machine without a GPU: `auto` would keep a backend the calling test set
     // (tfjs' cpu backend: an hour for this study)
     runExperiment(loadExperiment('default'), { quick: true, dataDir, runsDir: work, backend: 'wasm', log: () => {} }),
   );
-  const copy = join(tempDir('ferlab-quick-study-'), 'study');
+  // into a runs folder under the study folder's own name (default-quick-<timestamp>, as `npm run exp` names it)
+  const copy = opts.runsDir ? join(opts.runsDir, basename(result.dir)) : join(tempDir('ferlab-quick-study-'), 'study');
   cpSync(result.dir, copy, { recursive: true });
   // every path of the result, moved to the copy
   return JSON.parse(JSON.stringify(result).split(JSON.stringify(result.dir).slice(1, -1)).join(JSON.stringify(copy).slice(1, -1))) as StudyResult;
