@@ -20,6 +20,7 @@ export * from './eval/cross';
 export * from './exp/config';
 export * from './exp/run';
 export * from './exp/study';
+export * from './exp/pool';
 export * from './exp/results';
 export * from './exp/reports';
 export * from './eval/reload';

@@ -11,7 +11,7 @@ import type { RunSummary } from '../exp/run';
 import { CHECKPOINT_FILE } from '../exp/status';
 import { parseRecord, RecordError } from '../records/io';
 import { CONFIG_FILE, runConfigFileSchema } from '../records/run';
-import { workerCode, type PoolEvents, type RunQueue } from '../exp/study';
+import { workerCode, type PoolEvents, type RunQueue } from '../exp/pool';
 import type { FromWorker, ToWorker, WorkerInit } from '../exp/worker';
 import type { EpochRecord, StepProgress } from '../train/loop';
 import { assertRedisReachable, lostAfterMs, redactRedisUrl, redactSecrets, redisClient, watchRedis } from './redis';
@@ -155,7 +155,7 @@ export function parseTrialJob(id: string | undefined, data: unknown): TrialJob {
 /**
  * Coordinator side: trains the runs of `queue` on remote workers, keeping up to `slots` jobs queued or running at a
  * time (as many as there are worker processes is a good value), with the same events as the local pool
- * (src/exp/study.ts runOnWorkers): the run record of `r` is written to `<dir>/<r.name>` when its job ends.
+ * (src/exp/pool.ts runOnWorkers): the run record of `r` is written to `<dir>/<r.name>` when its job ends.
  * @param init.log where lines about lost and re-queued jobs go (default: none).
  * @throws Error `cannot reach Redis at <url>` (password redacted) when the queue is unreachable, before any job.
  * @throws Error `lost the connection to Redis at <url>: no answer for N s ...` when Redis stops answering for longer

@@ -8,7 +8,7 @@ import { ConfigError, isSafeRunName, RunConfigSchema, SettingsSchema, type RunCo
 import { loadHistory } from '../exp/records';
 import type { RunSummary } from '../exp/run';
 import { CHECKPOINT_FILE, readRunStatus, writeRunStatus } from '../exp/status';
-import { runOnWorkers, type PoolEvents, type RunQueue } from '../exp/study';
+import { runOnWorkers, type PoolEvents, type RunQueue } from '../exp/pool';
 import '../models';
 import { loadCheckpoint, removeCheckpoint } from '../train/checkpoint';
 import type { EpochRecord, StepProgress } from '../train/loop';
@@ -42,7 +42,7 @@ import { runStamp } from '../util/time';
 
 /**
  * Runs sweeps for real: the ask-and-tell engine (engine.ts) drives trainings on the local worker pool of the
- * experiment runner (src/exp/study.ts runOnWorkers, one training per core on worker threads).
+ * experiment runner (src/exp/pool.ts runOnWorkers, one training per core on worker threads).
  *
  * A sweep folder (`runs/<sweep>[-quick]-<timestamp>/`) holds:
  * - `sweep.json`: the resolved spec, the slice, the environment, the command, the state (`running`, `complete` or
