@@ -20,6 +20,7 @@ import { alphaFromSpan, DEFAULT_SPAN, FaceSmoother } from '../predict/smooth';
 import { ferPixelsFromRgba, INPUT_SIDE } from './resample';
 import { pct } from '../util/format';
 import type { ModelMeta as RecordedModelMeta } from '../records/model';
+import { MODEL_META_FILE } from '../records/files';
 
 // The parts of face-api's and plotly's browser globals this page uses (both are loaded by <script> tags).
 interface Tensor {
@@ -388,8 +389,8 @@ async function main(): Promise<void> {
   state.backend = await chooseBackend(tf);
   $('backend').textContent = `${state.backend} (tfjs ${tf.version_core}, bundled in face-api ${faceapi.version})`;
   status('loading the face detector and the model…');
-  const metaResponse = await fetch('/model/ferlab.json');
-  if (!metaResponse.ok) throw new Error(`/model/ferlab.json: HTTP ${metaResponse.status}`);
+  const metaResponse = await fetch(`/model/${MODEL_META_FILE}`);
+  if (!metaResponse.ok) throw new Error(`/model/${MODEL_META_FILE}: HTTP ${metaResponse.status}`);
   meta = (await metaResponse.json()) as ModelMeta;
   state.classes = meta.classes;
   const weights = '/vendor/face-api/model';

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { MODEL_META_FILE } from './files';
 import { readRecord, readRecordIfExists, writeRecord } from './io';
 import { AccuracyIntervalSchema, ClassMetricsSchema, CrossEvaluationSchema } from './metrics';
 import { EnvironmentSchema, InputSpecFieldSchema, LabelSetNameSchema, SliceSchema } from './run';
@@ -10,8 +11,8 @@ import { EnvironmentSchema, InputSpecFieldSchema, LabelSetNameSchema, SliceSchem
  * {@link ExportInfoSchema} (src/export/exporter.ts); predict, the demo, the model card, releases and fine-tuning read it.
  */
 
-/** File name of a model folder's metadata. */
-export const MODEL_META_FILE = 'ferlab.json';
+/** File name of a model folder's metadata (in src/records/files.ts, which the browser demo imports without zod). */
+export { MODEL_META_FILE };
 
 /** What a training run records about its model (src/exp/run.ts), and what prediction relies on (src/predict/model.ts). */
 export const ModelMetaSchema = z.object({
