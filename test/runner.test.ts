@@ -95,12 +95,13 @@ test('a file past its time limit is killed with the processes it started, and co
   assert.not.ok(alive, `the hung file's child process ${pid} was killed with it`);
 });
 
-test('--unit leaves out the files that need data, Redis, the shared study, a browser, Jupyter or ffmpeg', () => {
+test('--unit leaves out the files that need data, Redis, the shared study, a browser, Jupyter, ffmpeg or SwiftShader', () => {
   assert.ok(isUnit(`import { tempDir } from '../helpers/fixtures';`));
   assert.not.ok(isUnit(`import { realDataDir } from '../helpers/realdata';`));
   assert.not.ok(isUnit(`import { startRedis } from '../helpers/redis';`));
   assert.not.ok(isUnit(`const { chromium } = require('playwright-core');`));
   assert.not.ok(isUnit(`spawnSync('ffmpeg', args)`));
+  assert.not.ok(isUnit(`process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;`));
   assert.is(timeLimitS('/**\n * Header.\n * test-time-limit: 420\n */'), 420);
   assert.is(timeLimitS('// test-time-limit: 30\ntest()'), 30);
   assert.is(timeLimitS("const src = ['// test-time-limit: 3'];"), DEFAULT_TIME_LIMIT_S, 'text inside a string is no limit');
