@@ -21,6 +21,7 @@ export * from './exp/config';
 export * from './exp/run';
 export * from './exp/study';
 export * from './exp/pool';
+export * from './exp/evaluators';
 export * from './exp/results';
 export * from './exp/reports';
 export * from './eval/reload';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LABEL_SETS, type LabelSetName } from '../data/labels';
 import { TrainSettingsSchema, type TrainConfig } from '../train/settings';
+import { EVALUATOR_NAMES } from './evaluators/names';
 
 /**
  * Typed, validated experiment configs (zod, strict: an unknown key or a wrong type is an error naming the path).
@@ -26,7 +27,21 @@ export const SliceSchema = z
  * with their defaults, units and sources) plus the data slice. Parsing `{}` gives the defaults, which are those of
  * the default study.
  */
-export const SettingsSchema = TrainSettingsSchema.extend({ slice: SliceSchema });
+export const SettingsSchema = TrainSettingsSchema.extend({
+  slice: SliceSchema,
+  evaluators: z
+    .array(z.enum(EVALUATOR_NAMES))
+    .min(1)
+    .superRefine((names, ctx) => {
+      if (!names.includes('test')) ctx.addIssue({ code: 'custom', message: "must include 'test' (metrics.json needs the PrivateTest metrics)" });
+      const dup = names.find((n, i) => names.indexOf(n) !== i);
+      if (dup) ctx.addIssue({ code: 'custom', message: `'${dup}' appears twice` });
+    })
+    .optional()
+    .describe(
+      `evaluation only: the analyses run after training (src/exp/evaluators), called in the order ${EVALUATOR_NAMES.join(', ')} whatever the order given: 'test' (PrivateTest metrics, required), 'bootstrap' (testInterval), 'calibration' (temperature scaling), 'tta' (with the tta setting), 'cross' (cross-evaluation; null when left out), 'predictions' (predictions.json); absent = all`,
+    ),
+});
 /** Resolved settings (every field present). */
 export type Settings = z.infer<typeof SettingsSchema>;
 /** A diff from the defaults: any subset of the settings (nested groups may be partial too, schedules are whole). */
@@ -299,9 +314,9 @@ export function checkRunInput(run: string, model: string, s: Pick<Settings, 'inp
     );
 }
 
-/** The TrainConfig part of a RunConfig (every training setting and the model; not the slice or the names). */
+/** The TrainConfig part of a RunConfig (every training setting and the model; not the slice, the evaluators or the names). */
 export function trainConfigOf(run: RunConfig): TrainConfig {
-  const { experiment: _e, name: _n, labels: _l, slice: _s, group: _g, ...cfg } = run;
+  const { experiment: _e, name: _n, labels: _l, slice: _s, group: _g, evaluators: _v, ...cfg } = run;
   return cfg;
 }
 

@@ -1,16 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FerDataset } from '../data/dataset';
-import { buildLabelSet, isFerPlus, sliceLabelSet, sliceSplit, splitSizes, type LabelSet } from '../data/labels';
+import { buildLabelSet, isFerPlus, sliceLabelSet, splitSizes, type LabelSet } from '../data/labels';
 import { describeInput, isDefaultInput } from '../data/input';
-import { crossEvaluate, type CrossEvaluation } from '../eval/cross';
 import { evaluateSplit } from '../eval/evaluate';
-import { softmaxRows } from '../eval/predict';
-import { computeMetrics } from '../eval/metrics';
-import { calibrationFromLogits, fitTemperature } from '../eval/calibration';
-import { bootstrapAccuracy } from '../eval/stats';
-import { predictProbabilitiesTTA } from '../eval/tta';
-import { argmaxRows } from '../util/argmax';
 import { modelEntry, resolveInputSpec } from '../models/registry';
 import { loadLayersModelFromDir, saveLayersModel } from '../models/io';
 import { readSavedModelInfo, resolveModelRef } from '../models/init';
@@ -20,19 +13,18 @@ import { train, TrainError, type EpochRecord, type StepProgress } from '../train
 import type { Environment } from '../util/env';
 import { checkRunName, trainConfigOf, type RunConfig } from './config';
 import { writeRunReport } from './reports';
+import { evalContext, runEvaluators, selectEvaluators } from './evaluators';
 import { CHECKPOINT_FILE, writeRunStatus } from './status';
 import {
   CONFIG_FILE,
   MODEL_SUBDIR,
   readRunInit,
   writeEpochs,
-  writePredictions,
   writeRunConfigFile,
   writeRunInit,
   writeRunSummary,
   type RunInit,
   type RunSummary,
-  type TestPredictions,
 } from '../records/run';
 import { writeModelMeta } from '../records/model';
 
@@ -85,7 +77,8 @@ export class RunStopped extends Error {
  * failed, with the epoch), `checkpoint.bin` (the state after the last finished epoch, see src/train/checkpoint.ts;
  * removed once the run is complete), `epochs.jsonl` (rewritten after each epoch), `metrics.json` (best-epoch val/test
  * metrics with confusion matrices, cross-evaluation, timings), `predictions.json` (per-image PrivateTest predictions)
- * and `model/` (model.json + weights.bin, tfjs layers format, with the classes, preprocessing and test accuracy in its
+ * (the post-training analyses are the evaluators of src/exp/evaluators, called in order; the run's `evaluators`
+ * setting may leave some out) and `model/` (model.json + weights.bin, tfjs layers format, with the classes, preprocessing and test accuracy in its
  * metadata and ferlab.json beside it), and report.html (figures of the run; plotly.js shared from the study folder).
  *
  * A run folder with a checkpoint is continued from it (same results as an uninterrupted run); `config.json` of the
@@ -153,59 +146,12 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
   // a resumed run whose last epoch was already checkpointed: its epochs.jsonl may predate the kill
   writeEpochs(opts.dir, result.history);
   const { model } = result;
-  const test = evaluateSplit(model, ds, labels.test, labels.classes, run.evalBatchSize, input);
-  const C0 = labels.numClasses;
-  const correct = (preds: ArrayLike<number>, label: ArrayLike<number>) => Array.from(label, (l, i) => (preds[i] === l ? 1 : 0));
-  const testInterval = bootstrapAccuracy(correct(test.preds, labels.test.label));
-  // temperature scaling on PublicTest (the selection split), reported on PrivateTest
-  const val = evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize, input);
-  const fit = fitTemperature(val.logits, C0, labels.val.label);
-  const calibration = {
-    temperature: fit.temperature,
-    fittedOn: 'PublicTest' as const,
-    valNllBefore: fit.nllBefore,
-    valNllAfter: fit.nllAfter,
-    test: calibrationFromLogits(test.logits, C0, labels.test.label),
-    testScaled: calibrationFromLogits(test.logits, C0, labels.test.label, { temperature: fit.temperature }),
-  };
-  let tta: RunSummary['tta'];
-  if (run.tta && run.tta !== 'none') {
-    const scored = (split: typeof labels.val) => {
-      const r = predictProbabilitiesTTA(model, ds.pixels, split.index, run.tta!, { batchSize: run.evalBatchSize, ...(isDefaultInput(input) ? {} : { input }) });
-      const preds = argmaxRows(r.probabilities, C0);
-      return { record: r.record, probabilities: r.probabilities, preds, metrics: computeMetrics(split.label, preds, labels.classes) };
-    };
-    const v = scored(labels.val);
-    const t = scored(labels.test);
-    tta = { ...t.record, val: v.metrics, test: t.metrics, testInterval: bootstrapAccuracy(correct(t.preds, labels.test.label)) };
-  }
-
-  // cross-evaluation on the same PrivateTest images against the other label set
-  let cross: CrossEvaluation | null = null;
-  if (ds.ferplus) {
-    const other = buildLabelSet(ds, isFerPlus(run.labels) ? 'fer' : 'majority');
-    const target = sliceSplit(other.test, run.slice.test, other.numClasses);
-    const logits = evaluateSplit(
-      model,
-      ds,
-      { index: target.index, label: new Uint8Array(target.index.length) },
-      labels.classes,
-      run.evalBatchSize,
-      input,
-    ).logits;
-    cross = crossEvaluate(logits, target.label, isFerPlus(run.labels) ? 'ferplus' : 'fer');
-  }
-
+  // the post-training analyses (src/exp/evaluators), in order; the run's `evaluators` setting picks them (absent = all)
+  const ctx = evalContext({ model, ds, labels, run, input, dir: opts.dir });
+  const evaluated = runEvaluators(selectEvaluators(run.evaluators), ctx);
+  const test = evaluated.test!;
+  const { calibration } = evaluated;
   const C = labels.numClasses;
-  const prob = softmaxRows(test.logits, C);
-  const predictions: TestPredictions = {
-    classes: [...labels.classes],
-    index: Array.from(labels.test.index),
-    label: Array.from(labels.test.label),
-    pred: Array.from(test.preds),
-    prob: Array.from({ length: labels.test.index.length }, (_, i) => Array.from(prob.subarray(i * C, (i + 1) * C), (p) => Math.round(p * 1e4) / 1e4)),
-  };
-  writePredictions(opts.dir, predictions);
 
   const modelDir = join(opts.dir, MODEL_SUBDIR);
   const meta = {
@@ -219,8 +165,8 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
       preprocessing: describeInput(input),
       ...inputRecord,
       output: `logits [batch, ${C}] float32; softmax gives class probabilities`,
-      testAccuracy: test.metrics.accuracy,
-      temperature: calibration.temperature,
+      testAccuracy: test.accuracy,
+      ...(calibration ? { temperature: calibration.temperature } : {}),
       testImages: `${sizes.test} PrivateTest images of label set '${run.labels}' (${isFerPlus(run.labels) ? 'FER+ majority labels' : 'FER2013 labels'})`,
     },
   };
@@ -241,17 +187,17 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     imagesPerSec: result.imagesPerSec,
     ...(result.replicas > 1 ? { replicas: result.replicas } : {}),
     val: result.bestVal,
-    test: test.metrics,
-    cross,
+    test,
+    cross: evaluated.cross ?? null,
     dir: opts.dir,
-    testInterval,
-    calibration,
-    ...(tta ? { tta } : {}),
+    ...(evaluated.testInterval ? { testInterval: evaluated.testInterval } : {}),
+    ...(calibration ? { calibration } : {}),
+    ...(evaluated.tta ? { tta: evaluated.tta } : {}),
     ...(ds.source.folder ? { skippedImages: ds.source.folder.skipped.length } : {}),
     ...(init ? { init: { ...init, headReplaced: result.init?.headReplaced ?? init.headReplaced } } : {}),
   };
   writeRunSummary(opts.dir, summary);
-  writeRunReport(opts.dir, run, summary, result.history, predictions, ds, opts.plotlyDir ?? dirname(opts.dir));
+  writeRunReport(opts.dir, run, summary, result.history, ctx.predictions(), ds, opts.plotlyDir ?? dirname(opts.dir));
   model.dispose();
   writeRunStatus(opts.dir, { state: 'complete', epoch: result.history.length });
   removeCheckpoint(checkpoint);

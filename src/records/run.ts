@@ -185,7 +185,7 @@ export const RunSummarySchema = z.object({
   /** Best-epoch validation (PublicTest) and test (PrivateTest) metrics. */
   val: MetricsSchema,
   test: MetricsSchema,
-  /** Scored against the other label set on the same PrivateTest images; null without FER+ votes. */
+  /** Scored against the other label set on the same PrivateTest images; null without FER+ votes (or with the run's `evaluators` setting leaving out 'cross'). */
   cross: CrossEvaluationSchema.nullable(),
   /** Folder of the run record. */
   dir: z.string(),
