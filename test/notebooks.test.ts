@@ -5,7 +5,7 @@
  * itself into a fresh JUPYTER_DATA_DIR, so an earlier registration in the user's Jupyter folder cannot stand in for it.
  * Needs Jupyter (Debian: jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client; .ci/run installs them);
  * skipped with a message where Jupyter is missing, except under CI where that is a failure.
- * test-time-limit: 480
+ * test-time-limit: 720
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -4,7 +4,7 @@
  * `--resume`; every run's epochs.jsonl (timing fields aside), metrics.json (timings aside) and predictions.json must
  * equal those of an uninterrupted study with the same seed (the shared quick study, trained through the library). Each
  * killed study is a separate CLI process, as a user runs it.
- * test-time-limit: 420
+ * test-time-limit: 600
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
