@@ -18,17 +18,10 @@ import { SWIFTSHADER_ICD } from '../../src/backend/webgpu/device';
 import type { FerDataset } from '../../src/data/dataset';
 import type { LabelSet } from '../../src/data/labels';
 import { evaluateSplit } from '../../src/eval/evaluate';
-import { buildCnn } from '../../src/models/cnn';
-import { registerModel } from '../../src/models/registry';
 import { train, type EpochRecord, type TrainConfig } from '../../src/train/loop';
 import { TRAIN_DEFAULTS } from '../../src/train/settings';
 import { Rng } from '../../src/util/rng';
-
-registerModel({
-  name: 'webgpu-test-tiny',
-  description: 'test only: conv 4 + BN + ReLU + max-pool, dense 8',
-  create: (o) => buildCnn({ blocks: [{ filters: 4, dropout: 0 }], dense: 8, denseDropout: 0 }, o.inputShape, o.numClasses, o.seed),
-});
+import { TINY_CNN, twoClassTask } from '../helpers/two-class';
 
 /** 2 classes: a slightly brighter left half (0) or right half (1) under strong uniform noise (not learnt in one step). Training: the first nTrain images. */
 function synthetic(nTrain: number, nVal: number): { ds: FerDataset; labels: LabelSet } {
@@ -43,21 +36,7 @@ function synthetic(nTrain: number, nVal: number): { ds: FerDataset; labels: Labe
       pixels[i * 2304 + p] = Math.min(255, rng.int(200) + (left === (label[i] === 0) ? 12 : 0));
     }
   }
-  const range = (a: number, b: number) => Int32Array.from({ length: b - a }, (_, k) => a + k);
-  const target = new Float32Array(nTrain * 2);
-  for (let i = 0; i < nTrain; i++) target[i * 2 + label[i]] = 1;
-  const ds = { n, pixels, emotion: label, usage: new Uint8Array(n) } as unknown as FerDataset;
-  const labels = {
-    name: 'fer',
-    classes: ['left', 'right'],
-    numClasses: 2,
-    loss: 'crossentropy',
-    sampleOneHot: false,
-    train: { index: range(0, nTrain), label: label.slice(0, nTrain), target },
-    val: { index: range(nTrain, n), label: label.slice(nTrain) },
-    test: { index: range(nTrain, n), label: label.slice(nTrain) },
-  } as unknown as LabelSet;
-  return { ds, labels };
+  return twoClassTask(pixels, label, nTrain, ['left', 'right']);
 }
 
 async function main(): Promise<void> {
@@ -75,7 +54,7 @@ async function main(): Promise<void> {
     const { ds, labels } = synthetic(96, 32);
     const cfg: TrainConfig = {
       ...TRAIN_DEFAULTS,
-      model: 'webgpu-test-tiny',
+      model: TINY_CNN,
       epochs: 2,
       batchSize: 16,
       lr: 3e-3,

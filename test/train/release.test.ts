@@ -10,45 +10,26 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/select';
 import type { FerDataset } from '../../src/data/dataset';
 import type { LabelSet } from '../../src/data/labels';
-import { buildCnn } from '../../src/models/cnn';
-import { registerModel } from '../../src/models/registry';
 import { train, TrainError, type TrainConfig } from '../../src/train/loop';
 import { TRAIN_DEFAULTS } from '../../src/train/settings';
 import { Rng } from '../../src/util/rng';
-
-registerModel({
-  name: 'release-test-tiny',
-  description: 'test only: conv 4 + BN + ReLU + max-pool, dense 8',
-  create: (o) => buildCnn({ blocks: [{ filters: 4, dropout: 0 }], dense: 8, denseDropout: 0 }, o.inputShape, o.numClasses, o.seed),
-});
+import { TINY_CNN, twoClassTask } from '../helpers/two-class';
 
 /** 2 classes of noise images: 64 training, 32 validation. */
 function synthetic(): { ds: FerDataset; labels: LabelSet } {
-  const nTrain = 64;
-  const n = 96;
   const rng = new Rng(7);
-  const pixels = Uint8Array.from({ length: n * 2304 }, () => rng.int(256));
-  const label = Uint8Array.from({ length: n }, (_, i) => i % 2);
-  const range = (a: number, b: number) => Int32Array.from({ length: b - a }, (_, k) => a + k);
-  const target = new Float32Array(nTrain * 2);
-  for (let i = 0; i < nTrain; i++) target[i * 2 + label[i]] = 1;
-  const ds = { n, pixels, emotion: label, usage: new Uint8Array(n) } as unknown as FerDataset;
-  const labels = {
-    name: 'fer',
-    classes: ['a', 'b'],
-    numClasses: 2,
-    loss: 'crossentropy',
-    sampleOneHot: false,
-    train: { index: range(0, nTrain), label: label.slice(0, nTrain), target },
-    val: { index: range(nTrain, n), label: label.slice(nTrain) },
-    test: { index: range(nTrain, n), label: label.slice(nTrain) },
-  } as unknown as LabelSet;
-  return { ds, labels };
+  const pixels = Uint8Array.from({ length: 96 * 2304 }, () => rng.int(256));
+  return twoClassTask(
+    pixels,
+    Uint8Array.from({ length: 96 }, (_, i) => i % 2),
+    64,
+    ['a', 'b'],
+  );
 }
 
 const cfg: TrainConfig = {
   ...TRAIN_DEFAULTS,
-  model: 'release-test-tiny',
+  model: TINY_CNN,
   epochs: 3,
   batchSize: 16,
   lr: 3e-3,
