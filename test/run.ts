@@ -122,9 +122,8 @@ interface FileRun {
  * Runs one file in its own process group; past its time limit the whole group (the file and the servers, browsers
  * and workers it started) is killed with SIGKILL and the file counts as failed, naming the limit.
  */
-function runFile(file: string): Promise<FileRun> {
+function runFile(file: string, limit: number): Promise<FileRun> {
   const rel = relative(root, file);
-  const limit = timeLimitS(readFileSync(file, 'utf8'));
   const started = Date.now();
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--require', 'tsx/cjs', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -163,12 +162,11 @@ async function main(): Promise<void> {
   const testDir = process.env.FERLAB_TEST_DIR ? resolve(process.env.FERLAB_TEST_DIR) : join(root, 'test');
   const files = walk(testDir)
     .filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)))
-    .filter((f) => !unitOnly || isUnit(readFileSync(f, 'utf8')));
+    .map((f) => ({ f, source: readFileSync(f, 'utf8') }))
+    .filter(({ source }) => !unitOnly || isUnit(source))
+    .map(({ f, source }) => ({ f, limit: timeLimitS(source) }));
   // the files with the longest limits (the slow ones) start first, so that the two queues end together
-  const order = files
-    .map((f) => ({ f, limit: timeLimitS(readFileSync(f, 'utf8')) }))
-    .sort((a, b) => b.limit - a.limit || a.f.localeCompare(b.f))
-    .map((x) => x.f);
+  const order = [...files].sort((a, b) => b.limit - a.limit || a.f.localeCompare(b.f));
   let passed = 0;
   let failed = 0;
   let skipped = 0;
@@ -178,7 +176,8 @@ async function main(): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < order.length) {
-      const r = await runFile(order[next++]);
+      const { f, limit } = order[next++];
+      const r = await runFile(f, limit);
       // each file's output printed whole when it ends (files run side by side)
       process.stdout.write(`\n# ${r.rel}\n${r.output}  (${r.seconds.toFixed(1)} s)\n`);
       passed += r.counts.passed;
