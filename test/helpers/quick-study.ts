@@ -29,7 +29,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /** sha256 (first 16 hex digits) of the sources, the lock file and the data files' sizes and mtimes. */
-export function fixtureKey(dataDir: string, extra = ''): string {
+export function fixtureKey(dataDir: string): string {
   const h = createHash('sha256');
   for (const f of [...filesUnder(join(ROOT, 'src')), join(ROOT, 'experiments', 'default.ts'), join(ROOT, 'package-lock.json')]) {
     h.update(relative(ROOT, f));
@@ -39,7 +39,6 @@ export function fixtureKey(dataDir: string, extra = ''): string {
     const s = statSync(join(dataDir, f));
     if (s.isFile()) h.update(`${f}:${s.size}:${s.mtimeMs}`);
   }
-  h.update(extra);
   return h.digest('hex').slice(0, 16);
 }
 
