@@ -9,7 +9,7 @@
  * Command:  npm run exp -- ferplus-modes            (quick: npm run exp -- ferplus-modes --quick)
  * Runtime:  12 runs (4 modes x seeds 42, 43, 44) of 5 epochs of deep: 119.5 min on 1 core (AMD EPYC, the other core
  *           busy with another training), so about 60 min on 2 cores (2 side by side); quick: about 3 min (estimated: 3x
- *           the 4-run quick study, which took under a minute).
+ *           the 4-run quick experiment, which took under a minute).
  * Expected: PrivateTest (majority labels), mean +- std over the 3 seeds (runs/ferplus-modes-20261127-045223, commit
  *           bc81489): majority 79.01 +- 0.46%, probability 78.74 +- 0.24%, crossentropy 80.52 +- 0.39%,
  *           multi_target 78.88 +- 0.46%. Seed 42 reproduces the earlier single runs exactly (79.16, 78.50, 80.43,

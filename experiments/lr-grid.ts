@@ -2,7 +2,7 @@
  * lr-grid: peak learning rate x batch size for the `deep` CNN on FER+ majority labels (a grid of runs; called
  * sweep-lr before, a name that still loads it).
  *
- * Question: how sensitive is the one-cycle Adam recipe of the default study to its peak learning rate and batch size?
+ * Question: how sensitive is the one-cycle Adam recipe of the default experiment to its peak learning rate and batch size?
  * Selection is on PublicTest; PrivateTest is reported for every point.
  *
  * Command:  npm run exp -- lr-grid                 (quick: npm run exp -- lr-grid --quick)

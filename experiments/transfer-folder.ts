@@ -4,9 +4,9 @@
  * Question: how well does a CNN trained on FER2013 transfer to another set of labelled faces (RAF-DB, CK+, JAFFE, an
  * AffectNet export, your own photos), before any training (zero-shot: each run's init.json and metrics.json `init.before`)
  * and after fine-tuning all layers or the classifier only (conv blocks frozen)? The model to start from is the
- * `deep-fer` run of the newest finished `default` study (`initFrom: 'default/deep-fer'`); any saved model works with
+ * `deep-fer` run of the newest finished `default` experiment (`initFrom: 'default/deep-fer'`); any saved model works with
  * `--set initFrom=<run folder | models/<name>>`. For the from-scratch baseline on the same data, train the default
- * study's deep-fer on it: `npm run exp -- default --only deep-fer --data-dir <folder>`.
+ * experiment's deep-fer on it: `npm run exp -- default --only deep-fer --data-dir <folder>`.
  *
  * Command:  npm run exp -- default --only deep-fer                     (the FER2013 model, once)
  *           npm run ferlab -- folder-copy data/fer2013-folder           (FER2013 as image folders, Kaggle layout)

@@ -19,7 +19,7 @@ export * from './eval/predict';
 export * from './eval/cross';
 export * from './exp/config';
 export * from './exp/run';
-export * from './exp/study';
+export * from './exp/experiment';
 export * from './exp/pool';
 export * from './exp/evaluators';
 export * from './exp/results';
@@ -48,3 +48,17 @@ export * from './sweep';
 export { erfc, normalCdf } from './eval/stats';
 export type { SettingsDiff } from './exp/config';
 export type { SettingsDiff as SweepSettingsDiff } from './sweep/spec';
+
+// The names of the public API before an experiment's execution stopped being called a "study" (Optuna's word for what
+// ferlab calls a sweep; 2026-12-07), kept so that existing notebooks and scripts still run.
+import { loadExperimentFolder, latestExperimentDir } from './exp/records';
+import { resumeExperiment } from './exp/experiment';
+import type { ExperimentResult } from './records/experiment';
+/** @deprecated renamed {@link loadExperimentFolder}. */
+export const loadStudy = loadExperimentFolder;
+/** @deprecated renamed {@link latestExperimentDir}. */
+export const latestStudyDir = latestExperimentDir;
+/** @deprecated renamed {@link resumeExperiment}. */
+export const resumeStudy = resumeExperiment;
+/** @deprecated renamed {@link ExperimentResult}. */
+export type StudyResult = ExperimentResult;

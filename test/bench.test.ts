@@ -1,5 +1,5 @@
 /**
- * `npm run bench` machinery on a smoke run (--quick: few steps, no PyTorch, no study): it measures every mode,
+ * `npm run bench` machinery on a smoke run (--quick: few steps, no PyTorch, no experiment): it measures every mode,
  * writes latest.json/latest.md with the command, and its numbers are internally consistent. (Speed itself is
  * measured by the benchmark, not asserted by tests.)
  */

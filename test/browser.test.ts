@@ -1,10 +1,10 @@
 /**
- * Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core; no browser download) opens a study
+ * Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core; no browser download) opens an experiment
  * report.html from a file URL and checks that the confusion-matrix heatmaps rendered: one cell label per
  * (true, predicted) pair, class names on both axes, the axis titles. Saves screenshots under test-output/browser/.
  *
- * The report comes from a real run: a quick study on the real data, or the study folder named by FERLAB_REPORT_STUDY
- * (used to make docs/study-report.png from the full default study: FERLAB_SCREENSHOT_OUT=docs/study-report.png).
+ * The report comes from a real run: a quick experiment on the real data, or the experiment folder named by FERLAB_REPORT_EXPERIMENT
+ * (used to make docs/experiment-report.png from the full default experiment: FERLAB_SCREENSHOT_OUT=docs/experiment-report.png).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,18 +20,18 @@ const dataDir = realDataDir();
 
 if (!existsSync(chromium)) {
   skipFileUnlessCI('Chromium is installed', `Chromium not found at ${chromium} (apt-get install chromium, or set FERLAB_CHROMIUM; .ci/run installs it)`);
-} else if (!dataDir && !process.env.FERLAB_REPORT_STUDY) {
-  skipFile(`${noRealDataReason()}, and FERLAB_REPORT_STUDY is not set`);
+} else if (!dataDir && !process.env.FERLAB_REPORT_EXPERIMENT) {
+  skipFile(`${noRealDataReason()}, and FERLAB_REPORT_EXPERIMENT is not set`);
 } else {
-  test('study report.html renders its confusion-matrix heatmaps with the right cells and axis labels', async () => {
-    let studyDir = process.env.FERLAB_REPORT_STUDY ? resolve(process.env.FERLAB_REPORT_STUDY) : undefined;
-    if (!studyDir) {
-      // the quick default study, trained once per test run (test/helpers/quick-study.ts)
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- trains only when no study is given
-      const { sharedQuickStudy } = require('./helpers/quick-study') as typeof import('./helpers/quick-study');
-      studyDir = (await sharedQuickStudy(dataDir!)).dir;
+  test('experiment report.html renders its confusion-matrix heatmaps with the right cells and axis labels', async () => {
+    let experimentDir = process.env.FERLAB_REPORT_EXPERIMENT ? resolve(process.env.FERLAB_REPORT_EXPERIMENT) : undefined;
+    if (!experimentDir) {
+      // the quick default experiment, trained once per test run (test/helpers/quick-experiment.ts)
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- trains only when no experiment is given
+      const { sharedQuickExperiment } = require('./helpers/quick-experiment') as typeof import('./helpers/quick-experiment');
+      experimentDir = (await sharedQuickExperiment(dataDir!)).dir;
     }
-    const results = JSON.parse(readFileSync(join(studyDir, 'results.json'), 'utf8')) as { runs: Array<{ name: string; test: { classes: string[] } }> };
+    const results = JSON.parse(readFileSync(join(experimentDir, 'results.json'), 'utf8')) as { runs: Array<{ name: string; test: { classes: string[] } }> };
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the browser test runs
     const { chromium: pw } = require('playwright-core') as typeof import('playwright-core');
     const browser = await pw.launch({
@@ -49,7 +49,7 @@ if (!existsSync(chromium)) {
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await page.goto(pathToFileURL(join(studyDir, 'report.html')).href);
+      await page.goto(pathToFileURL(join(experimentDir, 'report.html')).href);
       await page.waitForFunction(
         () => document.querySelectorAll('.ferlab-figure .main-svg').length > 0 && (window as unknown as { Plotly?: unknown }).Plotly !== undefined,
         null,
@@ -97,14 +97,14 @@ if (!existsSync(chromium)) {
       }
       const outDir = join(root, 'test-output', 'browser');
       mkdirSync(outDir, { recursive: true });
-      await page.screenshot({ path: join(outDir, 'study-report.png'), fullPage: true });
+      await page.screenshot({ path: join(outDir, 'experiment-report.png'), fullPage: true });
       const first = page.locator('.ferlab-figure').filter({ hasText: 'share of each true class' }).first();
       await first.screenshot({ path: join(outDir, 'confusion-matrix.png') });
       if (process.env.FERLAB_SCREENSHOT_OUT) {
         await page.setViewportSize({ width: 1280, height: 1000 });
         await page.screenshot({ path: resolve(root, process.env.FERLAB_SCREENSHOT_OUT), fullPage: false });
       }
-      assert.ok(existsSync(join(outDir, 'study-report.png')));
+      assert.ok(existsSync(join(outDir, 'experiment-report.png')));
     } finally {
       await browser.close();
     }

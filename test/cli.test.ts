@@ -38,9 +38,9 @@ test('ferlab exp runs a quick experiment on fixture data and prints the results 
   assert.match(r.stdout, /baseline-fer/);
   assert.match(r.stdout, /test acc/);
   assert.match(r.stdout, /backend wasm/);
-  const studies = readdirSync(runs);
-  assert.is(studies.length, 1);
-  assert.ok(existsSync(join(runs, studies[0], 'baseline-ferplus', 'model', 'model.json')));
+  const experiments = readdirSync(runs);
+  assert.is(experiments.length, 1);
+  assert.ok(existsSync(join(runs, experiments[0], 'baseline-ferplus', 'model', 'model.json')));
 });
 
 test('an unknown override key is an error naming the key and the valid ones; nothing runs', () => {

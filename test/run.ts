@@ -34,11 +34,11 @@ const filters = args.filter((a) => a !== '--unit');
 
 /**
  * A unit test file needs nothing outside the project: it imports none of the helpers for the real data, Redis or the
- * shared quick study, and names no browser (playwright), Jupyter kernel, ffmpeg or SwiftShader (the CPU Vulkan driver of
+ * shared quick experiment, and names no browser (playwright), Jupyter kernel, ffmpeg or SwiftShader (the CPU Vulkan driver of
  * Debian's chromium that the webgpu tests run on). Decided from the file's text.
  */
 export function isUnit(source: string): boolean {
-  return !/helpers\/(realdata|redis|quick-study)|playwright|jupyter|ffmpeg|SWIFTSHADER_ICD/.test(source);
+  return !/helpers\/(realdata|redis|quick-experiment)|playwright|jupyter|ffmpeg|SWIFTSHADER_ICD/.test(source);
 }
 
 function walk(dir: string): string[] {

@@ -95,7 +95,7 @@ test('a file past its time limit is killed with the processes it started, and co
   assert.not.ok(alive, `the hung file's child process ${pid} was killed with it`);
 });
 
-test('--unit leaves out the files that need data, Redis, the shared study, a browser, Jupyter, ffmpeg or SwiftShader', () => {
+test('--unit leaves out the files that need data, Redis, the shared experiment, a browser, Jupyter, ffmpeg or SwiftShader', () => {
   assert.ok(isUnit(`import { tempDir } from '../helpers/fixtures';`));
   assert.not.ok(isUnit(`import { realDataDir } from '../helpers/realdata';`));
   assert.not.ok(isUnit(`import { startRedis } from '../helpers/redis';`));

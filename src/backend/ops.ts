@@ -7,10 +7,11 @@ import { webgpuKernelsRegistered } from './webgpu';
  * (tfjs-node, cpu), so every backend computes the same function.
  */
 
-/** True when the active backend (wasm or webgpu) serves ferlab's own kernel `name`. */
+/** True when the active backend (wasm, native or webgpu) serves ferlab's own kernel `name`. */
 export function hasFerlabKernel(name: string): boolean {
   const b = tf.getBackend();
-  if (b === 'wasm') return wasmKernelsRegistered() && tf.getKernel(name, 'wasm') !== undefined;
+  // native is the wasm backend under a second name (src/backend/native/backend.ts), with the same ferlab kernels
+  if (b === 'wasm' || b === 'native') return wasmKernelsRegistered() && tf.getKernel(name, b) !== undefined;
   if (b === 'webgpu') return webgpuKernelsRegistered() && tf.getKernel(name, 'webgpu') !== undefined;
   return false;
 }

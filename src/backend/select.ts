@@ -3,13 +3,20 @@ import { registerWasmKernels } from './wasm/kernels';
 import { chooseVariant } from './wasm/module';
 import { setupWebGpu, type AdapterDescription } from './webgpu/device';
 import { registerWebgpuKernels } from './webgpu';
+import { NATIVE_BACKEND, registerNativeBackend } from './native/backend';
 
 /**
  * Backends ferlab can train on, fastest first: `webgpu` is tfjs' webgpu backend on any Vulkan / Metal / D3D12 GPU
  * through Dawn (the optional `webgpu` package) with ferlab's WGSL kernels.
  */
 export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+/**
+ * Backends chosen only by name, never by `auto`: `native` is the wasm backend with oneDNN kernels for convolutions and
+ * matmuls (src/backend/native/; an optional addon built at install when a C++ compiler and oneDNN are present). `auto`
+ * keeps wasm until native's records and the test expectations are settled on it (issue 28).
+ */
+export const NAMED_ONLY_BACKENDS = ['native'] as const;
+export type BackendName = (typeof BACKENDS)[number] | (typeof NAMED_ONLY_BACKENDS)[number];
 /** A backend request: a name, or `auto` for the fastest available. */
 export type BackendChoice = BackendName | 'auto';
 
@@ -25,6 +32,8 @@ export interface BackendInfo {
   kernels?: string;
   /** For webgpu: the adapter (GPU) it runs on. */
   adapter?: AdapterDescription;
+  /** For native: oneDNN's OpenMP threads for this run. */
+  threads?: number;
 }
 
 let current: BackendInfo | undefined;
@@ -59,7 +68,7 @@ export function nodeBindingAvailable(gpu: boolean): boolean {
 }
 
 /** Every valid backend choice, in the order error messages list them. */
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', ...BACKENDS];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', ...BACKENDS, ...NAMED_ONLY_BACKENDS];
 
 /**
  * Validates a backend name from the user (environment variable, CLI option, function argument). There is no silent
@@ -88,6 +97,33 @@ async function useWasm(): Promise<BackendInfo['kernels']> {
   if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
   await tf.ready();
   return names.length ? chooseVariant() : 'stock';
+}
+
+/**
+ * oneDNN threads of a `native` run: `FERLAB_NATIVE_THREADS` (default 1: one core per run, as wasm, so that workers x
+ * threads stays within the cores).
+ * @throws Error when it is set to anything but a positive integer.
+ */
+export function nativeThreadsFromEnv(): number {
+  const v = process.env.FERLAB_NATIVE_THREADS;
+  if (v === undefined || v === '') return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`FERLAB_NATIVE_THREADS='${v}' must be a positive integer`);
+  return n;
+}
+
+/**
+ * The `native` backend: the wasm backend (with ferlab's kernels) under a second name, its convolutions and matmuls on
+ * oneDNN (src/backend/native/backend.ts).
+ * @throws Error when the addon is not built or fails to load: the message says why and what to install.
+ */
+async function useNative(threads: number): Promise<{ kernels: string; isa: string; version: string }> {
+  const kernels = await useWasm();
+  if (kernels === 'stock') throw new Error('FERLAB_KERNELS=off: the native backend builds on ferlab\'s wasm kernels');
+  const { addon } = registerNativeBackend(threads);
+  if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('the native backend failed to initialise');
+  const v = addon.version();
+  return { kernels: kernels!, isa: v.isa, version: `${v.major}.${v.minor}.${v.patch}` };
 }
 
 /** Dispatches ferlab records on webgpu before submitting them to the GPU queue (see useWebGpu). */
@@ -182,7 +218,10 @@ export async function beginSyncReads(): Promise<() => Promise<void>> {
  * Selects and initialises the tfjs backend. `auto` (the default, or `FERLAB_BACKEND`) picks the fastest one that
  * loads: tfjs-node-gpu when it loads and sees a GPU, then webgpu on a hardware GPU (never a software adapter such
  * as SwiftShader), then tfjs-node, then wasm (with ferlab's training kernels), then cpu. Naming a backend forces it
- * (`webgpu` then also takes a software adapter). Idempotent per process for the same choice.
+ * (`webgpu` then also takes a software adapter). `native` (wasm with oneDNN convolutions and matmuls,
+ * FERLAB_NATIVE_THREADS threads) is only chosen by name, never by `auto`. Idempotent per process for the same choice.
+ *
+ * @throws Error for `native` when the oneDNN addon is not built or does not load, saying why and what to install.
  *
  * @throws Error for a name that is not a backend (listing the valid ones; see {@link parseBackendChoice}), and when a
  * forced backend is not available (e.g. `tensorflow` without @tensorflow/tfjs-node installed).
@@ -209,6 +248,11 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
         if (!nodeBindingAvailable(false) && !nodeBindingAvailable(true)) throw new Error('@tensorflow/tfjs-node is not installed');
         await tf.setBackend('tensorflow');
         current = { name: 'tensorflow', requested: choice, description: 'tensorflow (tfjs-node, libtensorflow CPU)' };
+      } else if (b === 'native') {
+        const threads = nativeThreadsFromEnv();
+        const n = await useNative(threads);
+        const what = `oneDNN ${n.version} (${n.isa}, ${threads} thread${threads === 1 ? '' : 's'}) + wasm ferlab kernels (${n.kernels === 'relaxed' ? 'FMA' : 'SIMD128'})`;
+        current = { name: 'native', requested: choice, description: `native (${what})`, kernels: n.kernels, threads };
       } else if (b === 'wasm') {
         const kernels = await useWasm();
         const what =

@@ -26,9 +26,9 @@ export interface BenchOptions {
   models?: string[];
   /** Output folder (default bench/results). */
   outDir?: string;
-  /** Smoke run: few steps, no PyTorch, no study measurement. */
+  /** Smoke run: few steps, no PyTorch, no experiment measurement. */
   quick?: boolean;
-  /** Data for the study-speedup measurement (default FERLAB_DATA_DIR or data/); skipped when absent. */
+  /** Data for the experiment-speedup measurement (default FERLAB_DATA_DIR or data/); skipped when absent. */
   dataDir?: string;
   log?: (line: string) => void;
   /** Backend (default FERLAB_BACKEND): `webgpu` runs {@link runWebgpuBench}; anything else the wasm benchmark. */
@@ -67,8 +67,8 @@ export interface BenchResult {
   torch?: { version: string; python: string } | { skipped: string };
   /** The wasm multiply-add peak of one core, measured in the same run (ceiling.ts). */
   ceiling?: MaddPeak;
-  /** Wall time of the default study cut to a few steps per run, with 1 and with 2 workers. */
-  study?: { stepsPerRun: number; oneWorkerSeconds: number; twoWorkersSeconds: number; speedup: number } | { skipped: string };
+  /** Wall time of the default experiment cut to a few steps per run, with 1 and with 2 workers. */
+  experiment?: { stepsPerRun: number; oneWorkerSeconds: number; twoWorkersSeconds: number; speedup: number } | { skipped: string };
   /** Model-only inference of the exported models: tfjs wasm vs onnxruntime-node, batch 1 and 64 (inference.ts). */
   inference?: InferenceBench;
   /** End-to-end `predict` on a multi-face photo: decode, detect, crop, classify (src/predict/bench.ts). */
@@ -298,7 +298,7 @@ const imgs = (t: StepTiming[]) => t.reduce((a, x) => a + x.imagesPerSec, 0);
  * backend with one core and with two side-by-side trainings, of the same architecture in PyTorch (1 and 2 threads)
  * in the same run, the ferlab/PyTorch throughput ratios, a per-kernel profile of one step, the plain-SIMD kernel
  * build, tfjs-node when installed, model-only inference of the exported model on tfjs wasm vs onnxruntime-node
- * (batch 1 and 64, inference.ts), and the wall-time speedup of the default study with 2 workers over 1. Writes
+ * (batch 1 and 64, inference.ts), and the wall-time speedup of the default experiment with 2 workers over 1. Writes
  * bench/results/latest.{json,md} and a dated copy, and prints the Markdown. With FERLAB_BACKEND=webgpu it runs
  * {@link runWebgpuBench} instead.
  */
@@ -380,9 +380,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
   result.predict = await benchPredict({ runs: opts.quick ? 2 : 10 });
 
   if (opts.quick) {
-    result.study = { skipped: 'quick run' };
+    result.experiment = { skipped: 'quick run' };
   } else {
-    result.study = await studySpeedup(opts.dataDir ?? defaultDataDir(), log);
+    result.experiment = await experimentSpeedup(opts.dataDir ?? defaultDataDir(), log);
   }
 
   const md = benchMarkdown(result);
@@ -421,27 +421,27 @@ function ceilingMarkdown(r: BenchResult): string[] {
   return L;
 }
 
-/** Wall time of the default study with every run cut to 120 steps, 1 worker vs 2 workers (real runner, real data). */
-async function studySpeedup(dataDir: string, log: (l: string) => void): Promise<BenchResult['study']> {
+/** Wall time of the default experiment with every run cut to 120 steps, 1 worker vs 2 workers (real runner, real data). */
+async function experimentSpeedup(dataDir: string, log: (l: string) => void): Promise<BenchResult['experiment']> {
   if (!existsSync(join(dataDir, 'fer2013.csv.gz')) && !existsSync(join(dataDir, 'fer2013.csv'))) {
     return { skipped: `no data in ${dataDir} (pass --data-dir)` };
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { loadExperiment, runExperiment } = require('../exp/study') as typeof import('../exp/study');
+  const { loadExperiment, runExperiment } = require('../exp/experiment') as typeof import('../exp/experiment');
   const stepsPerRun = 120;
   const overrides = ['epochs=1', `slice.train=${stepsPerRun * 64}`, 'slice.val=256', 'slice.test=256'];
-  const runsDir = mkdtempSync(join(tmpdir(), 'ferlab-bench-study-'));
+  const runsDir = mkdtempSync(join(tmpdir(), 'ferlab-bench-experiment-'));
   const exp = loadExperiment('default');
   const wall: number[] = [];
   for (const workers of [1, 2]) {
-    log(`bench: default study, ${stepsPerRun} steps per run, ${workers} worker(s)`);
+    log(`bench: default experiment, ${stepsPerRun} steps per run, ${workers} worker(s)`);
     const r = await runExperiment(exp, { overrides, workers, dataDir, runsDir, log: () => {} });
     wall.push(r.wallSeconds);
   }
   return { stepsPerRun, oneWorkerSeconds: wall[0], twoWorkersSeconds: wall[1], speedup: wall[0] / wall[1] };
 }
 
-/** The benchmark as Markdown: throughput table with PyTorch ratios, study speedup, per-kernel profiles. */
+/** The benchmark as Markdown: throughput table with PyTorch ratios, experiment speedup, per-kernel profiles. */
 export function benchMarkdown(r: BenchResult): string {
   const L: string[] = [];
   const e = r.environment;
@@ -500,13 +500,13 @@ export function benchMarkdown(r: BenchResult): string {
     );
   }
   L.push('');
-  if (r.study && 'speedup' in r.study) {
-    const s = r.study;
+  if (r.experiment && 'speedup' in r.experiment) {
+    const s = r.experiment;
     L.push(
-      `Default study (4 runs, each cut to ${s.stepsPerRun} steps + evaluation, real runner and data): 1 worker ${s.oneWorkerSeconds.toFixed(1)} s, 2 workers ${s.twoWorkersSeconds.toFixed(1)} s: **${s.speedup.toFixed(2)}x** faster with both cores.`,
+      `Default experiment (4 runs, each cut to ${s.stepsPerRun} steps + evaluation, real runner and data): 1 worker ${s.oneWorkerSeconds.toFixed(1)} s, 2 workers ${s.twoWorkersSeconds.toFixed(1)} s: **${s.speedup.toFixed(2)}x** faster with both cores.`,
     );
-  } else if (r.study) {
-    L.push(`Default study speedup: skipped (${r.study.skipped}).`);
+  } else if (r.experiment) {
+    L.push(`Default experiment speedup: skipped (${r.experiment.skipped}).`);
   }
   if (r.inference) L.push('', ...inferenceMarkdown(r.inference));
   if (r.predict) L.push('', predictMarkdown(r.predict));

@@ -237,7 +237,7 @@ export function registerEvalCommand(program: Command): void {
         }
         return;
       }
-      if (!runDir) program.error('error: give a run folder (eval runs/<study>/<run>) or --model <ref>');
+      if (!runDir) program.error('error: give a run folder (eval runs/<experiment>/<run>) or --model <ref>');
       const { evaluateRunDir } = require('../eval/reload') as typeof import('../eval/reload');
       const r = await evaluateRunDir(runDir, { dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend });
       console.log(`${runDir}: test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.n} images (record says ${(100 * r.recorded).toFixed(2)}%)`);

@@ -1,5 +1,5 @@
 /**
- * `npm run ferlab -- export <run | study | sweep folder> [--out models/<name>] [--formats tfjs,onnx,tflite]
+ * `npm run ferlab -- export <run | experiment | sweep folder> [--out models/<name>] [--formats tfjs,onnx,tflite]
  * [--quantize float16|uint8] [--tflite-weights float32|float16|int8] [--opset N] [--labels SET]`: prints which run was chosen and why (the candidates with
  * their PublicTest and PrivateTest accuracy), exports it (src/export/exporter.ts) and prints the per-format checks.
  */

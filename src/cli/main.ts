@@ -2,7 +2,7 @@
  * The `ferlab` command line (npm scripts: `npm run exp`, `npm run bench`, `npm run ferlab -- <command>`).
  *
  *   exp [experiment]   run an experiment (default: `default`); --quick, --set key=value, --only, --workers, --replicas;
- *                      --resume runs/<study> continues an interrupted study
+ *                      --resume runs/<experiment> continues an interrupted experiment
  *   bench              training-speed benchmark vs. the PyTorch yardstick (see src/bench)
  *   data               load and check the data; print split sizes of every label set
  *   models             list the registered models
@@ -14,7 +14,7 @@
  *   demo <model-dir>   local web page: webcam or photo, live labels and emotion over time (src/cli/demo.ts)
  *   sweep <spec>       hyper-parameter sweep from experiments/<spec>.ts (defineSweep) on worker threads; --quick,
  *                      --workers, --trials, --minutes; --resume runs/<sweep> continues one (src/cli/sweep.ts)
- *   runs               leaderboard of every run record under runs/ (studies and sweeps) (src/cli/runs.ts)
+ *   runs               leaderboard of every run record under runs/ (experiments and sweeps) (src/cli/runs.ts)
  *   release            the released models under models/: check their SHA256SUMS, rebuild them (src/cli/release.ts)
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- commands load their modules lazily (CommonJS require) */
@@ -55,15 +55,15 @@ async function main(argv: string[]): Promise<void> {
 
   program
     .command('exp')
-    .description('run an experiment from experiments/<name>.ts and write its study folder under runs/')
+    .description('run an experiment from experiments/<name>.ts and write its experiment folder under runs/')
     .argument('[experiment]', 'experiment name', 'default')
     .option('--quick', "the same code on the experiment's small slice (about a minute)")
     .option('--set <key=value>', 'override a setting of every run (repeatable), e.g. --set epochs=8 --set optimizer.weightDecay=1e-4', collect, [])
     .option('--only <runs>', 'comma-separated run names to run')
     .option('--workers <n>', 'trainings side by side (default: one per core on wasm)', positiveInt)
-    .option('--replicas <n>', 'data-parallel replicas per training, one thread each (default: 2 for a one-run study on 2+ cores, else 1)', positiveInt)
-    .option('--runs-dir <dir>', 'parent folder of study folders (env FERLAB_RUNS_DIR; default runs/)')
-    .option('--resume <study-dir>', 'continue an interrupted study: finished runs are kept, unfinished ones continue from their last checkpoint')
+    .option('--replicas <n>', 'data-parallel replicas per training, one thread each (default: 2 for a one-run experiment on 2+ cores, else 1)', positiveInt)
+    .option('--runs-dir <dir>', 'parent folder of experiment folders (env FERLAB_RUNS_DIR; default runs/)')
+    .option('--resume <experiment-dir>', 'continue an interrupted experiment: finished runs are kept, unfinished ones continue from their last checkpoint')
     .option('--no-progress', 'no progress bars (one line per epoch)')
     .action(
       async (
@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<void> {
         cmd: Command,
       ) => {
         const g = program.opts();
-        const { loadExperiment, runExperiment, resumeStudy } = require('../exp/study') as typeof import('../exp/study');
+        const { loadExperiment, runExperiment, resumeExperiment } = require('../exp/experiment') as typeof import('../exp/experiment');
         const { resultRows } = require('../exp/results') as typeof import('../exp/results');
         const { printTable } = require('./table') as typeof import('./table');
         const { ConfigError } = require('../exp/config') as typeof import('../exp/config');
@@ -88,11 +88,11 @@ async function main(argv: string[]): Promise<void> {
           log: (l: string) => view.log(l),
           onStep: (run: string, p: import('../train/loop').StepProgress) => view.update(run, p),
         };
-        let result: import('../exp/study').StudyResult;
+        let result: import('../exp/experiment').ExperimentResult;
         try {
           if (o.resume) {
-            if (cmd.args.length) throw new ConfigError(`--resume takes the study folder only (its experiment is in study.json); drop '${cmd.args[0]}'`);
-            result = await resumeStudy(o.resume, { ...common, quick: o.quick, overrides: o.set });
+            if (cmd.args.length) throw new ConfigError(`--resume takes the experiment folder only (its experiment is in experiment.json); drop '${cmd.args[0]}'`);
+            result = await resumeExperiment(o.resume, { ...common, quick: o.quick, overrides: o.set });
           } else {
             result = await runExperiment(loadExperiment(name), { ...common, quick: o.quick, overrides: o.set, runsDir: o.runsDir });
           }
@@ -173,8 +173,8 @@ async function main(argv: string[]): Promise<void> {
 
   program
     .command('export')
-    .description('export the best run of a study or sweep folder (by PublicTest accuracy), or a run record: tfjs, ONNX, TFLite, ferlab.json, card')
-    .argument('<folder>', 'a run record, a study folder, or any folder whose subfolders are run records')
+    .description('export the best run of an experiment or sweep folder (by PublicTest accuracy), or a run record: tfjs, ONNX, TFLite, ferlab.json, card')
+    .argument('<folder>', 'a run record, an experiment folder, or any folder whose subfolders are run records')
     .option('--out <dir>', 'output folder (default models/<experiment>-<run>)')
     .option('--formats <list>', 'comma-separated formats: tfjs,onnx,tflite (default all)')
     .option('--quantize <dtype>', 'store the tfjs weights as float16 or uint8 (model.onnx stays float32)')

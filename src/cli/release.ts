@@ -2,7 +2,7 @@
  * `ferlab release`: the released models under models/ (src/export/release.ts).
  *
  *   release check [names...]              verify each release folder against its SHA256SUMS (no data needed)
- *   release build <name> --from <folder>  rebuild a release from its run record (or the best-cpu study folder) into
+ *   release build <name> --from <folder>  rebuild a release from its run record (or the best-cpu experiment folder) into
  *                                         models/<name>, or into --out; --compare rebuilds into a scratch folder and
  *                                         compares it with the committed files instead
  *   release list                          the releases with their PrivateTest accuracy, size and files
@@ -56,7 +56,7 @@ export function registerReleaseCommand(program: Command): void {
     .command('build')
     .description('rebuild a release from its run record (npm run exp -- best-cpu writes it): export with the release options, then SHA256SUMS')
     .argument('<name>', 'release name, e.g. ferlab-ferplus')
-    .requiredOption('--from <folder>', 'the run record, or the study folder that holds it (runs/best-cpu-<time>)')
+    .requiredOption('--from <folder>', 'the run record, or the experiment folder that holds it (runs/best-cpu-<time>)')
     .option('--out <dir>', 'output folder (default models/<name>, the committed release)')
     .option('--compare', 'rebuild into a scratch folder and compare with the committed release instead of replacing it')
     .action((name: string, o: { from: string; out?: string; compare?: boolean }) =>

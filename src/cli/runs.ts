@@ -1,6 +1,6 @@
 /**
  * `npm run ferlab -- runs [--runs-dir runs] [--model m] [--labels l] [--sweep name] [--sort key] [--json]`: the
- * leaderboard of every run record under runs/ (studies and sweeps), src/sweep/leaderboard.ts.
+ * leaderboard of every run record under runs/ (experiments and sweeps), src/sweep/leaderboard.ts.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- modules load lazily, as the other commands */
 import type { Command } from 'commander';
@@ -45,8 +45,8 @@ export function runsCommand(o: RunsCommandOptions): void {
 export function registerRunsCommand(program: Command): void {
   program
     .command('runs')
-    .description('leaderboard of every run record under runs/ (studies and sweeps): settings that differ from the defaults, PublicTest / PrivateTest accuracy')
-    .option('--runs-dir <dir>', 'folder of study and sweep folders (env FERLAB_RUNS_DIR; default runs/)')
+    .description('leaderboard of every run record under runs/ (experiments and sweeps): settings that differ from the defaults, PublicTest / PrivateTest accuracy')
+    .option('--runs-dir <dir>', 'folder of experiment and sweep folders (env FERLAB_RUNS_DIR; default runs/)')
     .option('--model <name>', 'only runs of this model')
     .option('--labels <set>', 'only runs of this label set (ferplus: any FER+ set)')
     .option('--sweep <name>', 'only runs of this sweep (spec name or folder name)')

@@ -25,7 +25,7 @@ export const SliceSchema = z
 /**
  * Settings of one run (everything but its name, model and label set): the training settings (src/train/settings.ts,
  * with their defaults, units and sources) plus the data slice. Parsing `{}` gives the defaults, which are those of
- * the default study.
+ * the default experiment.
  */
 export const SettingsSchema = TrainSettingsSchema.extend({
   slice: SliceSchema,
@@ -47,7 +47,7 @@ export type Settings = z.infer<typeof SettingsSchema>;
 /** A diff from the defaults: any subset of the settings (nested groups may be partial too, schedules are whole). */
 export type SettingsDiff = z.input<typeof SettingsSchema>;
 
-/** The settings every run starts from (the default study's). */
+/** The settings every run starts from (the default experiment's). */
 export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -57,7 +57,7 @@ const NAME = /^[a-z0-9][a-z0-9._-]*$/;
  * at most 127 letters, digits, `.`, `_` or `-`, and no `..`. So a name is always one plain folder name inside its
  * parent: never empty, `.`, `..`, an absolute path, a path with `/` or `\`, or a hidden file. Names in experiment
  * files are stricter still (lower-case, {@link RunSpecSchema}); this is the check of every name that reaches the disk,
- * including those read back from study.json and those a distributed sweep's workers take from Redis.
+ * including those read back from experiment.json and those a distributed sweep's workers take from Redis.
  */
 export const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -68,7 +68,7 @@ export function isSafeRunName(name: unknown): name is string {
 
 /**
  * Checks a name before a folder is made of it.
- * @param what names the setting or file in the error, e.g. `run name in runs/x/study.json`.
+ * @param what names the setting or file in the error, e.g. `run name in runs/x/experiment.json`.
  * @throws ConfigError `<what> '<name>' is not a safe folder name (...)` when it is not {@link isSafeRunName}.
  */
 export function checkRunName(name: unknown, what = 'run name'): string {
@@ -94,7 +94,7 @@ export const RunSpecSchema = z.strictObject({
   settings: DiffSchema.optional(),
   /**
    * Repeat the run once per seed (the `seed` setting): runs `<name>-seed<s>`, reported one by one and as mean +- std
-   * (results tables, study report). Overrides the experiment's `seeds`.
+   * (results tables, experiment report). Overrides the experiment's `seeds`.
    */
   seeds: z.array(int(0)).min(1).optional(),
 });
@@ -114,7 +114,7 @@ export const ExperimentSchema = z.strictObject({
   workers: int(1).optional(),
   /**
    * Data-parallel replicas per training (src/train/parallel.ts); default: 2 for a one-run experiment on 2+ cores, else
-   * 1 (src/exp/study.ts AUTO_REPLICAS). The count changes the numbers a little, so reproductions pin it.
+   * 1 (src/exp/experiment.ts AUTO_REPLICAS). The count changes the numbers a little, so reproductions pin it.
    */
   replicas: int(1).optional(),
   /** Settings changed by --quick: the same code on a small slice. */

@@ -1,10 +1,10 @@
 /**
- * The local worker pool of studies and sweeps: trains runs side by side on worker threads (src/exp/worker.ts), one
+ * The local worker pool of experiments and sweeps: trains runs side by side on worker threads (src/exp/worker.ts), one
  * training per thread, one run at a time per thread.
  *
  * - Threads: {@link runOnWorkers} starts `workers` threads (the caller picks the count: one per core for the
  *   single-threaded wasm and cpu backends); each loads the dataset once, then takes runs from a {@link RunQueue}.
- * - Order: runs are trained in the order the queue gives them out (studies sort theirs longest first, src/exp/study.ts;
+ * - Order: runs are trained in the order the queue gives them out (experiments sort theirs longest first, src/exp/experiment.ts;
  *   sweeps hand out trials as their sampler proposes them, src/sweep/runner.ts).
  * - Cancellation: with {@link PoolEvents.decide} (sweeps), a thread asks after every epoch whether to go on and waits
  *   for the answer; a run told to stop is recorded `pruned`, and its thread is ended (told to exit, to reclaim the
@@ -41,7 +41,7 @@ export interface PoolEvents {
   /**
    * Per-epoch decision (sweeps): called after each epoch of a run, once its checkpoint and epochs.jsonl are written,
    * while the worker waits for the answer; 'stop' ends the run there (recorded `pruned`, then {@link stopped}). Absent
-   * (studies): workers never wait.
+   * (experiments): workers never wait.
    */
   decide?: (run: string, r: EpochRecord) => 'continue' | 'stop';
   /**

@@ -1,28 +1,28 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEpochs, readPredictions, type EpochRecord, type RunSummary, type TestPredictions } from '../records/run';
-import { readStudyResult, RESULTS_FILE, type StudyResult } from '../records/study';
+import { readExperimentResult, RESULTS_FILE, type ExperimentResult } from '../records/experiment';
 import { defaultRunsDir } from '../util/paths';
 
 /**
- * Readers of what `npm run exp` wrote, for notebooks and scripts: study folders (results.json) and run records
+ * Readers of what `npm run exp` wrote, for notebooks and scripts: experiment folders (results.json) and run records
  * (epochs.jsonl, predictions.json).
  */
 
 /**
- * Loads a study folder's results.json.
+ * Loads an experiment folder's results.json.
  * @throws Error naming the folder when it has no results; RecordError naming the file and field when it is malformed.
  */
-export function loadStudy(dir: string): StudyResult {
-  if (!existsSync(join(dir, RESULTS_FILE))) throw new Error(`${dir} has no results.json (not a finished study folder)`);
-  return readStudyResult(dir);
+export function loadExperimentFolder(dir: string): ExperimentResult {
+  if (!existsSync(join(dir, RESULTS_FILE))) throw new Error(`${dir} has no results.json (not a finished experiment folder)`);
+  return readExperimentResult(dir);
 }
 
 /**
- * The newest finished study of an experiment under `runsDir` (default FERLAB_RUNS_DIR or runs/), or undefined.
- * @param quick true: only --quick studies; false: only full ones.
+ * The newest finished folder of an experiment under `runsDir` (default FERLAB_RUNS_DIR or runs/), or undefined.
+ * @param quick true: only --quick experiments; false: only full ones.
  */
-export function latestStudyDir(experiment: string, quick: boolean, runsDir = defaultRunsDir()): string | undefined {
+export function latestExperimentDir(experiment: string, quick: boolean, runsDir = defaultRunsDir()): string | undefined {
   if (!existsSync(runsDir)) return undefined;
   const prefix = `${experiment}${quick ? '-quick' : ''}-`;
   const dirs = readdirSync(runsDir)
@@ -46,9 +46,9 @@ export function loadPredictions(runDir: string): TestPredictions {
  * only); the first one on ties. PrivateTest never selects: it is only reported (the FER2013 protocol).
  * @throws Error when no run passes.
  */
-export function bestRun(study: Pick<StudyResult, 'experiment' | 'runs'>, filter: (r: RunSummary) => boolean = () => true): RunSummary {
-  const runs = study.runs.filter(filter);
-  if (!runs.length) throw new Error(`no run of '${study.experiment}' matches`);
+export function bestRun(experiment: Pick<ExperimentResult, 'experiment' | 'runs'>, filter: (r: RunSummary) => boolean = () => true): RunSummary {
+  const runs = experiment.runs.filter(filter);
+  if (!runs.length) throw new Error(`no run of '${experiment.experiment}' matches`);
   return runs.reduce((a, b) => (b.val.accuracy > a.val.accuracy ? b : a));
 }
 

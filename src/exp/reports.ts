@@ -20,7 +20,7 @@ import {
 import type { RunConfig } from './config';
 import type { RunSummary } from './run';
 import { PREDICTIONS_FILE, readPredictions, type TestPredictions } from '../records/run';
-import type { StudyResult } from './study';
+import type { ExperimentResult } from './experiment';
 import { resultRows, seedGroupRows } from './results';
 import { pct } from '../util/format';
 
@@ -62,7 +62,7 @@ function metricRows(s: RunSummary): Array<Record<string, string | number>> {
  * @param history the run's epoch records (EpochRecord[] of src/train/loop.ts; only the learning-curve fields are read).
  * @param preds its PrivateTest predictions (TestPredictions, predictions.json).
  * @param ds the dataset the run used (its images and FER+ votes, for the gallery).
- * @param plotlyDir folder holding the shared plotly.min.js (the study folder).
+ * @param plotlyDir folder holding the shared plotly.min.js (the experiment folder).
  * @returns the path of the report written (`<dir>/report.html`).
  */
 export function writeRunReport(
@@ -163,15 +163,15 @@ function mcnemarSection(runs: readonly RunSummary[]): ReportSection[] {
     : [];
 }
 
-/** Per-run data a study report needs besides the summaries. */
-export interface StudyRunData {
+/** Per-run data an experiment report needs besides the summaries. */
+export interface ExperimentRunData {
   summary: RunSummary;
   /** The run's epoch records (EpochRecord[]; only the learning-curve fields are read). */
   history: readonly LearningCurvePoint[];
 }
 
 /**
- * A run of a study that did not finish, as {@link writeStudyReport} reads it (FailedRun of src/exp/status.ts satisfies
+ * A run of an experiment that did not finish, as {@link writeExperimentReport} reads it (FailedRun of src/exp/status.ts satisfies
  * it): its name, the error message (shown verbatim) and the 1-based epoch it failed in, null when it failed before or
  * after training. Declared inline, not exported, so that the barrel keeps one `FailedRun`.
  */
@@ -188,18 +188,18 @@ function failedSection(failed: readonly FailedRunRow[]): ReportSection {
 }
 
 /**
- * report.html of a study: the results table, runs compared (accuracy, macro-F1, cross-evaluation), every run's
+ * report.html of an experiment: the results table, runs compared (accuracy, macro-F1, cross-evaluation), every run's
  * confusion matrix side by side (FER vs FER+ for the same model next to each other), learning curves, and
  * per-class recall on the shared classes; then the runs that failed, with their epoch and error message. When no run
  * finished the report holds the failures only (no figures).
  * @param runs the finished runs (summary and history).
  * @param failed the runs that stopped with an error (default none): name, state 'failed', error message, and the
  *   1-based epoch it happened in or null (FailedRun of src/exp/status.ts passes as it is).
- * @returns the path of the report written (`<study.dir>/report.html`).
+ * @returns the path of the report written (`<experiment.dir>/report.html`).
  */
-export function writeStudyReport(
-  study: StudyResult,
-  runs: StudyRunData[],
+export function writeExperimentReport(
+  experiment: ExperimentResult,
+  runs: ExperimentRunData[],
   failed: ReadonlyArray<{ name: string; state: 'failed'; error: string; epoch: number | null }> = [],
 ): string {
   const sorted = [...runs].sort(
@@ -210,7 +210,7 @@ export function writeStudyReport(
         {
           title: 'Results',
           text: "test acc / macro-F1: PrivateTest of the run's label set (FER+ sets: majority labels), best-PublicTest epoch. cross acc: the same model scored against the other label set on the same PrivateTest images (7 shared classes).",
-          table: resultRows(study),
+          table: resultRows(experiment),
         },
         { title: 'Runs compared', figures: [runsComparisonFigure(sorted.map((r) => r.summary)), recallByClassFigure(sorted.map((r) => r.summary))] },
         {
@@ -232,9 +232,9 @@ export function writeStudyReport(
       ]
     : [{ title: 'Results', text: failed.length ? `No run finished: all ${failed.length} runs failed (see below).` : 'No run finished.' }];
   const report: Report = {
-    title: `${study.experiment}${study.quick ? ' (quick)' : ''}: ${runs.length} runs${failed.length ? `, ${failed.length} failed` : ''}`,
-    subtitle: `${study.environment.backend} · ${study.workers} workers · wall time ${(study.wallSeconds / 60).toFixed(1)} min · ferlab ${study.environment.commit ?? study.environment.ferlab}`,
+    title: `${experiment.experiment}${experiment.quick ? ' (quick)' : ''}: ${runs.length} runs${failed.length ? `, ${failed.length} failed` : ''}`,
+    subtitle: `${experiment.environment.backend} · ${experiment.workers} workers · wall time ${(experiment.wallSeconds / 60).toFixed(1)} min · ferlab ${experiment.environment.commit ?? experiment.environment.ferlab}`,
     sections: [...finished, ...(failed.length ? [failedSection(failed)] : [])],
   };
-  return writeReport(join(study.dir, 'report.html'), report);
+  return writeReport(join(experiment.dir, 'report.html'), report);
 }

@@ -1,15 +1,15 @@
-import type { StudyResult } from './study';
+import type { ExperimentResult } from './experiment';
 import type { RunSummary } from './run';
 import { formatMeanStd } from '../eval/stats';
 import { formatSeconds, pct } from '../util/format';
 
 /**
- * One row per run of the results table: the numbers `npm run exp` prints and README quotes. When a run of the study
+ * One row per run of the results table: the numbers `npm run exp` prints and README quotes. When a run of the experiment
  * used test-time augmentation (setting `tta`), two columns follow macro-F1: its PrivateTest accuracy with TTA (and the
- * kind) and the TTA macro-F1 ('-' for runs without). Failed runs (study results with `failed`) come last, marked
+ * kind) and the TTA macro-F1 ('-' for runs without). Failed runs (experiment results with `failed`) come last, marked
  * FAILED with their epoch and error.
  */
-export function resultRows(r: Pick<StudyResult, 'runs'> & { failed?: StudyResult['failed'] }): Array<Record<string, string | number>> {
+export function resultRows(r: Pick<ExperimentResult, 'runs'> & { failed?: ExperimentResult['failed'] }): Array<Record<string, string | number>> {
   const anyTta = r.runs.some((s) => s.tta);
   const ttaCols = (s?: RunSummary): Record<string, string> =>
     anyTta ? { 'TTA test acc': s?.tta ? `${pct(s.tta.test.accuracy)} (${s.tta.tta})` : '-', 'TTA macro-F1': s?.tta ? s.tta.test.macroF1.toFixed(3) : '-' } : {};
@@ -66,7 +66,7 @@ export function seedGroupRows(runs: readonly RunSummary[]): Array<Record<string,
 }
 
 /** The results table as Markdown, with the command and environment that produced it. */
-export function resultsMarkdown(r: StudyResult): string {
+export function resultsMarkdown(r: ExperimentResult): string {
   const rows = resultRows(r);
   if (!rows.length) return `# ${r.experiment}\n\nno run finished\n`;
   const failed = r.failed ?? [];

@@ -43,7 +43,7 @@ export function runLabels(ds: FerDataset, run: Pick<RunConfig, 'labels' | 'slice
 export interface RunOptions {
   /** Folder of this run's record (created). */
   dir: string;
-  /** Folder holding the plotly.min.js the run report uses (default: the parent of `dir`, the study folder). */
+  /** Folder holding the plotly.min.js the run report uses (default: the parent of `dir`, the experiment folder). */
   plotlyDir?: string;
   env: Environment;
   onStep?: (p: StepProgress) => void;
@@ -79,7 +79,7 @@ export class RunStopped extends Error {
  * metrics with confusion matrices, cross-evaluation, timings), `predictions.json` (per-image PrivateTest predictions)
  * (the post-training analyses are the evaluators of src/exp/evaluators, called in order; the run's `evaluators`
  * setting may leave some out) and `model/` (model.json + weights.bin, tfjs layers format, with the classes, preprocessing and test accuracy in its
- * metadata and ferlab.json beside it), and report.html (figures of the run; plotly.js shared from the study folder).
+ * metadata and ferlab.json beside it), and report.html (figures of the run; plotly.js shared from the experiment folder).
  *
  * A run folder with a checkpoint is continued from it (same results as an uninterrupted run); `config.json` of the
  * first attempt is kept.
@@ -228,7 +228,7 @@ function dataProvenance(ds: FerDataset): Record<string, unknown> {
 }
 
 /**
- * Resolves a run's `initFrom` (also among the studies beside this run's study) and scores that model, before any
+ * Resolves a run's `initFrom` (also among the experiments beside this run's experiment) and scores that model, before any
  * training, on the run's val and test images; kept in the record's init.json, which a resumed run reads back.
  */
 async function startingModel(ref: string, ds: FerDataset, labels: LabelSet, run: RunConfig, dir: string): Promise<RunInit> {

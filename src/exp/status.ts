@@ -3,4 +3,4 @@
  * are re-exported here for the experiment code.
  */
 export { CHECKPOINT_FILE, readRunStatus, writeRunStatus, type RunStatus } from '../records/run';
-export type { FailedRun } from '../records/study';
+export type { FailedRun } from '../records/experiment';

@@ -38,7 +38,7 @@ export interface WorkerInit {
   backend: BackendChoice;
   dataDir: string;
   cacheDir: string | false;
-  /** Int32Array(2) of the per-epoch decisions of `decide` runs (see the module comment); absent for studies. */
+  /** Int32Array(2) of the per-epoch decisions of `decide` runs (see the module comment); absent for experiments. */
   decisions?: SharedArrayBuffer;
   /** Data-parallel replicas of each training (src/train/parallel.ts); absent = 1. */
   replicas?: number;

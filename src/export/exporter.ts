@@ -1,5 +1,5 @@
 /**
- * `npm run ferlab -- export <run | study | sweep folder>`: picks the run (select.ts: best PublicTest accuracy), writes
+ * `npm run ferlab -- export <run | experiment | sweep folder>`: picks the run (select.ts: best PublicTest accuracy), writes
  * `models/<name>/` with the tfjs layers model (float32, or quantized with `--quantize`), `model.onnx` (float32),
  * `model.tflite` (float32, or float16 / dynamic-range int8 weights with `--tflite-weights`; tflite.ts),
  * `ferlab.json` (the run's model/ferlab.json plus what export adds) and `model-card.md` (card.ts), and checks every
@@ -150,7 +150,7 @@ function checkOutDir(out: string): void {
  * Exports a run (see the file comment). The folder is written next to its final place and renamed into it once every
  * file is written and checked, so an interrupted export leaves the previous one intact.
  *
- * @param folder a run record, a study folder or any folder whose subfolders are run records.
+ * @param folder a run record, an experiment folder or any folder whose subfolders are run records.
  * @returns the output folder, the selection, ferlab.json's content and the files written.
  * @throws ExportError for a folder without a finished run record (select.ts), an unknown format or quantization, an
  *   output folder that is not an earlier export, data whose fer2013.csv MD5 differs from the run's (the checks would

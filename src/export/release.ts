@@ -169,7 +169,7 @@ export function verifyChecksums(dir: string): ChecksumReport {
 
 /**
  * The run record a release is built from: `from` itself when it is a run record of the release's experiment and run,
- * or `<from>/<run>` when `from` is the experiment's study folder.
+ * or `<from>/<run>` when `from` is the experiment's experiment folder.
  * @throws ExportError when neither is that run's finished record, or when it is a --quick (sliced) run.
  */
 export function releaseRunDir(spec: ReleaseSpec, from: string): string {
@@ -205,14 +205,14 @@ export interface BuildReleaseOptions {
  * Builds a release: exports the run with the release's formats and quantization (exporter.ts, with its per-format
  * checks on PrivateTest) into `opts.out` (default `models/<name>`), then writes SHA256SUMS.
  * @param name a release name ({@link RELEASES}).
- * @param from the run record or its study folder (`runs/best-cpu-<time>`).
+ * @param from the run record or its experiment folder (`runs/best-cpu-<time>`).
  * @throws ExportError (see {@link releaseRunDir}, exporter.ts exportModel), DataError for missing data.
  */
 export async function buildRelease(name: string, from: string, opts: BuildReleaseOptions = {}): Promise<ExportResult & { checksums: Record<string, string> }> {
   const spec = releaseSpec(name);
   const runDir = releaseRunDir(spec, from);
   const out = resolve(opts.out ?? releaseDir(name));
-  const buildCommand = `npm run ferlab -- release build ${name} --from runs/<${spec.experiment} study> --compare`;
+  const buildCommand = `npm run ferlab -- release build ${name} --from runs/<${spec.experiment} experiment> --compare`;
   const r = await exportModel(runDir, {
     out,
     formats: [...spec.formats],

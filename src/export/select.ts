@@ -1,6 +1,6 @@
 /**
  * Which run `npm run ferlab -- export <folder>` exports: the folder itself when it is a run record, else the run with
- * the best PublicTest accuracy among the finished run records directly inside it (a study folder of `npm run exp`,
+ * the best PublicTest accuracy among the finished run records directly inside it (an experiment folder of `npm run exp`,
  * finished or not, or any folder whose subfolders are run records, e.g. a sweep's). Selection goes through
  * src/exp/records.ts `bestRun`: PublicTest (validation) accuracy, first run on ties; PrivateTest is never used to
  * select, only reported (the FER2013 protocol: PublicTest for model selection, PrivateTest for the final number).
@@ -12,7 +12,7 @@ import { bestRun } from '../exp/records';
 import type { RunSummary } from '../exp/run';
 import { RecordError } from '../records/io';
 import { CONFIG_FILE, METRICS_FILE, MODEL_SUBDIR, PREDICTIONS_FILE, readRunConfigFile, readRunStatus, readRunSummary } from '../records/run';
-import { readStudyRecord, RESULTS_FILE, STUDY_FILE } from '../records/study';
+import { isExperimentFolder, readExperimentRecord, RESULTS_FILE } from '../records/experiment';
 import { pct } from '../util/format';
 
 /** A folder or setting `export` cannot use; the message names the folder or setting and what was expected. */
@@ -48,12 +48,12 @@ export interface Candidate {
 export interface Selection {
   /** The folder given, absolute. */
   source: string;
-  /** `run`: a run record; `study`: a study folder (study.json); `folder`: another folder of run records (a sweep). */
-  kind: 'run' | 'study' | 'folder';
-  /** Experiment name and quick flag from study.json or the run's config.json, when known. */
+  /** `run`: a run record; `experiment`: an experiment folder (experiment.json); `folder`: another folder of run records (a sweep). */
+  kind: 'run' | 'experiment' | 'folder';
+  /** Experiment name and quick flag from experiment.json or the run's config.json, when known. */
   experiment?: string;
   quick?: boolean;
-  /** True when a study folder has no results.json yet (interrupted or running): only its finished runs compete. */
+  /** True when an experiment folder has no results.json yet (interrupted or running): only its finished runs compete. */
   unfinished: boolean;
   /** The runs that competed, in folder order, after the label filter. */
   candidates: Candidate[];
@@ -69,7 +69,7 @@ export interface Selection {
 
 /** Why `dir` is not a finished, exportable run record; undefined when it is one. */
 function notARunRecord(dir: string): string | undefined {
-  if (existsSync(join(dir, STUDY_FILE))) return 'a study folder: pass it to export instead';
+  if (isExperimentFolder(dir)) return 'an experiment folder: pass it to export instead';
   const status = readRunStatus(dir);
   if (status && status.state !== 'complete') return `status.json says '${status.state}'${status.error ? ` (${status.error.split('\n')[0]})` : ''}`;
   const missing = RUN_RECORD_FILES.filter((f) => !existsSync(join(dir, f)));
@@ -130,13 +130,13 @@ export function labelFilter(value: string): (labels: LabelSetName) => boolean {
 export function selectRun(folder: string, opts: { labels?: string } = {}): Selection {
   const source = resolve(folder);
   if (!existsSync(source) || !statSync(source).isDirectory())
-    throw new ExportError(`${folder}: no such folder (expected a run record, a study or a sweep folder)`);
+    throw new ExportError(`${folder}: no such folder (expected a run record, an experiment or a sweep folder)`);
   const filter = opts.labels ? labelFilter(opts.labels) : () => true;
   const notes: string[] = [];
   const skipped: Selection['skipped'] = [];
 
-  const studyFile = (dir: string) => (existsSync(join(dir, STUDY_FILE)) ? records(() => readStudyRecord(dir)) : undefined);
-  const study = studyFile(source);
+  const experimentFile = (dir: string) => (isExperimentFolder(dir) ? records(() => readExperimentRecord(dir)) : undefined);
+  const experimentRecord = experimentFile(source);
   let kind: Selection['kind'];
   let candidates: Candidate[];
   let unfinished = false;
@@ -147,8 +147,8 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
     candidates = [candidateOf(source)];
     if (!filter(candidates[0].labels)) throw new ExportError(`run ${folder} has label set '${candidates[0].labels}', not '${opts.labels}'`);
   } else {
-    kind = study ? 'study' : 'folder';
-    unfinished = !!study && !existsSync(join(source, RESULTS_FILE));
+    kind = experimentRecord ? 'experiment' : 'folder';
+    unfinished = !!experimentRecord && !existsSync(join(source, RESULTS_FILE));
     candidates = [];
     const subs = readdirSync(source, { withFileTypes: true })
       .filter((d) => d.isDirectory())
@@ -172,10 +172,10 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
       const found = skipped.length ? ` (${skipped.map((s) => `${s.name}: ${s.why}`).join('; ')})` : subs.length ? '' : ' (it has no subfolders)';
       throw new ExportError(
         `${folder} is not a run record, and none of its subfolders is a finished run record${opts.labels ? ` of label set '${opts.labels}'` : ''}${found}: ` +
-          `expected a run folder with ${RUN_RECORD_FILES.join(', ')}, or a study / sweep folder of such run folders`,
+          `expected a run folder with ${RUN_RECORD_FILES.join(', ')}, or an experiment / sweep folder of such run folders`,
       );
     }
-    if (unfinished) notes.push(`${folder} has no results.json (the study is unfinished): only its ${candidates.length} finished run(s) compete`);
+    if (unfinished) notes.push(`${folder} has no results.json (the experiment is unfinished): only its ${candidates.length} finished run(s) compete`);
   }
 
   const fer = candidates.filter((c) => c.labels === 'fer').length;
@@ -185,9 +185,9 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
         'directly comparable; --labels fer or --labels ferplus chooses within one',
     );
 
-  // a run record inside a study folder: the study says whether it was --quick
-  const parentStudy = kind === 'run' ? studyFile(dirname(source)) : study;
-  const experiment = parentStudy?.experiment.name ?? records(() => readRunConfigFile(candidates[0].dir)).run.experiment;
+  // a run record inside an experiment folder: the experiment says whether it was --quick
+  const parentExperiment = kind === 'run' ? experimentFile(dirname(source)) : experimentRecord;
+  const experiment = parentExperiment?.experiment.name ?? records(() => readRunConfigFile(candidates[0].dir)).run.experiment;
   const chosen = bestRun({ experiment: experiment ?? basename(source), runs: candidates.map((c) => c.summary) });
   const best = candidates.find((c) => c.summary === chosen)!;
   const ties = candidates.filter((c) => c.publicTest === best.publicTest).length;
@@ -196,7 +196,7 @@ export function selectRun(folder: string, opts: { labels?: string } = {}): Selec
       ? `${folder} is a run record: exporting it as it is`
       : `best PublicTest accuracy ${pct(best.publicTest)} of ${candidates.length} finished run(s)${ties > 1 ? ` (tied with ${ties - 1} other(s): the first in folder order)` : ''}; ` +
         'PrivateTest is reported, never used to select';
-  return { source, kind, experiment, quick: parentStudy?.quick, unfinished, candidates, best, skipped, notes, reason };
+  return { source, kind, experiment, quick: parentExperiment?.quick, unfinished, candidates, best, skipped, notes, reason };
 }
 
 /** The candidates as table rows (run, model, labels, PublicTest / PrivateTest accuracy, chosen). */

@@ -98,7 +98,7 @@ export const BASELINE: CnnSpec = {
  * `deep`: five Conv-BatchNorm-ReLU-MaxPool blocks (32-64-128-256-256 filters) down to 1x1, dropout after blocks 3-5
  * (0.1, 0.1, 0.2), dense 256 with dropout 0.4: the seed notebooks' deep FER CNN pattern (69-71% on FER2013 after long
  * training). 1.05 M parameters; 38 M multiply-adds per image, 1.6x the baseline's cost. The dropout is light because
- * the default study trains 5 epochs, where the network underfits (training accuracy with dropout on ~ validation
+ * the default experiment trains 5 epochs, where the network underfits (training accuracy with dropout on ~ validation
  * accuracy): in development runs on FER2013 (5 epochs, one-cycle), dropout 0.1-0.1-0.2-0.2-0.3 / 0.5 reached 58.3%
  * PrivateTest and this setting 62.8%.
  */

@@ -37,8 +37,8 @@ function modelFolderOf(p: string): string | undefined {
  * 1. a path (absolute, or relative to the current folder, then to the project root): a model folder or a run record
  *    folder (its `model/`);
  * 2. `models/<ref>` in the project;
- * 3. `<experiment>/<run>`: the newest study folder `<experiment>-YYYYMMDD-HHMMSS` (e.g. `default/deep-fer`, or
- *    `default-quick/deep-fer` for --quick studies) in `runsDirs` (default: FERLAB_RUNS_DIR or runs/) whose run `<run>`
+ * 3. `<experiment>/<run>`: the newest experiment folder `<experiment>-YYYYMMDD-HHMMSS` (e.g. `default/deep-fer`, or
+ *    `default-quick/deep-fer` for --quick experiments) in `runsDirs` (default: FERLAB_RUNS_DIR or runs/) whose run `<run>`
  *    finished (status.json complete) and saved its model.
  *
  * @throws Error listing what was tried when nothing matches.
@@ -58,11 +58,11 @@ export function resolveModelRef(ref: string, opts: { runsDirs?: string[] } = {})
     for (const runsDir of runsDirs) {
       if (!isDir(runsDir)) continue;
       const prefix = `${experiment}-`;
-      const studies = readdirSync(runsDir)
+      const experiments = readdirSync(runsDir)
         .filter((d) => d.startsWith(prefix) && /^\d{8}-\d{6}$/.test(d.slice(prefix.length)))
         .sort()
         .reverse();
-      for (const s of studies) {
+      for (const s of experiments) {
         const rdir = join(runsDir, s, run);
         try {
           const status = readRunStatus(rdir);
@@ -75,7 +75,7 @@ export function resolveModelRef(ref: string, opts: { runsDirs?: string[] } = {})
     }
   }
   throw new Error(
-    `model '${ref}' not found: no model.json in ${tried.join(', ')}. Give a run folder, a model folder (with model.json), models/<name>, or <experiment>/<run> of a finished study (e.g. default/deep-fer after npm run exp -- default --only deep-fer)`,
+    `model '${ref}' not found: no model.json in ${tried.join(', ')}. Give a run folder, a model folder (with model.json), models/<name>, or <experiment>/<run> of a finished experiment (e.g. default/deep-fer after npm run exp -- default --only deep-fer)`,
   );
 }
 

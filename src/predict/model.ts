@@ -36,7 +36,7 @@ export function resolveModelDir(path: string): string {
   const dir = resolve(path);
   if (existsSync(join(dir, 'model.json'))) return dir;
   if (existsSync(join(dir, 'model', 'model.json'))) return join(dir, 'model');
-  if (!existsSync(dir)) throw new Error(`model folder ${path} does not exist (expected models/<name> or a run folder runs/<study>/<run>)`);
+  if (!existsSync(dir)) throw new Error(`model folder ${path} does not exist (expected models/<name> or a run folder runs/<experiment>/<run>)`);
   throw new Error(`${path} is not a model folder: no model.json in it or in ${join(path, 'model')} (expected model.json + weights + ferlab.json)`);
 }
 

@@ -131,7 +131,8 @@ export const ExportInfoSchema = z.object({
     /** The folder given, the run exported (relative to the project root when inside it, util/paths.ts projectRelative), and how it was chosen. */
     source: z.object({
       folder: z.string(),
-      kind: z.enum(['run', 'study', 'folder']),
+      /** What the folder was; models exported before 2026-12-07 say 'study' for 'experiment' (read as 'experiment'). */
+      kind: z.preprocess((v) => (v === 'study' ? 'experiment' : v), z.enum(['run', 'experiment', 'folder'])),
       run: z.string(),
       runDir: z.string(),
       criterion: z.string(),

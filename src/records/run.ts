@@ -164,7 +164,7 @@ export function readRunInit(dir: string): RunInit | undefined {
 
 // --- metrics.json ------------------------------------------------------------------------------------------------
 
-/** The final numbers of one run (metrics.json of its record, and a row of the study table). */
+/** The final numbers of one run (metrics.json of its record, and a row of the experiment table). */
 export const RunSummarySchema = z.object({
   name: z.string(),
   /** The run spec of a multi-seed run (`seeds`): its runs are summarised as mean +- std. */

@@ -17,7 +17,7 @@ import type { Params } from './space';
 import { specHash, trialSettingsDiff, trialSettingsProblems, type SettingsDiff, type SweepSpec } from './spec';
 
 /**
- * The ask-and-tell study engine of ferlab's sweeps. It owns a validated spec (defineSweep), its sampler and pruner,
+ * ferlab's ask-and-tell sweep engine. It owns a validated spec (defineSweep), its sampler and pruner,
  * and the sweep's journal; the caller (a coordinator that trains models) asks for a trial, trains it, reports the
  * objective after each epoch (and stops when told to prune), then tells the result:
  *

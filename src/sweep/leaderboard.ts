@@ -6,14 +6,14 @@ import { DEFAULT_SETTINGS } from '../exp/config';
 import { z } from 'zod';
 import { readJsonLines, tryReadRecord } from '../records/io';
 import { CONFIG_FILE, EpochRecordSchema, EPOCHS_FILE, METRICS_FILE, runConfigFileSchema, RunStatusSchema, RunSummarySchema, STATUS_FILE } from '../records/run';
-import { RESULTS_FILE, STUDY_FILE } from '../records/study';
+import { experimentFilePath, isExperimentFolder, RESULTS_FILE } from '../records/experiment';
 import { SplitScoreSchema, SWEEP_FILE, SweepRecordSchema } from '../records/sweep';
 import { defaultRunsDir } from '../util/paths';
 import { formatSeconds, pct } from '../util/format';
 
 /**
- * The leaderboard of every run record under a runs folder (`npm run ferlab -- runs`): the runs of studies (`npm run
- * exp`, a folder with study.json), of sweeps (`ferlab sweep`, a folder with sweep.json) and of any other folder of run
+ * The leaderboard of every run record under a runs folder (`npm run ferlab -- runs`): the runs of experiments (`npm run
+ * exp`, a folder with experiment.json), of sweeps (`ferlab sweep`, a folder with sweep.json) and of any other folder of run
  * records, one row each, with the settings that differ from the defaults. Read with the readers of src/exp/records.ts
  * (src/records: the fields of results.json, metrics.json, epochs.jsonl, config.json, status.json it shows, each
  * checked where present; a record it cannot read is left out of its row).
@@ -21,13 +21,13 @@ import { formatSeconds, pct } from '../util/format';
 
 /** One run record as a leaderboard row (plain data: numbers unformatted, null when unknown). */
 export interface RunRow {
-  /** Name of the study / sweep folder holding the run ('' for a run record directly in the runs folder). */
+  /** Name of the experiment / sweep folder holding the run ('' for a run record directly in the runs folder). */
   group: string;
-  /** What the folder is: a study (study.json), a sweep (sweep.json), or another folder of run records. */
-  kind: 'study' | 'sweep' | 'folder';
-  /** The experiment (studies) or sweep spec name (sweeps), from study.json / sweep.json / the run's config. */
+  /** What the folder is: an experiment (experiment.json), a sweep (sweep.json), or another folder of run records. */
+  kind: 'experiment' | 'sweep' | 'folder';
+  /** The experiment (experiments) or sweep spec name (sweeps), from experiment.json / sweep.json / the run's config. */
   experiment: string | null;
-  /** Whether the study or sweep ran its quick variant. */
+  /** Whether the experiment or sweep ran its quick variant. */
   quick: boolean;
   run: string;
   /** Absolute path of the run record. */
@@ -78,16 +78,16 @@ const LooseRunSchema = z.looseObject({
   labels: z.string().optional(),
   experiment: z.string().optional(),
 });
-/** The fields of study.json and sweep.json the leaderboard reads (src/records/study.ts, sweep.ts), each optional. */
-const StudyNameSchema = z.object({ experiment: z.object({ name: z.string() }).optional(), quick: z.boolean().optional() });
+/** The fields of experiment.json and sweep.json the leaderboard reads (src/records/experiment.ts, sweep.ts), each optional. */
+const ExperimentNameSchema = z.object({ experiment: z.object({ name: z.string() }).optional(), quick: z.boolean().optional() });
 const SweepNameSchema = SweepRecordSchema.pick({ kind: true, name: true, quick: true }).partial();
 /** The fields of a RunSummary (metrics.json, results.json `runs`) the leaderboard reads, each optional. */
 const RowSummarySchema = RunSummarySchema.pick({ name: true, model: true, labels: true, epochs: true, bestEpoch: true, trainSeconds: true })
   .partial()
   .extend({ val: SplitScoreSchema.partial().optional(), test: SplitScoreSchema.partial().optional() });
 type RowSummary = z.infer<typeof RowSummarySchema>;
-/** A study's results.json as the leaderboard reads it: the finished runs' summaries. */
-const StudyRunsSchema = z.object({ runs: z.array(RowSummarySchema.extend({ name: z.string() })) });
+/** An experiment's results.json as the leaderboard reads it: the finished runs' summaries. */
+const ExperimentRunsSchema = z.object({ runs: z.array(RowSummarySchema.extend({ name: z.string() })) });
 /** The fields of an epochs.jsonl line the leaderboard reads (src/records/run.ts EpochRecordSchema). */
 const RowEpochSchema = EpochRecordSchema.pick({ epoch: true, valAccuracy: true, valMacroF1: true, trainSeconds: true });
 type RowEpoch = z.infer<typeof RowEpochSchema>;
@@ -102,7 +102,7 @@ const isDir = (p: string) => {
 
 /** Whether a folder is a run record (runOne writes config.json with the resolved `run` first). */
 function isRunRecord(dir: string): boolean {
-  return existsSync(join(dir, CONFIG_FILE)) && !existsSync(join(dir, STUDY_FILE)) && !existsSync(join(dir, SWEEP_FILE));
+  return existsSync(join(dir, CONFIG_FILE)) && !isExperimentFolder(dir) && !existsSync(join(dir, SWEEP_FILE));
 }
 
 /**
@@ -146,7 +146,7 @@ function selected(history: readonly RowEpoch[]): RowEpoch | undefined {
   return best;
 }
 
-/** The row of one run record. `summary`: its RunSummary when the caller has it (a study's results.json). */
+/** The row of one run record. `summary`: its RunSummary when the caller has it (an experiment's results.json). */
 function runRow(dir: string, group: string, kind: RunRow['kind'], experiment: string | null, quick: boolean, summary?: RowSummary): RunRow | undefined {
   const config = tryReadRecord(runConfigFileSchema(LooseRunSchema), join(dir, CONFIG_FILE));
   if (!config) return undefined;
@@ -186,15 +186,15 @@ function runRow(dir: string, group: string, kind: RunRow['kind'], experiment: st
   };
 }
 
-/** Rows of every run record in one study / sweep / other folder. */
+/** Rows of every run record in one experiment / sweep / other folder. */
 function folderRows(dir: string, name: string): RunRow[] {
-  const study = tryReadRecord(StudyNameSchema, join(dir, STUDY_FILE));
+  const experimentRecord = tryReadRecord(ExperimentNameSchema, experimentFilePath(dir));
   const sweep = tryReadRecord(SweepNameSchema, join(dir, SWEEP_FILE));
-  const kind: RunRow['kind'] = existsSync(join(dir, SWEEP_FILE)) ? 'sweep' : existsSync(join(dir, STUDY_FILE)) ? 'study' : 'folder';
-  const experiment = sweep?.name ?? study?.experiment?.name ?? null;
-  const quick = !!(sweep?.quick ?? study?.quick);
-  // a finished study's results.json has every finished run's summary; the others are read from metrics.json
-  const results = kind === 'study' ? tryReadRecord(StudyRunsSchema, join(dir, RESULTS_FILE)) : undefined;
+  const kind: RunRow['kind'] = existsSync(join(dir, SWEEP_FILE)) ? 'sweep' : isExperimentFolder(dir) ? 'experiment' : 'folder';
+  const experiment = sweep?.name ?? experimentRecord?.experiment?.name ?? null;
+  const quick = !!(sweep?.quick ?? experimentRecord?.quick);
+  // a finished experiment's results.json has every finished run's summary; the others are read from metrics.json
+  const results = kind === 'experiment' ? tryReadRecord(ExperimentRunsSchema, join(dir, RESULTS_FILE)) : undefined;
   const summaries = new Map<string, RowSummary>((results?.runs ?? []).map((r) => [r.name, r]));
   const rows: RunRow[] = [];
   for (const sub of readdirSync(dir).sort()) {
@@ -208,7 +208,7 @@ function folderRows(dir: string, name: string): RunRow[] {
 
 /**
  * Every run record under `dir` (default FERLAB_RUNS_DIR or runs/): run records directly in it and in its subfolders
- * (studies, sweeps, other folders of run records), filtered and sorted by `q`.
+ * (experiments, sweeps, other folders of run records), filtered and sorted by `q`.
  *
  * @param q.sort publicTest, privateTest, macroF1 (best first) or time (train time, shortest first); unknown values
  *   last; ties keep folder order.
@@ -293,7 +293,7 @@ export function runsDataFrame(dir: string = defaultRunsDir(), q: RunsQuery = {})
 /** Rows of {@link runsTable} formatted for printing (src/cli/table.ts printTable). */
 export function runsTableRows(rows: readonly RunRow[]): Array<Record<string, string>> {
   return rows.map((r) => ({
-    'study/sweep': r.group ? `${r.group}${r.kind === 'sweep' ? ' (sweep)' : ''}` : '-',
+    'experiment/sweep': r.group ? `${r.group}${r.kind === 'sweep' ? ' (sweep)' : ''}` : '-',
     run: r.run,
     model: r.model,
     labels: r.labels,

@@ -1,5 +1,5 @@
 import { applyOverrides, defineExperiment, DEFAULT_SETTINGS, resolveRuns, SettingsSchema, type RunConfig, type Settings } from '../exp/config';
-import { listExperiments, loadExperiment } from '../exp/study';
+import { listExperiments, loadExperiment } from '../exp/experiment';
 
 /**
  * How to train one run of a sweep again outside the sweep: an `npm run exp` command (an existing experiment's run of
@@ -113,7 +113,7 @@ export function reproduceRun(run: RunConfig, snippetName = `${run.experiment}-${
     }
   }
   const command = best
-    ? // --replicas 1: trials train on one thread each, and a one-run study would otherwise train data-parallel
+    ? // --replicas 1: trials train on one thread each, and a one-run experiment would otherwise train data-parallel
       [
         'npm run exp --',
         shellQuote(best.experiment),

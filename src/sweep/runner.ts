@@ -48,7 +48,7 @@ import { runStamp } from '../util/time';
  * - `sweep.json`: the resolved spec, the slice, the environment, the command, the state (`running`, `complete` or
  *   `failed`; `complete` only once every trial is finished and the budget or the sampler said stop);
  * - `journal.jsonl`: the engine's journal, the truth about trials (journal.ts);
- * - one run record per trial, `trial-0007/`, exactly what runOne (src/exp/run.ts) writes for a study's run: config.json,
+ * - one run record per trial, `trial-0007/`, exactly what runOne (src/exp/run.ts) writes for an experiment's run: config.json,
  *   status.json, epochs.jsonl, metrics.json, predictions.json, model/, report.html; a pruned trial keeps config.json and
  *   epochs.jsonl, with status.json `pruned`;
  * - `results.json` / `results.md`: the leaderboard of trials and the best one with how to reproduce it (rewritten after

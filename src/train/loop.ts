@@ -170,7 +170,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
   const input = resolveInputSpec(cfg.model, cfg.input);
   const model = createModel(cfg.model, { numClasses: labels.numClasses, seed: cfg.seed, inputShape: inputShapeOf(input) });
   // what a failed or stopped training releases (the model, optimizer state, kept weights, worker threads), newest first:
-  // a run stopped by its caller (a pruned trial, a cancelled study) or by an error frees its tensors and threads itself
+  // a run stopped by its caller (a pruned trial, a cancelled experiment) or by an error frees its tensors and threads itself
   const owned: Array<() => unknown> = [() => model.dispose()];
   let epochAcc: StepAccounting | undefined;
   owned.push(() => epochAcc?.dispose());

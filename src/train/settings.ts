@@ -5,7 +5,7 @@ import { INPUT_NORMALIZATIONS, INPUT_RESIZES, inputSpecProblems, MAX_SCALE, MIN_
  * The training settings of a run: one zod schema that carries every default, unit, meaning and source. The
  * TypeScript types of the training modules (TrainSettings, Schedule, AdamConfig, Augment) are derived from it with
  * `z.infer`; experiments state only what differs from these defaults (nanoGPT-style), and the defaults reproduce
- * the default study (experiments/default.ts): 5 epochs, batch 64, Adam, one-cycle to 3e-3, flips, seed 42.
+ * the default experiment (experiments/default.ts): 5 epochs, batch 64, Adam, one-cycle to 3e-3, flips, seed 42.
  *
  * Objects are strict: an unknown key is an error naming its path.
  */
@@ -149,7 +149,7 @@ export interface AugmentKnobs {
   erasing: Erasing | null;
 }
 
-/** Every knob off: the default study's augmentation is flips only. */
+/** Every knob off: the default experiment's augmentation is flips only. */
 export const AUGMENT_OFF: Readonly<AugmentKnobs> = { rotation: 0, scale: 0, translate: 0, skew: 0, crop: null, erasing: null };
 
 /**
@@ -243,7 +243,7 @@ export type AugmentFields = z.output<typeof AugmentFieldsSchema>;
 /**
  * Resolved augmentation (what a run record stores): `flip` and `shift` always; with a preset, its name and every
  * knob (so that the record reads without the preset table); without one, only the knobs that are on (an absent knob
- * is off, so the default study's record is `{ flip: true, shift: 0 }` as before the knobs existed). Parsing a resolved
+ * is off, so the default experiment's record is `{ flip: true, shift: 0 }` as before the knobs existed). Parsing a resolved
  * value again gives the same value.
  */
 export type ResolvedAugment = { flip: boolean; shift: number; preset?: Exclude<AugmentPreset, 'none'> } & Partial<AugmentKnobs>;
@@ -317,7 +317,7 @@ export const InputSchema = z
   });
 export type InputOverride = z.infer<typeof InputSchema>;
 
-/** Settings of one training run, with the defaults of the default study. */
+/** Settings of one training run, with the defaults of the default experiment. */
 export const TrainSettingsSchema = z.strictObject({
   epochs: int(1).default(5).describe('maximum epochs (full passes over the training split)'),
   batchSize: int(2).default(64).describe('images per optimizer step'),

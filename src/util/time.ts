@@ -1,5 +1,5 @@
 /**
- * The timestamp that ends a run folder's name (`runs/<name>[-quick]-<timestamp>`: studies, sweeps, `ferlab evaluate`):
+ * The timestamp that ends a run folder's name (`runs/<name>[-quick]-<timestamp>`: experiments, sweeps, `ferlab evaluate`):
  * local time as `YYYYMMDD-HHMMSS`, e.g. `20261126-140900`. Sorts in time order as text (within one time zone).
  * @param d the time (default: now).
  */

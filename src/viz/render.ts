@@ -101,7 +101,7 @@ ${sections}
 
 /**
  * Writes a report atomically. By default plotly.min.js is copied into `plotlyDir` (default: the report's folder)
- * once and referenced relatively, so reports in one study share one copy; `inline: true` embeds it instead.
+ * once and referenced relatively, so reports in one experiment share one copy; `inline: true` embeds it instead.
  * @returns the report path.
  */
 export function writeReport(path: string, report: Report, opts: { inline?: boolean; plotlyDir?: string } = {}): string {

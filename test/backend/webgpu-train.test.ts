@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     const wasm = await run('wasm', 'wasm');
     await initBackend('webgpu');
     const gpu = await run('webgpu', 'webgpu');
-    // a second training in the same process (as a study runs them) goes back to the GPU by itself
+    // a second training in the same process (as an experiment runs them) goes back to the GPU by itself
     const gpu2 = await run('webgpu', 'webgpu-again');
     rmSync(dir, { recursive: true, force: true });
     assert.equal(

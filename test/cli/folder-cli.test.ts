@@ -1,6 +1,6 @@
 /**
  * The command line on a folder dataset with an unreadable image (generated images, no real data needed): without
- * `--skip-bad` the study stops with an error naming the file; with it, the image is skipped in the main thread and in
+ * `--skip-bad` the experiment stops with an error naming the file; with it, the image is skipped in the main thread and in
  * the worker threads alike and counted in every run record. Then `exp --init-from <run> --freeze conv`.
  */
 import { test } from 'uvu';
@@ -38,28 +38,28 @@ test('exp on a folder dataset: an unreadable image stops it; --skip-bad skips it
   const skip = cli(['--skip-bad', ...common, '--workers', '2', '--runs-dir', runsDir]);
   assert.is(skip.status, 0, skip.out);
   assert.match(skip.out, /1 unreadable images SKIPPED/);
-  const study = join(runsDir, readdirSync(runsDir)[0]);
+  const experiment = join(runsDir, readdirSync(runsDir)[0]);
   for (const run of ['baseline-fer', 'deep-fer']) {
-    const config = JSON.parse(readFileSync(join(study, run, 'config.json'), 'utf8'));
+    const config = JSON.parse(readFileSync(join(experiment, run, 'config.json'), 'utf8'));
     assert.is(config.data.kind, 'folder');
     assert.is(config.data.skippedImages.count, 1, `${run}: skipped images in config.json`);
     assert.is(config.data.skippedImages.files[0].file, 'train/happy/bad.jpg');
     assert.is(config.data.ignoredFiles.count, 1, 'notes.txt');
     assert.is(config.labelSet.sizes.train + config.labelSet.sizes.val, 7 * 14, 'the good training images, bad.jpg left out');
-    const metrics = JSON.parse(readFileSync(join(study, run, 'metrics.json'), 'utf8'));
+    const metrics = JSON.parse(readFileSync(join(experiment, run, 'metrics.json'), 'utf8'));
     assert.is(metrics.skippedImages, 1, `${run}: skipped images in metrics.json`);
   }
 
   // --init-from / --freeze: the fine-tuning settings, recorded with the run and its starting model
   const runs2 = tempDir();
-  const tuned = cli(['--skip-bad', ...common, '--only', 'baseline-fer', '--init-from', join(study, 'baseline-fer'), '--freeze', 'conv', '--runs-dir', runs2]);
+  const tuned = cli(['--skip-bad', ...common, '--only', 'baseline-fer', '--init-from', join(experiment, 'baseline-fer'), '--freeze', 'conv', '--runs-dir', runs2]);
   assert.is(tuned.status, 0, tuned.out);
   const rdir = join(runs2, readdirSync(runs2)[0], 'baseline-fer');
   const config = JSON.parse(readFileSync(join(rdir, 'config.json'), 'utf8'));
-  assert.is(config.run.initFrom, join(study, 'baseline-fer'));
+  assert.is(config.run.initFrom, join(experiment, 'baseline-fer'));
   assert.is(config.run.freeze, 'conv');
   const init = JSON.parse(readFileSync(join(rdir, 'init.json'), 'utf8'));
-  assert.is(init.dir, join(study, 'baseline-fer', 'model'));
+  assert.is(init.dir, join(experiment, 'baseline-fer', 'model'));
   assert.is(init.model, 'baseline');
   assert.is(init.headReplaced, false);
   assert.ok(init.before.mapping.identity);

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { IMAGE_PIXELS, loadDataset, writeFolderCopy, type FerDataset } from '../../src/data';
-import { loadExperiment, runExperiment } from '../../src/exp/study';
+import { loadExperiment, runExperiment } from '../../src/exp/experiment';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';

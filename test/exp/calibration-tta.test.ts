@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend/select';
 import { loadDataset } from '../../src/data/dataset';
 import { IMAGE_PIXELS } from '../../src/data/classes';
-import { loadExperiment, runExperiment } from '../../src/exp/study';
+import { loadExperiment, runExperiment } from '../../src/exp/experiment';
 import { runLabels, type RunSummary } from '../../src/exp/run';
 import { loadLayersModelFromDir } from '../../src/models/io';
 import { classify } from '../../src/predict/faces';
@@ -34,7 +34,7 @@ const softmax = (row: number[]) => {
 
 if (dataDir) {
   test('run record: calibration, bootstrap interval and flip TTA, each checked by hand', async () => {
-    const study = await runExperiment(loadExperiment('default'), {
+    const experiment = await runExperiment(loadExperiment('default'), {
       quick: true,
       only: ['baseline-ferplus'],
       overrides: ['epochs=1', 'tta=flip', 'slice.train=640', 'slice.val=320', 'slice.test=320'],
@@ -44,7 +44,7 @@ if (dataDir) {
       runsDir: tempDir(),
       log: () => {},
     });
-    const dir = study.runs[0].dir;
+    const dir = experiment.runs[0].dir;
     const s = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as RunSummary;
     await initBackend('wasm');
     const ds = await loadDataset({ dataDir });

@@ -2,11 +2,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyOverrides, ConfigError, DEFAULT_SETTINGS, defineExperiment, mergeSettings, resolveRuns, type Experiment } from '../../src/exp/config';
-import { listExperiments, loadExperiment } from '../../src/exp/study';
+import { listExperiments, loadExperiment } from '../../src/exp/experiment';
 
 const base = (): Experiment => structuredClone(loadExperiment('default'));
 
-test('every experiment file loads and validates; default has the 4-run study', () => {
+test('every experiment file loads and validates; default has the 4-run experiment', () => {
   const names = listExperiments();
   assert.ok(names.includes('default'), `experiments: ${names}`);
   for (const n of names) {
@@ -79,7 +79,7 @@ test('resolveRuns: defaults < run settings < quick < overrides; --only selects r
   assert.throws(() => loadExperiment('no-such-experiment'), /no experiment 'no-such-experiment'.*available: .*default/s);
 });
 
-test('the defaults are the default study (5 epochs, batch 64, Adam, one-cycle to 3e-3, flips, seed 42), written out by hand', () => {
+test('the defaults are the default experiment (5 epochs, batch 64, Adam, one-cycle to 3e-3, flips, seed 42), written out by hand', () => {
   assert.equal(DEFAULT_SETTINGS, {
     epochs: 5,
     batchSize: 64,

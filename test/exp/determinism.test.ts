@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
-import { runCli, studyDir } from '../helpers/cli';
+import { runCli, experimentDir } from '../helpers/cli';
 
 const dataDir = realDataDir();
 
@@ -71,8 +71,8 @@ function runOnce(dataDir: string): string {
   ];
   const r = runCli(args);
   assert.is(r.status, 0, `ferlab ${args.join(' ')}: exit ${r.status}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-3000)}`);
-  // the study folder is <experiment>-quick-<stamp>, and the only one
-  const dir = join(studyDir(runsDir, 'default-quick-'), 'deep-ferplus');
+  // the experiment folder is <experiment>-quick-<stamp>, and the only one
+  const dir = join(experimentDir(runsDir, 'default-quick-'), 'deep-ferplus');
   for (const f of ['metrics.json', 'predictions.json', 'epochs.jsonl']) assert.ok(existsSync(join(dir, f)), `${dir}/${f} written`);
   return dir;
 }

@@ -16,7 +16,7 @@ import { loadDataset } from '../../src/data/dataset';
 import { applyOverrides, DEFAULT_SETTINGS, resolveRuns, SettingsSchema, trainConfigOf } from '../../src/exp/config';
 import { defineEvaluator, EVALUATORS, runEvaluators, selectEvaluators, type EvalContext } from '../../src/exp/evaluators';
 import { runLabels, type RunSummary } from '../../src/exp/run';
-import { loadExperiment, runExperiment } from '../../src/exp/study';
+import { loadExperiment, runExperiment } from '../../src/exp/experiment';
 import { loadLayersModelFromDir } from '../../src/models/io';
 import { tempDir } from '../helpers/fixtures';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
@@ -91,7 +91,7 @@ const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
 else
   test('a run with evaluators=["test","cross"]: test metrics (checked by hand) and cross only; no interval, calibration or predictions', async () => {
-    const study = await runExperiment(loadExperiment('default'), {
+    const experiment = await runExperiment(loadExperiment('default'), {
       quick: true,
       only: ['baseline-ferplus'],
       overrides: ['epochs=1', 'evaluators=["cross","test"]', 'slice.train=320', 'slice.val=160', 'slice.test=160'],
@@ -101,7 +101,7 @@ else
       runsDir: tempDir(),
       log: () => {},
     });
-    const dir = study.runs[0].dir;
+    const dir = experiment.runs[0].dir;
     const s = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as RunSummary;
     assert.equal(Object.keys(s).filter((k) => ['test', 'cross', 'testInterval', 'calibration', 'tta'].includes(k)), ['test', 'cross']);
     assert.not.ok(existsSync(join(dir, 'predictions.json')), 'no predictions.json');

@@ -1,7 +1,7 @@
 /**
- * The training loop's own rules and a study's handling of failing runs, on small generated data (test/helpers/fixtures):
+ * The training loop's own rules and an experiment's handling of failing runs, on small generated data (test/helpers/fixtures):
  * early stopping after `patience` epochs, the best PublicTest epoch's weights restored (checked against a snapshot
- * taken inside the validation callback), a NaN loss as a TrainError with its epoch, and a study whose runs hit a NaN
+ * taken inside the validation callback), a NaN loss as a TrainError with its epoch, and an experiment whose runs hit a NaN
  * loss or lose their worker thread: recorded as failed, the others finish, the CLI exits non-zero naming them.
  */
 import { test } from 'uvu';
@@ -13,7 +13,7 @@ import { initBackend } from '../../src/backend/select';
 import { loadDataset, type FerDataset } from '../../src/data/dataset';
 import { buildLabelSet } from '../../src/data/labels';
 import { defineExperiment } from '../../src/exp/config';
-import { runExperiment } from '../../src/exp/study';
+import { runExperiment } from '../../src/exp/experiment';
 import '../../src/models';
 import { train, TrainError } from '../../src/train/loop';
 import { TRAIN_DEFAULTS } from '../../src/train/settings';
@@ -82,7 +82,7 @@ test('a NaN loss is a TrainError naming the epoch and step', async () => {
   assert.ok(tf.memory().numTensors < 50, `tensors released after the failure (${tf.memory().numTensors} left)`);
 });
 
-test('a study goes on past a NaN run and a dead worker: both recorded as failed, the others complete', async () => {
+test('an experiment goes on past a NaN run and a dead worker: both recorded as failed, the others complete', async () => {
   const exp = defineExperiment({
     name: 'failures',
     description: 'test',
@@ -156,8 +156,8 @@ test('the CLI exits 1 naming the failed runs after writing the results', () => {
   assert.match(line, /^ferlab: 2 run\(s\) FAILED: /, out);
   for (const run of ['baseline-fer', 'deep-fer']) assert.match(line, new RegExp(`${run} \\(training diverged: loss \\S+ at epoch 1`));
   assert.match(out, /npm run exp -- --resume /);
-  const study = readdirSync(runsDir).find((d) => d.startsWith('default-'));
-  assert.ok(study && existsSync(join(runsDir, study, 'results.md')), 'the results were written before exiting');
+  const experiment = readdirSync(runsDir).find((d) => d.startsWith('default-'));
+  assert.ok(experiment && existsSync(join(runsDir, experiment, 'results.md')), 'the results were written before exiting');
 });
 
 test.run();

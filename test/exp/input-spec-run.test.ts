@@ -21,7 +21,7 @@ import { PREPROCESSING } from '../../src/data/preprocess';
 import { evaluateRunDir } from '../../src/eval/reload';
 import { defineExperiment } from '../../src/exp/config';
 import { runLabels, type RunSummary } from '../../src/exp/run';
-import { runExperiment, type StudyResult } from '../../src/exp/study';
+import { runExperiment, type ExperimentResult } from '../../src/exp/experiment';
 import { exportModel } from '../../src/export';
 import { loadLayersModelFromDir } from '../../src/models/io';
 import { classify, modelInput } from '../../src/predict/faces';
@@ -31,7 +31,7 @@ import { makeRows, tempDir, writeFixture } from '../helpers/fixtures';
 const dataDir = writeFixture(makeRows({ train: 96, val: 32, test: 32 }, 11));
 const crop40: InputSpec = { size: 40, resize: 'crop', normalize: 'unit' };
 const scale64: InputSpec = { size: 64, resize: 'scale', normalize: 'histeq' };
-let study: StudyResult;
+let experiment: ExperimentResult;
 let ds: FerDataset;
 
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
@@ -56,7 +56,7 @@ test.before(async () => {
     ],
     quick: {},
   });
-  study = await runExperiment(exp, { dataDir, cacheDir: false, runsDir: tempDir(), workers: 1, backend: 'wasm', log: () => {} });
+  experiment = await runExperiment(exp, { dataDir, cacheDir: false, runsDir: tempDir(), workers: 1, backend: 'wasm', log: () => {} });
   ds = await loadDataset({ dataDir, cacheDir: false });
 });
 
@@ -65,7 +65,7 @@ for (const [name, spec] of [
   ['scale64', scale64],
 ] as const) {
   test(`${name}: the record and the saved model carry the spec; reload, re-scoring and predict give the recorded accuracy`, async () => {
-    const dir = join(study.dir, name);
+    const dir = join(experiment.dir, name);
     const S = spec.size;
     const config = readJson(join(dir, 'config.json'));
     assert.equal(config.inputSpec, spec, 'config.json inputSpec: the resolved spec');
@@ -118,7 +118,7 @@ for (const [name, spec] of [
 
 test('scale64 export: ferlab.json spec and input shape, ONNX input [batch, 64, 64, 1] scoring as tfjs, the card', async () => {
   const out = join(tempDir('ferlab-input-export-'), 'm');
-  const r = await exportModel(join(study.dir, 'scale64'), { out, dataDir, cacheDir: false, backend: 'wasm', log: () => {} });
+  const r = await exportModel(join(experiment.dir, 'scale64'), { out, dataDir, cacheDir: false, backend: 'wasm', log: () => {} });
   const meta = readJson(join(out, 'ferlab.json'));
   assert.equal(meta.inputSpec, scale64);
   assert.equal(meta.io.input.shape, [null, 64, 64, 1]);
@@ -146,7 +146,7 @@ test('scale64 export: ferlab.json spec and input shape, ONNX input [batch, 64, 6
 });
 
 test('a default run writes the records of before per-model inputs: no inputSpec, PREPROCESSING, [batch, 48, 48, 1]', () => {
-  const dir = join(study.dir, 'plain');
+  const dir = join(experiment.dir, 'plain');
   const config = readJson(join(dir, 'config.json'));
   assert.not.ok('inputSpec' in config);
   assert.not.ok('input' in config.run);

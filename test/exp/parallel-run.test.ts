@@ -15,7 +15,7 @@ import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
-import { runCli, spawnCli, studyDir as findStudy } from '../helpers/cli';
+import { runCli, spawnCli, experimentDir as findExperiment } from '../helpers/cli';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
@@ -31,7 +31,7 @@ const cliArgs = (runsDir: string, extra: string[]) => [
   ...(extra.includes('--resume') ? [] : ['--quick', '--only', RUN, '--runs-dir', runsDir]),
 ];
 
-const studyDir = (runsDir: string) => findStudy(runsDir, 'default-quick-');
+const experimentDir = (runsDir: string) => findExperiment(runsDir, 'default-quick-');
 
 let reference = '';
 
@@ -41,7 +41,7 @@ if (dataDir) {
     const r = runCli(cliArgs(runsDir, ['--replicas', '2']));
     assert.is(r.status, 0, r.out);
     assert.match(r.out, /1 run to train on 1 worker x 2 data-parallel replicas/);
-    reference = join(studyDir(runsDir), RUN);
+    reference = join(experimentDir(runsDir), RUN);
     const m = readJson(join(reference, 'metrics.json')) as { replicas?: number; test: { accuracy: number } };
     assert.is(m.replicas, 2);
     assert.ok(m.test.accuracy > 0.3, `it learned something: PrivateTest accuracy ${m.test.accuracy}`);
@@ -57,7 +57,7 @@ if (dataDir) {
     const t0 = Date.now();
     for (;;) {
       await new Promise((r) => setTimeout(r, 50));
-      assert.ok(child.exitCode === null, `the study ended before its second epoch:\n${out}`);
+      assert.ok(child.exitCode === null, `the experiment ended before its second epoch:\n${out}`);
       assert.ok(Date.now() - t0 < 300_000, 'no epoch finished within 5 minutes');
       const dirs = existsSync(runsDir) ? readdirSync(runsDir) : [];
       const f = dirs.length ? join(runsDir, dirs[0], RUN, 'epochs.jsonl') : '';
@@ -66,7 +66,7 @@ if (dataDir) {
     await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 1000)));
     child.kill('SIGKILL');
     await exited;
-    const dir = studyDir(runsDir);
+    const dir = experimentDir(runsDir);
     assert.is(
       readFileSync(join(dir, RUN, 'epochs.jsonl'), 'utf8')
         .trim()
@@ -87,7 +87,7 @@ if (dataDir) {
     const runsDir = tempDir('ferlab-dp-one-');
     const r = runCli(cliArgs(runsDir, ['--replicas', '1']));
     assert.is(r.status, 0, r.out);
-    const one = readJson(join(studyDir(runsDir), RUN, 'metrics.json')) as { replicas?: number; test: { accuracy: number }; sizes: { test: number } };
+    const one = readJson(join(experimentDir(runsDir), RUN, 'metrics.json')) as { replicas?: number; test: { accuracy: number }; sizes: { test: number } };
     const two = readJson(join(reference, 'metrics.json')) as { test: { accuracy: number } };
     assert.is(one.replicas, undefined, 'one thread: no replicas field');
     const p = (one.test.accuracy + two.test.accuracy) / 2;

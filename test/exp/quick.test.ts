@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { loadExperiment, runExperiment, type StudyResult } from '../../src/exp/study';
+import { loadExperiment, runExperiment, type ExperimentResult } from '../../src/exp/experiment';
 import { loadDataset } from '../../src/data/dataset';
 import { runLabels } from '../../src/exp/run';
 import { initBackend } from '../../src/backend/select';
@@ -19,11 +19,11 @@ import { IMAGE_PIXELS } from '../../src/data/classes';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
-import { sharedQuickStudy } from '../helpers/quick-study';
+import { sharedQuickExperiment } from '../helpers/quick-experiment';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
-let study: StudyResult;
+let experiment: ExperimentResult;
 
 function serve(root: string): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
@@ -39,10 +39,10 @@ function serve(root: string): Promise<{ server: Server; url: string }> {
 
 if (dataDir) {
   test('npm run exp -- --quick: 4 runs, complete records, results table', async () => {
-    study = await sharedQuickStudy(dataDir); // runExperiment of the quick default study, trained once per test run (test/helpers/quick-study.ts)
-    assert.is(study.runs.length, 4);
-    assert.is(study.workers, 2);
-    for (const r of study.runs) {
+    experiment = await sharedQuickExperiment(dataDir); // runExperiment of the quick default experiment, trained once per test run (test/helpers/quick-experiment.ts)
+    assert.is(experiment.runs.length, 4);
+    assert.is(experiment.workers, 2);
+    for (const r of experiment.runs) {
       for (const f of ['config.json', 'epochs.jsonl', 'metrics.json', 'predictions.json', 'model/model.json', 'model/weights.bin', 'model/ferlab.json']) {
         assert.ok(existsSync(join(r.dir, f)), `${r.name}: ${f} written`);
       }
@@ -67,17 +67,17 @@ if (dataDir) {
       const acc = preds.pred.filter((p: number, i: number) => p === preds.label[i]).length / preds.pred.length;
       assert.ok(Math.abs(acc - r.test.accuracy) < 1e-12, `predictions.json agrees with metrics.json (${acc} vs ${r.test.accuracy})`);
     }
-    const md = readFileSync(join(study.dir, 'results.md'), 'utf8');
-    for (const r of study.runs) assert.match(md, r.name);
+    const md = readFileSync(join(experiment.dir, 'results.md'), 'utf8');
+    for (const r of experiment.runs) assert.match(md, r.name);
     assert.match(md, /test acc/);
   });
 
   test('saved models load with plain tf.loadLayersModel and reproduce the recorded test accuracy', async () => {
     await initBackend('wasm');
     const ds = await loadDataset({ dataDir });
-    const { server, url } = await serve(study.dir);
+    const { server, url } = await serve(experiment.dir);
     try {
-      for (const r of study.runs) {
+      for (const r of experiment.runs) {
         const meta = JSON.parse(readFileSync(join(r.dir, 'model', 'ferlab.json'), 'utf8'));
         assert.match(meta.preprocessing, /pixel \/ 255/);
         const model = await tf.loadLayersModel(`${url}/${r.name}/model/model.json`);
@@ -104,12 +104,12 @@ if (dataDir) {
       quick: true,
       only: ['baseline-ferplus'],
       workers: 1,
-      replicas: 1, // a one-run study trains on 2 data-parallel replicas by default; the 4-run study trained it on one thread
+      replicas: 1, // a one-run experiment trains on 2 data-parallel replicas by default; the 4-run experiment trained it on one thread
       dataDir,
       runsDir: tempDir(),
       log: () => {},
     });
-    const a = study.runs.find((r) => r.name === 'baseline-ferplus')!;
+    const a = experiment.runs.find((r) => r.name === 'baseline-ferplus')!;
     const b = again.runs[0];
     assert.is(b.test.accuracy, a.test.accuracy);
     assert.equal(b.test.confusion, a.test.confusion);

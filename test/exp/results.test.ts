@@ -1,14 +1,14 @@
 /**
  * The results table (src/exp/results.ts resultRows / resultsMarkdown): the TTA columns appear only when a run of the
- * study used test-time augmentation, with that run's TTA accuracy and kind, and '-' for the other runs and for failed
- * ones; the plain columns are unchanged; a resumed study's wall time says what it leaves out. Expected cells are
+ * experiment used test-time augmentation, with that run's TTA accuracy and kind, and '-' for the other runs and for failed
+ * ones; the plain columns are unchanged; a resumed experiment's wall time says what it leaves out. Expected cells are
  * written out by hand from the inputs.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resultRows, resultsMarkdown } from '../../src/exp/results';
 import type { RunSummary } from '../../src/exp/run';
-import type { StudyResult } from '../../src/exp/study';
+import type { ExperimentResult } from '../../src/exp/experiment';
 
 /** A run summary with only the fields the results table reads. */
 function summary(name: string, accuracy: number, macroF1: number, tta?: { kind: 'flip' | 'tencrop'; accuracy: number; macroF1: number }): RunSummary {
@@ -34,7 +34,7 @@ test('no run with TTA: the table has no TTA columns', () => {
 });
 
 test('a run with TTA: its accuracy and kind after macro-F1; "-" for runs without and for failed runs', () => {
-  const failed = [{ name: 'c', model: 'deep', labels: 'fer', epoch: 2, error: 'training diverged', dir: '/x/c' }] as unknown as StudyResult['failed'];
+  const failed = [{ name: 'c', model: 'deep', labels: 'fer', epoch: 2, error: 'training diverged', dir: '/x/c' }] as unknown as ExperimentResult['failed'];
   const rows = resultRows({
     runs: [summary('a', 0.8512, 0.6234, { kind: 'flip', accuracy: 0.85664, macroF1: 0.64449 }), summary('b', 0.7, 0.5)],
     failed,
@@ -61,7 +61,7 @@ test('a run with TTA: its accuracy and kind after macro-F1; "-" for runs without
   assert.equal(Object.keys(rows[2]), Object.keys(rows[0]), 'failed rows have the same columns');
 });
 
-test('results.md: a resumed study says its wall time leaves out the sessions before the --resume', () => {
+test('results.md: a resumed experiment says its wall time leaves out the sessions before the --resume', () => {
   const base = {
     experiment: 'default',
     quick: false,
@@ -71,8 +71,8 @@ test('results.md: a resumed study says its wall time leaves out the sessions bef
     wallSeconds: 90,
     workers: 2,
     environment: { backend: 'wasm', cpu: 'cpu', cores: 2, node: 'v20', ferlab: '0.1.0' },
-  } as unknown as StudyResult;
-  const header = (r: StudyResult) => resultsMarkdown(r).split('\n')[2];
+  } as unknown as ExperimentResult;
+  const header = (r: ExperimentResult) => resultsMarkdown(r).split('\n')[2];
   assert.is(header(base), 'Command: `npm run exp -- default` · 1 runs finished on 2 workers · wall time 1m30s');
   assert.is(header({ ...base, resumed: true }), header(base) + ' (since the last --resume; earlier sessions not counted)');
 });

@@ -1,21 +1,21 @@
 /**
- * Crash safety of `npm run exp` on the real data: the quick default study is SIGKILLed at a random point of its
+ * Crash safety of `npm run exp` on the real data: the quick default experiment is SIGKILLed at a random point of its
  * second epoch (and, separately, between a checkpoint's temporary write and its rename), then continued with
  * `--resume`; every run's epochs.jsonl (timing fields aside), metrics.json (timings aside) and predictions.json must
- * equal those of an uninterrupted study with the same seed (the shared quick study, trained through the library). Each
- * killed study is a separate CLI process, as a user runs it.
+ * equal those of an uninterrupted experiment with the same seed (the shared quick experiment, trained through the library). Each
+ * killed experiment is a separate CLI process, as a user runs it.
  * test-time-limit: 600
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
-import { sharedQuickStudy } from '../helpers/quick-study';
-import { runCli, spawnCli, studyDir as findStudy } from '../helpers/cli';
+import { sharedQuickExperiment } from '../helpers/quick-experiment';
+import { runCli, spawnCli, experimentDir as findExperiment } from '../helpers/cli';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
@@ -31,12 +31,12 @@ const cliArgs = (runsDir: string, extra: string[] = []) => [
   ...(extra.includes('--resume') ? [] : ['--quick', '--runs-dir', runsDir]),
 ];
 
-const studyDir = (runsDir: string) => findStudy(runsDir, 'default-quick-');
+const experimentDir = (runsDir: string) => findExperiment(runsDir, 'default-quick-');
 
 const jsonl = (f: string) => readJsonl(f).map(dropTimings);
 const json = (f: string) => dropTimings(readJson(f));
 
-/** Asserts that every run record of study `b` equals that of study `a` (timings aside). */
+/** Asserts that every run record of experiment `b` equals that of experiment `a` (timings aside). */
 function assertSameRecords(a: string, b: string): void {
   for (const run of RUNS) {
     const [ra, rb] = [join(a, run), join(b, run)];
@@ -51,10 +51,10 @@ function assertSameRecords(a: string, b: string): void {
 let reference = '';
 
 if (dataDir) {
-  test('uninterrupted quick study (the reference)', async () => {
-    // the quick default study trained once per test run through the library (test/helpers/quick-study.ts): the CLI
+  test('uninterrupted quick experiment (the reference)', async () => {
+    // the quick default experiment trained once per test run through the library (test/helpers/quick-experiment.ts): the CLI
     // runs below, killed and resumed, must give its records
-    reference = (await sharedQuickStudy(dataDir)).dir;
+    reference = (await sharedQuickExperiment(dataDir)).dir;
   });
 
   test('SIGKILL at a random point of the second epoch, then --resume: identical records', async () => {
@@ -69,7 +69,7 @@ if (dataDir) {
     let firstDone = '';
     while (!firstDone) {
       await new Promise((r) => setTimeout(r, 50));
-      assert.ok(child.exitCode === null, `the study ended before its second epoch:\n${out}`);
+      assert.ok(child.exitCode === null, `the experiment ended before its second epoch:\n${out}`);
       assert.ok(Date.now() - t0 < 300_000, 'no epoch finished within 5 minutes');
       const dirs = existsSync(runsDir) ? readdirSync(runsDir) : [];
       if (!dirs.length) continue;
@@ -81,7 +81,7 @@ if (dataDir) {
     // a random point of that second epoch: an epoch of the quick slice takes several seconds here
     const delay = Math.floor(Math.random() * 1500);
     await new Promise((r) => setTimeout(r, delay));
-    const dir = studyDir(runsDir);
+    const dir = experimentDir(runsDir);
     const lines = readFileSync(join(dir, firstDone, 'epochs.jsonl'), 'utf8')
       .trim()
       .split('\n').length;
@@ -89,7 +89,7 @@ if (dataDir) {
     await exited;
     assert.is(child.signalCode, 'SIGKILL');
     assert.is(lines, 1, `${firstDone} was still in its second epoch when killed (${delay} ms after its first)`);
-    assert.not.ok(existsSync(join(dir, 'results.json')), 'a killed study has no results');
+    assert.not.ok(existsSync(join(dir, 'results.json')), 'a killed experiment has no results');
     assert.ok(existsSync(join(dir, firstDone, 'checkpoint.bin')), 'the first epoch left a checkpoint');
     assert.is(JSON.parse(readFileSync(join(dir, firstDone, 'status.json'), 'utf8')).state, 'running');
 
@@ -105,7 +105,7 @@ if (dataDir) {
     // the second checkpoint write of a worker (end of epoch 2 of its first run) dies before the rename
     const killed = runCli(cliArgs(runsDir), { env: { FERLAB_TEST_KILL_BEFORE_RENAME: 'checkpoint.bin:2' } });
     assert.is(killed.signal, 'SIGKILL', killed.out);
-    const dir = studyDir(runsDir);
+    const dir = experimentDir(runsDir);
     // each worker thread counts its own checkpoint writes (src/util/atomic.ts), so when both workers reach their second
     // write within the same moment, both temporary files are left before the SIGKILL lands: one or two, never more, at
     // most one per run
@@ -116,9 +116,12 @@ if (dataDir) {
       temps.every((t) => t.length <= 1),
       `at most one per run: ${JSON.stringify(temps)}`,
     );
+    // a folder written before the experiment/study rename holds study.json: it resumes the same, and keeps that name
+    renameSync(join(dir, 'experiment.json'), join(dir, 'study.json'));
     const r = runCli(cliArgs(runsDir, ['--resume', dir]));
     assert.is(r.status, 0, r.out);
     assertSameRecords(reference, dir);
+    assert.ok(existsSync(join(dir, 'study.json')) && !existsSync(join(dir, 'experiment.json')), 'the legacy folder keeps its study.json');
     for (const run of RUNS)
       assert.equal(
         readdirSync(join(dir, run)).filter((f) => f.includes('.tmp-')),
@@ -127,7 +130,7 @@ if (dataDir) {
       );
   });
 
-  test('--resume refuses overrides that would change the stored config, and a folder that is no study', () => {
+  test('--resume refuses overrides that would change the stored config, and a folder that is no experiment', () => {
     const r = runCli(cliArgs('', ['--resume', reference, '--set', 'epochs=3']));
     assert.is(r.status, 1);
     assert.match(r.out, /would change run '[a-z-]+' \(epochs\)/);
@@ -136,7 +139,7 @@ if (dataDir) {
     assert.match(same.out, /0 runs to train \(4 finished before\)/);
     const none = runCli(cliArgs('', ['--resume', tempDir()]));
     assert.is(none.status, 1);
-    assert.match(none.out, /not a study folder \(no study\.json\)/);
+    assert.match(none.out, /not an experiment folder \(no experiment\.json\)/);
   });
 }
 

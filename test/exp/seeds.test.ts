@@ -1,6 +1,6 @@
 /**
  * Multi-seed runs: `seeds` expands a run into one run per seed (names, seed setting, group), results tables give mean
- * +- std over the seeds (hand-computed), and the study report compares runs on the same PrivateTest images with
+ * +- std over the seeds (hand-computed), and the experiment report compares runs on the same PrivateTest images with
  * McNemar's test (b and c counted here from the runs' predictions.json).
  */
 import { test } from 'uvu';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { defineExperiment, resolveRuns } from '../../src/exp/config';
 import { seedGroupRows } from '../../src/exp/results';
 import type { RunSummary } from '../../src/exp/run';
-import { runExperiment } from '../../src/exp/study';
+import { runExperiment } from '../../src/exp/experiment';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipTest } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
@@ -53,15 +53,15 @@ test('mean +- std over seeds, by hand', () => {
 });
 
 const dataDir = realDataDir();
-const STUDY = 'study with seeds: results.md over seeds, McNemar table in the study report with b and c from predictions.json';
-if (!dataDir) skipTest(STUDY, noRealDataReason());
+const EXPERIMENT_TEST = 'experiment with seeds: results.md over seeds, McNemar table in the experiment report with b and c from predictions.json';
+if (!dataDir) skipTest(EXPERIMENT_TEST, noRealDataReason());
 else
-  test(STUDY, async () => {
-    const study = await runExperiment(exp([1, 2]), { quick: true, only: ['a'], workers: 2, dataDir, runsDir: tempDir(), log: () => {} });
-    const md = readFileSync(join(study.dir, 'results.md'), 'utf8');
+  test(EXPERIMENT_TEST, async () => {
+    const experiment = await runExperiment(exp([1, 2]), { quick: true, only: ['a'], workers: 2, dataDir, runsDir: tempDir(), log: () => {} });
+    const md = readFileSync(join(experiment.dir, 'results.md'), 'utf8');
     assert.match(md, /Over seeds/);
-    const p = study.runs.map((r) => JSON.parse(readFileSync(join(r.dir, 'predictions.json'), 'utf8')) as { label: number[]; pred: number[] });
-    const [a, b] = study.runs[0].name === 'a-seed1' ? p : [p[1], p[0]];
+    const p = experiment.runs.map((r) => JSON.parse(readFileSync(join(r.dir, 'predictions.json'), 'utf8')) as { label: number[]; pred: number[] });
+    const [a, b] = experiment.runs[0].name === 'a-seed1' ? p : [p[1], p[0]];
     let onlyA = 0;
     let onlyB = 0;
     a.label.forEach((l, i) => {
@@ -70,7 +70,7 @@ else
       if (ra && !rb) onlyA++;
       if (rb && !ra) onlyB++;
     });
-    const html = readFileSync(join(study.dir, 'report.html'), 'utf8');
+    const html = readFileSync(join(experiment.dir, 'report.html'), 'utf8');
     assert.match(html, /Paired comparisons \(McNemar/);
     const row = html.match(/<td>a-seed1<\/td><td>a-seed2<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>(\d+)<\/td><td>(\d+)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td>/);
     assert.ok(row, 'the McNemar row of a-seed1 vs a-seed2');

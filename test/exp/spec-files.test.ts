@@ -11,7 +11,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/exp/config';
 import { listSpecFiles } from '../../src/exp/specfiles';
-import { listExperiments, loadExperiment } from '../../src/exp/study';
+import { listExperiments, loadExperiment } from '../../src/exp/experiment';
 import { listSweeps, loadSweep } from '../../src/sweep/load';
 import { PROJECT_ROOT } from '../../src/util/paths';
 import { tempDir } from '../helpers/fixtures';

@@ -21,7 +21,7 @@ import { softmaxRows } from '../../src/eval/predict';
 import { evaluateSavedModel } from '../../src/eval/transfer';
 import { evaluateModelCommand } from '../../src/cli/evaluate';
 import { defineExperiment } from '../../src/exp/config';
-import { loadExperiment, runExperiment } from '../../src/exp/study';
+import { loadExperiment, runExperiment } from '../../src/exp/experiment';
 import type { RunSummary } from '../../src/exp/run';
 import '../../src/models';
 import { batchNormalization } from '../../src/models/layers';
@@ -152,12 +152,12 @@ test('train() from a saved model with frozen conv blocks: frozen weights unchang
   assert.equal(weightsByName(resumed.model), after, 'same final weights');
 });
 
-test('resolveModelRef: a run folder, a model folder, and <experiment>/<run> (newest finished study)', async () => {
+test('resolveModelRef: a run folder, a model folder, and <experiment>/<run> (newest finished experiment)', async () => {
   await initBackend('cpu');
   const runs = tempDir();
   const m = createModel('baseline', { numClasses: 7, seed: 1 });
-  const mk = async (study: string, state: string) => {
-    const rdir = join(runs, study, 'deep-fer');
+  const mk = async (experiment: string, state: string) => {
+    const rdir = join(runs, experiment, 'deep-fer');
     mkdirSync(rdir, { recursive: true });
     writeFileSync(join(rdir, 'status.json'), JSON.stringify({ state, epoch: 1 }));
     await saveModel(m, join(rdir, 'model'), { model: 'baseline' });
@@ -166,12 +166,12 @@ test('resolveModelRef: a run folder, a model folder, and <experiment>/<run> (new
   const older = await mk('default-20260101-000000', 'complete');
   await mk('default-20260102-000000', 'failed');
   await mk('default-quick-20260103-000000', 'complete');
-  assert.is(resolveModelRef('default/deep-fer', { runsDirs: [runs] }), join(older, 'model'), 'newest complete full study');
+  assert.is(resolveModelRef('default/deep-fer', { runsDirs: [runs] }), join(older, 'model'), 'newest complete full experiment');
   assert.is(resolveModelRef('default-quick/deep-fer', { runsDirs: [runs] }), join(runs, 'default-quick-20260103-000000', 'deep-fer', 'model'));
   assert.is(resolveModelRef(older), join(older, 'model'), 'a run folder: its model/');
   assert.is(resolveModelRef(join(older, 'model')), join(older, 'model'));
-  // (an experiment name no real study under runs/ has: the project's own runs/ may hold a default study)
-  assert.throws(() => resolveModelRef('no-such-study/deep-ferplus', { runsDirs: [runs] }), /model 'no-such-study\/deep-ferplus' not found/);
+  // (an experiment name no real experiment under runs/ has: the project's own runs/ may hold a default experiment)
+  assert.throws(() => resolveModelRef('no-such-experiment/deep-ferplus', { runsDirs: [runs] }), /model 'no-such-experiment\/deep-ferplus' not found/);
 });
 
 const dataDir = realDataDir();
@@ -215,7 +215,7 @@ else {
     );
     assert.equal(Array.from(zeroShot.prob), Array.from(softmaxRows(onCsv.logits, 7)), 'the same probabilities for every image');
     assert.equal(zeroShot.metrics.confusion, onCsv.metrics.confusion);
-    const study = await runExperiment(loadExperiment('transfer-folder'), {
+    const experiment = await runExperiment(loadExperiment('transfer-folder'), {
       quick: true,
       overrides: ['epochs=1', `initFrom=${startDir}`],
       workers: 1,
@@ -224,12 +224,12 @@ else {
       runsDir,
       log: () => {},
     });
-    assert.equal(study.failed, []);
+    assert.equal(experiment.failed, []);
     assert.equal(
-      study.runs.map((r) => r.name),
+      experiment.runs.map((r) => r.name),
       ['deep-finetune', 'deep-finetune-head'],
     );
-    for (const r of study.runs) {
+    for (const r of experiment.runs) {
       const init = r.init!;
       assert.is(init.dir, startDir);
       assert.is(init.headReplaced, false);
@@ -244,8 +244,8 @@ else {
       assert.is(init.model, 'deep');
       assert.is(config.init.dir, startDir);
     }
-    const head = study.runs.find((r) => r.name === 'deep-finetune-head')!;
-    const all = study.runs.find((r) => r.name === 'deep-finetune')!;
+    const head = experiment.runs.find((r) => r.name === 'deep-finetune-head')!;
+    const all = experiment.runs.find((r) => r.name === 'deep-finetune')!;
     const [w0, wHead, wAll] = [readSavedWeights(startDir), readSavedWeights(join(head.dir, 'model')), readSavedWeights(join(all.dir, 'model'))];
     const equal = (a: tf.Tensor, b: tf.Tensor) => {
       const [x, y] = [a.dataSync(), b.dataSync()];

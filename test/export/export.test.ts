@@ -1,7 +1,7 @@
 /**
- * `npm run ferlab -- export` on a quick study of the default experiment trained here on the real data (~1 min):
+ * `npm run ferlab -- export` on a quick experiment of the default experiment trained here on the real data (~1 min):
  * the run picked is the best by PublicTest (also when PublicTest and PrivateTest disagree, in an edited copy of the
- * study and as a sweep folder); the tfjs model loads with plain tf.loadLayersModel over HTTP (as a browser loads it)
+ * experiment and as a sweep folder); the tfjs model loads with plain tf.loadLayersModel over HTTP (as a browser loads it)
  * and reproduces the recorded accuracy; model.onnx in ONNX Runtime matches tfjs (max |logit diff| <= 1e-4, same
  * accuracy); float16 and uint8 models reload and stay within 0.5 points; ferlab.json and the model card hold the
  * required fields; bad folders and settings give clear errors. Every expected value is computed here from the run
@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
@@ -20,20 +20,20 @@ import { IMAGE_PIXELS } from '../../src/data/classes';
 import { loadDataset, type FerDataset } from '../../src/data/dataset';
 import { IMAGE_CONVERSION } from '../../src/data/image';
 import { PREPROCESSING } from '../../src/data/preprocess';
-import type { StudyResult } from '../../src/exp/study';
+import type { ExperimentResult } from '../../src/exp/experiment';
 import { runLabels } from '../../src/exp/run';
 import { ExportError, exportModel, selectRun, type ExportResult, type FormatCheck } from '../../src/export';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { tempDir } from '../helpers/fixtures';
-import { sharedQuickStudy } from '../helpers/quick-study';
+import { sharedQuickExperiment } from '../helpers/quick-experiment';
 import { runCli } from '../helpers/cli';
 
 const dataDir = realDataDir();
 /** Largest |logit difference| accepted between ONNX Runtime and tfjs (both float32; different summation orders). */
 const TOL = 1e-4;
 
-let study: StudyResult;
+let experiment: ExperimentResult;
 let ds: FerDataset;
 let exported: ExportResult;
 const out = tempDir('ferlab-export-');
@@ -104,21 +104,21 @@ function bestByPublicTest(dir: string): { name: string; val: number; test: numbe
 
 if (!dataDir) skipFile(noRealDataReason());
 else {
-  test('export of a quick study: the best run by PublicTest, tfjs + ONNX + ferlab.json + model card', async () => {
-    study = await sharedQuickStudy(dataDir); // the quick default study, trained once per test run (test/helpers/quick-study.ts)
-    assert.is(study.runs.length, 4);
+  test('export of a quick experiment: the best run by PublicTest, tfjs + ONNX + ferlab.json + model card', async () => {
+    experiment = await sharedQuickExperiment(dataDir); // the quick default experiment, trained once per test run (test/helpers/quick-experiment.ts)
+    assert.is(experiment.runs.length, 4);
     ds = await loadDataset({ dataDir });
-    exported = await exportModel(study.dir, { out: join(out, 'both'), dataDir, ...silent });
-    const expected = bestByPublicTest(study.dir);
+    exported = await exportModel(experiment.dir, { out: join(out, 'both'), dataDir, ...silent });
+    const expected = bestByPublicTest(experiment.dir);
     console.log(
       `  picked ${exported.selection.best.name} (PublicTest ${expected.val}); best by PrivateTest would be ${expected.bestTest}` +
-        (expected.bestTest !== expected.name ? ' (they disagree in this study)' : ''),
+        (expected.bestTest !== expected.name ? ' (they disagree in this experiment)' : ''),
     );
     assert.is(exported.selection.best.name, expected.name);
-    assert.is(exported.selection.kind, 'study');
+    assert.is(exported.selection.kind, 'experiment');
     for (const f of ['model.json', 'weights.bin', 'model.onnx', 'ferlab.json', 'model-card.md']) assert.ok(existsSync(join(out, 'both', f)), `${f} written`);
     // float32 tfjs: the run's own files, byte for byte
-    const runDir = join(study.dir, expected.name);
+    const runDir = join(experiment.dir, expected.name);
     assert.ok(readFileSync(join(out, 'both', 'weights.bin')).equals(readFileSync(join(runDir, 'model', 'weights.bin'))), 'weights.bin = the run model');
 
     await initBackend('wasm');
@@ -134,6 +134,17 @@ else {
     assert.is(meta.export.formats.onnx.bytes, statSync(join(out, 'both', 'model.onnx')).size);
   });
 
+  test('an experiment folder written before the experiment/study rename (study.json) is selected the same way', () => {
+    const legacy = join(out, 'legacy-experiment');
+    cpSync(experiment.dir, legacy, { recursive: true });
+    renameSync(join(legacy, 'experiment.json'), join(legacy, 'study.json'));
+    const sel = selectRun(legacy);
+    assert.is(sel.kind, 'experiment');
+    assert.is(sel.quick, true, 'the quick flag is read from study.json');
+    assert.is(sel.best.name, exported.selection.best.name);
+    assert.match(selectRun(join(legacy, sel.best.name)).experiment ?? '', /^default$/, 'a run inside it finds its experiment');
+  });
+
   test(`ONNX parity on the trained model: ONNX Runtime vs tfjs max |logit diff| <= ${TOL}, identical accuracy`, async () => {
     let ort: typeof import('onnxruntime-node');
     try {
@@ -144,7 +155,7 @@ else {
       return;
     }
     const dir = join(out, 'both');
-    const runDir = join(study.dir, exported.selection.best.name);
+    const runDir = join(experiment.dir, exported.selection.best.name);
     const { x, n, label } = privateTest(runDir);
     const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
     assert.equal(session.inputNames, ['input']);
@@ -173,9 +184,9 @@ else {
   for (const q of ['float16', 'uint8'] as const) {
     test(`--quantize ${q}: reloads with plain tf.loadLayersModel, PrivateTest accuracy within 0.5 points, ${q === 'float16' ? '2 bytes' : '1 byte'} per weight`, async () => {
       const dir = join(out, q);
-      const r = await exportModel(study.dir, { out: dir, quantize: q, formats: ['tfjs'], dataDir, ...silent });
+      const r = await exportModel(experiment.dir, { out: dir, quantize: q, formats: ['tfjs'], dataDir, ...silent });
       assert.not.ok(existsSync(join(dir, 'model.onnx')), '--formats tfjs writes no ONNX');
-      const runDir = join(study.dir, r.selection.best.name);
+      const runDir = join(experiment.dir, r.selection.best.name);
       const { x, n, label } = privateTest(runDir);
       const model = await loadOverHttp(dir);
       const acc = accuracy(logitsOf(model, x, n), label);
@@ -198,9 +209,9 @@ else {
     });
   }
 
-  test('PublicTest and PrivateTest disagree (edited copy): the pick follows PublicTest, as a study and as a sweep folder', async () => {
-    const copy = join(tempDir(), 'study');
-    cpSync(study.dir, copy, { recursive: true });
+  test('PublicTest and PrivateTest disagree (edited copy): the pick follows PublicTest, as an experiment and as a sweep folder', async () => {
+    const copy = join(tempDir(), 'experiment');
+    cpSync(experiment.dir, copy, { recursive: true });
     const names = readdirSync(copy)
       .filter((d) => existsSync(join(copy, d, 'metrics.json')))
       .sort();
@@ -226,8 +237,8 @@ else {
       sel.candidates.map((c) => [c.name, c.publicTest, c.privateTest]),
       names.map((n, i) => [n, edits[i][0], edits[i][1]]),
     );
-    // a sweep folder: run records without study.json / results.json
-    for (const f of ['study.json', 'results.json', 'results.md', 'report.html']) rmSync(join(copy, f), { force: true });
+    // a sweep folder: run records without experiment.json / results.json
+    for (const f of ['experiment.json', 'results.json', 'results.md', 'report.html']) rmSync(join(copy, f), { force: true });
     const sweep = selectRun(copy);
     assert.is(sweep.kind, 'folder');
     assert.is(sweep.best.name, names[1]);
@@ -253,7 +264,7 @@ else {
     const dir = join(out, 'both');
     const meta = JSON.parse(readFileSync(join(dir, 'ferlab.json'), 'utf8'));
     const card = readFileSync(join(dir, 'model-card.md'), 'utf8');
-    const runDir = join(study.dir, exported.selection.best.name);
+    const runDir = join(experiment.dir, exported.selection.best.name);
     const base = JSON.parse(readFileSync(join(runDir, 'model', 'ferlab.json'), 'utf8'));
     for (const [k, v] of Object.entries(base)) assert.equal(meta[k], v, `ferlab.json keeps '${k}' of the run's model/ferlab.json`);
     const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8'));
@@ -333,31 +344,31 @@ else {
       }
       assert.unreachable(`expected an ExportError matching ${re}`);
     };
-    await err(() => selectRun('/nonexistent/ferlab-study'), /\/nonexistent\/ferlab-study: no such folder \(expected a run record, a study or a sweep folder\)/);
+    await err(() => selectRun('/nonexistent/ferlab-experiment'), /\/nonexistent\/ferlab-experiment: no such folder \(expected a run record, an experiment or a sweep folder\)/);
     const empty = tempDir();
     await err(() => selectRun(empty), /none of its subfolders is a finished run record \(it has no subfolders\)/);
     const partial = tempDir();
     mkdirSync(join(partial, 'half-run'));
-    cpSync(join(study.dir, study.runs[0].name, 'metrics.json'), join(partial, 'half-run', 'metrics.json'));
+    cpSync(join(experiment.dir, experiment.runs[0].name, 'metrics.json'), join(partial, 'half-run', 'metrics.json'));
     await err(() => selectRun(partial), /half-run: missing config\.json, predictions\.json, model\/model\.json/);
     await err(() => selectRun(join(partial, 'half-run')), /is not a finished run record: missing config\.json/);
     const failed = join(tempDir(), 'failed-run');
-    cpSync(join(study.dir, study.runs[0].name), failed, { recursive: true });
+    cpSync(join(experiment.dir, experiment.runs[0].name), failed, { recursive: true });
     writeFileSync(join(failed, 'status.json'), JSON.stringify({ state: 'failed', epoch: 1, error: 'NaN loss' }));
     await err(() => selectRun(failed), /status\.json says 'failed' \(NaN loss\)/);
-    await err(() => selectRun(study.dir, { labels: 'happy' }), /--labels 'happy' is not a label set: expected ferplus or one of fer, majority/);
+    await err(() => selectRun(experiment.dir, { labels: 'happy' }), /--labels 'happy' is not a label set: expected ferplus or one of fer, majority/);
     await err(
-      () => exportModel(study.dir, { formats: ['coreml' as 'tfjs'], ...silent }),
+      () => exportModel(experiment.dir, { formats: ['coreml' as 'tfjs'], ...silent }),
       /--formats 'coreml': expected a comma-separated subset of tfjs, onnx, tflite/,
     );
-    await err(() => exportModel(study.dir, { quantize: 'int4' as 'uint8', ...silent }), /--quantize 'int4': expected one of float16, uint8/);
+    await err(() => exportModel(experiment.dir, { quantize: 'int4' as 'uint8', ...silent }), /--quantize 'int4': expected one of float16, uint8/);
     const notOurs = tempDir();
     writeFileSync(join(notOurs, 'notes.txt'), 'mine');
-    await err(() => exportModel(study.dir, { out: notOurs, dataDir, ...silent }), /is not empty and holds no ferlab\.json .* refusing to replace it/);
+    await err(() => exportModel(experiment.dir, { out: notOurs, dataDir, ...silent }), /is not empty and holds no ferlab\.json .* refusing to replace it/);
     assert.ok(existsSync(join(notOurs, 'notes.txt')), 'nothing was removed');
     // data other than the run's
     const other = join(tempDir(), 'run');
-    cpSync(join(study.dir, study.runs[0].name), other, { recursive: true });
+    cpSync(join(experiment.dir, experiment.runs[0].name), other, { recursive: true });
     const cfg = JSON.parse(readFileSync(join(other, 'config.json'), 'utf8'));
     cfg.data.fer2013Md5 = '0123456789abcdef0123456789abcdef';
     writeFileSync(join(other, 'config.json'), JSON.stringify(cfg));
@@ -370,17 +381,17 @@ else {
 
   test('the CLI prints the candidates and the choice, and a bad folder as one line without a stack trace', () => {
     const cli = runCli;
-    const ok = cli(['--data-dir', dataDir, 'export', study.dir, '--formats', 'onnx', '--out', join(out, 'cli')]);
+    const ok = cli(['--data-dir', dataDir, 'export', experiment.dir, '--formats', 'onnx', '--out', join(out, 'cli')]);
     assert.is(ok.status, 0, ok.stderr);
-    const best = bestByPublicTest(study.dir).name;
+    const best = bestByPublicTest(experiment.dir).name;
     assert.match(ok.stdout, 'PublicTest acc (selects)');
     assert.match(ok.stdout, `chosen: ${best} (best PublicTest accuracy`);
     assert.ok(existsSync(join(out, 'cli', 'model.onnx')));
     const meta = JSON.parse(readFileSync(join(out, 'cli', 'ferlab.json'), 'utf8'));
-    assert.match(meta.export.command, `npm run ferlab -- --data-dir ${dataDir} export ${study.dir} --formats onnx`);
-    const bad = cli(['export', '/nonexistent/ferlab-study']);
+    assert.match(meta.export.command, `npm run ferlab -- --data-dir ${dataDir} export ${experiment.dir} --formats onnx`);
+    const bad = cli(['export', '/nonexistent/ferlab-experiment']);
     assert.is(bad.status, 1);
-    assert.match(bad.stderr, /^ferlab: \/nonexistent\/ferlab-study: no such folder \(expected a run record, a study or a sweep folder\)$/m);
+    assert.match(bad.stderr, /^ferlab: \/nonexistent\/ferlab-experiment: no such folder \(expected a run record, an experiment or a sweep folder\)$/m);
     assert.not.match(bad.stderr, /\n\s+at /, 'no stack trace');
   });
 }

@@ -25,7 +25,7 @@ import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipTest } from '../helpers/skip';
 import { FER_CLASSES } from '../../src/data/classes';
 import { defineExperiment } from '../../src/exp/config';
-import { runExperiment } from '../../src/exp/study';
+import { runExperiment } from '../../src/exp/experiment';
 import { tfliteLogits } from '../../src/export/tflite-runtime';
 import { readSavedWeights } from '../../src/models/init';
 import { encode, gray48, writeTree } from '../data/folder-fixtures';
@@ -128,7 +128,7 @@ test('--init-from ferlab-ferplus fine-tunes the released model on a folder datas
   const files: Record<string, Buffer> = {};
   for (const [c, cls] of FER_CLASSES.entries()) for (let k = 0; k < 10; k++) files[`${cls}/${cls}-${k}.png`] = await encode(gray48(100 * c + k));
   writeTree(folder, files);
-  const study = await runExperiment(
+  const experiment = await runExperiment(
     defineExperiment({
       name: 'released-finetune',
       description: 'the released FER+ model, its classifier fine-tuned on a 7-class folder dataset',
@@ -138,8 +138,8 @@ test('--init-from ferlab-ferplus fine-tunes the released model on a folder datas
     }),
     { quick: true, workers: 1, dataDir: folder, cacheDir: false, runsDir: tempDir('ferlab-released-runs-'), log: () => {} },
   );
-  assert.equal(study.failed, []);
-  const run = study.runs[0];
+  assert.equal(experiment.failed, []);
+  const run = experiment.runs[0];
   assert.is(run.init!.dir, releaseDir('ferlab-ferplus'));
   assert.is(run.init!.headReplaced, true, '8 FER+ classes -> 7 FER classes: a new classifier');
   // the released weights as plain tfjs reads them (float16 dequantized), against the fine-tuned run's saved weights

@@ -37,7 +37,7 @@ import { loadDataset } from '../../src/data/dataset';
 import { runLabels } from '../../src/exp/run';
 import { values } from '../helpers/backends';
 import { tempDir } from '../helpers/fixtures';
-import { sharedQuickStudy } from '../helpers/quick-study';
+import { sharedQuickExperiment } from '../helpers/quick-experiment';
 import { realDataDir, noRealDataReason } from '../helpers/realdata';
 import { skipTest } from '../helpers/skip';
 import { perturb, testImages, type TestImages } from './helpers';
@@ -605,11 +605,11 @@ const dataDir = realDataDir();
 if (!dataDir) skipTest('export --formats tflite on a trained run', noRealDataReason());
 else
   test('export --formats tfjs,tflite of a trained run: model.tflite beside model.json, its LiteRT.js check in ferlab.json (float32 and float16)', async () => {
-    // the quick default study, trained once per test run (test/helpers/quick-study.ts); its baseline-fer run is exported
-    const study = await sharedQuickStudy(dataDir);
+    // the quick default experiment, trained once per test run (test/helpers/quick-experiment.ts); its baseline-fer run is exported
+    const experiment = await sharedQuickExperiment(dataDir);
     const out = tempDir('ferlab-export-tflite-');
     const ds = await loadDataset({ dataDir, log: () => {} });
-    const runDir = join(study.dir, 'baseline-fer');
+    const runDir = join(experiment.dir, 'baseline-fer');
     const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8'));
     const t = runLabels(ds, config.run).test;
     const n = t.index.length;

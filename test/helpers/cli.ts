@@ -77,12 +77,12 @@ export function spawnCli(args: readonly string[], opts: CliOptions = {}): ChildP
 }
 
 /**
- * The one study folder in `runsDir` whose name starts with `prefix` (e.g. 'default-quick-').
+ * The one experiment folder in `runsDir` whose name starts with `prefix` (e.g. 'default-quick-').
  * @throws AssertionError (uvu) when there is none or more than one, listing what is there.
  */
-export function studyDir(runsDir: string, prefix: string): string {
+export function experimentDir(runsDir: string, prefix: string): string {
   const all = existsSync(runsDir) ? readdirSync(runsDir) : [];
   const dirs = all.filter((d) => d.startsWith(prefix));
-  assert.is(dirs.length, 1, `one study folder ${prefix}* in ${runsDir}, found ${JSON.stringify(all)}`);
+  assert.is(dirs.length, 1, `one experiment folder ${prefix}* in ${runsDir}, found ${JSON.stringify(all)}`);
   return join(runsDir, dirs[0]);
 }

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSy
 import { join } from 'node:path';
 import { startDemoServer } from '../../src/demo/server';
 import { defineExperiment } from '../../src/exp/config';
-import { runExperiment } from '../../src/exp/study';
+import { runExperiment } from '../../src/exp/experiment';
 import { exportModel } from '../../src/export';
 import { readSavedModelInfo, readSavedWeights } from '../../src/models/init';
 import { loadLayersModelFromDir, modelFolderFile } from '../../src/models/io';
@@ -87,8 +87,8 @@ test('export: a run whose model.json names ../weights.bin is refused and nothing
     runs: [{ name: 'tiny', model: DP_TEST_MODEL, labels: 'fer' }],
     quick: {},
   });
-  const study = await runExperiment(exp, { dataDir, cacheDir: false, runsDir: tempDir(), workers: 1, replicas: 1, backend: 'wasm', log: () => {} });
-  const run = join(study.dir, 'tiny');
+  const experiment = await runExperiment(exp, { dataDir, cacheDir: false, runsDir: tempDir(), workers: 1, replicas: 1, backend: 'wasm', log: () => {} });
+  const run = join(experiment.dir, 'tiny');
   const model = join(run, 'model');
   // the untouched run exports (so the refusals below are about the weight path)
   const okParent = tempDir('ferlab-export-ok-');

@@ -158,13 +158,13 @@ test('predictions.json and config.json: accepted, and a bad field named', () => 
   rejects(() => r.readRunConfigFile(noSlice), join(noSlice, 'config.json'), 'field run.slice');
 });
 
-test('study.json, sweep.json, results.json: accepted, bad fields named', () => {
+test('experiment.json, sweep.json, results.json: accepted, bad fields named', () => {
   const env = { ferlab: '0.1.0', node: 'v20' };
   const run = { experiment: 'e', name: 'a', model: 'tiny', labels: 'fer', slice: { train: null, val: null, test: null } };
-  const study = { experiment: { name: 'e', runs: [{ name: 'a' }] }, quick: true, overrides: [], runs: [run], workers: 1, environment: env, started: 't' };
-  assert.is(r.readStudyRecord(folder({ 'study.json': study })).runs[0].name, 'a');
-  const badStudy = folder({ 'study.json': { ...study, runs: [{ ...run, name: 3 }] } });
-  rejects(() => r.readStudyRecord(badStudy), join(badStudy, 'study.json'), 'field runs[0].name');
+  const experiment = { experiment: { name: 'e', runs: [{ name: 'a' }] }, quick: true, overrides: [], runs: [run], workers: 1, environment: env, started: 't' };
+  assert.is(r.readExperimentRecord(folder({ 'experiment.json': experiment })).runs[0].name, 'a');
+  const badExperiment = folder({ 'experiment.json': { ...experiment, runs: [{ ...run, name: 3 }] } });
+  rejects(() => r.readExperimentRecord(badExperiment), join(badExperiment, 'experiment.json'), 'field runs[0].name');
   const sweep = {
     kind: 'sweep',
     name: 's',
@@ -290,12 +290,34 @@ test('evaluation folders (ferlab evaluate --model): metrics.json and predictions
 });
 
 // today's records of this checkout (never copied into the repo): every one of them loads
+test('legacy study.json (folders written before the experiment/study rename): read, detected, written back under its own name', () => {
+  const env = { ferlab: '0.1.0', node: 'v20' };
+  const run = { experiment: 'e', name: 'a', model: 'tiny', labels: 'fer', slice: { train: null, val: null, test: null } };
+  const record = { experiment: { name: 'e', runs: [{ name: 'a' }] }, quick: true, overrides: [], runs: [run], workers: 1, environment: env, started: 't' };
+  const legacy = folder({ 'study.json': record });
+  assert.ok(r.isExperimentFolder(legacy), 'a folder with only study.json is an experiment folder');
+  assert.is(r.experimentFilePath(legacy), join(legacy, 'study.json'));
+  assert.is(r.readExperimentRecord(legacy).experiment.name, 'e');
+  r.writeExperimentRecord(legacy, r.ExperimentRecordSchema.parse({ ...record, resumed: ['u'] }));
+  assert.equal(readdirSync(legacy).sort(), ['study.json'], 'a resume writes study.json back, no second record');
+  assert.equal(JSON.parse(readFileSync(join(legacy, 'study.json'), 'utf8')).resumed, ['u']);
+  // both present (never written by ferlab): experiment.json wins
+  const both = folder({ 'study.json': { ...record, quick: false }, 'experiment.json': record });
+  assert.is(r.readExperimentRecord(both).quick, true, 'experiment.json is read when both exist');
+  assert.not.ok(r.isExperimentFolder(folder({ 'config.json': {} })), 'a run record is no experiment folder');
+  // ferlab.json of a model exported from such a folder says kind 'study'
+  const kind = r.ExportInfoSchema.shape.export.shape.source.shape.kind;
+  assert.is(kind.parse('study'), 'experiment');
+  assert.is(kind.parse('run'), 'run');
+  assert.throws(() => kind.parse('sweep'));
+});
+
 const root = join(__dirname, '..', '..');
 const realRun = join(root, 'runs', 'best-cpu-20261207-044828');
-test('the real study folder runs/best-cpu-20261207-044828 loads (when present)', () => {
+test('the real experiment folder runs/best-cpu-20261207-044828 loads (when present)', () => {
   if (!existsSync(realRun)) return;
-  assert.is(r.readStudyRecord(realRun).experiment.name, 'best-cpu');
-  assert.is(r.readStudyResult(realRun).runs.length, 2);
+  assert.is(r.readExperimentRecord(realRun).experiment.name, 'best-cpu');
+  assert.is(r.readExperimentResult(realRun).runs.length, 2);
   for (const run of ['deep-fer', 'deep-ferplus-ce']) {
     const dir = join(realRun, run);
     assert.is(r.readRunConfigFile(dir).run.name, run);

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SETTINGS, resolveRuns, type RunConfig } from '../../src/exp/config';
-import { loadExperiment } from '../../src/exp/study';
+import { loadExperiment } from '../../src/exp/experiment';
 import { parseTrialJob, readRecordFiles, writeRecordFiles } from '../../src/sweep/queue';
 import { tempDir } from '../helpers/fixtures';
 
@@ -42,7 +42,7 @@ test('jobs that name folders outside the worker, bad settings or files of the wo
   refused(job({ initFrom: '/home/someone/secret-model' }), /sets initFrom .*a model on the worker's disk/);
 });
 
-test('a valid job comes out exactly as sent (the runs of the default study and a sweep trial)', () => {
+test('a valid job comes out exactly as sent (the runs of the default experiment and a sweep trial)', () => {
   const runs = [...resolveRuns(loadExperiment('default'), { quick: true }), ...resolveRuns(loadExperiment('ferplus-modes')), run];
   for (const r of runs) {
     const data = { sweep: 's', run: r, decide: false };

@@ -1,6 +1,6 @@
 /**
- * The leaderboard across runs/ (src/sweep/leaderboard.ts, `ferlab runs`) on hand-made run records: studies (a finished
- * study's numbers from its results.json), sweeps (complete and pruned trials), a loose run record, a folder that holds
+ * The leaderboard across runs/ (src/sweep/leaderboard.ts, `ferlab runs`) on hand-made run records: experiments (a finished
+ * experiment's numbers from its results.json), sweeps (complete and pruned trials), a loose run record, a folder that holds
  * none; the settings that differ from the defaults, filters by model / label set / sweep, the four sort orders, the
  * polars DataFrame, and the CLI's --json output.
  */
@@ -51,7 +51,7 @@ const epoch = (e: number, valAccuracy: number, trainSeconds: number) => JSON.str
 
 /**
  * runs/
- *   default-20260101-000000/   study (results.json): deep-ferplus complete (numbers only in results.json), baseline-fer failed after 2 epochs
+ *   default-20260101-000000/   experiment (results.json): deep-ferplus complete (numbers only in results.json), baseline-fer failed after 2 epochs
  *   sweep-x-quick-20260102-000000/  sweep 'sweep-x': trial-0000 complete, trial-0001 pruned after 1 epoch
  *   sweep-y-20260103-000000/   sweep 'sweep-y': trial-0000 complete (baseline, fer)
  *   loose-run/                 a run record directly in runs/, running, 1 epoch
@@ -60,15 +60,15 @@ const epoch = (e: number, valAccuracy: number, trainSeconds: number) => JSON.str
 function handMade(): string {
   const dir = tempDir('ferlab-leaderboard-');
   const status = (state: string, e: number | null) => ({ state, epoch: e, updated: '2026-01-01T00:00:00.000Z' });
-  const study = join(dir, 'default-20260101-000000');
-  write(join(study, 'study.json'), { experiment: { name: 'default' }, quick: false });
+  const experiment = join(dir, 'default-20260101-000000');
+  write(join(experiment, 'experiment.json'), { experiment: { name: 'default' }, quick: false });
   const deep = summary('deep-ferplus', 'deep', 'majority', 0.81, 0.79, 0.57, 5, 5, 1458);
-  write(join(study, 'results.json'), { experiment: 'default', quick: false, runs: [deep], failed: [] });
-  write(join(study, 'deep-ferplus', 'config.json'), { run: runConfig('default', 'deep-ferplus', 'deep', 'majority') });
-  write(join(study, 'deep-ferplus', 'status.json'), status('complete', 5));
-  write(join(study, 'baseline-fer', 'config.json'), { run: runConfig('default', 'baseline-fer', 'baseline', 'fer', { lr: 1e-3 }) });
-  write(join(study, 'baseline-fer', 'status.json'), { ...status('failed', 2), error: 'boom' });
-  write(join(study, 'baseline-fer', 'epochs.jsonl'), [epoch(1, 0.4, 10), epoch(2, 0.45, 11)].join('\n') + '\n');
+  write(join(experiment, 'results.json'), { experiment: 'default', quick: false, runs: [deep], failed: [] });
+  write(join(experiment, 'deep-ferplus', 'config.json'), { run: runConfig('default', 'deep-ferplus', 'deep', 'majority') });
+  write(join(experiment, 'deep-ferplus', 'status.json'), status('complete', 5));
+  write(join(experiment, 'baseline-fer', 'config.json'), { run: runConfig('default', 'baseline-fer', 'baseline', 'fer', { lr: 1e-3 }) });
+  write(join(experiment, 'baseline-fer', 'status.json'), { ...status('failed', 2), error: 'boom' });
+  write(join(experiment, 'baseline-fer', 'epochs.jsonl'), [epoch(1, 0.4, 10), epoch(2, 0.45, 11)].join('\n') + '\n');
 
   const sx = join(dir, 'sweep-x-quick-20260102-000000');
   write(join(sx, 'sweep.json'), { kind: 'sweep', name: 'sweep-x', quick: true });
@@ -124,8 +124,8 @@ test('every run record under runs/, with the settings that differ from the defau
       deep.bestEpoch,
       deep.trainSeconds,
     ],
-    ['study', 'default', 'complete', '', 0.81, 0.79, 0.57, 5, 5, 1458],
-    "a finished study's run: its numbers from results.json",
+    ['experiment', 'default', 'complete', '', 0.81, 0.79, 0.57, 5, 5, 1458],
+    "a finished experiment's run: its numbers from results.json",
   );
   const failed = by('default/baseline-fer');
   assert.equal(
@@ -150,7 +150,7 @@ test('filters: model, label set (ferplus = any FER+ set), sweep (spec or folder 
   assert.is(runsTable(dir, { labels: 'majority', model: 'baseline' }).length, 1);
   assert.equal(names(runsTable(dir, { sweep: 'sweep-x' })), ['sweep-x-quick/trial-0000', 'sweep-x-quick/trial-0001']);
   assert.equal(names(runsTable(dir, { sweep: 'sweep-y-20260103-000000' })), ['sweep-y/trial-0000']);
-  assert.equal(runsTable(dir, { sweep: 'default' }), [], 'a study is no sweep');
+  assert.equal(runsTable(dir, { sweep: 'default' }), [], 'an experiment is no sweep');
   assert.throws(() => runsTable(dir, { labels: 'ferpluss' }), /not a label set/);
   assert.throws(() => runsTable(dir, { sort: 'speed' as never }), /--sort 'speed'/);
   assert.equal(runsTable(join(dir, 'no-such-folder')), []);
@@ -179,7 +179,7 @@ test('sort orders: PrivateTest and macro-F1 best first, train time shortest firs
 test('printed rows, compact values, changed settings of a group, and the polars DataFrame', () => {
   const printed = runsTableRows(runsTable(dir, { sweep: 'sweep-x' }));
   assert.equal(printed[0], {
-    'study/sweep': 'sweep-x-quick-20260102-000000 (sweep)',
+    'experiment/sweep': 'sweep-x-quick-20260102-000000 (sweep)',
     run: 'trial-0000',
     model: 'deep',
     labels: 'majority',

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyOverrides, ConfigError, resolveRuns, type RunConfig } from '../../src/exp/config';
-import { listExperiments, loadExperiment } from '../../src/exp/study';
+import { listExperiments, loadExperiment } from '../../src/exp/experiment';
 import { defineQuickSweep, listSweeps, loadSweep, resolveSweep } from '../../src/sweep/load';
 import { overridesBetween, reproduceRun, settingsOf, shellQuote } from '../../src/sweep/reproduce';
 import { trialRunConfig } from '../../src/sweep/runner';

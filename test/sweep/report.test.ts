@@ -313,7 +313,7 @@ test('latestSweepDir: the newest folder with a journal (by its header time), opt
   place(buildSweep({ time: 5_000 }), 'sweep-b-20260101-000000');
   place(buildSweep({ time: 9_000 }), 'sweep-a-20250101-000000');
   place(buildSweep({ time: 20_000 }), 'other-20240101-000000');
-  mkdirSync(join(runs, 'sweep-z-study')); // a study folder, no journal
+  mkdirSync(join(runs, 'sweep-z-experiment')); // an experiment folder, no journal
   assert.is(latestSweepDir(runs), join(runs, 'other-20240101-000000'));
   assert.is(latestSweepDir(runs, 'sweep-'), join(runs, 'sweep-a-20250101-000000'));
 });

@@ -1,6 +1,6 @@
 /**
  * train() (src/train/loop.ts) releases what it allocated when a training ends early: stopped by its caller (onEpoch
- * throws, as a pruned trial or a cancelled study does), diverged (NaN loss), or with data-parallel replicas. Checked
+ * throws, as a pruned trial or a cancelled experiment does), diverged (NaN loss), or with data-parallel replicas. Checked
  * with tfjs' own tensor count (tf.memory().numTensors) before and after, and the replica threads with the process'
  * active handles; a completed training keeps exactly its returned model's weights.
  */

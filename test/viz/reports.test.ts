@@ -1,5 +1,5 @@
 /**
- * Run and study reports (src/exp/reports.ts): a run report on fixture images; the study report with finished runs
+ * Run and experiment reports (src/exp/reports.ts): a run report on fixture images; the experiment report with finished runs
  * drawn as figures, failed runs listed with their epoch and error message, and no figures when every run failed.
  */
 import { test } from 'uvu';
@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { computeMetrics } from '../../src/eval/metrics';
 import { loadDataset } from '../../src/data';
 import type { RunConfig } from '../../src/exp/config';
-import { writeRunReport, writeStudyReport } from '../../src/exp/reports';
+import { writeRunReport, writeExperimentReport } from '../../src/exp/reports';
 import type { RunSummary } from '../../src/exp/run';
-import type { StudyResult } from '../../src/exp/study';
+import type { ExperimentResult } from '../../src/exp/experiment';
 import type { Environment } from '../../src/util/env';
 import { makeRows, tempDir, writeFixture } from '../helpers/fixtures';
 
@@ -27,9 +27,9 @@ const environment: Environment = {
   platform: 'linux',
 };
 
-// the StudyResult fields the report reads (failed runs go in writeStudyReport's third argument)
-const study = (runs: RunSummary[]): StudyResult =>
-  ({ experiment: 'demo', quick: true, dir: tempDir('ferlab-report-'), runs, failed: [], wallSeconds: 90, workers: 1, environment }) as StudyResult;
+// the ExperimentResult fields the report reads (failed runs go in writeExperimentReport's third argument)
+const experiment = (runs: RunSummary[]): ExperimentResult =>
+  ({ experiment: 'demo', quick: true, dir: tempDir('ferlab-report-'), runs, failed: [], wallSeconds: 90, workers: 1, environment }) as ExperimentResult;
 
 const failed: Array<{ name: string; state: 'failed'; error: string; epoch: number | null }> = [
   { name: 'deep-fer', state: 'failed', error: 'Error: out of memory <wasm>\n    at step 12', epoch: 3 },
@@ -52,8 +52,8 @@ function cells(html: string, section: string): string[][] {
 }
 
 test('every run failed: the report lists the failures (epoch, escaped error) and draws no figure', () => {
-  const s = study([]);
-  const path = writeStudyReport(s, [], failed);
+  const s = experiment([]);
+  const path = writeExperimentReport(s, [], failed);
   assert.is(path, join(s.dir, 'report.html'));
   const html = readFileSync(path, 'utf8');
   assert.match(html, /<h1>demo \(quick\): 0 runs, 2 failed<\/h1>/);
@@ -85,7 +85,7 @@ test('finished and failed runs: figures for the finished one, the failed one in 
     dir: '/nonexistent',
   } as RunSummary;
   const history = [1, 2].map((epoch) => ({ epoch, trainLoss: 1, valLoss: 1, trainAccuracy: 0.5, valAccuracy: 0.5 }));
-  const html = readFileSync(writeStudyReport(study([summary]), [{ summary, history }], [failed[0]]), 'utf8');
+  const html = readFileSync(writeExperimentReport(experiment([summary]), [{ summary, history }], [failed[0]]), 'utf8');
   assert.match(html, /<h1>demo \(quick\): 1 runs, 1 failed<\/h1>/);
   assert.match(html, /Plotly\.newPlot/);
   assert.match(html, /<h2>Learning curves<\/h2>/);
@@ -138,7 +138,7 @@ test('run report: numbers, figures and the gallery of the one mistake with its F
 });
 
 test('without failures the report has no failed-runs section (existing two-argument call)', () => {
-  const html = readFileSync(writeStudyReport(study([]), []), 'utf8');
+  const html = readFileSync(writeExperimentReport(experiment([]), []), 'utf8');
   assert.not.match(html, /Failed runs/);
   assert.match(html, /No run finished\./);
 });

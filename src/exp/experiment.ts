@@ -10,7 +10,7 @@ import type { EpochRecord, StepProgress } from '../train/loop';
 import { z } from 'zod';
 import { readRecord } from '../records/io';
 import { METRICS_FILE, readRunSummary } from '../records/run';
-import { STUDY_FILE, StudyRecordSchema, writeStudyRecord, writeStudyResult, type StudyRecord, type StudyResult } from '../records/study';
+import { experimentFilePath, ExperimentRecordSchema, writeExperimentRecord, writeExperimentResult, type ExperimentRecord, type ExperimentResult } from '../records/experiment';
 import { writeFileAtomic } from '../util/atomic';
 import { environment } from '../util/env';
 import { defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
@@ -18,19 +18,19 @@ import { applyOverrides, checkRunName, ConfigError, ExperimentSchema, resolveRun
 import { loadHistory } from './records';
 import { EXPERIMENT_ALIASES, isSweepSource, listSpecFiles, specFileOf, sweepsDir } from './specfiles';
 import { resultsMarkdown } from './results';
-import { writeStudyReport } from './reports';
+import { writeExperimentReport } from './reports';
 import { runOne, type RunSummary } from './run';
 import { readRunStatus, type FailedRun } from './status';
 import { arrayQueue, runOnWorkers } from './pool';
 import { runStamp } from '../util/time';
 
 /**
- * Replicas of a one-run study by default. Fixed rather than the core count, so that the same command gives the same
+ * Replicas of a one-run experiment by default. Fixed rather than the core count, so that the same command gives the same
  * numbers on every machine with 2 or more cores (the replica count changes the result a little: src/train/parallel.ts).
  */
 export const AUTO_REPLICAS = 2;
 
-/** Options of {@link runExperiment} and {@link resumeStudy}. */
+/** Options of {@link runExperiment} and {@link resumeExperiment}. */
 export interface ExperimentOptions {
   /** Run the experiment's quick variant (same code on a small slice). */
   quick?: boolean;
@@ -42,13 +42,13 @@ export interface ExperimentOptions {
   workers?: number;
   /**
    * Data-parallel replicas per training (src/train/parallel.ts: one thread per replica, wasm and cpu backends).
-   * Default: {@link AUTO_REPLICAS} for a study of one run on a machine with 2 or more cores, else 1 (one thread per
-   * training; studies of several runs train them side by side instead).
+   * Default: {@link AUTO_REPLICAS} for an experiment of one run on a machine with 2 or more cores, else 1 (one thread per
+   * training; experiments of several runs train them side by side instead).
    */
   replicas?: number;
   dataDir?: string;
   cacheDir?: string | false;
-  /** Parent folder of study folders (default FERLAB_RUNS_DIR or runs/). */
+  /** Parent folder of experiment folders (default FERLAB_RUNS_DIR or runs/). */
   runsDir?: string;
   /** tfjs backend (default FERLAB_BACKEND, else auto); validated. */
   backend?: BackendChoice;
@@ -60,21 +60,21 @@ export interface ExperimentOptions {
   onEpoch?: (run: string, r: EpochRecord) => void;
 }
 
-/** What {@link runExperiment} produced (results.json of the study folder): schema in src/records/study.ts. */
-export type { StudyResult } from '../records/study';
+/** What {@link runExperiment} produced (results.json of the experiment folder): schema in src/records/experiment.ts. */
+export type { ExperimentResult } from '../records/experiment';
 
 /**
- * study.json of a study folder (src/records/study.ts StudyRecordSchema), with the experiment and the resolved runs as
+ * experiment.json of an experiment folder (src/records/experiment.ts ExperimentRecordSchema), with the experiment and the resolved runs as
  * this layer defines them (src/exp/config.ts).
  */
-export type StudyFile = Omit<StudyRecord, 'experiment' | 'runs'> & { experiment: Experiment; runs: RunConfig[] };
+export type ExperimentFile = Omit<ExperimentRecord, 'experiment' | 'runs'> & { experiment: Experiment; runs: RunConfig[] };
 
-/** {@link StudyFile}'s schema: the record's, its experiment and runs checked by src/exp/config.ts's own schemas. */
-const StudyFileSchema = StudyRecordSchema.extend({ experiment: ExperimentSchema, runs: z.array(RunConfigSchema) });
+/** {@link ExperimentFile}'s schema: the record's, its experiment and runs checked by src/exp/config.ts's own schemas. */
+const ExperimentFileSchema = ExperimentRecordSchema.extend({ experiment: ExperimentSchema, runs: z.array(RunConfigSchema) });
 
-/** A study folder's study.json, checked by {@link StudyFileSchema}. @throws RecordError naming the file and field. */
-function readStudyFile(dir: string): StudyFile {
-  return readRecord(StudyFileSchema, join(dir, STUDY_FILE));
+/** An experiment folder's experiment.json, checked by {@link ExperimentFileSchema}. @throws RecordError naming the file and field. */
+function readExperimentFile(dir: string): ExperimentFile {
+  return readRecord(ExperimentFileSchema, experimentFilePath(dir));
 }
 
 /**
@@ -124,48 +124,48 @@ function cost(run: RunConfig, ds: FerDataset): number {
 }
 
 /**
- * Runs every run of an experiment and writes the study folder: `study.json` (experiment, resolved runs,
+ * Runs every run of an experiment and writes the experiment folder: `experiment.json` (experiment, resolved runs,
  * environment), one record folder per run (see runOne: status.json, a per-epoch checkpoint, metrics, model...), then
- * `results.json` / `results.md` with the results table and the study report. With several workers, independent
+ * `results.json` / `results.md` with the results table and the experiment report. With several workers, independent
  * trainings run side by side (one per core, longest first): Node's wasm backend is single-threaded, and separate
  * trainings need no gradient exchange, so two cores give close to 2x.
  *
  * A run that fails (NaN loss, out of memory, a worker thread that dies) is recorded as failed in its folder and in
- * the results; the other runs go on. An interrupted study (crash, reboot, Ctrl-C, SIGKILL) continues with
- * {@link resumeStudy}.
+ * the results; the other runs go on. An interrupted experiment (crash, reboot, Ctrl-C, SIGKILL) continues with
+ * {@link resumeExperiment}.
  *
- * @returns the study, with `failed` listing the runs that failed (the CLI exits non-zero for them).
+ * @returns the experiment, with `failed` listing the runs that failed (the CLI exits non-zero for them).
  * @throws ConfigError for an invalid experiment or override; DataError for missing or bad data; Error for an unknown
  *   backend.
  */
-export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {}): Promise<StudyResult> {
+export async function runExperiment(exp: Experiment, opts: ExperimentOptions = {}): Promise<ExperimentResult> {
   const quick = opts.quick ?? false;
   const runs = resolveRuns(exp, { quick, overrides: opts.overrides, only: opts.only });
   const dir = join(opts.runsDir ?? defaultRunsDir(), `${exp.name}${quick ? '-quick' : ''}-${runStamp()}`);
-  return executeStudy(dir, { experiment: exp, quick, overrides: opts.overrides ?? [], runs }, runs, opts, false);
+  return executeExperiment(dir, { experiment: exp, quick, overrides: opts.overrides ?? [], runs }, runs, opts, false);
 }
 
 /**
- * Continues an interrupted study in its folder: finished runs are kept as they are, unfinished runs continue from
- * their last checkpoint (the same results as an uninterrupted study), runs never started are started, failed runs
- * are tried again. The resolved config is read from `study.json`.
+ * Continues an interrupted experiment in its folder: finished runs are kept as they are, unfinished runs continue from
+ * their last checkpoint (the same results as an uninterrupted experiment), runs never started are started, failed runs
+ * are tried again. The resolved config is read from `experiment.json`.
  *
  * @param opts.overrides, opts.quick: refused when they would change the stored config (a ConfigError says which run
  *   and setting); `only` selects runs; `workers`, `backend`, data and cache folders may differ from the first start.
- * @throws ConfigError when `dir` has no study.json, a run name in it is not a safe folder name (config.ts
+ * @throws ConfigError when `dir` has no experiment.json, a run name in it is not a safe folder name (config.ts
  *   checkRunName), or an override would change the config.
  */
-export async function resumeStudy(dir: string, opts: ExperimentOptions = {}): Promise<StudyResult> {
-  const file = join(dir, STUDY_FILE);
-  if (!existsSync(file)) throw new ConfigError(`${dir} is not a study folder (no study.json): nothing to resume`);
-  // run names become folder names: a study.json edited to hold '../x' must not make one outside the study (checked
+export async function resumeExperiment(dir: string, opts: ExperimentOptions = {}): Promise<ExperimentResult> {
+  const file = experimentFilePath(dir);
+  if (!existsSync(file)) throw new ConfigError(`${dir} is not an experiment folder (no experiment.json): nothing to resume`);
+  // run names become folder names: an experiment.json edited to hold '../x' must not make one outside the experiment (checked
   // before the rest of the record, so that no other problem hides this one)
   const names = readRecord(z.object({ runs: z.array(z.object({ name: z.unknown() })).optional() }), file);
   for (const run of names.runs ?? []) checkRunName(run.name, `run name in ${file}`);
-  const study = readStudyFile(dir);
-  if (opts.quick !== undefined && opts.quick !== study.quick)
-    throw new ConfigError(`${dir} is a ${study.quick ? '--quick' : 'full'} study: --resume keeps it as it is (drop ${opts.quick ? '--quick' : 'the option'})`);
-  for (const run of study.runs) {
+  const experiment = readExperimentFile(dir);
+  if (opts.quick !== undefined && opts.quick !== experiment.quick)
+    throw new ConfigError(`${dir} is a ${experiment.quick ? '--quick' : 'full'} experiment: --resume keeps it as it is (drop ${opts.quick ? '--quick' : 'the option'})`);
+  for (const run of experiment.runs) {
     if (!opts.overrides?.length) break;
     const { experiment: _e, name: _n, model: _m, labels: _l, ...settings } = run;
     const changed = applyOverrides(settings, opts.overrides);
@@ -174,26 +174,26 @@ export async function resumeStudy(dir: string, opts: ExperimentOptions = {}): Pr
     );
     if (diff.length)
       throw new ConfigError(
-        `--set ${opts.overrides.join(' --set ')} would change run '${run.name}' (${diff.join(', ')}): a resumed study keeps the config in ${file}; start a new study instead`,
+        `--set ${opts.overrides.join(' --set ')} would change run '${run.name}' (${diff.join(', ')}): a resumed experiment keeps the config in ${file}; start a new experiment instead`,
       );
   }
   const only = opts.only ?? [];
-  const unknown = only.filter((n) => !study.runs.some((r) => r.name === n));
-  if (unknown.length) throw new ConfigError(`unknown run(s) ${unknown.join(', ')} in ${dir} (runs: ${study.runs.map((r) => r.name).join(', ')})`);
-  const selected = study.runs.filter((r) => only.length === 0 || only.includes(r.name));
-  return executeStudy(dir, study, selected, opts, true);
+  const unknown = only.filter((n) => !experiment.runs.some((r) => r.name === n));
+  if (unknown.length) throw new ConfigError(`unknown run(s) ${unknown.join(', ')} in ${dir} (runs: ${experiment.runs.map((r) => r.name).join(', ')})`);
+  const selected = experiment.runs.filter((r) => only.length === 0 || only.includes(r.name));
+  return executeExperiment(dir, experiment, selected, opts, true);
 }
 
-async function executeStudy(
+async function executeExperiment(
   dir: string,
-  study: Pick<StudyFile, 'experiment' | 'quick' | 'overrides' | 'runs'> & Partial<StudyFile>,
+  experiment: Pick<ExperimentFile, 'experiment' | 'quick' | 'overrides' | 'runs'> & Partial<ExperimentFile>,
   runs: RunConfig[],
   opts: ExperimentOptions,
   resume: boolean,
-): Promise<StudyResult> {
+): Promise<ExperimentResult> {
   const t0 = performance.now();
   const log = opts.log ?? ((l: string) => console.log(l));
-  const exp = study.experiment;
+  const exp = experiment.experiment;
   const dataDir = opts.dataDir ?? defaultDataDir();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const backend = opts.backend !== undefined ? parseBackendChoice(opts.backend, 'backend option') : backendFromEnv();
@@ -202,7 +202,7 @@ async function executeStudy(
   const ds = await loadDataset({ dataDir, cacheDir, log });
   for (const r of runs) buildLabelSet(ds, r.labels); // fail now, not in a worker, if FER+ votes are missing
 
-  // finished runs of a resumed study are kept as they are
+  // finished runs of a resumed experiment are kept as they are
   const summaries = new Map<string, RunSummary>();
   for (const r of runs) {
     const rdir = join(dir, r.name);
@@ -212,20 +212,20 @@ async function executeStudy(
   // wasm and cpu are single-threaded here: one training per core. tfjs-node uses all cores (or the GPU) by itself.
   const perCore = info.name === 'wasm' || info.name === 'cpu';
   const workers = Math.max(1, Math.min(opts.workers ?? (perCore ? (exp.workers ?? availableParallelism()) : 1), Math.max(1, todo.length)));
-  // data parallelism by default only for a one-run study, and then always 2 replicas (on any machine with 2+ cores):
+  // data parallelism by default only for a one-run experiment, and then always 2 replicas (on any machine with 2+ cores):
   // the replica count changes the numbers (per-shard BatchNorm statistics, per-replica dropout), so the default must
-  // not depend on the core count or on how many runs a resumed study has left; --replicas N asks for more
+  // not depend on the core count or on how many runs a resumed experiment has left; --replicas N asks for more
   const replicas = perCore ? Math.max(1, opts.replicas ?? exp.replicas ?? (runs.length === 1 && availableParallelism() >= 2 ? AUTO_REPLICAS : 1)) : 1;
   mkdirSync(dir, { recursive: true });
   const env = environment(info.description);
   if (resume) {
-    const stored = readStudyFile(dir);
-    writeStudyRecord(dir, { ...stored, resumed: [...(stored.resumed ?? []), new Date().toISOString()] });
+    const stored = readExperimentFile(dir);
+    writeExperimentRecord(dir, { ...stored, resumed: [...(stored.resumed ?? []), new Date().toISOString()] });
   } else {
-    writeStudyRecord(dir, { ...study, workers, environment: env, started: new Date().toISOString() } satisfies StudyFile);
+    writeExperimentRecord(dir, { ...experiment, workers, environment: env, started: new Date().toISOString() } satisfies ExperimentFile);
   }
   log(
-    `ferlab: ${resume ? 'resuming' : 'experiment'} '${exp.name}'${study.quick ? ' (quick)' : ''}: ${todo.length} run${todo.length === 1 ? '' : 's'} to train` +
+    `ferlab: ${resume ? 'resuming' : 'experiment'} '${exp.name}'${experiment.quick ? ' (quick)' : ''}: ${todo.length} run${todo.length === 1 ? '' : 's'} to train` +
       `${summaries.size ? ` (${summaries.size} finished before)` : ''} on ${workers} worker${workers > 1 ? 's' : ''}` +
       `${replicas > 1 ? ` x ${replicas} data-parallel replicas` : ''} -> ${dir}`,
   );
@@ -283,9 +283,9 @@ async function executeStudy(
 
   const finished = runs.map((r) => summaries.get(r.name)).filter((s): s is RunSummary => s !== undefined);
   const failures = runs.map((r) => failed.get(r.name)).filter((f): f is FailedRun => f !== undefined);
-  const result: StudyResult = {
+  const result: ExperimentResult = {
     experiment: exp.name,
-    quick: study.quick,
+    quick: experiment.quick,
     dir,
     runs: finished,
     failed: failures,
@@ -294,9 +294,9 @@ async function executeStudy(
     workers,
     environment: env,
   };
-  writeStudyResult(dir, result);
+  writeExperimentResult(dir, result);
   writeFileAtomic(join(dir, 'results.md'), resultsMarkdown(result));
-  writeStudyReport(
+  writeExperimentReport(
     result,
     finished.map((summary) => ({ summary, history: loadHistory(summary.dir) })),
     failures,

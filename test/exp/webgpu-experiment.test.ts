@@ -1,9 +1,9 @@
 /**
  * The default experiment's quick variant trained end to end on the webgpu backend (SwiftShader where no GPU exists:
- * the CPU Vulkan driver of Debian's chromium package) and on wasm, through the same study runner as `npm run exp --
+ * the CPU Vulkan driver of Debian's chromium package) and on wasm, through the same experiment runner as `npm run exp --
  * --quick --backend webgpu`: run records, the switch to wasm for validation and checkpoints at each epoch end, the
  * saved model. SwiftShader runs a `baseline` step at batch 32 in about 10 s on a 2-core machine, so this trains one
- * run (baseline-ferplus) on a small slice (64 training images, 1 epoch, batch 32: 2 steps): it checks the study runner
+ * run (baseline-ferplus) on a small slice (64 training images, 1 epoch, batch 32: 2 steps): it checks the experiment runner
  * and its records on webgpu; that training on webgpu learns, kernel by kernel, is test/backend/webgpu-train.test.ts.
  * test-time-limit: 360
  *
@@ -18,7 +18,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initBackend } from '../../src/backend/select';
 import { SWIFTSHADER_ICD } from '../../src/backend/webgpu/device';
-import { loadExperiment, runExperiment, type StudyResult } from '../../src/exp/study';
+import { loadExperiment, runExperiment, type ExperimentResult } from '../../src/exp/experiment';
 import { tempDir } from '../helpers/fixtures';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     test.run();
     return;
   }
-  const study = (backend: 'webgpu' | 'wasm'): Promise<StudyResult> =>
+  const experiment = (backend: 'webgpu' | 'wasm'): Promise<ExperimentResult> =>
     runExperiment(loadExperiment('default'), {
       quick: true,
       only: ['baseline-ferplus'],
@@ -60,9 +60,9 @@ async function main(): Promise<void> {
       .split('\n')
       .map((l) => JSON.parse(l) as { trainLoss: number; valLoss: number; valAccuracy: number });
 
-  test('quick study on webgpu: complete records, and the same losses as wasm within 10%', async () => {
-    const gpu = await study('webgpu');
-    const cpu = await study('wasm');
+  test('quick experiment on webgpu: complete records, and the same losses as wasm within 10%', async () => {
+    const gpu = await experiment('webgpu');
+    const cpu = await experiment('wasm');
     const [g, c] = [gpu.runs[0], cpu.runs[0]];
     for (const r of [g, c]) {
       for (const f of ['config.json', 'epochs.jsonl', 'metrics.json', 'predictions.json', 'model/model.json', 'status.json'])
@@ -70,8 +70,8 @@ async function main(): Promise<void> {
       assert.is(JSON.parse(readFileSync(join(r.dir, 'status.json'), 'utf8')).state, 'complete');
       assert.equal(r.sizes, { train: 64, val: 320, test: 320 });
     }
-    const study0 = JSON.parse(readFileSync(join(gpu.dir, 'study.json'), 'utf8')) as { environment?: { backend?: string } };
-    assert.match(JSON.stringify(study0), /webgpu/, 'the study record names the webgpu backend');
+    const experiment0 = JSON.parse(readFileSync(join(gpu.dir, 'experiment.json'), 'utf8')) as { environment?: { backend?: string } };
+    assert.match(JSON.stringify(experiment0), /webgpu/, 'the experiment record names the webgpu backend');
     const [eg, ec] = [epochs(g.dir), epochs(c.dir)];
     assert.is(eg.length, 1);
     assert.is(ec.length, 1);

@@ -1,21 +1,21 @@
 /**
- * The default experiment's quick study (`npm run exp -- --quick`: 4 runs, 2 workers, ~40 s on 2 cores), trained once
- * and shared by the test files that only read it (export, TFLite, the quick-study checks, the browser), instead of
+ * The default experiment's quick experiment (`npm run exp -- --quick`: 4 runs, 2 workers, ~40 s on 2 cores), trained once
+ * and shared by the test files that only read it (export, TFLite, the quick-experiment checks, the browser), instead of
  * each file training its own copy.
  *
- * The trained study is kept in `.cache/test-fixtures/quick-study-<key>/`, where the key hashes everything that decides
+ * The trained experiment is kept in `.cache/test-fixtures/quick-experiment-<key>/`, where the key hashes everything that decides
  * its records: the sources (src/, experiments/default.ts), package-lock.json, and the data files' size and mtime. A
  * test run on a fresh clone trains it once; a later run with the same sources reuses it. Test files run side by side
  * (test/run.ts), so the first caller trains under a lock (a folder made with mkdir, which is atomic) and the others
  * wait for its `result.json`; a lock whose process is gone (a file killed at its time limit) is taken over.
  *
- * Each caller gets its own copy of the study folder (a temporary folder; paths in the returned StudyResult point into
+ * Each caller gets its own copy of the experiment folder (a temporary folder; paths in the returned ExperimentResult point into
  * it), so a test may write into it.
  */
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { loadExperiment, runExperiment, type StudyResult } from '../../src/exp/study';
+import { loadExperiment, runExperiment, type ExperimentResult } from '../../src/exp/experiment';
 import { ROOT } from './cli';
 import { tempDir } from './fixtures';
 
@@ -96,20 +96,20 @@ export async function sharedFixture<T>(
 }
 
 /**
- * The quick default study (all 4 runs, 2 workers, the defaults of `npm run exp -- --quick`), trained once per source
+ * The quick default experiment (all 4 runs, 2 workers, the defaults of `npm run exp -- --quick`), trained once per source
  * state and copied for this caller: `result.dir` and every run's `dir` point into the copy.
  * @param opts.runsDir copy it into this runs folder (as `npm run exp -- --quick --runs-dir <runsDir>` would have
  *   written it), instead of a temporary folder of its own.
  */
-export async function sharedQuickStudy(dataDir: string, opts: { runsDir?: string } = {}): Promise<StudyResult> {
-  const { result } = await sharedFixture('quick-study', fixtureKey(dataDir), (work) =>
+export async function sharedQuickExperiment(dataDir: string, opts: { runsDir?: string } = {}): Promise<ExperimentResult> {
+  const { result } = await sharedFixture('quick-experiment', fixtureKey(dataDir), (work) =>
     // backend wasm, as `auto` picks on a machine without a GPU: `auto` would keep a backend the calling test set
-    // (tfjs' cpu backend: an hour for this study)
+    // (tfjs' cpu backend: an hour for this experiment)
     runExperiment(loadExperiment('default'), { quick: true, dataDir, runsDir: work, backend: 'wasm', log: () => {} }),
   );
-  // into a runs folder under the study folder's own name (default-quick-<timestamp>, as `npm run exp` names it)
-  const copy = opts.runsDir ? join(opts.runsDir, basename(result.dir)) : join(tempDir('ferlab-quick-study-'), 'study');
+  // into a runs folder under the experiment folder's own name (default-quick-<timestamp>, as `npm run exp` names it)
+  const copy = opts.runsDir ? join(opts.runsDir, basename(result.dir)) : join(tempDir('ferlab-quick-experiment-'), 'experiment');
   cpSync(result.dir, copy, { recursive: true });
   // every path of the result, moved to the copy
-  return JSON.parse(JSON.stringify(result).split(JSON.stringify(result.dir).slice(1, -1)).join(JSON.stringify(copy).slice(1, -1))) as StudyResult;
+  return JSON.parse(JSON.stringify(result).split(JSON.stringify(result.dir).slice(1, -1)).join(JSON.stringify(copy).slice(1, -1))) as ExperimentResult;
 }

@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { kernelsFor, type WasmBackendLike, type WasmKernels } from '../wasm/module';
+import { loadNativeAddon, type NativeAddon } from './addon';
+import { convKernels } from './conv';
+import { matmulKernels } from './matmul';
+
+/**
+ * The `native` tfjs backend: the wasm backend's own instance (same module, same heap, same tensors) registered under a
+ * second name, with every kernel registered for `wasm` (tfjs' and ferlab's) copied to `native`, and the kernels where
+ * a training step spends its time replaced by oneDNN calls (the addon, addon.ts) that read and write the wasm heap in
+ * place. Switching between `wasm` and `native` therefore moves no data, and any kernel not overridden runs exactly
+ * as on wasm. Overrides fall back to the wasm kernel (ferlab's) for the cases they do not handle (NCHW, prelu, ...).
+ */
+
+/** The name the backend is registered under. */
+export const NATIVE_BACKEND = 'native';
+
+/** Arguments tfjs passes to a kernel function. */
+export type NativeArgs = { inputs: Record<string, TensorInfo | undefined>; attrs?: Record<string, unknown>; backend: unknown };
+
+/** What a native kernel needs: the addon, the wasm heap (pointers, outputs) and the wasm kernel to fall back on. */
+export interface NativeContext {
+  addon: NativeAddon;
+  /** The wasm kernel of the same name (ferlab's where it has one), for the cases the native one does not handle. */
+  fallback(name: string): KernelFunc;
+  /** Heap helpers (tensor byte offsets, new outputs) of the shared wasm backend. */
+  heap(backend: unknown): WasmKernels;
+  /** The heap's current ArrayBuffer (fetch it after allocating outputs: a growing heap replaces it). */
+  buffer(backend: unknown): ArrayBuffer;
+  /** Extra attribute for conv primitives: 1 lets oneDNN choose blocked activation layouts (reordered per call). */
+  anyLayout: number;
+}
+
+let state: { addon: NativeAddon; kernels: string[] } | undefined;
+
+/**
+ * Registers the `native` backend over the already initialised `wasm` backend (call after tf.setBackend('wasm') with
+ * ferlab's wasm kernels registered). Idempotent.
+ *
+ * @param threads OpenMP threads for oneDNN (>= 1).
+ * @returns the addon and the kernel names oneDNN serves.
+ * @throws Error when the addon is unavailable (the message says why and what to install), or wasm is not initialised.
+ */
+export function registerNativeBackend(threads = 1): { addon: NativeAddon; kernels: string[] } {
+  const loaded = loadNativeAddon();
+  if ('error' in loaded) throw new Error(loaded.error);
+  const { addon } = loaded;
+  addon.setThreads(threads);
+  if (state) return state;
+  const wasm = tf.findBackend('wasm');
+  if (!wasm) throw new Error('the native backend needs the tfjs wasm backend initialised first');
+  const ctx: NativeContext = {
+    addon,
+    fallback: (name) => {
+      const k = tf.getKernel(name, 'wasm');
+      if (!k) throw new Error(`no wasm kernel ${name} to fall back on`);
+      return k.kernelFunc;
+    },
+    heap: (backend) => kernelsFor(backend as WasmBackendLike),
+    buffer: (backend) => (backend as WasmBackendLike).wasm.HEAPU8.buffer as ArrayBuffer,
+    anyLayout: process.env.FERLAB_NATIVE_LAYOUT === 'any' ? 1 : 0,
+  };
+  // the same instance under a second name: tensors never move between wasm and native
+  tf.registerBackend(NATIVE_BACKEND, () => wasm, 0);
+  const overrides: Record<string, KernelFunc> = { ...convKernels(ctx), ...matmulKernels(ctx) };
+  for (const k of tf.getKernelsForBackend('wasm')) {
+    if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
+    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: overrides[k.kernelName] ?? k.kernelFunc } as KernelConfig);
+  }
+  state = { addon, kernels: Object.keys(overrides) };
+  return state;
+}
