@@ -116,7 +116,26 @@ interface FileRun {
   output: string;
   counts: FileCounts;
   seconds: number;
+  /** CPU time (user + system) of the file's process and the children it waited for; undefined off Linux. */
+  cpuSeconds?: number;
 }
+
+/**
+ * CPU seconds (user + system) of this process's children that have ended and been waited for: fields 16 and 17
+ * (cutime, cstime, in clock ticks) of /proc/self/stat (proc(5)); undefined where /proc is missing. Read when a file
+ * ends, the difference to the previous reading is that file's CPU time (files end one at a time), which tells a file
+ * that computes from one that waits (the wall time of two files side by side says neither).
+ */
+function childCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return (Number(fields[16 - 3]) + Number(fields[17 - 3])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+let lastCpu = childCpuSeconds();
 
 /**
  * Runs one file in its own process group; past its time limit the whole group (the file and the servers, browsers
@@ -153,7 +172,10 @@ function runFile(file: string, limit: number): Promise<FileRun> {
       const note = `${rel}: killed after its time limit of ${limit} s (a 'test-time-limit: <s>' line in the file sets it)`;
       if (timedOut) counts = { ...counts, failed: Math.max(counts.failed, 1), problem: note };
       const seconds = (Date.now() - started) / 1000;
-      done({ rel, output: `${stdout}${stderr}${timedOut ? `\n${note}\n` : ''}`, counts, seconds });
+      const cpu = childCpuSeconds();
+      const cpuSeconds = cpu !== undefined && lastCpu !== undefined ? cpu - lastCpu : undefined;
+      lastCpu = cpu;
+      done({ rel, output: `${stdout}${stderr}${timedOut ? `\n${note}\n` : ''}`, counts, seconds, cpuSeconds });
     });
   });
 }
@@ -179,7 +201,7 @@ async function main(): Promise<void> {
       const { f, limit } = order[next++];
       const r = await runFile(f, limit);
       // each file's output printed whole when it ends (files run side by side)
-      process.stdout.write(`\n# ${r.rel}\n${r.output}  (${r.seconds.toFixed(1)} s)\n`);
+      process.stdout.write(`\n# ${r.rel}\n${r.output}  (${r.seconds.toFixed(1)} s${r.cpuSeconds !== undefined ? `, ${r.cpuSeconds.toFixed(1)} s CPU` : ''})\n`);
       passed += r.counts.passed;
       failed += r.counts.failed;
       skipped += r.counts.skipped;
