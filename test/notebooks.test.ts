@@ -17,6 +17,7 @@ import { noRealDataReason, realDataDir } from './helpers/realdata';
 import { skipFile, skipFileUnlessCI } from './helpers/skip';
 import { tempDir } from './helpers/fixtures';
 import { sharedQuickExperiment } from './helpers/quick-experiment';
+import { sharedQuickSweep } from './helpers/quick-sweep';
 
 const hasJupyter = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['-c', 'import jupyter_client, nbconvert'], { stdio: 'ignore' }).status === 0);
 const dataDir = realDataDir();
@@ -31,10 +32,12 @@ if (!hasJupyter) {
 } else {
   test('all five notebooks execute with zero cell errors on the quick slice and draw plotly figures', async () => {
     const out = join(root, 'test-output', 'notebooks');
-    // the runs folder holds the quick default experiment (trained once per test run, test/helpers/quick-experiment.ts), as after
-    // `npm run exp -- --quick`: notebooks 02-04 read it instead of training it again; 05 runs its quick sweep
+    // the runs folder holds the quick default experiment and the quick sweep (each trained once per test run,
+    // test/helpers/quick-experiment.ts, quick-sweep.ts), as after `npm run exp -- --quick` and `npm run ferlab --
+    // sweep sweep-recipe --quick`: notebooks 02-04 read the experiment and 05 the sweep instead of training them again
     const runsDir = tempDir('ferlab-nb-runs-');
     await sharedQuickExperiment(dataDir, { runsDir });
+    await sharedQuickSweep(dataDir, { runsDir });
     const r = runTsx(join(root, 'scripts', 'notebooks.ts'), ['--execute', '--quick', '--out', out], {
       env: { FERLAB_DATA_DIR: dataDir, FERLAB_RUNS_DIR: runsDir, JUPYTER_DATA_DIR: tempDir('ferlab-nb-jupyter-') },
       maxBuffer: 256 << 20, // nbconvert's progress and the notebooks' outputs

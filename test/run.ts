@@ -38,7 +38,7 @@ const filters = args.filter((a) => a !== '--unit');
  * Debian's chromium that the webgpu tests run on). Decided from the file's text.
  */
 export function isUnit(source: string): boolean {
-  return !/helpers\/(realdata|redis|quick-experiment)|playwright|jupyter|ffmpeg|SWIFTSHADER_ICD/.test(source);
+  return !/helpers\/(realdata|redis|quick-experiment|quick-sweep)|playwright|jupyter|ffmpeg|SWIFTSHADER_ICD/.test(source);
 }
 
 function walk(dir: string): string[] {

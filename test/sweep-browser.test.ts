@@ -1,8 +1,8 @@
 /**
  * Headless Chromium (Debian's /usr/bin/chromium via playwright-core) opens a sweep's report.html from a file URL:
  * every plotly figure renders (optimization history, intermediate values, parallel coordinates, one slice plot per
- * parameter, importance) without a page error. The sweep is a real one: a tiny sweep of `baseline` (2 trials x 1
- * epoch on a slice of the real data), or the sweep folder named by FERLAB_REPORT_SWEEP (docs/sweep-report.png comes
+ * parameter, importance) without a page error. The sweep is a real one: the shared quick sweep (sweep-recipe --quick,
+ * test/helpers/quick-sweep.ts, on a slice of the real data), or the sweep folder named by FERLAB_REPORT_SWEEP (docs/sweep-report.png comes
  * from sweep-recipe's: FERLAB_REPORT_SWEEP=runs/sweep-recipe-... FERLAB_SCREENSHOT_OUT=docs/sweep-report.png).
  */
 import { test } from 'uvu';
@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { noRealDataReason, realDataDir } from './helpers/realdata';
 import { skipFile, skipFileUnlessCI } from './helpers/skip';
-import { tempDir } from './helpers/fixtures';
+import { sharedQuickSweep } from './helpers/quick-sweep';
 
 const root = join(__dirname, '..');
 const chromium = process.env.FERLAB_CHROMIUM || '/usr/bin/chromium';
@@ -25,28 +25,8 @@ if (!existsSync(chromium)) {
 } else {
   test('sweep report.html renders every figure (history, intermediate values, parallel coordinates, slices, importance)', async () => {
     let dir = process.env.FERLAB_REPORT_SWEEP ? resolve(process.env.FERLAB_REPORT_SWEEP) : undefined;
-    if (!dir) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the sweep runs only when none is given
-      const { runSweep } = require('../src/sweep/runner') as typeof import('../src/sweep/runner');
-      const r = await runSweep(
-        {
-          spec: {
-            name: 'browser-sweep',
-            model: 'baseline',
-            labels: 'majority',
-            base: { epochs: 1 },
-            space: { lr: { kind: 'loguniform', low: 1e-3, high: 1e-2 }, batchSize: { kind: 'choice', values: [32, 64] } },
-            objective: { metric: 'accuracy' },
-            sampler: { name: 'random' },
-            budget: { trials: 2 },
-            seed: 1,
-          },
-          quick: { slice: { train: 640, val: 256, test: 256 } },
-        },
-        { quick: true, workers: 2, dataDir, runsDir: tempDir(), log: () => {} },
-      );
-      dir = r.dir;
-    }
+    // the quick sweep (sweeps/sweep-recipe.ts --quick), trained once per test run (test/helpers/quick-sweep.ts)
+    if (!dir) dir = (await sharedQuickSweep(dataDir!)).dir;
     const spec = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')).spec as { space: Record<string, unknown> };
     const params = Object.keys(spec.space).length;
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the browser test runs

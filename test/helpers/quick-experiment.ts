@@ -28,10 +28,13 @@ function filesUnder(dir: string): string[] {
     .flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
 }
 
-/** sha256 (first 16 hex digits) of the sources, the lock file and the data files' sizes and mtimes. */
-export function fixtureKey(dataDir: string): string {
+/**
+ * sha256 (first 16 hex digits) of the sources, the lock file, the data files' sizes and mtimes, and `spec` (the
+ * experiment or sweep spec file the fixture runs, relative to the project root).
+ */
+export function fixtureKey(dataDir: string, spec = 'experiments/default.ts'): string {
   const h = createHash('sha256');
-  for (const f of [...filesUnder(join(ROOT, 'src')), join(ROOT, 'experiments', 'default.ts'), join(ROOT, 'package-lock.json')]) {
+  for (const f of [...filesUnder(join(ROOT, 'src')), join(ROOT, spec), join(ROOT, 'package-lock.json')]) {
     h.update(relative(ROOT, f));
     h.update(readFileSync(f));
   }
