@@ -33,9 +33,11 @@ try {
   if (!cxx) skip('no C++ compiler (g++) found');
   if (!onPath('make')) skip('make not found');
   const includeDirs = [process.env.DNNL_INCLUDE_DIR, '/usr/include', '/usr/local/include'].filter(Boolean);
-  if (!includeDirs.some((d) => existsSync(join(d, 'oneapi', 'dnnl', 'dnnl.hpp')))) skip(`oneDNN headers (oneapi/dnnl/dnnl.hpp) not found in ${includeDirs.join(', ')}`);
+  if (!includeDirs.some((d) => existsSync(join(d, 'oneapi', 'dnnl', 'dnnl.hpp'))))
+    skip(`oneDNN headers (oneapi/dnnl/dnnl.hpp) not found in ${includeDirs.join(', ')}`);
   const nodedir = join(dirname(process.execPath), '..');
-  if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) skip(`Node's headers not found in ${join(nodedir, 'include', 'node')} (node-gyp would download them)`);
+  if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h')))
+    skip(`Node's headers not found in ${join(nodedir, 'include', 'node')} (node-gyp would download them)`);
   const require = createRequire(import.meta.url);
   try {
     require.resolve('node-addon-api');
@@ -65,12 +67,14 @@ try {
   const log = join(dir, 'build', 'build.log');
   writeFileSync(log, `${r.stdout ?? ''}\n${r.stderr ?? ''}`);
   if (r.status !== 0 || !existsSync(addon)) {
-    const err = `${r.stderr ?? ''}`.split('\n').find((l) => /error/i.test(l) && !l.startsWith('gyp')) ?? (r.error ? r.error.message : `node-gyp exit ${r.status}`);
+    const err =
+      `${r.stderr ?? ''}`.split('\n').find((l) => /error/i.test(l) && !l.startsWith('gyp')) ?? (r.error ? r.error.message : `node-gyp exit ${r.status}`);
     skip(`the build failed (${err.trim().slice(0, 200)}; full output in ${log})`);
   }
   // the library must also load (libdnnl.so present at run time)
   const load = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(addon)}).version()`], { encoding: 'utf8' });
-  if (load.status !== 0) skip(`the addon was built but does not load (${(load.stderr.split('\n').find((l) => l.includes('Error')) ?? '').trim().slice(0, 200)})`);
+  if (load.status !== 0)
+    skip(`the addon was built but does not load (${(load.stderr.split('\n').find((l) => l.includes('Error')) ?? '').trim().slice(0, 200)})`);
   done(`built the native (oneDNN) backend addon ${addon.slice(root.length + 1)} (use it with --backend native or FERLAB_BACKEND=native)`);
 } catch (e) {
   skip(`unexpected error (${e instanceof Error ? e.message : String(e)})`);

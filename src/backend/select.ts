@@ -119,7 +119,7 @@ export function nativeThreadsFromEnv(): number {
  */
 async function useNative(threads: number): Promise<{ kernels: string; isa: string; version: string }> {
   const kernels = await useWasm();
-  if (kernels === 'stock') throw new Error('FERLAB_KERNELS=off: the native backend builds on ferlab\'s wasm kernels');
+  if (kernels === 'stock') throw new Error("FERLAB_KERNELS=off: the native backend builds on ferlab's wasm kernels");
   const { addon } = registerNativeBackend(threads);
   if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('the native backend failed to initialise');
   const v = addon.version();

@@ -17,6 +17,7 @@ import { findTorchPython, writeTorchSpec } from './torch';
 import { measureMaddPeak, type MaddPeak } from './ceiling';
 import { benchInference, inferenceMarkdown, type InferenceBench } from './inference';
 import { benchPredict, type PredictBenchResult } from '../predict/bench';
+import { loadNativeAddon } from '../backend/native/addon';
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
@@ -61,10 +62,16 @@ export interface BenchResult {
     wasmSimd1?: StepTiming;
     /** tfjs-node, when installed. */
     tfjsNode?: StepTiming;
+    /** ferlab on the native backend (oneDNN), one training with 1 oneDNN thread; absent without the addon. */
+    native1?: StepTiming;
+    /** The same with 2 oneDNN threads (one training on 2 cores). */
+    native2?: StepTiming;
     torch?: TorchTimes;
     profile: Array<{ kernel: string; ms: number; calls: number }>;
   }>;
   torch?: { version: string; python: string } | { skipped: string };
+  /** The native backend measured (oneDNN version and instruction set), or why not (the addon is not built). */
+  native?: { oneDNN: string; isa: string } | { skipped: string };
   /** The wasm multiply-add peak of one core, measured in the same run (ceiling.ts). */
   ceiling?: MaddPeak;
   /** Wall time of the default experiment cut to a few steps per run, with 1 and with 2 workers. */
@@ -298,7 +305,7 @@ const imgs = (t: StepTiming[]) => t.reduce((a, x) => a + x.imagesPerSec, 0);
  * backend with one core and with two side-by-side trainings, of the same architecture in PyTorch (1 and 2 threads)
  * in the same run, the ferlab/PyTorch throughput ratios, a per-kernel profile of one step, the plain-SIMD kernel
  * build, tfjs-node when installed, model-only inference of the exported model on tfjs wasm vs onnxruntime-node
- * (batch 1 and 64, inference.ts), and the wall-time speedup of the default experiment with 2 workers over 1. Writes
+ * (batch 1 and 64, inference.ts), the native backend (oneDNN) with 1 and 2 threads when its addon is built, and the wall-time speedup of the default experiment with 2 workers over 1. Writes
  * bench/results/latest.{json,md} and a dated copy, and prints the Markdown. With FERLAB_BACKEND=webgpu it runs
  * {@link runWebgpuBench} instead.
  */
@@ -343,6 +350,15 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
     result.torch = { skipped: opts.quick ? 'quick run' : 'no python3 with torch found (set FERLAB_PYTHON)' };
   }
 
+  const nativeAddon = loadNativeAddon();
+  if ('addon' in nativeAddon) {
+    const v = nativeAddon.addon.version();
+    result.native = { oneDNN: `${v.major}.${v.minor}.${v.patch}`, isa: v.isa };
+  } else {
+    result.native = { skipped: nativeAddon.error };
+    log(`bench: native backend skipped: ${nativeAddon.error}`);
+  }
+
   for (const model of models) {
     const stats = registeredModelStats(model, 8);
     log(`bench: ${model}: 1 core`);
@@ -358,6 +374,14 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
       log(`bench: ${model}: tfjs-node`);
       [tfjsNode] = await parallelTimings(1, { backend: 'tensorflow' as BackendChoice, model, steps, warmup });
     }
+    let native1: StepTiming | undefined;
+    let native2: StepTiming | undefined;
+    if (result.native && 'isa' in result.native) {
+      log(`bench: ${model}: native (oneDNN), 1 thread`);
+      [native1] = await parallelTimings(1, { backend: 'native', model, steps, warmup }, { ...process.env, FERLAB_NATIVE_THREADS: '1' });
+      log(`bench: ${model}: native (oneDNN), 2 threads`);
+      [native2] = await parallelTimings(1, { backend: 'native', model, steps, warmup }, { ...process.env, FERLAB_NATIVE_THREADS: '2' });
+    }
     const profile = await kernelProfile(model);
     result.models.push({
       model,
@@ -369,6 +393,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
       wasmDp2,
       wasmSimd1,
       tfjsNode,
+      native1,
+      native2,
       torch: torchOut?.models[model],
       profile,
     });
@@ -394,6 +420,27 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
   log(md);
   log(`bench: wrote ${join(outDir, 'latest.md')} and latest.json`);
   return result;
+}
+
+/** The native backend's table: 1 and 2 oneDNN threads against PyTorch 1 and 2 threads and wasm 1 core, same run. */
+function nativeMarkdown(r: BenchResult): string[] {
+  const n = r.native && 'isa' in r.native ? r.native : undefined;
+  const L = [
+    `ferlab on the native backend (wasm heap and kernels, convolutions and matmuls on oneDNN ${n?.oneDNN ?? '?'}, ${n?.isa ?? '?'}; one training, 1 and 2 oneDNN threads), same steps and batch. Ratios are throughput ratios (> 1: native faster):`,
+    '',
+    '| model | native 1 thread ms/step | img/s | x PyTorch 1 thread | x wasm 1 core | native 2 threads ms/step | img/s | x PyTorch 2 threads | x native 1 thread |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const m of r.models.filter((x) => x.native1)) {
+    const t1 = m.torch?.['1']?.median_ms;
+    const t2 = m.torch?.['2']?.median_ms;
+    const n1 = m.native1!;
+    const n2 = m.native2;
+    L.push(
+      `| ${m.model} | ${ms(n1.medianMs)} | ${rate(n1.imagesPerSec)} | ${t1 ? (t1 / n1.medianMs).toFixed(2) : '-'} | ${(m.wasm1.medianMs / n1.medianMs).toFixed(2)} | ${n2 ? ms(n2.medianMs) : '-'} | ${n2 ? rate(n2.imagesPerSec) : '-'} | ${n2 && t2 ? (t2 / n2.medianMs).toFixed(2) : '-'} | ${n2 ? (n1.medianMs / n2.medianMs).toFixed(2) : '-'} |`,
+    );
+  }
+  return L;
 }
 
 /**
@@ -488,6 +535,8 @@ export function benchMarkdown(r: BenchResult): string {
       );
     }
   }
+  if (r.models.some((m) => m.native1)) L.push('', ...nativeMarkdown(r));
+  else if (r.native && 'skipped' in r.native) L.push('', `native backend (oneDNN): skipped (${r.native.skipped}).`);
   if (r.ceiling) L.push('', ...ceilingMarkdown(r));
   if (r.models.some((m) => m.tfjsNode)) {
     L.push(

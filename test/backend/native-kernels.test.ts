@@ -35,7 +35,13 @@ test('--backend native without the addon: initBackend rejects, saying the addon 
   });
   assert.is(r.status, 2, `rejected (exit 2), got exit ${r.status}:\n${r.stdout}\n${r.stderr.slice(-2000)}`);
   const msg = r.stdout;
-  for (const want of ["no usable tfjs backend for 'native'", 'native: the oneDNN addon is not built', '/nonexistent/ferlab_native.node is missing', 'apt-get install g++ make libdnnl-dev', 'npm run build:native']) {
+  for (const want of [
+    "no usable tfjs backend for 'native'",
+    'native: the oneDNN addon is not built',
+    '/nonexistent/ferlab_native.node is missing',
+    'apt-get install g++ make libdnnl-dev',
+    'npm run build:native',
+  ]) {
     assert.ok(msg.includes(want), `message contains '${want}':\n${msg}`);
   }
 });
@@ -91,7 +97,8 @@ function registerKernelTests(addon: NativeAddon): void {
   }
 
   function assertCalled(what: string, want: Record<string, number>): void {
-    for (const [name, n] of Object.entries(want)) assert.ok((calls[name] ?? 0) >= n, `${what}: addon ${name} called ${calls[name] ?? 0} times, expected >= ${n}`);
+    for (const [name, n] of Object.entries(want))
+      assert.ok((calls[name] ?? 0) >= n, `${what}: addon ${name} called ${calls[name] ?? 0} times, expected >= ${n}`);
   }
 
   type Pad = 'same' | 'valid';
@@ -113,7 +120,13 @@ function registerKernelTests(addon: NativeAddon): void {
     test(`native conv2d forward and gradients match cpu: ${JSON.stringify(c.x)} k${c.k} -> ${c.co}, stride ${c.stride}, ${c.pad}`, async () => {
       const ci = c.x[3];
       const r = await onCpuAndNative(() => {
-        const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b), 1), c.x);
+        const x = tf.tensor4d(
+          values(
+            c.x.reduce((a, b) => a * b),
+            1,
+          ),
+          c.x,
+        );
         const w = tf.tensor4d(values(c.k * c.k * ci * c.co, 2), [c.k, c.k, ci, c.co]);
         const conv = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
         const y = conv(x, w);

@@ -52,8 +52,7 @@ export function nativeAddonPath(): string {
 }
 
 /** What to install so that the addon builds (Debian / Ubuntu package names; the README says the same). */
-export const NATIVE_INSTALL_HINT =
-  'install a C++ compiler and oneDNN (Debian/Ubuntu: apt-get install g++ make libdnnl-dev), then run `npm run build:native`';
+export const NATIVE_INSTALL_HINT = 'install a C++ compiler and oneDNN (Debian/Ubuntu: apt-get install g++ make libdnnl-dev), then run `npm run build:native`';
 
 let loaded: { addon: NativeAddon } | { error: string } | undefined;
 

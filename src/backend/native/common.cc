@@ -11,7 +11,8 @@ dnnl::engine& engine() {
 }
 
 dnnl::stream& stream() {
-  static dnnl::stream s(engine());
+  // one stream per thread: Node worker threads (the benchmark's, data-parallel replicas) each run their own kernels
+  thread_local dnnl::stream s(engine());
   return s;
 }
 

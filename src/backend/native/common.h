@@ -15,7 +15,10 @@
 
 namespace ferlab {
 
-/** The process-wide oneDNN CPU engine and its (in-order, blocking) stream. */
+/**
+ * The process-wide oneDNN CPU engine and this thread's (in-order, blocking) stream. Primitive caches are per thread
+ * too (thread_local): each Node worker thread has its own wasm heap and OpenMP thread count.
+ */
 dnnl::engine& engine();
 dnnl::stream& stream();
 

@@ -68,9 +68,9 @@ struct BackwardWeights {
   Operand src, diffDst, diffWts;
 };
 
-std::unordered_map<std::string, std::unique_ptr<Forward>> forwards;
-std::unordered_map<std::string, std::unique_ptr<BackwardData>> backwardData;
-std::unordered_map<std::string, std::unique_ptr<BackwardWeights>> backwardWeights;
+thread_local std::unordered_map<std::string, std::unique_ptr<Forward>> forwards;
+thread_local std::unordered_map<std::string, std::unique_ptr<BackwardData>> backwardData;
+thread_local std::unordered_map<std::string, std::unique_ptr<BackwardWeights>> backwardWeights;
 
 /**
  * conv2dForward(heap, x, w, bias, y, ...geometry(17), relu, anyAct): y [N, OH, OW, CO] = conv(x [N, H, W, CI],

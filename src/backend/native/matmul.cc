@@ -17,7 +17,7 @@ struct MatMul {
   bool hasBias;
 };
 
-std::unordered_map<std::string, std::unique_ptr<MatMul>> cache;
+thread_local std::unordered_map<std::string, std::unique_ptr<MatMul>> cache;
 
 /**
  * matMul(heap, a, b, bias, c, batchA, batchB, M, K, N, transposeA, transposeB, relu): c [max(batchA, batchB), M, N]
