@@ -1,19 +1,17 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { backendFromEnv, initBackend, parseBackendChoice, type BackendChoice } from '../backend/select';
-import { loadDataset, type FerDataset } from '../data/dataset';
+import type { FerDataset } from '../data/dataset';
 import { buildLabelSet } from '../data/labels';
 import { registeredModelStats } from '../models/stats';
 import '../models';
-import type { EpochRecord, StepProgress } from '../train/loop';
+import type { EpochRecord } from '../train/loop';
 import { z } from 'zod';
 import { readRecord } from '../records/io';
 import { METRICS_FILE, readRunSummary } from '../records/run';
 import { experimentFilePath, ExperimentRecordSchema, writeExperimentRecord, writeExperimentResult, type ExperimentRecord, type ExperimentResult } from '../records/experiment';
 import { writeFileAtomic } from '../util/atomic';
-import { environment } from '../util/env';
-import { defaultCacheDir, defaultDataDir, defaultRunsDir } from '../util/paths';
+import { defaultRunsDir } from '../util/paths';
 import { applyOverrides, checkRunName, ConfigError, ExperimentSchema, resolveRuns, RunConfigSchema, type Experiment, type RunConfig } from './config';
 import { loadHistory } from './records';
 import { EXPERIMENT_ALIASES, isSweepSource, listSpecFiles, specFileOf, sweepsDir } from './specfiles';
@@ -22,6 +20,7 @@ import { writeExperimentReport } from './reports';
 import { runOne, type RunSummary } from './run';
 import { readRunStatus, type FailedRun } from './status';
 import { arrayQueue, runOnWorkers } from './pool';
+import { setUpRunner, type RunnerOptions } from './setup';
 import { runStamp } from '../util/time';
 
 /**
@@ -30,34 +29,21 @@ import { runStamp } from '../util/time';
  */
 export const AUTO_REPLICAS = 2;
 
-/** Options of {@link runExperiment} and {@link resumeExperiment}. */
-export interface ExperimentOptions {
-  /** Run the experiment's quick variant (same code on a small slice). */
-  quick?: boolean;
+/**
+ * Options of {@link runExperiment} and {@link resumeExperiment}: those every runner takes (quick, workers, data, cache
+ * and runs folders, backend, log, onStep, onEpoch: src/exp/setup.ts RunnerOptions), and the experiment's own.
+ */
+export interface ExperimentOptions extends RunnerOptions {
   /** `key=value` setting overrides for every run (strict, see config.ts). */
   overrides?: string[];
   /** Only these runs. */
   only?: string[];
-  /** Trainings side by side; default: the experiment's `workers`, else one per CPU core. 1 = in this thread. */
-  workers?: number;
   /**
    * Data-parallel replicas per training (src/train/parallel.ts: one thread per replica, wasm and cpu backends).
    * Default: {@link AUTO_REPLICAS} for an experiment of one run on a machine with 2 or more cores, else 1 (one thread per
    * training; experiments of several runs train them side by side instead).
    */
   replicas?: number;
-  dataDir?: string;
-  cacheDir?: string | false;
-  /** Parent folder of experiment folders (default FERLAB_RUNS_DIR or runs/). */
-  runsDir?: string;
-  /** tfjs backend (default FERLAB_BACKEND, else auto); validated. */
-  backend?: BackendChoice;
-  /** Where status lines go (default console.log). */
-  log?: (line: string) => void;
-  /** After every training step of a run (progress bars: src/cli/progress.ts). */
-  onStep?: (run: string, p: StepProgress) => void;
-  /** After every epoch of a run (default: a status line through `log`). */
-  onEpoch?: (run: string, r: EpochRecord) => void;
 }
 
 /** What {@link runExperiment} produced (results.json of the experiment folder): schema in src/records/experiment.ts. */
@@ -192,15 +178,10 @@ async function executeExperiment(
   resume: boolean,
 ): Promise<ExperimentResult> {
   const t0 = performance.now();
-  const log = opts.log ?? ((l: string) => console.log(l));
   const exp = experiment.experiment;
-  const dataDir = opts.dataDir ?? defaultDataDir();
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const backend = opts.backend !== undefined ? parseBackendChoice(opts.backend, 'backend option') : backendFromEnv();
-  const info = await initBackend(backend);
-  log(`ferlab: backend ${info.description}`);
-  const ds = await loadDataset({ dataDir, cacheDir, log });
-  for (const r of runs) buildLabelSet(ds, r.labels); // fail now, not in a worker, if FER+ votes are missing
+  const labels = runs.map((r) => r.labels);
+  const setup = await setUpRunner(opts, labels, { workers: exp.workers });
+  const { log, dataset: ds, env, perCore } = setup;
 
   // finished runs of a resumed experiment are kept as they are
   const summaries = new Map<string, RunSummary>();
@@ -209,15 +190,13 @@ async function executeExperiment(
     if (resume && readRunStatus(rdir)?.state === 'complete' && existsSync(join(rdir, METRICS_FILE))) summaries.set(r.name, readRunSummary(rdir));
   }
   const todo = runs.filter((r) => !summaries.has(r.name));
-  // wasm and cpu are single-threaded here: one training per core. tfjs-node uses all cores (or the GPU) by itself.
-  const perCore = info.name === 'wasm' || info.name === 'cpu';
-  const workers = Math.max(1, Math.min(opts.workers ?? (perCore ? (exp.workers ?? availableParallelism()) : 1), Math.max(1, todo.length)));
+  // one training per core on wasm / cpu (setup.ts), never more workers than runs to train
+  const workers = Math.min(setup.workers, Math.max(1, todo.length));
   // data parallelism by default only for a one-run experiment, and then always 2 replicas (on any machine with 2+ cores):
   // the replica count changes the numbers (per-shard BatchNorm statistics, per-replica dropout), so the default must
   // not depend on the core count or on how many runs a resumed experiment has left; --replicas N asks for more
   const replicas = perCore ? Math.max(1, opts.replicas ?? exp.replicas ?? (runs.length === 1 && availableParallelism() >= 2 ? AUTO_REPLICAS : 1)) : 1;
   mkdirSync(dir, { recursive: true });
-  const env = environment(info.description);
   if (resume) {
     const stored = readExperimentFile(dir);
     writeExperimentRecord(dir, { ...stored, resumed: [...(stored.resumed ?? []), new Date().toISOString()] });
@@ -271,7 +250,7 @@ async function executeExperiment(
     await runOnWorkers(
       arrayQueue(order),
       workers,
-      { dir, dataDir, cacheDir, backend: info.name === 'tensorflow' ? backend : (info.name as BackendChoice), ...(replicas > 1 ? { replicas } : {}) },
+      { dir, dataDir: setup.dataDir, cacheDir: setup.cacheDir, backend: setup.workerBackend, ...(replicas > 1 ? { replicas } : {}) },
       {
         onStep: (run, p) => opts.onStep?.(run, p),
         onEpoch,

@@ -1,0 +1,123 @@
+/**
+ * The set-up every runner shares: experiments (src/exp/experiment.ts runExperiment / resumeExperiment) and sweeps
+ * (src/sweep/runner.ts runSweep / resumeSweep). The options both take ({@link RunnerOptions}) are declared and
+ * documented here once; {@link setUpRunner} turns them into the data and cache folders, the validated and initialised
+ * tfjs backend, the loaded dataset (with the label sets the runs need checked) and the default worker count.
+ *
+ * A sweep on a remote queue (src/sweep/queue.ts) only resolves its options ({@link resolveRunnerOptions}): its remote
+ * workers train with their own data and backend.
+ */
+import { availableParallelism } from 'node:os';
+import { backendFromEnv, initBackend, parseBackendChoice, type BackendChoice, type BackendInfo } from '../backend/select';
+import { loadDataset, type FerDataset } from '../data/dataset';
+import { buildLabelSet, type LabelSetName } from '../data/labels';
+import type { EpochRecord, StepProgress } from '../train/loop';
+import { environment, type Environment } from '../util/env';
+import { defaultCacheDir, defaultDataDir } from '../util/paths';
+
+/** Options every runner takes (experiments: ExperimentOptions, src/exp/experiment.ts; sweeps: SweepOptions, src/sweep/runner.ts). */
+export interface RunnerOptions {
+  /**
+   * Run the quick variant: the same code on a small slice (an experiment's `quick`, a sweep spec file's `quick`
+   * export). On resume: refused when it differs from the stored variant (resume keeps it as it is).
+   */
+  quick?: boolean;
+  /**
+   * Trainings side by side on worker threads (src/exp/pool.ts). Default: one per CPU core on the single-threaded wasm
+   * and cpu backends (an experiment's own `workers` setting first), else 1 (tfjs-node uses every core, or the GPU, by
+   * itself); never more than the runs there are to train. An experiment with 1 trains in this thread. A sweep on a
+   * remote queue: the number of trials queued or running at a time (default 2).
+   */
+  workers?: number;
+  /** Folder of the data (default FERLAB_DATA_DIR, else data/: src/util/paths.ts defaultDataDir). */
+  dataDir?: string;
+  /** Folder of the parsed-data cache (default FERLAB_CACHE_DIR, else .cache/); false: no cache. */
+  cacheDir?: string | false;
+  /** Parent folder of experiment and sweep folders (default FERLAB_RUNS_DIR, else runs/). */
+  runsDir?: string;
+  /** tfjs backend (default FERLAB_BACKEND, else auto); validated (an Error names the valid choices). */
+  backend?: BackendChoice;
+  /** Where status lines go (default console.log). */
+  log?: (line: string) => void;
+  /** After every training step of a run or trial, with its name (progress bars: src/cli/progress.ts). */
+  onStep?: (run: string, p: StepProgress) => void;
+  /** After every epoch of a run or trial, with its name (default: a status line through `log`). */
+  onEpoch?: (run: string, r: EpochRecord) => void;
+}
+
+/** The options of {@link RunnerOptions} that need no backend or data, resolved to their defaults. */
+export interface ResolvedRunnerOptions {
+  dataDir: string;
+  cacheDir: string | false;
+  /** The backend asked for: the option, else FERLAB_BACKEND, else `auto`. */
+  backend: BackendChoice;
+  /** The log function: the option, else console.log. */
+  log: (line: string) => void;
+}
+
+/** What {@link setUpRunner} prepared for a runner. */
+export interface RunnerSetup extends ResolvedRunnerOptions {
+  /** The initialised backend (its name and start-up description). */
+  backendInfo: BackendInfo;
+  /**
+   * The backend to hand to worker threads (src/exp/worker.ts WorkerInit): the one that was initialised (so `auto`
+   * picks the same in every thread), except tensorflow, where the choice asked for is kept.
+   */
+  workerBackend: BackendChoice;
+  /** Whether trainings run one per core (wasm and cpu are single-threaded here). */
+  perCore: boolean;
+  /**
+   * Worker count: the `workers` option, else (on a per-core backend) the runner's default, else one per CPU core
+   * (availableParallelism), else 1; at least 1. The runner may lower it further (runs left to train, a sweep's budget).
+   */
+  workers: number;
+  /** The dataset, loaded (from the cache when it is fresh). */
+  dataset: FerDataset;
+  /** The environment recorded in experiment.json / sweep.json, with the backend's description. */
+  env: Environment;
+}
+
+/**
+ * Resolves the options that need neither backend nor data: data and cache folders, backend choice, log.
+ * @throws Error when `opts.backend` (or FERLAB_BACKEND) is not a valid backend choice.
+ */
+export function resolveRunnerOptions(opts: RunnerOptions): ResolvedRunnerOptions {
+  return {
+    dataDir: opts.dataDir ?? defaultDataDir(),
+    cacheDir: opts.cacheDir ?? defaultCacheDir(),
+    backend: opts.backend !== undefined ? parseBackendChoice(opts.backend, 'backend option') : backendFromEnv(),
+    log: opts.log ?? ((l: string) => console.log(l)),
+  };
+}
+
+/**
+ * Prepares a runner before it writes anything: resolves the options ({@link resolveRunnerOptions}), initialises the
+ * backend (logging `ferlab: backend <description>`), loads the dataset (logging through `log`), checks that every
+ * label set in `labels` can be built from it (so that missing FER+ votes fail now, not in a worker thread), and picks
+ * the worker count (see {@link RunnerSetup.workers}).
+ *
+ * @param labels the label sets the runs will train on.
+ * @param defaults.workers the runner's default worker count on a per-core backend (an experiment's `workers`
+ *   setting); undefined: one per CPU core.
+ * @throws Error for an invalid or unavailable backend; DataError for missing or bad data; Error naming the label set
+ *   when it cannot be built.
+ */
+export async function setUpRunner(opts: RunnerOptions, labels: Iterable<LabelSetName>, defaults: { workers?: number } = {}): Promise<RunnerSetup> {
+  const resolved = resolveRunnerOptions(opts);
+  const { dataDir, cacheDir, backend, log } = resolved;
+  const backendInfo = await initBackend(backend);
+  log(`ferlab: backend ${backendInfo.description}`);
+  const dataset = await loadDataset({ dataDir, cacheDir, log });
+  for (const l of labels) buildLabelSet(dataset, l); // fail now, not in a worker, if FER+ votes are missing
+  const perCore = backendInfo.name === 'wasm' || backendInfo.name === 'cpu';
+  const workers = Math.max(1, opts.workers ?? (perCore ? (defaults.workers ?? availableParallelism()) : 1));
+  return {
+    ...resolved,
+    backendInfo,
+    workerBackend: backendInfo.name === 'tensorflow' ? backend : (backendInfo.name as BackendChoice),
+    perCore,
+    workers,
+    dataset,
+    env: environment(backendInfo.description),
+  };
+}
