@@ -1,9 +1,10 @@
 /**
  * The `native` backend's oneDNN kernels (src/backend/native/) against tfjs' cpu backend (plain JavaScript kernels, the
  * reference), on identical inputs: values and gradients of convolutions (Conv2D, FusedConv2D with bias and ReLU, the
- * input and filter gradients) and matmuls (all transposes, batched, fused bias + ReLU). Shapes cover strides 1 and 2,
- * 'same' and 'valid', 1x1 / 3x3 / 5x5 filters, 1 and 3 input channels, odd sizes and a dilated forward pass. Each test
- * also counts the addon calls, so a silent fall back to the wasm kernels would fail it.
+ * input and filter gradients), matmuls (all transposes, batched, fused bias + ReLU) and batch norm (forced on with
+ * FERLAB_NATIVE_NORM=on). Shapes cover strides 1 and 2, 'same' and 'valid', 1x1 / 3x3 / 5x5 filters, 1 and 3 input
+ * channels, odd sizes and a dilated forward pass. Each test also counts the addon calls, so a silent fall back to the
+ * wasm kernels would fail it.
  * Tolerance: max |native - cpu| / max |cpu| <= 2e-5 (float32 sums in another order, FMA), as for the wasm kernels.
  *
  * Needs the addon (built by `npm ci` when g++ and oneDNN are installed: apt-get install g++ make libdnnl-dev); without
@@ -18,9 +19,12 @@ import { maxRelError, values } from '../helpers/backends';
 import { skipFileUnlessCI } from '../helpers/skip';
 import { ROOT } from '../helpers/cli';
 import { initBackend } from '../../src/backend/select';
+import { batchNormTrain } from '../../src/backend/ops';
 import { loadNativeAddon, type NativeAddon } from '../../src/backend/native/addon';
 
 const TOL = 2e-5;
+// batch norm runs on oneDNN only with more than one thread by default (src/backend/native/norm.ts): force it here
+process.env.FERLAB_NATIVE_NORM = 'on';
 
 test('--backend native without the addon: initBackend rejects, saying the addon is missing and what to install', () => {
   const script = [
@@ -57,7 +61,7 @@ if ('error' in loaded) {
 function countCalls(addon: NativeAddon): Record<string, number> {
   const counts: Record<string, number> = {};
   const a = addon as unknown as Record<string, (...args: unknown[]) => unknown>;
-  for (const name of ['conv2dForward', 'conv2dBackwardData', 'conv2dBackwardWeights', 'matMul']) {
+  for (const name of ['conv2dForward', 'conv2dBackwardData', 'conv2dBackwardWeights', 'matMul', 'batchNormTrain', 'batchNormGrad']) {
     const f = a[name];
     if ((f as { counted?: boolean }).counted) continue;
     const wrapped = (...args: unknown[]) => {
@@ -205,6 +209,33 @@ function registerKernelTests(addon: NativeAddon): void {
     assertClose(r, 'dense', ['y', 'dx', 'dw', 'dbias']);
     assertCalled('dense', { matMul: 3 });
   });
+
+  for (const shape of [
+    [3, 5, 5, 8],
+    [16, 12],
+  ]) {
+    test(`native batch-norm training op matches tf.moments + tf.batchNorm on cpu: outputs, statistics, all gradients, ${JSON.stringify(shape)}`, async () => {
+      const n = shape.reduce((a, b) => a * b);
+      const C = shape[shape.length - 1];
+      const r = await onCpuAndNative(() => {
+        const x = tf.add(tf.mul(tf.tensor(values(n, 15), shape), 3), 2); // mean 2: a shifted input
+        const gamma = tf.tensor1d(values(C, 16));
+        const beta = tf.tensor1d(values(C, 17));
+        const w = tf.tensor(values(n, 18), shape);
+        const { y, mean, variance } = batchNormTrain(x, gamma, beta, 1e-3);
+        const out = [y, mean, variance].map((t) => t.clone());
+        tf.dispose([mean, variance]);
+        const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+          const res = batchNormTrain(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3);
+          tf.dispose([res.mean, res.variance]);
+          return tf.sum(tf.mul(res.y, w));
+        })([x, gamma, beta]);
+        return [...out, ...grads];
+      });
+      assertClose(r, 'batch norm', ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta']);
+      assertCalled('batch norm', { batchNormTrain: 2, batchNormGrad: 1 });
+    });
+  }
 
   test('native shares the wasm backend: a tensor made on wasm is read on native in place (same heap offset, no copy)', async () => {
     await initBackend('wasm');

@@ -44,6 +44,34 @@ export interface NativeAddon {
     transposeB: number,
     relu: number,
   ): void;
+  /** y = gamma * (x - mean) / sqrt(variance + epsilon) + beta over x [M, C]; writes the batch mean [C] and biased variance [C]. */
+  batchNormTrain(
+    heap: ArrayBuffer,
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    mean: number,
+    variance: number,
+    M: number,
+    C: number,
+    epsilon: number,
+  ): void;
+  /** The full backward pass of batchNormTrain: dx [M, C], dgamma [C], dbeta [C]. */
+  batchNormGrad(
+    heap: ArrayBuffer,
+    dy: number,
+    x: number,
+    mean: number,
+    variance: number,
+    gamma: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    M: number,
+    C: number,
+    epsilon: number,
+  ): void;
 }
 
 /** Where the build puts the addon; FERLAB_NATIVE_ADDON overrides it (tests point it at a missing file). */

@@ -4,6 +4,7 @@ import { kernelsFor, type WasmBackendLike, type WasmKernels } from '../wasm/modu
 import { loadNativeAddon, type NativeAddon } from './addon';
 import { convKernels } from './conv';
 import { matmulKernels } from './matmul';
+import { normKernels } from './norm';
 
 /**
  * The `native` tfjs backend: the wasm backend's own instance (same module, same heap, same tensors) registered under a
@@ -63,7 +64,7 @@ export function registerNativeBackend(threads = 1): { addon: NativeAddon; kernel
   };
   // the same instance under a second name: tensors never move between wasm and native
   tf.registerBackend(NATIVE_BACKEND, () => wasm, 0);
-  const overrides: Record<string, KernelFunc> = { ...convKernels(ctx), ...matmulKernels(ctx) };
+  const overrides: Record<string, KernelFunc> = { ...convKernels(ctx), ...matmulKernels(ctx), ...normKernels(ctx) };
   for (const k of tf.getKernelsForBackend('wasm')) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: overrides[k.kernelName] ?? k.kernelFunc } as KernelConfig);
