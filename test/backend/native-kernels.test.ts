@@ -1,8 +1,8 @@
 /**
  * The `native` backend's oneDNN kernels (src/backend/native/) against tfjs' cpu backend (plain JavaScript kernels, the
  * reference), on identical inputs: values and gradients of convolutions (Conv2D, FusedConv2D with bias and ReLU, the
- * input and filter gradients), matmuls (all transposes, batched, fused bias + ReLU) and batch norm (forced on with
- * FERLAB_NATIVE_NORM=on). Shapes cover strides 1 and 2, 'same' and 'valid', 1x1 / 3x3 / 5x5 filters, 1 and 3 input
+ * input and filter gradients), matmuls (all transposes, batched, fused bias + ReLU), max pooling and its gradient
+ * (ties included) and batch norm (forced on with FERLAB_NATIVE_NORM=on). Shapes cover strides 1 and 2, 'same' and 'valid', 1x1 / 3x3 / 5x5 filters, 1 and 3 input
  * channels, odd sizes and a dilated forward pass. Each test also counts the addon calls, so a silent fall back to the
  * wasm kernels would fail it.
  * Tolerance: max |native - cpu| / max |cpu| <= 2e-5 (float32 sums in another order, FMA), as for the wasm kernels.
@@ -61,7 +61,16 @@ if ('error' in loaded) {
 function countCalls(addon: NativeAddon): Record<string, number> {
   const counts: Record<string, number> = {};
   const a = addon as unknown as Record<string, (...args: unknown[]) => unknown>;
-  for (const name of ['conv2dForward', 'conv2dBackwardData', 'conv2dBackwardWeights', 'matMul', 'batchNormTrain', 'batchNormGrad']) {
+  for (const name of [
+    'conv2dForward',
+    'conv2dBackwardData',
+    'conv2dBackwardWeights',
+    'matMul',
+    'batchNormTrain',
+    'batchNormGrad',
+    'maxPoolForward',
+    'maxPoolBackward',
+  ]) {
     const f = a[name];
     if ((f as { counted?: boolean }).counted) continue;
     const wrapped = (...args: unknown[]) => {
@@ -234,6 +243,35 @@ function registerKernelTests(addon: NativeAddon): void {
       });
       assertClose(r, 'batch norm', ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta']);
       assertCalled('batch norm', { batchNormTrain: 2, batchNormGrad: 1 });
+    });
+  }
+
+  for (const c of [
+    { x: [2, 8, 8, 8], k: 2, s: 2, pad: 'valid' as Pad, path: '2x2 stride 2' },
+    { x: [2, 8, 8, 8], k: 2, s: 2, pad: 'valid' as Pad, path: '2x2 with ties (values rounded to -2..2: dy to the first maximum)', ties: true },
+    { x: [2, 8, 8, 8], k: 2, s: 2, pad: 'valid' as Pad, path: '2x2 after ReLU (ties at 0)', relu: true },
+    { x: [2, 9, 7, 3], k: 2, s: 2, pad: 'valid' as Pad, path: 'odd sizes, 3 channels' },
+    { x: [2, 9, 9, 4], k: 3, s: 2, pad: 'same' as Pad, path: 'overlapping 3x3 windows, same padding' },
+    { x: [1, 7, 7, 1], k: 3, s: 1, pad: 'same' as Pad, path: '3x3 stride 1, 1 channel' },
+  ]) {
+    test(`native max pool and its gradient match cpu: ${c.path}`, async () => {
+      const r = await onCpuAndNative(() => {
+        let x = tf.tensor4d(
+          values(
+            c.x.reduce((a, b) => a * b),
+            12,
+          ),
+          c.x as [number, number, number, number],
+        );
+        if (c.ties) x = tf.round(tf.mul(x, 1.5)) as tf.Tensor4D;
+        if (c.relu) x = tf.relu(x);
+        const y = tf.maxPool(x, c.k, c.s, c.pad);
+        const dy = tf.tensor(values(y.size, 13), y.shape);
+        return [y, tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.k, c.s, c.pad), dy)))(x)];
+      });
+      // selections and sums of dy: exact up to the order of the sums where windows overlap
+      assertClose(r, `maxPool ${c.path}`, ['y', 'dx']);
+      assertCalled(`maxPool ${c.path}`, { maxPoolForward: 2, maxPoolBackward: 1 });
     });
   }
 

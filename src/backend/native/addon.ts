@@ -57,6 +57,13 @@ export interface NativeAddon {
     C: number,
     epsilon: number,
   ): void;
+  /**
+   * Max pooling y [N, OH, OW, C] of x [N, H, W, C], geometry N, H, W, C, KH, KW, OH, OW, sh, sw, pt, pl, pb, pr;
+   * returns oneDNN's workspace (where each maximum is) for maxPoolBackward.
+   */
+  maxPoolForward(heap: ArrayBuffer, x: number, y: number, ...geom: number[]): ArrayBuffer;
+  /** dx [N, H, W, C] of max pooling from dy and the forward pass's workspace; geometry as maxPoolForward. */
+  maxPoolBackward(heap: ArrayBuffer, dy: number, dx: number, workspace: ArrayBuffer, ...geom: number[]): void;
   /** The full backward pass of batchNormTrain: dx [M, C], dgamma [C], dbeta [C]. */
   batchNormGrad(
     heap: ArrayBuffer,

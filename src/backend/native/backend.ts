@@ -5,6 +5,7 @@ import { loadNativeAddon, type NativeAddon } from './addon';
 import { convKernels } from './conv';
 import { matmulKernels } from './matmul';
 import { normKernels } from './norm';
+import { poolKernels } from './pool';
 
 /**
  * The `native` tfjs backend: the wasm backend's own instance (same module, same heap, same tensors) registered under a
@@ -12,6 +13,16 @@ import { normKernels } from './norm';
  * a training step spends its time replaced by oneDNN calls (the addon, addon.ts) that read and write the wasm heap in
  * place. Switching between `wasm` and `native` therefore moves no data, and any kernel not overridden runs exactly
  * as on wasm. Overrides fall back to the wasm kernel (ferlab's) for the cases they do not handle (NCHW, prelu, ...).
+ *
+ * | kernel | on oneDNN (file) |
+ * |---|---|
+ * | Conv2D, FusedConv2D (bias, ReLU post-op), Conv2DBackpropInput, Conv2DBackpropFilter | convolution_forward / _backward_data / _backward_weights, NHWC activations in place, HWIO filters reordered to oneDNN's choice per call (conv.cc) |
+ * | BatchMatMul, _FusedMatMul (bias, ReLU post-op) | matmul, transposes as strides (matmul.cc) |
+ * | MaxPool, MaxPoolGrad | pooling_max forward with workspace, backward from it (pool.cc) |
+ * | FerlabBatchNormTrain, FerlabBatchNormGrad | batch_normalization, only with more than one oneDNN thread by default (norm.cc, norm.ts) |
+ *
+ * Everything else (ReLU and its gradient, Adam, dropout, depthwise convolutions, sums, elementwise ops) is the wasm
+ * backend's, single-threaded. Primitives are cached by shape per thread; oneDNN's threads are OpenMP's (setThreads).
  */
 
 /** The name the backend is registered under. */
@@ -64,7 +75,7 @@ export function registerNativeBackend(threads = 1): { addon: NativeAddon; kernel
   };
   // the same instance under a second name: tensors never move between wasm and native
   tf.registerBackend(NATIVE_BACKEND, () => wasm, 0);
-  const overrides: Record<string, KernelFunc> = { ...convKernels(ctx), ...matmulKernels(ctx), ...normKernels(ctx) };
+  const overrides: Record<string, KernelFunc> = { ...convKernels(ctx), ...matmulKernels(ctx), ...normKernels(ctx), ...poolKernels(ctx) };
   for (const k of tf.getKernelsForBackend('wasm')) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: overrides[k.kernelName] ?? k.kernelFunc } as KernelConfig);
