@@ -71,7 +71,7 @@ export interface BenchResult {
   }>;
   torch?: { version: string; python: string } | { skipped: string };
   /** The native backend measured (oneDNN version and instruction set), or why not (the addon is not built). */
-  native?: { oneDNN: string; isa: string } | { skipped: string };
+  native?: { oneDNN: string; isa: string; peak: { isa: string; lanes: number; gflops: number } } | { skipped: string };
   /** The wasm multiply-add peak of one core, measured in the same run (ceiling.ts). */
   ceiling?: MaddPeak;
   /** Wall time of the default experiment cut to a few steps per run, with 1 and with 2 workers. */
@@ -353,7 +353,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
   const nativeAddon = loadNativeAddon();
   if ('addon' in nativeAddon) {
     const v = nativeAddon.addon.version();
-    result.native = { oneDNN: `${v.major}.${v.minor}.${v.patch}`, isa: v.isa };
+    // the float32 FMA peak of one thread on the CPU's widest vectors (src/backend/native/peak.cc), best of 10 x 0.2 s
+    const { isa, lanes, gflops } = nativeAddon.addon.fmaPeak(2e7, 10);
+    result.native = { oneDNN: `${v.major}.${v.minor}.${v.patch}`, isa: v.isa, peak: { isa, lanes, gflops } };
+    log(`bench: native ${isa} multiply-add peak (${lanes} lanes, 1 thread): ${gflops.toFixed(1)} GFLOP/s`);
   } else {
     result.native = { skipped: nativeAddon.error };
     log(`bench: native backend skipped: ${nativeAddon.error}`);
@@ -426,18 +429,20 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult | W
 function nativeMarkdown(r: BenchResult): string[] {
   const n = r.native && 'isa' in r.native ? r.native : undefined;
   const L = [
-    `ferlab on the native backend (wasm heap and kernels, convolutions and matmuls on oneDNN ${n?.oneDNN ?? '?'}, ${n?.isa ?? '?'}; one training, 1 and 2 oneDNN threads), same steps and batch. Ratios are throughput ratios (> 1: native faster):`,
+    `ferlab on the native backend (wasm heap and kernels, convolutions, matmuls and pooling on oneDNN ${n?.oneDNN ?? '?'}, ${n?.isa ?? '?'}; one training, 1 and 2 oneDNN threads), same steps and batch. Ratios are throughput ratios (> 1: native faster). Peak: ${n ? `${n.peak.isa} multiply-adds (${n.peak.lanes} float32 lanes) at ${n.peak.gflops.toFixed(1)} GFLOP/s on one thread (src/backend/native/peak.cc)` : '-'}; each 1-thread step's GFLOP/s (direct convolution count, as the ceiling table) as a fraction of it:`,
     '',
-    '| model | native 1 thread ms/step | img/s | x PyTorch 1 thread | x wasm 1 core | native 2 threads ms/step | img/s | x PyTorch 2 threads | x native 1 thread |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| model | native 1 thread ms/step | img/s | x PyTorch 1 thread | x wasm 1 core | native 2 threads ms/step | img/s | x PyTorch 2 threads | x native 1 thread | native 1 thread / peak | PyTorch 1 thread / peak |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const m of r.models.filter((x) => x.native1)) {
     const t1 = m.torch?.['1']?.median_ms;
     const t2 = m.torch?.['2']?.median_ms;
     const n1 = m.native1!;
     const n2 = m.native2;
+    const gflop = m.trainingMacsPerImage ? (2 * m.trainingMacsPerImage * r.batchSize) / 1e9 : undefined;
+    const ofPeak = (stepMs: number | undefined) => (gflop && stepMs && n ? (gflop / (stepMs / 1000) / n.peak.gflops).toFixed(2) : '-');
     L.push(
-      `| ${m.model} | ${ms(n1.medianMs)} | ${rate(n1.imagesPerSec)} | ${t1 ? (t1 / n1.medianMs).toFixed(2) : '-'} | ${(m.wasm1.medianMs / n1.medianMs).toFixed(2)} | ${n2 ? ms(n2.medianMs) : '-'} | ${n2 ? rate(n2.imagesPerSec) : '-'} | ${n2 && t2 ? (t2 / n2.medianMs).toFixed(2) : '-'} | ${n2 ? (n1.medianMs / n2.medianMs).toFixed(2) : '-'} |`,
+      `| ${m.model} | ${ms(n1.medianMs)} | ${rate(n1.imagesPerSec)} | ${t1 ? (t1 / n1.medianMs).toFixed(2) : '-'} | ${(m.wasm1.medianMs / n1.medianMs).toFixed(2)} | ${n2 ? ms(n2.medianMs) : '-'} | ${n2 ? rate(n2.imagesPerSec) : '-'} | ${n2 && t2 ? (t2 / n2.medianMs).toFixed(2) : '-'} | ${n2 ? (n1.medianMs / n2.medianMs).toFixed(2) : '-'} | ${ofPeak(n1.medianMs)} | ${ofPeak(t1)} |`,
     );
   }
   return L;

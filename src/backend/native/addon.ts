@@ -64,6 +64,11 @@ export interface NativeAddon {
   maxPoolForward(heap: ArrayBuffer, x: number, y: number, ...geom: number[]): ArrayBuffer;
   /** dx [N, H, W, C] of max pooling from dy and the forward pass's workspace; geometry as maxPoolForward. */
   maxPoolBackward(heap: ArrayBuffer, dy: number, dx: number, workspace: ArrayBuffer, ...geom: number[]): void;
+  /**
+   * The float32 multiply-add peak of the calling thread (peak.cc): best of `runs` timings of `iters` rounds of 12
+   * independent vector FMAs on the widest vectors the CPU has; GFLOP/s counts 2 flop per lane per FMA.
+   */
+  fmaPeak(iters: number, runs: number): { isa: string; lanes: number; gflops: number; sink: number };
   /** The full backward pass of batchNormTrain: dx [M, C], dgamma [C], dbeta [C]. */
   batchNormGrad(
     heap: ArrayBuffer,
