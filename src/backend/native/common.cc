@@ -1,6 +1,8 @@
 // Engine, stream, heap access and layout conversion shared by ferlab's oneDNN kernels (see common.h).
 #include "common.h"
 
+#include <omp.h>
+
 #include <stdexcept>
 
 namespace ferlab {
@@ -26,7 +28,10 @@ int64_t argInt(const Napi::CallbackInfo& info, size_t i) {
 }
 
 std::string shapeKey(const char* kind, const std::vector<int64_t>& v) {
+  // oneDNN sizes a primitive's work split for the threads in effect when it is created: a new count needs new ones
   std::string k(kind);
+  k += "@t";
+  k += std::to_string(omp_get_max_threads());
   for (int64_t x : v) {
     k += ',';
     k += std::to_string(x);

@@ -28,7 +28,7 @@ uint8_t* heapBase(const Napi::Value& v);
 /** info[i] as an int64 (byte offsets and sizes). */
 int64_t argInt(const Napi::CallbackInfo& info, size_t i);
 
-/** Key of a primitive cache: the shape and attribute integers joined. */
+/** Key of a primitive cache: the shape and attribute integers and the OpenMP thread count in effect, joined. */
 std::string shapeKey(const char* kind, const std::vector<int64_t>& v);
 
 /** A memory object over user data (plain layout `tag`), its handle set per call. */
