@@ -115,22 +115,22 @@ test('compareReleases: model files byte for byte, ferlab.json and the card witho
 
 test('releaseRunDir: the run record of the release, found in its experiment folder; quick, unfinished and other runs refused', () => {
   const spec = releaseSpec('ferlab-fer2013');
-  const experiment = join(work, 'runs', 'best-cpu-20261207-000000');
+  const experimentDir = join(work, 'runs', 'best-cpu-20261207-000000');
   const run = (name: string, experiment: string, slice: Record<string, number | null>, finished = true) => {
-    const dir = join(experiment, name);
+    const dir = join(experimentDir, name);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ run: { experiment, name, slice } }));
     if (finished) writeFileSync(join(dir, 'metrics.json'), '{}');
     return dir;
   };
   const full = run('deep-fer', 'best-cpu', { train: null, val: null, test: null });
-  assert.is(releaseRunDir(spec, experiment), full);
+  assert.is(releaseRunDir(spec, experimentDir), full);
   assert.is(releaseRunDir(spec, full), full);
-  assert.throws(() => releaseRunDir(releaseSpec('ferlab-ferplus'), experiment), /neither it nor .*deep-ferplus-ce is a run record of best-cpu\/deep-ferplus-ce/);
+  assert.throws(() => releaseRunDir(releaseSpec('ferlab-ferplus'), experimentDir), /neither it nor .*deep-ferplus-ce is a run record of best-cpu\/deep-ferplus-ce/);
   run('deep-fer', 'best-cpu', { train: 1280, val: 320, test: 320 });
-  assert.throws(() => releaseRunDir(spec, experiment), /a --quick \(sliced\) run of best-cpu\/deep-fer/);
+  assert.throws(() => releaseRunDir(spec, experimentDir), /a --quick \(sliced\) run of best-cpu\/deep-fer/);
   run('deep-fer', 'default', { train: null, val: null, test: null });
-  assert.throws(() => releaseRunDir(spec, experiment), /is a run record of best-cpu\/deep-fer/);
+  assert.throws(() => releaseRunDir(spec, experimentDir), /is a run record of best-cpu\/deep-fer/);
   const unfinished = join(work, 'unfinished');
   mkdirSync(join(unfinished, 'deep-fer'), { recursive: true });
   writeFileSync(join(unfinished, 'deep-fer', 'config.json'), JSON.stringify({ run: { experiment: 'best-cpu', name: 'deep-fer', slice: {} } }));
