@@ -176,14 +176,18 @@ export class SweepCoordinator {
     );
   }
 
-  /**
-   * sweep.json at the end: `failed` with the error when the sweep stopped early (or a trial is still running once
-   * every worker has ended), else `complete` with why it stopped (the budget or the sampler).
-   */
-  private finalInfo(): SweepInfo {
+  /** A trial still running in the journal once every worker has ended stops the sweep (it ends `failed`). */
+  private checkNoneRunning(): void {
     const unfinished = this.engine.trials().filter((t) => t.state === 'running');
     if (!this.fatal && unfinished.length)
       this.fatal = new Error(`trial(s) ${unfinished.map((t) => t.trial).join(', ')} still running when every worker had ended`);
+  }
+
+  /**
+   * sweep.json at the end: `failed` with the error when the sweep stopped early, else `complete` with why it stopped
+   * (the budget or the sampler).
+   */
+  private finalInfo(): SweepInfo {
     if (this.fatal) return { ...this.info, state: 'failed', error: this.fatal.message, finished: new Date().toISOString() };
     const { maxTrials } = this;
     return {
@@ -196,10 +200,12 @@ export class SweepCoordinator {
   }
 
   /**
-   * Ends the sweep: writes the final sweep.json ({@link finalInfo}), results.json / results.md and the sweep report
-   * (an error writing the report is logged, not thrown).
+   * Ends the sweep: writes the final sweep.json ({@link finalInfo}; `failed` too when a trial is still running, see
+   * {@link checkNoneRunning}), results.json / results.md and the sweep report (an error writing the report is logged,
+   * not thrown).
    */
   private finish(): SweepResult {
+    this.checkNoneRunning();
     const finalInfo = this.finalInfo();
     writeSweepRecord(this.dir, finalInfo);
     Object.assign(this.info, finalInfo);
