@@ -2,9 +2,9 @@
  * The `native` backend's oneDNN kernels (src/backend/native/) against tfjs' cpu backend (plain JavaScript kernels, the
  * reference), on identical inputs: values and gradients of convolutions (Conv2D, FusedConv2D with bias and ReLU, the
  * input and filter gradients), matmuls (all transposes, batched, fused bias + ReLU), max pooling and its gradient
- * (ties included) and batch norm (forced on with FERLAB_NATIVE_NORM=on). Shapes cover strides 1 and 2, 'same' and 'valid', 1x1 / 3x3 / 5x5 filters, 1 and 3 input
- * channels, odd sizes and a dilated forward pass. Each test also counts the addon calls, so a silent fall back to the
- * wasm kernels would fail it.
+ * (ties included), batch norm and ReLU with its gradient (those two forced on with FERLAB_NATIVE_MEMBOUND=on). Shapes
+ * cover strides 1 and 2, 'same' and 'valid', 1x1 / 3x3 / 5x5 filters, 1 and 3 input channels, odd sizes and a dilated
+ * forward pass. Each test also counts the addon calls, so a silent fall back to the wasm kernels would fail it.
  * Tolerance: max |native - cpu| / max |cpu| <= 2e-5 (float32 sums in another order, FMA), as for the wasm kernels.
  *
  * Needs the addon (built by `npm ci` when g++ and oneDNN are installed: apt-get install g++ make libdnnl-dev); without
@@ -19,12 +19,13 @@ import { maxRelError, values } from '../helpers/backends';
 import { skipFileUnlessCI } from '../helpers/skip';
 import { ROOT } from '../helpers/cli';
 import { initBackend } from '../../src/backend/select';
-import { batchNormTrain } from '../../src/backend/ops';
+import { batchNormTrain, installReluGradient } from '../../src/backend/ops';
 import { loadNativeAddon, type NativeAddon } from '../../src/backend/native/addon';
 
 const TOL = 2e-5;
-// batch norm runs on oneDNN only with more than one thread by default (src/backend/native/norm.ts): force it here
-process.env.FERLAB_NATIVE_NORM = 'on';
+// batch norm and ReLU run on oneDNN only with more than one thread by default (src/backend/native/backend.ts
+// memoryBoundOnNative): forced on here
+process.env.FERLAB_NATIVE_MEMBOUND = 'on';
 
 test('--backend native without the addon: initBackend rejects, saying the addon is missing and what to install', () => {
   const script = [
@@ -70,6 +71,8 @@ function countCalls(addon: NativeAddon): Record<string, number> {
     'batchNormGrad',
     'maxPoolForward',
     'maxPoolBackward',
+    'relu',
+    'reluGrad',
   ]) {
     const f = a[name];
     if ((f as { counted?: boolean }).counted) continue;
@@ -274,6 +277,17 @@ function registerKernelTests(addon: NativeAddon): void {
       assertCalled(`maxPool ${c.path}`, { maxPoolForward: 2, maxPoolBackward: 1 });
     });
   }
+
+  test('native relu and its gradient (ferlab FerlabReluGrad) match cpu', async () => {
+    installReluGradient();
+    const r = await onCpuAndNative(() => {
+      const x = tf.tensor1d(values(1001, 19));
+      const dy = tf.tensor1d(values(1001, 20));
+      return [tf.relu(x), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), dy)))(x)];
+    });
+    assertClose(r, 'relu', ['y', 'dx']);
+    assertCalled('relu', { relu: 2, reluGrad: 1 });
+  });
 
   test('native shares the wasm backend: a tensor made on wasm is read on native in place (same heap offset, no copy)', async () => {
     await initBackend('wasm');

@@ -69,6 +69,10 @@ export interface NativeAddon {
    * independent vector FMAs on the widest vectors the CPU has; GFLOP/s counts 2 flop per lane per FMA.
    */
   fmaPeak(iters: number, runs: number): { isa: string; lanes: number; gflops: number; sink: number };
+  /** y = max(x, 0) over n floats. */
+  relu(heap: ArrayBuffer, x: number, y: number, n: number): void;
+  /** dx = dy where x > 0, else 0, over n floats. */
+  reluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
   /** The full backward pass of batchNormTrain: dx [M, C], dgamma [C], dbeta [C]. */
   batchNormGrad(
     heap: ArrayBuffer,

@@ -6,6 +6,7 @@ import { convKernels } from './conv';
 import { matmulKernels } from './matmul';
 import { normKernels } from './norm';
 import { poolKernels } from './pool';
+import { elementwiseKernels } from './elementwise';
 
 /**
  * The `native` tfjs backend: the wasm backend's own instance (same module, same heap, same tensors) registered under a
@@ -19,9 +20,11 @@ import { poolKernels } from './pool';
  * | Conv2D, FusedConv2D (bias, ReLU post-op), Conv2DBackpropInput, Conv2DBackpropFilter | convolution_forward / _backward_data / _backward_weights, NHWC activations in place, HWIO filters reordered to oneDNN's choice per call (conv.cc) |
  * | BatchMatMul, _FusedMatMul (bias, ReLU post-op) | matmul, transposes as strides (matmul.cc) |
  * | MaxPool, MaxPoolGrad | pooling_max forward with workspace, backward from it (pool.cc) |
- * | FerlabBatchNormTrain, FerlabBatchNormGrad | batch_normalization, only with more than one oneDNN thread by default (norm.cc, norm.ts) |
+ * | FerlabBatchNormTrain, FerlabBatchNormGrad | batch_normalization (norm.cc) |
+ * | Relu, FerlabReluGrad | eltwise_relu forward / backward (eltwise.cc) |
  *
- * Everything else (ReLU and its gradient, Adam, dropout, depthwise convolutions, sums, elementwise ops) is the wasm
+ * The memory-bound ones (batch norm, ReLU) run on oneDNN only with more than one thread by default
+ * ({@link memoryBoundOnNative}). Everything else (Adam, dropout, depthwise convolutions, sums, elementwise ops) is the wasm
  * backend's, single-threaded. Primitives are cached by shape per thread; oneDNN's threads are OpenMP's (setThreads).
  */
 
@@ -42,6 +45,19 @@ export interface NativeContext {
   buffer(backend: unknown): ArrayBuffer;
   /** Extra attribute for conv primitives: 1 lets oneDNN choose blocked activation layouts (reordered per call). */
   anyLayout: number;
+}
+
+/**
+ * Whether the memory-bound kernels (batch norm, ReLU and its gradient) run on oneDNN now: `FERLAB_NATIVE_MEMBOUND=on`
+ * or `off` forces it; by default (`auto`) only when oneDNN has more than one thread, since on one thread ferlab's wasm
+ * kernels are as fast (batch norm of deep's five layers at batch 64, min of 5, loaded 2-core AMD EPYC: forward
+ * 10.0 ms on oneDNN vs 6.6 ms wasm, backward 13.4 vs 12.8 ms) but single-threaded.
+ */
+export function memoryBoundOnNative(ctx: NativeContext): boolean {
+  const mode = process.env.FERLAB_NATIVE_MEMBOUND ?? 'auto';
+  if (mode === 'on') return true;
+  if (mode === 'off') return false;
+  return ctx.addon.threads() > 1;
 }
 
 let state: { addon: NativeAddon; kernels: string[] } | undefined;
@@ -75,7 +91,13 @@ export function registerNativeBackend(threads = 1): { addon: NativeAddon; kernel
   };
   // the same instance under a second name: tensors never move between wasm and native
   tf.registerBackend(NATIVE_BACKEND, () => wasm, 0);
-  const overrides: Record<string, KernelFunc> = { ...convKernels(ctx), ...matmulKernels(ctx), ...normKernels(ctx), ...poolKernels(ctx) };
+  const overrides: Record<string, KernelFunc> = {
+    ...convKernels(ctx),
+    ...matmulKernels(ctx),
+    ...normKernels(ctx),
+    ...poolKernels(ctx),
+    ...elementwiseKernels(ctx),
+  };
   for (const k of tf.getKernelsForBackend('wasm')) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) continue;
     tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: overrides[k.kernelName] ?? k.kernelFunc } as KernelConfig);
