@@ -4,7 +4,8 @@
  * input and filter gradients), matmuls (all transposes, batched, fused bias + ReLU), max pooling and its gradient
  * (ties included), batch norm and ReLU with its gradient (those two forced on with FERLAB_NATIVE_MEMBOUND=on). Shapes
  * cover strides 1 and 2, 'same' and 'valid', 1x1 / 3x3 / 5x5 filters, 1 and 3 input channels, odd sizes and a dilated
- * forward pass. Each test also counts the addon calls, so a silent fall back to the wasm kernels would fail it.
+ * forward pass. Each test also counts the addon calls, so a silent fall back to the wasm kernels would fail it. A
+ * small network's gradients on 2 oneDNN threads match cpu and repeat bit for bit (same inputs, same thread count).
  * Tolerance: max |native - cpu| / max |cpu| <= 2e-5 (float32 sums in another order, FMA), as for the wasm kernels.
  *
  * Needs the addon (built by `npm ci` when g++ and oneDNN are installed: apt-get install g++ make libdnnl-dev); without
@@ -18,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { maxRelError, values } from '../helpers/backends';
 import { skipFileUnlessCI } from '../helpers/skip';
 import { ROOT } from '../helpers/cli';
-import { initBackend } from '../../src/backend/select';
+import { initBackend, nativeThreadsFromEnv } from '../../src/backend/select';
 import { batchNormTrain, installReluGradient } from '../../src/backend/ops';
 import { loadNativeAddon, type NativeAddon } from '../../src/backend/native/addon';
 
@@ -48,6 +49,27 @@ test('--backend native without the addon: initBackend rejects, saying the addon 
     'npm run build:native',
   ]) {
     assert.ok(msg.includes(want), `message contains '${want}':\n${msg}`);
+  }
+});
+
+test('FERLAB_NATIVE_THREADS: default 1, a positive integer, anything else an error naming the variable', () => {
+  const before = process.env.FERLAB_NATIVE_THREADS;
+  try {
+    delete process.env.FERLAB_NATIVE_THREADS;
+    assert.is(nativeThreadsFromEnv(), 1);
+    process.env.FERLAB_NATIVE_THREADS = '2';
+    assert.is(nativeThreadsFromEnv(), 2);
+    for (const bad of ['0', '-1', '1.5', 'two']) {
+      process.env.FERLAB_NATIVE_THREADS = bad;
+      assert.throws(
+        () => nativeThreadsFromEnv(),
+        (e: Error) => e.message.includes(`FERLAB_NATIVE_THREADS='${bad}'`),
+        `'${bad}' rejected`,
+      );
+    }
+  } finally {
+    if (before === undefined) delete process.env.FERLAB_NATIVE_THREADS;
+    else process.env.FERLAB_NATIVE_THREADS = before;
   }
 });
 
@@ -287,6 +309,43 @@ function registerKernelTests(addon: NativeAddon): void {
     });
     assertClose(r, 'relu', ['y', 'dx']);
     assertCalled('relu', { relu: 2, reluGrad: 1 });
+  });
+
+  test('native on 2 oneDNN threads: convolution, matmul, pooling and batch-norm gradients match cpu, and repeat bit for bit', async () => {
+    const f = () => {
+      const x = tf.tensor4d(values(4 * 12 * 12 * 16, 21), [4, 12, 12, 16]);
+      const w = tf.tensor4d(values(3 * 3 * 16 * 32, 22), [3, 3, 16, 32]);
+      const wd = tf.tensor2d(values(6 * 6 * 32 * 10, 23), [6 * 6 * 32, 10]);
+      const gamma = tf.tensor1d(values(32, 24));
+      const beta = tf.tensor1d(values(32, 25));
+      const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
+        const y = tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
+        const bn = batchNormTrain(y, gamma, beta, 1e-3);
+        tf.dispose([bn.mean, bn.variance]);
+        const p = tf.maxPool(bn.y as tf.Tensor4D, 2, 2, 'valid');
+        return tf.sum(tf.square(tf.matMul(tf.reshape(p, [4, -1]), c as tf.Tensor2D)));
+      };
+      return tf.grads(loss)([x, w, wd]);
+    };
+    const before = process.env.FERLAB_NATIVE_THREADS;
+    process.env.FERLAB_NATIVE_THREADS = '2'; // initBackend('native') sets oneDNN's threads from it
+    try {
+      const r = await onCpuAndNative(f);
+      assert.is(addon.threads(), 2, 'oneDNN threads');
+      const again = tf.tidy(() => f().map((t) => Float32Array.from(t.dataSync())));
+      assertClose(r, '2 threads', ['dx', 'dw', 'dwDense']);
+      assertCalled('2 threads', { conv2dForward: 1, conv2dBackwardData: 1, conv2dBackwardWeights: 1, matMul: 3, maxPoolBackward: 1, batchNormGrad: 1 });
+      r.native.forEach((a, i) => {
+        const b = again[i];
+        let same = a.length === b.length;
+        for (let j = 0; same && j < a.length; j++) same = Object.is(a[j], b[j]);
+        assert.ok(same, `output ${i}: the same inputs on the same thread count give the same bits`);
+      });
+    } finally {
+      if (before === undefined) delete process.env.FERLAB_NATIVE_THREADS;
+      else process.env.FERLAB_NATIVE_THREADS = before;
+      addon.setThreads(1);
+    }
   });
 
   test('native shares the wasm backend: a tensor made on wasm is read on native in place (same heap offset, no copy)', async () => {
