@@ -20,6 +20,7 @@ export * from './eval/cross';
 export * from './exp/config';
 export * from './exp/run';
 export * from './exp/experiment';
+export type { RunnerOptions } from './exp/setup';
 export * from './exp/pool';
 export * from './exp/evaluators';
 export * from './exp/results';

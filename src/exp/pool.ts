@@ -5,7 +5,7 @@
  * - Threads: {@link runOnWorkers} starts `workers` threads (the caller picks the count: one per core for the
  *   single-threaded wasm and cpu backends); each loads the dataset once, then takes runs from a {@link RunQueue}.
  * - Order: runs are trained in the order the queue gives them out (experiments sort theirs longest first, src/exp/experiment.ts;
- *   sweeps hand out trials as their sampler proposes them, src/sweep/runner.ts).
+ *   sweeps hand out trials as their sampler proposes them, src/sweep/coordinator.ts).
  * - Cancellation: with {@link PoolEvents.decide} (sweeps), a thread asks after every epoch whether to go on and waits
  *   for the answer; a run told to stop is recorded `pruned`, and its thread is ended (told to exit, to reclaim the
  *   memory the stopped training does not free) and replaced by a fresh one while the queue has runs.

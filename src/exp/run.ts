@@ -52,7 +52,7 @@ export interface RunOptions {
    * Asked after every epoch, once the epoch's checkpoint, epochs.jsonl and status are written (and after `onEpoch`):
    * `true` stops the run there. runOne then records it as `pruned` (status.json with that epoch; the checkpoint is
    * removed, config.json and epochs.jsonl stay; no evaluation on PrivateTest, no model) and throws {@link RunStopped}.
-   * Sweeps use it to prune trials (src/sweep/runner.ts). The stopped training's tensors (model, optimizer moments,
+   * Sweeps use it to prune trials (src/sweep/coordinator.ts). The stopped training's tensors (model, optimizer moments,
    * best weights) are not disposed: run such a run in a worker thread that ends afterwards, as the sweep runner does.
    */
   shouldStop?: (r: EpochRecord, history: readonly EpochRecord[]) => boolean;

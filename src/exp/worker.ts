@@ -3,7 +3,7 @@
  * one training per core), loads the dataset from the binary cache once, then trains the runs it is sent, one at a
  * time, posting progress and results to the main thread.
  *
- * Sweeps (src/sweep/runner.ts) send runs with `decide: true`: after every epoch the worker posts a `decide` message
+ * Sweeps (src/sweep/coordinator.ts) send runs with `decide: true`: after every epoch the worker posts a `decide` message
  * and waits (Atomics.wait on the SharedArrayBuffer `decisions` of its WorkerInit) until the main thread stores its
  * answer: word 1 = 1 stops the run there (recorded `pruned`, see runOne's `shouldStop`), 0 continues; word 0 is set to
  * 1 when the answer is there. A stopped run posts `stopped`; the main thread then ends this worker (the stopped
