@@ -1,7 +1,7 @@
 /**
  * The `native` backend's oneDNN kernels (src/backend/native/) against tfjs' cpu backend (plain JavaScript kernels, the
  * reference), on identical inputs: values and gradients of convolutions (Conv2D, FusedConv2D with bias and ReLU, the
- * input and filter gradients), matmuls (all transposes, batched, fused bias + ReLU), max pooling and its gradient
+ * input and filter gradients), depthwise convolutions (channel multipliers 1 to 3) and their gradients, matmuls (all transposes, batched, fused bias + ReLU), max pooling and its gradient
  * (ties included), batch norm and ReLU with its gradient (those two forced on with FERLAB_NATIVE_MEMBOUND=on). Shapes
  * cover strides 1 and 2, 'same' and 'valid', 1x1 / 3x3 / 5x5 filters, 1 and 3 input channels, odd sizes and a dilated
  * forward pass. Each test also counts the addon calls, so a silent fall back to the wasm kernels would fail it. A
@@ -95,6 +95,9 @@ function countCalls(addon: NativeAddon): Record<string, number> {
     'maxPoolBackward',
     'relu',
     'reluGrad',
+    'depthwiseForward',
+    'depthwiseBackwardData',
+    'depthwiseBackwardWeights',
   ]) {
     const f = a[name];
     if ((f as { counted?: boolean }).counted) continue;
@@ -174,6 +177,37 @@ function registerKernelTests(addon: NativeAddon): void {
       });
       assertClose(r, JSON.stringify(c), ['forward', 'input gradient', 'filter gradient']);
       assertCalled(JSON.stringify(c), { conv2dForward: 2, conv2dBackwardData: 1, conv2dBackwardWeights: 1 });
+    });
+  }
+
+  const depthwiseCases: Array<{ x: [number, number, number, number]; k: [number, number]; m: number; stride: [number, number]; pad: Pad }> = [
+    { x: [2, 9, 9, 8], k: [3, 3], m: 1, stride: [1, 1], pad: 'same' },
+    { x: [2, 10, 10, 16], k: [3, 3], m: 1, stride: [2, 2], pad: 'same' },
+    { x: [3, 11, 7, 5], k: [3, 3], m: 1, stride: [2, 2], pad: 'valid' },
+    { x: [2, 6, 7, 8], k: [2, 2], m: 1, stride: [1, 1], pad: 'same' },
+    { x: [2, 9, 8, 1], k: [3, 1], m: 1, stride: [2, 1], pad: 'same' },
+    { x: [2, 12, 12, 4], k: [3, 3], m: 2, stride: [1, 1], pad: 'same' },
+    { x: [2, 7, 9, 3], k: [3, 3], m: 3, stride: [2, 2], pad: 'same' },
+  ];
+  for (const c of depthwiseCases) {
+    test(`native depthwise conv2d forward and gradients match cpu: ${JSON.stringify(c)}`, async () => {
+      const ci = c.x[3];
+      const r = await onCpuAndNative(() => {
+        const x = tf.tensor4d(
+          values(
+            c.x.reduce((a, b) => a * b),
+            31,
+          ),
+          c.x,
+        );
+        const w = tf.tensor4d(values(c.k[0] * c.k[1] * ci * c.m, 32), [c.k[0], c.k[1], ci, c.m]);
+        const conv = (a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+        const y = conv(x, w);
+        const dyWeights = tf.tensor(values(y.size, 33), y.shape);
+        return [y, ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), dyWeights)))([x, w])];
+      });
+      assertClose(r, JSON.stringify(c), ['forward', 'input gradient', 'filter gradient']);
+      assertCalled(JSON.stringify(c), { depthwiseForward: 2, depthwiseBackwardData: 1, depthwiseBackwardWeights: 1 });
     });
   }
 

@@ -1,5 +1,5 @@
 // ferlab's oneDNN addon: module entry, threads and version. The kernels live one family per file (conv.cc,
-// matmul.cc, pool.cc, norm.cc, eltwise.cc, peak.cc); src/backend/native/*.ts registers them as tfjs kernels of the `native` backend.
+// depthwise.cc, matmul.cc, pool.cc, norm.cc, eltwise.cc, peak.cc); src/backend/native/*.ts registers them as tfjs kernels of the `native` backend.
 #include <omp.h>
 
 #include "common.h"
@@ -55,6 +55,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerNorm(env, exports);
   registerPeak(env, exports);
   registerEltwise(env, exports);
+  registerDepthwise(env, exports);
   return exports;
 }
 

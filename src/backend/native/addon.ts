@@ -69,6 +69,15 @@ export interface NativeAddon {
    * independent vector FMAs on the widest vectors the CPU has; GFLOP/s counts 2 flop per lane per FMA.
    */
   fmaPeak(iters: number, runs: number): { isa: string; lanes: number; gflops: number; sink: number };
+  /**
+   * Depthwise convolution y [N, OH, OW, C*M] of x [N, H, W, C] and w [KH, KW, C, M], followed by the 17 geometry
+   * integers N, H, W, C, KH, KW, M, OH, OW, sh, sw, dh, dw, pt, pl, pb, pr.
+   */
+  depthwiseForward(heap: ArrayBuffer, x: number, w: number, y: number, ...geom: number[]): void;
+  /** dx [N, H, W, C] of the depthwise convolution for dy; geometry as depthwiseForward. */
+  depthwiseBackwardData(heap: ArrayBuffer, dy: number, w: number, dx: number, ...geom: number[]): void;
+  /** dw [KH, KW, C, M] of the depthwise convolution of x for dy; geometry as depthwiseForward. */
+  depthwiseBackwardWeights(heap: ArrayBuffer, x: number, dy: number, dw: number, ...geom: number[]): void;
   /** y = max(x, 0) over n floats. */
   relu(heap: ArrayBuffer, x: number, y: number, n: number): void;
   /** dx = dy where x > 0, else 0, over n floats. */

@@ -3,6 +3,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { kernelsFor, type WasmBackendLike, type WasmKernels } from '../wasm/module';
 import { loadNativeAddon, type NativeAddon } from './addon';
 import { convKernels } from './conv';
+import { depthwiseKernels } from './depthwise';
 import { matmulKernels } from './matmul';
 import { normKernels } from './norm';
 import { poolKernels } from './pool';
@@ -18,13 +19,14 @@ import { elementwiseKernels } from './elementwise';
  * | kernel | on oneDNN (file) |
  * |---|---|
  * | Conv2D, FusedConv2D (bias, ReLU post-op), Conv2DBackpropInput, Conv2DBackpropFilter | convolution_forward / _backward_data / _backward_weights, NHWC activations in place, HWIO filters reordered to oneDNN's choice per call (conv.cc) |
+ * | DepthwiseConv2dNative and its input / filter gradients | grouped convolutions, one group per channel (depthwise.cc) |
  * | BatchMatMul, _FusedMatMul (bias, ReLU post-op) | matmul, transposes as strides (matmul.cc) |
  * | MaxPool, MaxPoolGrad | pooling_max forward with workspace, backward from it (pool.cc) |
  * | FerlabBatchNormTrain, FerlabBatchNormGrad | batch_normalization (norm.cc) |
  * | Relu, FerlabReluGrad | eltwise_relu forward / backward (eltwise.cc) |
  *
  * The memory-bound ones (batch norm, ReLU) run on oneDNN only with more than one thread by default
- * ({@link memoryBoundOnNative}). Everything else (Adam, dropout, depthwise convolutions, sums, elementwise ops) is the wasm
+ * ({@link memoryBoundOnNative}). Everything else (Adam, dropout, sums, elementwise ops) is the wasm
  * backend's, single-threaded. Primitives are cached by shape per thread; oneDNN's threads are OpenMP's (setThreads).
  */
 
@@ -93,6 +95,7 @@ export function registerNativeBackend(threads = 1): { addon: NativeAddon; kernel
   tf.registerBackend(NATIVE_BACKEND, () => wasm, 0);
   const overrides: Record<string, KernelFunc> = {
     ...convKernels(ctx),
+    ...depthwiseKernels(ctx),
     ...matmulKernels(ctx),
     ...normKernels(ctx),
     ...poolKernels(ctx),

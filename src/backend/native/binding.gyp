@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "ferlab_native",
-      "sources": ["addon.cc", "common.cc", "conv.cc", "matmul.cc", "pool.cc", "norm.cc", "eltwise.cc", "peak.cc"],
+      "sources": ["addon.cc", "common.cc", "conv.cc", "depthwise.cc", "matmul.cc", "pool.cc", "norm.cc", "eltwise.cc", "peak.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],

@@ -62,6 +62,7 @@ void registerPool(Napi::Env env, Napi::Object exports);
 void registerNorm(Napi::Env env, Napi::Object exports);
 void registerPeak(Napi::Env env, Napi::Object exports);
 void registerEltwise(Napi::Env env, Napi::Object exports);
+void registerDepthwise(Napi::Env env, Napi::Object exports);
 
 /** Runs `f`, turning oneDNN and C++ errors into JavaScript exceptions that name the kernel. */
 template <class F>
