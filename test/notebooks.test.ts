@@ -32,9 +32,9 @@ if (!hasJupyter) {
 } else {
   test('all five notebooks execute with zero cell errors on the quick slice and draw plotly figures', async () => {
     const out = join(root, 'test-output', 'notebooks');
-    // the runs folder holds the quick default experiment and the quick sweep (each trained once per test run,
-    // test/helpers/quick-experiment.ts, quick-sweep.ts), as after `npm run exp -- --quick` and `npm run ferlab --
-    // sweep sweep-recipe --quick`: notebooks 02-04 read the experiment and 05 the sweep instead of training them again
+    // the runs folder holds the quick default experiment and the tests' quick sweep (each trained once per test run,
+    // test/helpers/quick-experiment.ts, quick-sweep.ts), as after `npm run exp -- --quick` and a quick sweep:
+    // notebooks 02-04 read the experiment and 05 the sweep instead of training them again
     const runsDir = tempDir('ferlab-nb-runs-');
     await sharedQuickExperiment(dataDir, { runsDir });
     await sharedQuickSweep(dataDir, { runsDir });

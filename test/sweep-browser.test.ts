@@ -1,7 +1,7 @@
 /**
  * Headless Chromium (Debian's /usr/bin/chromium via playwright-core) opens a sweep's report.html from a file URL:
  * every plotly figure renders (optimization history, intermediate values, parallel coordinates, one slice plot per
- * parameter, importance) without a page error. The sweep is a real one: the shared quick sweep (sweep-recipe --quick,
+ * parameter, importance) without a page error. The sweep is a real one: the tests' shared quick sweep (random, 4 trials,
  * test/helpers/quick-sweep.ts, on a slice of the real data), or the sweep folder named by FERLAB_REPORT_SWEEP (docs/sweep-report.png comes
  * from sweep-recipe's: FERLAB_REPORT_SWEEP=runs/sweep-recipe-... FERLAB_SCREENSHOT_OUT=docs/sweep-report.png).
  */
@@ -25,7 +25,7 @@ if (!existsSync(chromium)) {
 } else {
   test('sweep report.html renders every figure (history, intermediate values, parallel coordinates, slices, importance)', async () => {
     let dir = process.env.FERLAB_REPORT_SWEEP ? resolve(process.env.FERLAB_REPORT_SWEEP) : undefined;
-    // the quick sweep (sweeps/sweep-recipe.ts --quick), trained once per test run (test/helpers/quick-sweep.ts)
+    // the tests' quick sweep, trained once per test run (test/helpers/quick-sweep.ts)
     if (!dir) dir = (await sharedQuickSweep(dataDir!)).dir;
     const spec = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')).spec as { space: Record<string, unknown> };
     const params = Object.keys(spec.space).length;

@@ -11,42 +11,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSweep } from '../../src/sweep/load';
-import { runSweep, type SweepResult } from '../../src/sweep/runner';
+import type { SweepResult } from '../../src/sweep/runner';
 import { replayJournal, type TrialRecord } from '../../src/sweep/journal';
 import { runsTable } from '../../src/sweep/leaderboard';
 import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
-import { ROOT, runCli, spawnCli } from '../helpers/cli';
+import { runCli, spawnCli } from '../helpers/cli';
+import { quickSweepSpecFile, sharedQuickSweep } from '../helpers/quick-sweep';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
 
-/** A spec file: a seeded random sweep over lr and label smoothing, 4 trials of 2 epochs on the quick slice. */
-function specFile(): string {
-  const file = join(tempDir('ferlab-sweep-spec-'), 'test-sweep.ts');
-  writeFileSync(
-    file,
-    `import { defineSweep } from ${JSON.stringify(join(ROOT, 'src', 'sweep', 'spec'))};
-import { defineQuickSweep } from ${JSON.stringify(join(ROOT, 'src', 'sweep', 'load'))};
-export default defineSweep({
-  name: 'test-sweep',
-  model: 'baseline',
-  labels: 'majority',
-  base: { epochs: 2 },
-  space: { lr: { kind: 'loguniform', low: 1e-3, high: 1e-2 }, labelSmoothing: { kind: 'choice', values: [0, 0.1] } },
-  objective: { metric: 'accuracy' },
-  sampler: { name: 'random' },
-  budget: { trials: 4 },
-  seed: 7,
-});
-export const quick = defineQuickSweep({ slice: { train: 1280, val: 320, test: 320 } });
-`,
-  );
-  return file;
-}
 
 const drop = dropTimings;
 const json = readJson;
@@ -83,9 +60,10 @@ let reference: SweepResult;
 
 if (dataDir) {
   test('a quick sweep (random sampler, 4 trials x 2 epochs, 2 workers) completes: journal, run records, leaderboard', async () => {
-    spec = specFile();
+    spec = quickSweepSpecFile();
     const runsDir = tempDir('ferlab-sweep-ref-');
-    reference = await runSweep(loadSweep(spec), { quick: true, dataDir, runsDir, workers: 2, log: () => {} });
+    // the tests' quick sweep, trained once per test run (test/helpers/quick-sweep.ts) and copied into runsDir
+    reference = await sharedQuickSweep(dataDir!, { runsDir });
     const dir = reference.dir;
     assert.match(dir, /test-sweep-quick-\d{8}-\d{6}$/);
     assert.is(reference.state, 'complete');
