@@ -19,7 +19,7 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- commands load their modules lazily (CommonJS require) */
 import { Command, InvalidArgumentError } from 'commander';
-import { BACKENDS, parseBackendChoice, type BackendChoice } from '../backend/select';
+import { BACKEND_CHOICES, parseBackendChoice, type BackendChoice } from '../backend/select';
 import { registerEvalCommand, registerFolderCommands } from './evaluate';
 import { registerPredictCommand } from './predict';
 import { registerDemoCommand } from './demo';
@@ -50,8 +50,15 @@ async function main(argv: string[]): Promise<void> {
     .description('Facial-expression recognition workspace: FER2013 / FER+ experiments on TensorFlow.js')
     .option('--data-dir <dir>', 'fer2013.csv(.gz) + fer2013new.csv folder, an image-folder dataset, or a dataset .json (env FERLAB_DATA_DIR; default data/)')
     .option('--cache-dir <dir>', 'folder of the binary dataset cache (env FERLAB_CACHE_DIR; default .cache/)')
-    .option('--backend <name>', `tfjs backend: auto, ${BACKENDS.join(', ')} (env FERLAB_BACKEND)`, backendOption)
+    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(', ')} (env FERLAB_BACKEND; native: oneDNN, chosen by name only)`, backendOption)
+    .option('--threads <n>', 'oneDNN threads per training on the native backend (env FERLAB_NATIVE_THREADS; default 1)', positiveInt)
     .showHelpAfterError();
+  // the native backend reads its thread count from the environment in every worker thread (src/backend/select.ts
+  // nativeThreadsFromEnv), and worker threads start with a copy of this process's environment
+  program.hook('preAction', () => {
+    const threads = program.opts().threads as number | undefined;
+    if (threads !== undefined) process.env.FERLAB_NATIVE_THREADS = String(threads);
+  });
 
   program
     .command('exp')

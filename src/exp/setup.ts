@@ -24,8 +24,8 @@ export interface RunnerOptions {
   quick?: boolean;
   /**
    * Trainings side by side on worker threads (src/exp/pool.ts). Default: one per CPU core on the single-threaded wasm
-   * and cpu backends (an experiment's own `workers` setting first), else 1 (tfjs-node uses every core, or the GPU, by
-   * itself); never more than the runs there are to train. An experiment with 1 trains in this thread. A sweep on a
+   * and cpu backends (an experiment's own `workers` setting first), cores / threads on native ({@link chooseWorkers}),
+   * else 1 (tfjs-node uses every core, or the GPU, by itself); never more than the runs there are to train. An experiment with 1 trains in this thread. A sweep on a
    * remote queue: the number of trials queued or running at a time (default 2).
    */
   workers?: number;
@@ -91,6 +91,32 @@ export function resolveRunnerOptions(opts: RunnerOptions): ResolvedRunnerOptions
 }
 
 /**
+ * The worker count of a runner, and for the native backend how the cores are divided: wasm and cpu train one run per
+ * core; native runs each training on `backendInfo.threads` oneDNN threads (FERLAB_NATIVE_THREADS, `--threads`), so
+ * its default is floor(cores / threads) workers (at least 1), keeping workers x threads <= cores (issue 28); other
+ * backends (tfjs-node, webgpu) use the whole machine or the GPU per training: 1.
+ *
+ * @param opts.requested the `workers` option (wins when given); `runnerDefault` an experiment's own `workers`
+ *   setting (per-core backends); `cores` the CPU cores (os.availableParallelism()).
+ * @returns the count, and for native a line saying how it was chosen (a warning when workers x threads > cores).
+ */
+export function chooseWorkers(
+  backendInfo: Pick<BackendInfo, 'name' | 'threads'>,
+  opts: { requested?: number; runnerDefault?: number; cores: number },
+): { workers: number; note?: string } {
+  if (backendInfo.name === 'native') {
+    const threads = backendInfo.threads ?? 1;
+    const fit = Math.max(1, Math.floor(opts.cores / threads));
+    const workers = Math.max(1, opts.requested ?? opts.runnerDefault ?? fit);
+    const how = opts.requested !== undefined ? 'the workers option' : opts.runnerDefault !== undefined ? "the experiment's workers setting" : `floor(${opts.cores} cores / ${threads} threads)`;
+    const over = workers * threads > opts.cores ? `: more threads than cores, which slows every training (set --threads or --workers)` : '';
+    return { workers, note: `native: ${workers} worker${workers === 1 ? '' : 's'} x ${threads} oneDNN thread${threads === 1 ? '' : 's'} on ${opts.cores} cores (${how})${over}` };
+  }
+  const perCore = backendInfo.name === 'wasm' || backendInfo.name === 'cpu';
+  return { workers: Math.max(1, opts.requested ?? (perCore ? (opts.runnerDefault ?? opts.cores) : 1)) };
+}
+
+/**
  * Prepares a runner before it writes anything: resolves the options ({@link resolveRunnerOptions}), initialises the
  * backend (logging `ferlab: backend <description>`), loads the dataset (logging through `log`), checks that every
  * label set in `labels` can be built from it (so that missing FER+ votes fail now, not in a worker thread), and picks
@@ -110,7 +136,8 @@ export async function setUpRunner(opts: RunnerOptions, labels: Iterable<LabelSet
   const dataset = await loadDataset({ dataDir, cacheDir, log });
   for (const l of labels) buildLabelSet(dataset, l); // fail now, not in a worker, if FER+ votes are missing
   const perCore = backendInfo.name === 'wasm' || backendInfo.name === 'cpu';
-  const workers = Math.max(1, opts.workers ?? (perCore ? (defaults.workers ?? availableParallelism()) : 1));
+  const { workers, note } = chooseWorkers(backendInfo, { requested: opts.workers, runnerDefault: defaults.workers, cores: availableParallelism() });
+  if (note) log(`ferlab: ${note}`);
   return {
     ...resolved,
     backendInfo,
