@@ -2,8 +2,9 @@
  * Data-parallel training of one run on the real data (src/train/parallel.ts through `npm run exp`): the quick
  * `deep-ferplus` run with `--replicas 2` records its replica count, gives identical records after a SIGKILL in its
  * second epoch and `--resume` (the replicas' dropout state and the replica count come back from the checkpoint), and
- * its PrivateTest accuracy is within noise of the same run on one thread (BatchNorm statistics per shard and other
- * dropout masks make the two differ a little; the bound is 4 binomial standard errors of the difference).
+ * its PrivateTest accuracy is within noise of the same run on one thread (the shared quick experiment's; BatchNorm
+ * statistics per shard and other dropout masks make the two differ a little; the bound is 4 binomial standard errors
+ * of the difference).
  * Skipped (with the reason) without the real data; under CI=true missing data fails (test/helpers/realdata.ts).
  * test-time-limit: 360
  */
@@ -15,6 +16,7 @@ import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipFile } from '../helpers/skip';
 import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
+import { sharedQuickExperiment } from '../helpers/quick-experiment';
 import { runCli, spawnCli, experimentDir as findExperiment } from '../helpers/cli';
 
 const dataDir = realDataDir();
@@ -83,11 +85,11 @@ if (dataDir) {
     assert.equal(readFileSync(join(run, 'predictions.json'), 'utf8'), readFileSync(join(reference, 'predictions.json'), 'utf8'), 'predictions.json');
   });
 
-  test('--replicas 1: the same run on one thread reaches an accuracy within noise of the 2-replica run', () => {
-    const runsDir = tempDir('ferlab-dp-one-');
-    const r = runCli(cliArgs(runsDir, ['--replicas', '1']));
-    assert.is(r.status, 0, r.out);
-    const one = readJson(join(experimentDir(runsDir), RUN, 'metrics.json')) as { replicas?: number; test: { accuracy: number }; sizes: { test: number } };
+  test('--replicas 1: the same run on one thread reaches an accuracy within noise of the 2-replica run', async () => {
+    // the same run on one thread is the shared quick experiment's (its 4 runs train one thread each, replicas 1;
+    // test/helpers/quick-experiment.ts): the resume test checks that `--only <run> --replicas 1` gives its records
+    const shared = await sharedQuickExperiment(dataDir!);
+    const one = readJson(join(shared.dir, RUN, 'metrics.json')) as { replicas?: number; test: { accuracy: number }; sizes: { test: number } };
     const two = readJson(join(reference, 'metrics.json')) as { test: { accuracy: number } };
     assert.is(one.replicas, undefined, 'one thread: no replicas field');
     const p = (one.test.accuracy + two.test.accuracy) / 2;
