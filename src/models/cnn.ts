@@ -82,7 +82,7 @@ export function buildCnn(spec: CnnSpec, inputShape: [number, number, number], nu
 /**
  * `baseline`: three conv blocks (32-64-128 filters), dense 256 with dropout 0.5: the small 3-conv-block CNN that FER
  * baselines commonly use, also trained by the PyTorch yardstick of `npm run bench` (bench/torch_ref.py; measured
- * times in bench/results/latest.md). 1.28 M parameters (8 classes); 23.1 M multiply-adds per 48x48 image.
+ * times in bench/results/ (latest.md: the newest run)). 1.28 M parameters (8 classes); 23.1 M multiply-adds per 48x48 image.
  */
 export const BASELINE: CnnSpec = {
   blocks: [
