@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { conv2DInfo } from '../wasm/kernels/conv';
 import type { NativeArgs, NativeContext } from './backend';
+import { oneDnnConvArgs } from './geometry';
 
 /**
  * Convolution kernels of the native backend on oneDNN (conv.cc): Conv2D, FusedConv2D (bias and ReLU fused into the
@@ -8,43 +10,10 @@ import type { NativeArgs, NativeContext } from './backend';
  * wasm heap. NCHW, prelu and other activations go to the wasm kernels.
  */
 
-/** tfjs' geometry of a convolution as the 17 integers conv.cc takes, or null for NCHW. */
+/** tfjs' geometry of a convolution as the 17 integers conv.cc takes (geometry.ts), or null for NCHW or empty tensors. */
 function geometry(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, withDilations: boolean): number[] | null {
-  const dataFormat = tf.backend_util.convertConv2DDataFormat((attrs.dataFormat as 'NHWC' | 'NCHW') ?? 'NHWC');
-  if (dataFormat !== 'channelsLast') return null;
-  const c = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides as [number, number] | number,
-    withDilations ? ((attrs.dilations as [number, number] | number) ?? 1) : 1,
-    attrs.pad as 'same' | 'valid' | number,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-    false,
-    dataFormat,
-  );
-  if (c.batchSize * c.inHeight * c.inWidth * c.inChannels === 0 || c.outHeight * c.outWidth * c.outChannels === 0) return null;
-  // right/bottom padding as oneDNN wants it: the output size must follow from (in + pads - filter extent) / stride + 1
-  const pb = (c.outHeight - 1) * c.strideHeight + (c.filterHeight - 1) * c.dilationHeight + 1 - c.inHeight - c.padInfo.top;
-  const pr = (c.outWidth - 1) * c.strideWidth + (c.filterWidth - 1) * c.dilationWidth + 1 - c.inWidth - c.padInfo.left;
-  return [
-    c.batchSize,
-    c.inHeight,
-    c.inWidth,
-    c.inChannels,
-    c.filterHeight,
-    c.filterWidth,
-    c.outChannels,
-    c.outHeight,
-    c.outWidth,
-    c.strideHeight,
-    c.strideWidth,
-    c.dilationHeight,
-    c.dilationWidth,
-    c.padInfo.top,
-    c.padInfo.left,
-    Math.max(0, pb),
-    Math.max(0, pr),
-  ];
+  const c = conv2DInfo(xShape, filterShape, attrs as NamedAttrMap, withDilations);
+  return c && oneDnnConvArgs(c, c.outChannels);
 }
 
 /** The native convolution kernels, by tfjs kernel name. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { NativeArgs, NativeContext } from './backend';
+import { oneDnnConvArgs } from './geometry';
 
 /**
  * Depthwise convolution kernels of the native backend on oneDNN (depthwise.cc): DepthwiseConv2dNative and its input
@@ -8,7 +9,7 @@ import type { NativeArgs, NativeContext } from './backend';
  * non-float32 go to the wasm kernels.
  */
 
-/** The 17 integers depthwise.cc takes (N, H, W, C, KH, KW, M, OH, OW, sh, sw, dh, dw, pt, pl, pb, pr), or null. */
+/** The 17 integers depthwise.cc takes (geometry.ts; the channel multiplier M in place of the output channels), or null. */
 function geometry(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): number[] | null {
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC') return null;
   const c = tf.backend_util.computeConv2DInfo(
@@ -20,28 +21,7 @@ function geometry(xShape: number[], filterShape: number[], attrs: Record<string,
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
     true,
   );
-  if (tf.util.sizeFromShape(xShape) === 0 || c.outHeight * c.outWidth === 0) return null;
-  const pb = (c.outHeight - 1) * c.strideHeight + (c.filterHeight - 1) * c.dilationHeight + 1 - c.inHeight - c.padInfo.top;
-  const pr = (c.outWidth - 1) * c.strideWidth + (c.filterWidth - 1) * c.dilationWidth + 1 - c.inWidth - c.padInfo.left;
-  return [
-    c.batchSize,
-    c.inHeight,
-    c.inWidth,
-    c.inChannels,
-    c.filterHeight,
-    c.filterWidth,
-    c.outChannels / c.inChannels,
-    c.outHeight,
-    c.outWidth,
-    c.strideHeight,
-    c.strideWidth,
-    c.dilationHeight,
-    c.dilationWidth,
-    c.padInfo.top,
-    c.padInfo.left,
-    Math.max(0, pb),
-    Math.max(0, pr),
-  ];
+  return oneDnnConvArgs(c, c.outChannels / c.inChannels);
 }
 
 /** The native depthwise kernels, by tfjs kernel name. */

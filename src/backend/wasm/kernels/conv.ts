@@ -9,10 +9,21 @@ import { K, round8, size, stock, zeros, type Args } from './shared';
  * F(2x2, 3x3) or F(4x4, 3x3) / F(3x3, 2x2) where it fits, else ferlab's implicit GEMM or explicit patches (im2col).
  */
 
-function convGeom(xShape: number[], filterShape: number[], attrs: NamedAttrMap, withDilations: boolean): ConvGeom | null {
+/**
+ * tfjs' geometry of a Conv2D / FusedConv2D / its gradients from the kernel's shapes and attributes
+ * (tf.backend_util.computeConv2DInfo, the same rule as tfjs' own kernels), or null for NCHW. Shared with the native
+ * backend's convolutions (src/backend/native/conv.ts).
+ * @param withDilations false for the gradients, whose attributes carry no dilations in tfjs (taken as 1).
+ */
+export function conv2DInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: NamedAttrMap,
+  withDilations: boolean,
+): tf.backend_util.Conv2DInfo | null {
   const dataFormat = tf.backend_util.convertConv2DDataFormat((attrs.dataFormat as 'NHWC' | 'NCHW') ?? 'NHWC');
   if (dataFormat !== 'channelsLast') return null;
-  const info = tf.backend_util.computeConv2DInfo(
+  return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],
     attrs.strides as [number, number] | number,
@@ -22,6 +33,11 @@ function convGeom(xShape: number[], filterShape: number[], attrs: NamedAttrMap, 
     false,
     dataFormat,
   );
+}
+
+function convGeom(xShape: number[], filterShape: number[], attrs: NamedAttrMap, withDilations: boolean): ConvGeom | null {
+  const info = conv2DInfo(xShape, filterShape, attrs, withDilations);
+  if (!info) return null;
   return {
     N: info.batchSize,
     H: info.inHeight,
