@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { assertClose, onBothBackends, values } from '../helpers/backends';
+import { assertClose, convWithGrads, onBothBackends, values } from '../helpers/backends';
 import { batchNormTrain, dropoutTrain, installReluGradient } from '../../src/backend/ops';
 import { initBackend } from '../../src/backend/select';
 import { Adam } from '../../src/train/optimizer';
@@ -42,26 +42,9 @@ const convCases: Array<{ x: [number, number, number, number]; k: number; co: num
 
 for (const c of convCases) {
   test(`conv2d forward and gradients match cpu: ${JSON.stringify(c.x)} k${c.k} -> ${c.co}, stride ${c.stride}, ${c.pad} (${c.path})`, async () => {
-    const [, , , ci] = c.x;
     const before = process.env.FERLAB_WINOGRAD;
     if (c.winograd) process.env.FERLAB_WINOGRAD = c.winograd;
-    const r = await onBothBackends(() => {
-      const x = tf.tensor4d(
-        values(
-          c.x.reduce((a, b) => a * b),
-          1,
-        ),
-        c.x,
-      );
-      const w = tf.tensor4d(values(c.k * c.k * ci * c.co, 2), [c.k, c.k, ci, c.co]);
-      const y = tf.conv2d(x, w, c.stride, c.pad);
-      const dyWeights = tf.tensor(values(y.size, 3), y.shape);
-      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dyWeights)))([
-        x,
-        w,
-      ]);
-      return [y, dx, dw];
-    }).finally(() => {
+    const r = await onBothBackends(() => convWithGrads(c)).finally(() => {
       if (before === undefined) delete process.env.FERLAB_WINOGRAD;
       else process.env.FERLAB_WINOGRAD = before;
     });

@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { maxRelError, values } from '../helpers/backends';
+import { convWithGrads, maxRelError, values } from '../helpers/backends';
 import { skipFileUnlessCI } from '../helpers/skip';
 import { ROOT } from '../helpers/cli';
 import { initBackend, nativeThreadsFromEnv } from '../../src/backend/select';
@@ -143,7 +143,7 @@ function registerKernelTests(addon: NativeAddon): void {
   }
 
   type Pad = 'same' | 'valid';
-  const convCases: Array<{ x: [number, number, number, number]; k: number; co: number; stride: number; pad: Pad; dilation?: number }> = [
+  const convCases: Array<{ x: [number, number, number, number]; k: number; co: number; stride: number; pad: Pad }> = [
     { x: [2, 9, 9, 8], k: 3, co: 16, stride: 1, pad: 'same' },
     { x: [2, 7, 11, 4], k: 3, co: 12, stride: 1, pad: 'valid' },
     { x: [3, 16, 16, 1], k: 3, co: 8, stride: 1, pad: 'same' },
@@ -159,22 +159,7 @@ function registerKernelTests(addon: NativeAddon): void {
 
   for (const c of convCases) {
     test(`native conv2d forward and gradients match cpu: ${JSON.stringify(c.x)} k${c.k} -> ${c.co}, stride ${c.stride}, ${c.pad}`, async () => {
-      const ci = c.x[3];
-      const r = await onCpuAndNative(() => {
-        const x = tf.tensor4d(
-          values(
-            c.x.reduce((a, b) => a * b),
-            1,
-          ),
-          c.x,
-        );
-        const w = tf.tensor4d(values(c.k * c.k * ci * c.co, 2), [c.k, c.k, ci, c.co]);
-        const conv = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
-        const y = conv(x, w);
-        const dyWeights = tf.tensor(values(y.size, 3), y.shape);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), dyWeights)))([x, w]);
-        return [y, dx, dw];
-      });
+      const r = await onCpuAndNative(() => convWithGrads(c));
       assertClose(r, JSON.stringify(c), ['forward', 'input gradient', 'filter gradient']);
       assertCalled(JSON.stringify(c), { conv2dForward: 2, conv2dBackwardData: 1, conv2dBackwardWeights: 1 });
     });

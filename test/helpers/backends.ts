@@ -50,3 +50,34 @@ export function assertClose(r: { cpu: Outputs; wasm: Outputs }, tol: number, wha
     return err;
   });
 }
+
+/** A convolution case of the kernel tests: input shape [N, H, W, CI], square kernel size, output channels, stride, padding. */
+export interface ConvCase {
+  x: [number, number, number, number];
+  k: number;
+  co: number;
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+/**
+ * tf.conv2d on deterministic inputs ({@link values}, seeds 1-3) and its gradients: [y, dx, dw], where the gradients
+ * are of sum(y * dyWeights) for fixed weights, so every output element has its own upstream gradient. Built inside
+ * the caller's backend, for {@link onBothBackends} and the native kernel tests.
+ */
+export function convWithGrads(c: ConvCase): tf.Tensor[] {
+  const ci = c.x[3];
+  const x = tf.tensor4d(
+    values(
+      c.x.reduce((a, b) => a * b),
+      1,
+    ),
+    c.x,
+  );
+  const w = tf.tensor4d(values(c.k * c.k * ci * c.co, 2), [c.k, c.k, ci, c.co]);
+  const conv = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+  const y = conv(x, w);
+  const dyWeights = tf.tensor(values(y.size, 3), y.shape);
+  const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), dyWeights)))([x, w]);
+  return [y, dx, dw];
+}
