@@ -4,19 +4,19 @@ import { chooseVariant } from './wasm/module';
 import { setupWebGpu, type AdapterDescription } from './webgpu/device';
 import { registerWebgpuKernels } from './webgpu';
 import { NATIVE_BACKEND, registerNativeBackend } from './native/backend';
+import { loadNativeAddon } from './native/addon';
 
 /**
- * Backends ferlab can train on, fastest first: `webgpu` is tfjs' webgpu backend on any Vulkan / Metal / D3D12 GPU
- * through Dawn (the optional `webgpu` package) with ferlab's WGSL kernels.
+ * Backends ferlab can train on, in the order `auto` tries them (fastest first): a hardware GPU (`tensorflow-gpu`:
+ * tfjs-node-gpu with CUDA; `webgpu`: tfjs' webgpu backend on any Vulkan / Metal / D3D12 GPU through Dawn, the optional
+ * `webgpu` package, with ferlab's WGSL kernels), then the CPU: `native` (the wasm backend with oneDNN kernels for
+ * convolutions, matmuls and pooling, src/backend/native/; an optional addon built at install when a C++ compiler and
+ * oneDNN are present: 2.66x / 1.63x / 1.37x PyTorch on one thread for baseline / deep / vgg13, bench/results/latest.md,
+ * issue 28), `tensorflow` (tfjs-node, libtensorflow on the CPU), `wasm` (ferlab's wasm kernels, the fall back
+ * everywhere), `cpu` (plain JavaScript).
  */
-export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
-/**
- * Backends chosen only by name, never by `auto`: `native` is the wasm backend with oneDNN kernels for convolutions and
- * matmuls (src/backend/native/; an optional addon built at install when a C++ compiler and oneDNN are present). `auto`
- * keeps wasm until native's records and the test expectations are settled on it (issue 28).
- */
-export const NAMED_ONLY_BACKENDS = ['native'] as const;
-export type BackendName = (typeof BACKENDS)[number] | (typeof NAMED_ONLY_BACKENDS)[number];
+export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
 /** A backend request: a name, or `auto` for the fastest available. */
 export type BackendChoice = BackendName | 'auto';
 
@@ -34,6 +34,11 @@ export interface BackendInfo {
   adapter?: AdapterDescription;
   /** For native: oneDNN's OpenMP threads for this run. */
   threads?: number;
+  /**
+   * For `auto` on a CPU: why `native` was passed over (its addon is not built or fails to load, or FERLAB_KERNELS=off),
+   * the message {@link initBackend} printed once on stderr; absent when native ran or was not tried (a GPU came first).
+   */
+  nativeUnavailable?: string;
 }
 
 let current: BackendInfo | undefined;
@@ -68,14 +73,14 @@ export function nodeBindingAvailable(gpu: boolean): boolean {
 }
 
 /** Every valid backend choice, in the order error messages list them. */
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', ...BACKENDS, ...NAMED_ONLY_BACKENDS];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', ...BACKENDS];
 
 /**
  * Validates a backend name from the user (environment variable, CLI option, function argument). There is no silent
  * fall back: a misspelt name must not quietly train on the ~300x slower cpu backend.
  * @param value the requested name, e.g. `wasm`.
  * @param source where it came from, named in the error: `FERLAB_BACKEND`, `--backend`, `initBackend()`.
- * @throws Error `<source>='<value>' is not a valid backend; expected one of auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu`.
+ * @throws Error `<source>='<value>' is not a valid backend; expected one of auto, tensorflow-gpu, webgpu, native, tensorflow, wasm, cpu`.
  */
 export function parseBackendChoice(value: string, source: string): BackendChoice {
   if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as BackendChoice;
@@ -118,6 +123,8 @@ export function nativeThreadsFromEnv(): number {
  * @throws Error when the addon is not built or fails to load: the message says why and what to install.
  */
 async function useNative(threads: number): Promise<{ kernels: string; isa: string; version: string }> {
+  const loaded = loadNativeAddon(); // before wasm starts: `auto` then goes on to the next backend untouched
+  if ('error' in loaded) throw new Error(loaded.error);
   const kernels = await useWasm();
   if (kernels === 'stock') throw new Error("FERLAB_KERNELS=off: the native backend builds on ferlab's wasm kernels");
   const { addon } = registerNativeBackend(threads);
@@ -214,14 +221,22 @@ export async function beginSyncReads(): Promise<() => Promise<void>> {
   };
 }
 
+/** Whether {@link initBackend} has printed why `auto` passed over native (once per process). */
+let nativeReasonShown = false;
+
 /**
  * Selects and initialises the tfjs backend. `auto` (the default, or `FERLAB_BACKEND`) picks the fastest one that
- * loads: tfjs-node-gpu when it loads and sees a GPU, then webgpu on a hardware GPU (never a software adapter such
- * as SwiftShader), then tfjs-node, then wasm (with ferlab's training kernels), then cpu. Naming a backend forces it
- * (`webgpu` then also takes a software adapter). `native` (wasm with oneDNN convolutions and matmuls,
- * FERLAB_NATIVE_THREADS threads) is only chosen by name, never by `auto`. Idempotent per process for the same choice.
+ * loads, in the order of {@link BACKENDS}: tfjs-node-gpu when it loads and sees a GPU, then webgpu on a hardware GPU
+ * (never a software adapter such as SwiftShader), then `native` when its oneDNN addon is built and loads (wasm with
+ * oneDNN convolutions, matmuls and pooling, FERLAB_NATIVE_THREADS threads), then tfjs-node, then wasm (with ferlab's
+ * training kernels), then cpu. When `auto` passes over native (addon not built or not loading), it says why once per
+ * process on stderr (`ferlab: backend auto: native unavailable, using wasm: <reason and what to install>`) and in
+ * {@link BackendInfo.nativeUnavailable}. Naming a backend forces it (`webgpu` then also takes a software adapter).
+ * Run records name the backend that ran (its description, in the environment of experiment.json / sweep.json).
+ * Idempotent per process for the same choice; `auto` keeps a backend already initialised.
  *
- * @throws Error for `native` when the oneDNN addon is not built or does not load, saying why and what to install.
+ * @throws Error for `native` when the oneDNN addon is not built or does not load, saying why and what to install;
+ *   for `native` and `auto` when FERLAB_NATIVE_THREADS is not a positive integer.
  *
  * @throws Error for a name that is not a backend (listing the valid ones; see {@link parseBackendChoice}), and when a
  * forced backend is not available (e.g. `tensorflow` without @tensorflow/tfjs-node installed).
@@ -230,7 +245,10 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
   choice = parseBackendChoice(choice, 'initBackend()');
   if (current && (current.requested === choice || choice === 'auto') && tf.getBackend() === current.name) return current;
   const order: BackendName[] = choice === 'auto' ? [...BACKENDS] : [choice];
+  // a bad FERLAB_NATIVE_THREADS is an error, also under `auto` (never a quiet fall back to wasm)
+  const threads = order.includes('native') ? nativeThreadsFromEnv() : 1;
   const errors: string[] = [];
+  let nativeError: string | undefined;
   for (const b of order) {
     try {
       if (b === 'tensorflow-gpu') {
@@ -249,7 +267,6 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
         await tf.setBackend('tensorflow');
         current = { name: 'tensorflow', requested: choice, description: 'tensorflow (tfjs-node, libtensorflow CPU)' };
       } else if (b === 'native') {
-        const threads = nativeThreadsFromEnv();
         const n = await useNative(threads);
         const what = `oneDNN ${n.version} (${n.isa}, ${threads} thread${threads === 1 ? '' : 's'}) + wasm ferlab kernels (${n.kernels === 'relaxed' ? 'FMA' : 'SIMD128'})`;
         current = { name: 'native', requested: choice, description: `native (${what})`, kernels: n.kernels, threads };
@@ -266,9 +283,15 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
         quietFirstUse();
         current = { name: 'cpu', requested: choice, description: 'cpu (pure JavaScript: for tiny tests only, ~300x slower than PyTorch)' };
       }
+      if (choice === 'auto' && nativeError !== undefined) {
+        current.nativeUnavailable = nativeError;
+        if (!nativeReasonShown) console.warn(`ferlab: backend auto: native unavailable, using ${current.name}: ${nativeError}`);
+        nativeReasonShown = true;
+      }
       return current;
     } catch (e) {
       errors.push(`${b}: ${(e as Error).message}`);
+      if (b === 'native') nativeError = (e as Error).message;
     }
   }
   throw new Error(`no usable tfjs backend for '${choice}':\n  ${errors.join('\n  ')}`);

@@ -50,7 +50,11 @@ async function main(argv: string[]): Promise<void> {
     .description('Facial-expression recognition workspace: FER2013 / FER+ experiments on TensorFlow.js')
     .option('--data-dir <dir>', 'fer2013.csv(.gz) + fer2013new.csv folder, an image-folder dataset, or a dataset .json (env FERLAB_DATA_DIR; default data/)')
     .option('--cache-dir <dir>', 'folder of the binary dataset cache (env FERLAB_CACHE_DIR; default .cache/)')
-    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(', ')} (env FERLAB_BACKEND; native: oneDNN, chosen by name only)`, backendOption)
+    .option(
+      '--backend <name>',
+      `tfjs backend: ${BACKEND_CHOICES.join(', ')} (env FERLAB_BACKEND; default auto: a hardware GPU, else native (oneDNN) when built, else wasm)`,
+      backendOption,
+    )
     .option('--threads <n>', 'oneDNN threads per training on the native backend (env FERLAB_NATIVE_THREADS; default 1)', positiveInt)
     .showHelpAfterError();
   // the native backend reads its thread count from the environment in every worker thread (src/backend/select.ts
@@ -67,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--quick', "the same code on the experiment's small slice (about a minute)")
     .option('--set <key=value>', 'override a setting of every run (repeatable), e.g. --set epochs=8 --set optimizer.weightDecay=1e-4', collect, [])
     .option('--only <runs>', 'comma-separated run names to run')
-    .option('--workers <n>', 'trainings side by side (default: one per core on wasm)', positiveInt)
+    .option('--workers <n>', 'trainings side by side (default: one per core on wasm, cores / --threads on native)', positiveInt)
     .option('--replicas <n>', 'data-parallel replicas per training, one thread each (default: 2 for a one-run experiment on 2+ cores, else 1)', positiveInt)
     .option('--runs-dir <dir>', 'parent folder of experiment folders (env FERLAB_RUNS_DIR; default runs/)')
     .option('--resume <experiment-dir>', 'continue an interrupted experiment: finished runs are kept, unfinished ones continue from their last checkpoint')

@@ -113,7 +113,7 @@ export function registerSweepCommand(program: Command): void {
     .argument('[spec]', 'sweep spec: a name in experiments/ (e.g. sweep-recipe) or a path to a .ts file')
     .option('--quick', "the spec's quick variant: the same code on a small slice with a small budget")
     .option('--resume <sweep-dir>', 'continue an interrupted sweep: finished trials are kept, running ones continue from their last checkpoint')
-    .option('--workers <n>', 'trainings side by side (default: one per core on wasm)', positiveInt)
+    .option('--workers <n>', 'trainings side by side (default: one per core on wasm, cores / --threads on native)', positiveInt)
     .option('--runs-dir <dir>', 'parent folder of sweep folders (env FERLAB_RUNS_DIR; default runs/)')
     .option('--trials <n>', "budget: at most n trials (replaces the spec's trial budget)", positiveInt)
     .option('--minutes <m>', "budget: no new trial after m minutes since the sweep started (replaces the spec's time budget)", positiveNumber)

@@ -196,6 +196,10 @@ async function executeExperiment(
   // the replica count changes the numbers (per-shard BatchNorm statistics, per-replica dropout), so the default must
   // not depend on the core count or on how many runs a resumed experiment has left; --replicas N asks for more
   const replicas = perCore ? Math.max(1, opts.replicas ?? exp.replicas ?? (runs.length === 1 && availableParallelism() >= 2 ? AUTO_REPLICAS : 1)) : 1;
+  if (!perCore && (opts.replicas ?? 1) > 1) {
+    const threads = setup.backendInfo.name === 'native' ? ' (on native, --threads gives a training more cores)' : '';
+    log(`ferlab: --replicas ${opts.replicas} ignored on the ${setup.backendInfo.name} backend: data-parallel replicas run on wasm and cpu only${threads}`);
+  }
   mkdirSync(dir, { recursive: true });
   if (resume) {
     const stored = readExperimentFile(dir);

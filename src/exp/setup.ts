@@ -61,7 +61,9 @@ export interface RunnerSetup extends ResolvedRunnerOptions {
   backendInfo: BackendInfo;
   /**
    * The backend to hand to worker threads (src/exp/worker.ts WorkerInit): the one that was initialised (so `auto`
-   * picks the same in every thread), except tensorflow, where the choice asked for is kept.
+   * picks the same in every thread: `native` where its addon loads, each worker on FERLAB_NATIVE_THREADS oneDNN
+   * threads, which worker threads read from their copy of this process's environment; the CLI's `--threads` sets it),
+   * except tensorflow, where the choice asked for is kept.
    */
   workerBackend: BackendChoice;
   /** Whether trainings run one per core (wasm and cpu are single-threaded here). */
@@ -118,9 +120,11 @@ export function chooseWorkers(
 
 /**
  * Prepares a runner before it writes anything: resolves the options ({@link resolveRunnerOptions}), initialises the
- * backend (logging `ferlab: backend <description>`), loads the dataset (logging through `log`), checks that every
- * label set in `labels` can be built from it (so that missing FER+ votes fail now, not in a worker thread), and picks
- * the worker count (see {@link RunnerSetup.workers}).
+ * backend (logging `ferlab: backend <description>`; `auto`: a hardware GPU, else native when its addon is built, else
+ * wasm, src/backend/select.ts initBackend; the description is recorded in the environment), loads the dataset
+ * (logging through `log`), checks that every label set in `labels` can be built from it (so that missing FER+ votes
+ * fail now, not in a worker thread), and picks the worker count (see {@link RunnerSetup.workers}; on native
+ * {@link chooseWorkers} divides the cores by the oneDNN threads).
  *
  * @param labels the label sets the runs will train on.
  * @param defaults.workers the runner's default worker count on a per-core backend (an experiment's `workers`

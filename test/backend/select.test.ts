@@ -2,16 +2,25 @@
  * Backend names are validated (src/backend/select.ts parseBackendChoice): a name that is not a backend is an error
  * naming where it came from (`initBackend()`, `FERLAB_BACKEND`, `--backend`) and listing the valid names; never a
  * silent fall back to the cpu backend.
+ *
+ * `auto` (issue 28): a hardware GPU first, then `native` when its oneDNN addon loads, else wasm with the reason printed
+ * once on stderr. Checked in fresh processes (FERLAB_BACKEND unset): with the addon missing (FERLAB_NATIVE_ADDON at a
+ * file that does not exist, as the native kernel test does) auto gives wasm and the message written out below by hand;
+ * with the addon built (loadNativeAddon, the loader itself, says whether it is) auto gives native on
+ * FERLAB_NATIVE_THREADS threads. A machine without the addon skips that case with the reason (a failure under CI=true,
+ * where .ci/run installs g++ and libdnnl-dev).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
-import { currentBackend, initBackend, parseBackendChoice } from '../../src/backend/select';
+import { BACKENDS, currentBackend, initBackend, parseBackendChoice } from '../../src/backend/select';
+import { loadNativeAddon } from '../../src/backend/native/addon';
 import { ROOT, runCli } from '../helpers/cli';
+import { skipTest } from '../helpers/skip';
 
-/** The valid names, written out by hand from docs/experiments.md (`--backend wasm|cpu|tensorflow|tensorflow-gpu`, plus auto). */
-const VALID = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+/** The valid names, written out by hand from docs/experiments.md (`--backend auto|webgpu|native|wasm|cpu|tensorflow|tensorflow-gpu`). */
+const VALID = ['auto', 'tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'];
 
 /** Asserts `message` lists every valid name and names the source and the bad value. */
 function assertListsNames(message: string, source: string, value: string): void {
@@ -20,7 +29,7 @@ function assertListsNames(message: string, source: string, value: string): void 
   assert.ok(message.includes(value), `bad value '${value}' quoted in: ${message}`);
 }
 
-test('parseBackendChoice accepts exactly the five valid names and rejects near misses', () => {
+test('parseBackendChoice accepts exactly the seven valid names and rejects near misses', () => {
   for (const name of VALID) assert.is(parseBackendChoice(name, 'test'), name);
   for (const bad of ['nope', 'WASM', 'gpu', 'tensorflow_gpu', '', ' cpu']) {
     assert.throws(
@@ -69,5 +78,79 @@ test('ferlab --backend nope: exit 1, the error lists the valid names', () => {
   assertListsNames(r.stderr, '--backend', "'nope'");
   assert.not.match(r.stdout, /MMAC/, 'no model table printed');
 });
+
+test("auto's order: GPUs (tfjs-node-gpu, webgpu), then native, tfjs-node, wasm, cpu", () => {
+  // written out from the documented rule (README, docs/experiments.md): a hardware GPU, else native when built, else wasm
+  assert.equal([...BACKENDS], ['tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu']);
+});
+
+/**
+ * Runs initBackend() (no argument: FERLAB_BACKEND, unset here, so `auto`) twice in a fresh process with `env` added;
+ * returns the exit status, the chosen backend's fields as printed, and stderr.
+ */
+function autoInFreshProcess(env: Record<string, string>): { status: number | null; out: string; stderr: string; chose: Record<string, string> } {
+  const script = [
+    "const tf = require('@tensorflow/tfjs');",
+    "const { initBackend } = require('./src/backend/select');",
+    '(async () => {',
+    '  const a = await initBackend();',
+    '  const b = await initBackend();',
+    "  console.log('NAME ' + a.name); console.log('SAME ' + (a === b)); console.log('ACTIVE ' + tf.getBackend());",
+    "  console.log('THREADS ' + a.threads); console.log('DESCRIPTION ' + a.description); console.log('UNAVAILABLE ' + a.nativeUnavailable);",
+    "})().then(() => process.exit(0), (e) => { console.log('ERROR ' + e.message); process.exit(2); });",
+  ].join('\n');
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.FERLAB_BACKEND;
+  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: ROOT, encoding: 'utf8', env: childEnv });
+  const chose = Object.fromEntries([...r.stdout.matchAll(/^([A-Z]+) (.*)$/gm)].map((m) => [m[1], m[2]]));
+  return { status: r.status, out: `${r.stdout}\n${r.stderr.slice(-2000)}`, stderr: r.stderr, chose };
+}
+
+test('auto without the native addon: wasm, and the reason printed once on stderr', () => {
+  const missing = '/nonexistent/ferlab_native.node';
+  const r = autoInFreshProcess({ FERLAB_NATIVE_ADDON: missing });
+  assert.is(r.status, 0, `exit 0, got ${r.status}:\n${r.out}`);
+  assert.is(r.chose.NAME, 'wasm', r.out);
+  assert.is(r.chose.ACTIVE, 'wasm', r.out);
+  assert.is(r.chose.SAME, 'true', 'the second call returns the same backend');
+  // the addon loader's message (src/backend/native/addon.ts), written out by hand
+  const reason =
+    `the oneDNN addon is not built (${missing} is missing): install a C++ compiler and oneDNN ` +
+    '(Debian/Ubuntu: apt-get install g++ make libdnnl-dev), then run `npm run build:native`';
+  assert.is(r.chose.UNAVAILABLE, reason, 'BackendInfo.nativeUnavailable');
+  const lines = r.stderr.split('\n').filter((l) => l.includes('native unavailable'));
+  assert.equal(lines, [`ferlab: backend auto: native unavailable, using wasm: ${reason}`], `printed once on stderr:\n${r.stderr}`);
+});
+
+test('auto with a bad FERLAB_NATIVE_THREADS: an error naming it, no quiet fall back to wasm', () => {
+  const r = autoInFreshProcess({ FERLAB_NATIVE_THREADS: 'two' });
+  assert.is(r.status, 2, `rejected (exit 2), got ${r.status}:\n${r.out}`);
+  assert.is(r.chose.ERROR, "FERLAB_NATIVE_THREADS='two' must be a positive integer", r.out);
+});
+
+const NATIVE_AUTO = 'auto with the native addon built: native, on FERLAB_NATIVE_THREADS oneDNN threads, nothing printed about it';
+const addon = loadNativeAddon();
+if ('error' in addon) {
+  if (process.env.CI) test(NATIVE_AUTO, () => assert.unreachable(`CI=true: the native addon must load: ${addon.error}`));
+  else skipTest(NATIVE_AUTO, `the native addon is unavailable: ${addon.error}`);
+} else {
+  test(NATIVE_AUTO, () => {
+    for (const threads of [1, 2]) {
+      const r = autoInFreshProcess({ FERLAB_NATIVE_THREADS: String(threads) });
+      assert.is(r.status, 0, `exit 0, got ${r.status}:\n${r.out}`);
+      assert.is(r.chose.NAME, 'native', r.out);
+      assert.is(r.chose.ACTIVE, 'native', r.out);
+      assert.is(r.chose.THREADS, String(threads), r.out);
+      const v = addon.addon.version();
+      const version = `${v.major}.${v.minor}.${v.patch}`;
+      assert.ok(
+        r.chose.DESCRIPTION.startsWith(`native (oneDNN ${version} (${v.isa}, ${threads} thread${threads === 1 ? '' : 's'}) + wasm ferlab kernels`),
+        `description names oneDNN ${version}, ${v.isa} and ${threads} thread(s): ${r.chose.DESCRIPTION}`,
+      );
+      assert.is(r.chose.UNAVAILABLE, 'undefined', r.out);
+      assert.not.match(r.stderr, /native unavailable/);
+    }
+  });
+}
 
 test.run();

@@ -1,12 +1,18 @@
 /**
  * The runners' worker count (src/exp/setup.ts chooseWorkers): one training per core on wasm and cpu, cores / threads
  * on native (workers x oneDNN threads <= cores, with a line saying how it chose and a warning past the cores), 1 on
- * backends that use the whole machine; the `--threads` option of the CLI. Expected values worked out by hand.
+ * backends that use the whole machine; the `--threads` option of the CLI. Expected values worked out by hand. A
+ * runner set up with `auto` (setUpRunner, on fixture data) hands its worker threads the backend auto chose, with the
+ * cores divided on native: `native` and floor(cores / FERLAB_NATIVE_THREADS) workers where the addon loads (the addon
+ * loader itself says whether it does), else `wasm` and one worker per core.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chooseWorkers } from '../../src/exp/setup';
+import { availableParallelism } from 'node:os';
+import { chooseWorkers, setUpRunner } from '../../src/exp/setup';
+import { loadNativeAddon } from '../../src/backend/native/addon';
 import { runCli } from '../helpers/cli';
+import { makeRows, writeFixture } from '../helpers/fixtures';
 
 test('wasm and cpu: one per core, or the experiment setting, or the option', () => {
   assert.equal(chooseWorkers({ name: 'wasm' }, { cores: 2 }), { workers: 2 });
@@ -54,6 +60,39 @@ test('CLI: --threads takes a positive integer; --help lists the native backend a
   const flat = help.out.replace(/\s+/g, ' '); // commander wraps option descriptions
   assert.match(flat, /--backend <name> tfjs backend: auto, [a-z, -]*\bnative\b/);
   assert.match(flat, /--threads <n> oneDNN threads per training on the native backend/);
+});
+
+test('setUpRunner with auto: the workers get the backend auto chose, the cores divided on native', async () => {
+  const before = { backend: process.env.FERLAB_BACKEND, threads: process.env.FERLAB_NATIVE_THREADS };
+  delete process.env.FERLAB_BACKEND;
+  process.env.FERLAB_NATIVE_THREADS = '2';
+  const lines: string[] = [];
+  try {
+    const dataDir = writeFixture(makeRows({ train: 16, val: 8, test: 8 }));
+    const setup = await setUpRunner({ dataDir, cacheDir: false, log: (l) => lines.push(l) }, ['majority']);
+    const cores = availableParallelism();
+    assert.is(setup.backend, 'auto', 'asked for');
+    if ('error' in loadNativeAddon()) {
+      assert.is(setup.workerBackend, 'wasm', lines.join('\n'));
+      assert.is(setup.workers, cores, 'one per core');
+    } else {
+      assert.is(setup.workerBackend, 'native', lines.join('\n'));
+      assert.is(setup.backendInfo.threads, 2);
+      const workers = Math.max(1, Math.floor(cores / 2)); // e.g. 2 cores / 2 threads = 1 worker
+      assert.is(setup.workers, workers, `floor(${cores} cores / 2 threads)`);
+      assert.ok(
+        lines.includes(`ferlab: native: ${workers} worker${workers === 1 ? '' : 's'} x 2 oneDNN threads on ${cores} cores (floor(${cores} cores / 2 threads))`),
+        `the split is logged:\n${lines.join('\n')}`,
+      );
+    }
+    assert.ok(lines[0].startsWith(`ferlab: backend ${setup.workerBackend} (`), `first line names the backend: ${lines[0]}`);
+    assert.match(setup.env.backend, new RegExp(`^${setup.workerBackend} \\(`), 'the environment recorded names it');
+  } finally {
+    if (before.backend === undefined) delete process.env.FERLAB_BACKEND;
+    else process.env.FERLAB_BACKEND = before.backend;
+    if (before.threads === undefined) delete process.env.FERLAB_NATIVE_THREADS;
+    else process.env.FERLAB_NATIVE_THREADS = before.threads;
+  }
 });
 
 test.run();
