@@ -133,6 +133,8 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     validate: (model) => evaluateSplit(model, ds, labels.val, labels.classes, run.evalBatchSize, input),
     checkpoint,
     initDir: init?.dir,
+    // distillation teachers: references resolved as initFrom's, also among the experiments beside this one
+    ...(run.distill ? { teacherDirs: run.distill.teacher.map((r) => resolveModelRef(r, { runsDirs: [dirname(dirname(opts.dir))] })) } : {}),
     ...(opts.replicas && opts.replicas > 1 ? { replicas: opts.replicas } : {}),
     onStep: opts.onStep,
     onEpoch: (r, history) => {
@@ -195,6 +197,8 @@ async function runRecord(run: RunConfig, ds: FerDataset, opts: RunOptions, onEpo
     ...(evaluated.tta ? { tta: evaluated.tta } : {}),
     ...(ds.source.folder ? { skippedImages: ds.source.folder.skipped.length } : {}),
     ...(init ? { init: { ...init, headReplaced: result.init?.headReplaced ?? init.headReplaced } } : {}),
+    ...(result.ema ? { ema: { ...result.ema, finalModel: 'averaged weights' as const } } : {}),
+    ...(result.distill ? { distill: result.distill } : {}),
   };
   writeRunSummary(opts.dir, summary);
   writeRunReport(opts.dir, run, summary, result.history, ctx.predictions(), ds, opts.plotlyDir ?? dirname(opts.dir));

@@ -215,6 +215,26 @@ export const RunSummarySchema = z.object({
   skippedImages: z.number().optional(),
   /** Fine-tuning runs (`initFrom`): the model started from and its zero-shot scores before training. */
   init: RunInitSchema.optional(),
+  /**
+   * Setting `ema` (src/train/ema.ts): the saved model, `val` (and the best epoch's selection) and `test` are those of
+   * the exponential moving average of the weights, after `updates` optimizer steps.
+   */
+  ema: z.object({ decay: z.number(), warmup: z.boolean(), updates: z.number(), finalModel: z.literal('averaged weights') }).optional(),
+  /**
+   * Setting `distill` (src/train/distill.ts): the teacher models used (folder, SHA-1 of their weights, input spec),
+   * how their targets were made and combined, and for 'cached' the seconds their predictions of the training split
+   * took in the last session.
+   */
+  distill: z
+    .object({
+      teachers: z.array(z.object({ dir: z.string(), weightsSha1: z.string(), inputSpec: z.object({ size: z.number(), resize: z.string(), normalize: z.string() }) })),
+      mode: z.enum(['cached', 'batch']),
+      temperature: z.number(),
+      alpha: z.number(),
+      combine: z.literal('log of the mean probability'),
+      cacheSeconds: z.number().optional(),
+    })
+    .optional(),
 });
 export type RunSummary = z.infer<typeof RunSummarySchema>;
 
@@ -319,6 +339,8 @@ export const CheckpointHeaderSchema = z.object({
   dropout: z.array(z.number()),
   best: z.object({ epoch: z.number(), accuracy: z.number(), metrics: z.unknown(), weights: z.array(z.number().int()) }),
   replicas: z.number().int().optional(),
+  /** Setting `ema`: blob indices of the averaged weights (src/train/ema.ts), layer by layer. */
+  ema: z.array(z.number().int()).optional(),
   blobs: z.array(z.object({ dtype: z.enum(['float32', 'int32']), length: z.number().int().min(0) })),
   sha1: z.string(),
 });

@@ -5,6 +5,7 @@ import { multiTargetMask } from '../data/votes';
 import type { LossKind, TrainLabels } from '../data/labels';
 import { Rng } from '../util/rng';
 import { createAugmenter, type Augmenter } from './augment';
+import { applyMix, drawMix, mixOn, type MixDraw, type MixSettings } from './mix';
 import type { Augment } from './settings';
 
 /** One batch: inputs, targets and hard labels, in reused buffers (valid until the next batch). */
@@ -20,6 +21,10 @@ export interface Batch {
   label: Uint8Array;
   /** Images in this batch. */
   n: number;
+  /** `[n]` positions of the images in the training split (rows of TrainLabels `index` / `target`); TrainBatches sets it. */
+  pos?: Int32Array;
+  /** The batch's mixup / CutMix (src/train/mix.ts; `x` and `y` are mixed already); absent = not mixed. */
+  mix?: MixDraw;
 }
 
 /** Options of {@link TrainBatches}. */
@@ -49,6 +54,11 @@ export interface TrainBatchOptions {
    * standardised ('standardize'): InputWriter.finish, the same steps evaluation and prediction apply.
    */
   input?: InputSpec;
+  /**
+   * mixup / CutMix (src/train/mix.ts): after a batch is written, its draws (drawMix, from `rng`) and the mixing of `x`
+   * and `y` with the reversed batch. Absent or both off: nothing drawn.
+   */
+  mix?: MixSettings;
   rng: Rng;
 }
 
@@ -62,6 +72,7 @@ export class TrainBatches {
   private readonly x: Float32Array;
   private readonly y: Float32Array;
   private readonly label: Uint8Array;
+  private readonly pos: Int32Array;
   /** Set when a knob beyond flip / shift is on (rotation, scale, translate, skew, crop, erasing). */
   private readonly augmenter: Augmenter | undefined;
   /** Set for a non-default input spec; then `full` holds each augmented 48x48 image before InputWriter.finish. */
@@ -86,6 +97,9 @@ export class TrainBatches {
     this.x = new Float32Array(opts.batchSize * (this.input ? this.input.pixels : IMAGE_PIXELS));
     this.y = new Float32Array(opts.batchSize * numClasses);
     this.label = new Uint8Array(opts.batchSize);
+    this.pos = new Int32Array(opts.batchSize);
+    if (opts.mix && mixOn(opts.mix) && opts.loss === 'multi_target')
+      throw new Error('mixup / CutMix mix the targets as distributions: they need a cross-entropy label set, not multi_target');
     this.augmenter = createAugmenter(opts.augment);
   }
 
@@ -140,7 +154,7 @@ export class TrainBatches {
    * the shuffle). Random draws, in order: one Fisher-Yates shuffle of the order; then per
    * image, in batch order: flip `uniform() < 0.5` when flip is on, dx then dy `int(2 shift + 1) - shift` when shift > 0,
    * the other knobs' draws when one is on (Augmenter), the crop window (top, then left) for an `input` with resize
-   * 'crop', the FER+ `probability`-mode target draw.
+   * 'crop', the FER+ `probability`-mode target draw; after the batch's images, its mixup / CutMix draws (drawMix).
    */
   *epoch(): Generator<Batch> {
     const { batchSize, augment, rng } = this.opts;
@@ -163,6 +177,7 @@ export class TrainBatches {
         }
         const t = this.split.target.subarray(j * C, (j + 1) * C);
         this.label[b] = this.split.label[j];
+        this.pos[b] = j;
         const y = this.y.subarray(b * C, (b + 1) * C);
         if (this.opts.sampleOneHot) {
           // microsoft/FERPlus ferplus.py _process_target: np.random.choice(len(target), p=target)
@@ -178,7 +193,9 @@ export class TrainBatches {
           y.set(t);
         }
       }
-      yield { x: this.x, y: this.y, label: this.label, n: batchSize };
+      const mix = this.opts.mix ? drawMix(rng, this.opts.mix, this.input ? this.input.spec.size : IMAGE_SIZE) : null;
+      if (mix) applyMix(mix, this.x, this.y, batchSize, this.input ? this.input.spec.size : IMAGE_SIZE, C);
+      yield { x: this.x, y: this.y, label: this.label, n: batchSize, pos: this.pos, ...(mix ? { mix } : {}) };
     }
   }
 

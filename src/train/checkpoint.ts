@@ -46,6 +46,8 @@ export interface TrainCheckpoint<M = unknown, E = unknown> {
   best: { epoch: number; accuracy: number; metrics: M; weights: Float32Array[] };
   /** Data-parallel replicas the run trains with (src/train/parallel.ts); absent = 1. A continued run keeps it. */
   replicas?: number;
+  /** Setting `ema`: the averaged weights (src/train/ema.ts), layer by layer as `weights`; absent without it. */
+  ema?: Float32Array[];
 }
 
 type Blob = { dtype: 'float32' | 'int32'; length: number };
@@ -71,6 +73,7 @@ export function saveCheckpoint(path: string, ck: TrainCheckpoint): void {
     dropout: ck.dropout,
     best: { epoch: ck.best.epoch, accuracy: ck.best.accuracy, metrics: ck.best.metrics, weights: ck.best.weights.map(add) },
     ...(ck.replicas && ck.replicas > 1 ? { replicas: ck.replicas } : {}),
+    ...(ck.ema ? { ema: ck.ema.map(add) } : {}),
     blobs: arrays.map((a): Blob => ({ dtype: a instanceof Int32Array ? 'int32' : 'float32', length: a.length })),
     sha1: '',
   };
@@ -136,6 +139,7 @@ export function loadCheckpoint<M = unknown, E = unknown>(path: string): TrainChe
     dropout: h.dropout,
     best: { epoch: h.best.epoch, accuracy: h.best.accuracy, metrics: h.best.metrics as M, weights: h.best.weights.map(f) },
     ...(typeof h.replicas === 'number' ? { replicas: h.replicas } : {}),
+    ...(h.ema ? { ema: h.ema.map(f) } : {}),
   };
 }
 

@@ -13,6 +13,8 @@ import { Rng } from '../util/rng';
 import { TrainBatches } from './batches';
 import { loadCheckpoint, removeStaleTemps, saveCheckpoint, type TrainCheckpoint } from './checkpoint';
 import { balancedClassWeights } from './loss';
+import { Distiller, type DistillInfo } from './distill';
+import { WeightEma } from './ema';
 import { createOptimizer } from './optimizer';
 import { learningRate } from './schedule';
 import { DataParallel } from './parallel';
@@ -75,6 +77,10 @@ export interface TrainResult<M extends ValidationMetrics = ValidationMetrics> {
   frozen: string[];
   /** Data-parallel replicas it trained with (1 = this thread only). */
   replicas: number;
+  /** Setting `ema`: the model, the validation and the best-epoch selection are those of the averaged weights. */
+  ema?: { decay: number; warmup: boolean; updates: number };
+  /** Setting `distill`: the teachers and how their targets were made (src/train/distill.ts). */
+  distill?: DistillInfo;
 }
 
 /** Options and callbacks of {@link train}. */
@@ -106,6 +112,11 @@ export interface TrainOptions<M extends ValidationMetrics = ValidationMetrics> {
    */
   replicas?: number;
   replicaModules?: string[];
+  /**
+   * Model folders of `cfg.distill.teacher`, already resolved by the caller (default: src/models/init.ts resolveModelRef
+   * of each).
+   */
+  teacherDirs?: string[];
 }
 
 /** An error of a training run, with the epoch (1-based) it happened in. */
@@ -193,7 +204,11 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
       rng: rng.fork(),
       ...(cfg.balancedSampling ? { balanced: true } : {}),
       ...(isDefaultInput(input) ? {} : { input }),
+      ...(cfg.mixup || cfg.cutmix ? { mix: { mixup: cfg.mixup, cutmix: cfg.cutmix } } : {}),
     });
+    // weight averaging (src/train/ema.ts): starts from the initial (or fine-tuning) weights; a checkpoint replaces it below
+    const ema = cfg.ema ? new WeightEma(model, cfg.ema) : undefined;
+    owned.push(() => ema?.dispose());
     const totalSteps = batches.steps * cfg.epochs;
     const ctx: StepContext = { model, vars, optimizer, loss: labels.loss, numClasses: labels.numClasses, labelSmoothing: cfg.labelSmoothing, classWeights };
     const print = fingerprint(cfg, labels);
@@ -216,6 +231,11 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
         // the best epoch's weights first, to take them in model.getWeights() order (the order best.weights uses)
         writeLayerWeights(model, ck.best.weights);
         const bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+        if (ema) {
+          if (!ck.ema) throw new Error(`${opts.checkpoint} holds no weight average, but this run averages its weights (ema)`);
+          writeLayerWeights(model, ck.ema);
+          ema.setFromModel();
+        }
         writeLayerWeights(model, ck.weights);
         optimizer.setState(vars, ck.optimizer);
         batches.setState(ck.batches);
@@ -236,7 +256,24 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     const onDevice = await trainingOnDevice();
     const backendName = currentBackend()?.name ?? tf.getBackend();
     // data parallelism: wasm / cpu only (one thread per replica), and not with frozen layers (their BatchNorm statistics would be needed everywhere)
-    if (replicas > 1 && (!['wasm', 'cpu'].includes(backendName) || frozen.length > 0)) replicas = 1;
+    // nor with distillation (the replicas compute the plain loss)
+    if (replicas > 1 && (!['wasm', 'cpu'].includes(backendName) || frozen.length > 0 || cfg.distill)) replicas = 1;
+    // knowledge distillation (src/train/distill.ts): the teachers, and for 'cached' their targets of every training image
+    const distiller =
+      cfg.distill && startEpoch <= cfg.epochs
+        ? await Distiller.create(
+            cfg.distill,
+            opts.teacherDirs ?? cfg.distill.teacher.map((r) => resolveModelRef(r)),
+            ds.pixels,
+            labels.train,
+            labels.classes,
+            input,
+            cfg.batchSize,
+            cfg.evalBatchSize,
+          )
+        : undefined;
+    owned.push(() => distiller?.dispose());
+    if (distiller) ctx.distill = { temperature: distiller.cfg.temperature, alpha: distiller.cfg.alpha, targets: (b, x) => distiller.targets(b, x) };
     const dp =
       replicas > 1 && startEpoch <= cfg.epochs
         ? await DataParallel.start({
@@ -280,6 +317,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
         seen += b.n;
         step++;
         s++;
+        ema?.update(step);
         if (s % READ_EVERY === 0 || s === batches.steps) {
           const r = await acc.read();
           const first = s - r.losses.length;
@@ -305,7 +343,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
       const v0 = performance.now();
       // webgpu: validation and checkpoint read tensors synchronously, which tfjs' webgpu backend cannot do in Node
       const endSync = onDevice ? await beginSyncReads() : undefined;
-      const val = opts.validate(model);
+      const val = ema ? ema.withAveraged(() => opts.validate(model)) : opts.validate(model);
       const valSeconds = (performance.now() - v0) / 1000;
       const rec: EpochRecord = {
         epoch,
@@ -322,7 +360,8 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
       history.push(rec);
       if (!best || val.metrics.accuracy > best.acc) {
         best?.weights.forEach((w) => w.dispose());
-        best = { epoch, acc: val.metrics.accuracy, weights: model.getWeights().map((w) => tf.keep(w.clone())), metrics: val.metrics };
+        const weights = ema ? ema.weights.map((w) => tf.keep(w.clone())) : model.getWeights().map((w) => tf.keep(w.clone()));
+        best = { epoch, acc: val.metrics.accuracy, weights, metrics: val.metrics };
       } else if (cfg.patience > 0 && epoch - best.epoch >= cfg.patience) {
         stoppedEarly = epoch < cfg.epochs;
       }
@@ -341,6 +380,7 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
           dropout: dropoutCallCounts(model),
           best: { epoch: best.epoch, accuracy: best.acc, metrics: best.metrics, weights: bestLayerWeights(model, best.weights) },
           ...(replicas > 1 ? { replicas } : {}),
+          ...(ema ? { ema: bestLayerWeights(model, [...ema.weights]) } : {}),
         };
         saveCheckpoint(opts.checkpoint, ck);
       }
@@ -351,6 +391,8 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
     await dp?.dispose();
     optimizer.dispose();
     classWeights?.dispose();
+    ema?.dispose();
+    distiller?.dispose();
     model.setWeights(best!.weights);
     best!.weights.forEach((w) => w.dispose());
     unfreezeLayers(model, frozen); // after setWeights: getWeights() order depends on what is frozen
@@ -369,6 +411,8 @@ export async function train<M extends ValidationMetrics>(cfg: TrainConfig, ds: F
       init,
       frozen,
       replicas,
+      ...(cfg.ema ? { ema: { decay: cfg.ema.decay, warmup: cfg.ema.warmup, updates: step } } : {}),
+      ...(distiller ? { distill: distiller.info } : {}),
     };
   } catch (e) {
     for (const release of owned.reverse()) {

@@ -44,3 +44,22 @@ export function balancedClassWeights(labels: ArrayLike<number>, numClasses: numb
   for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
   return Float32Array.from(counts, (c) => (c > 0 ? labels.length / (numClasses * c) : 0));
 }
+
+/**
+ * Knowledge-distillation loss (Hinton, Vinyals & Dean 2015, arXiv 1503.02531, section 2):
+ * alpha * hard + (1 - alpha) * T^2 * mean_i( -sum_c q_ic log softmax(z_i / T)_c ), i.e. the cross-entropy of the
+ * student's softened distribution against the teacher's softened one q = softmax(t / T), scaled by T^2 so that its
+ * gradients keep their size as T changes (Hinton et al.: "multiply them by T^2"). A cross-entropy, not a KL
+ * divergence: the two differ by the teacher's entropy, a constant of the student (same gradients), so the loss value
+ * includes it.
+ * @param hard scalar float32 loss on the true targets (lossFn). @param logits `[n, C]` float32 student logits.
+ * @param soft `[n, C]` float32 teacher probabilities at temperature T (rows sum to 1).
+ * @param temperature T > 0. @param alpha weight of `hard`, in [0, 1].
+ * @returns scalar float32.
+ */
+export function distillationLoss(hard: tf.Scalar, logits: tf.Tensor2D, soft: tf.Tensor2D, temperature: number, alpha: number): tf.Scalar {
+  return tf.tidy(() => {
+    const kd = tf.mean(tf.neg(tf.sum(tf.mul(soft, tf.logSoftmax(tf.div(logits, temperature))), 1)));
+    return tf.add(tf.mul(hard, alpha), tf.mul(kd, (1 - alpha) * temperature * temperature)) as tf.Scalar;
+  });
+}

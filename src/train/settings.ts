@@ -317,6 +317,65 @@ export const InputSchema = z
   });
 export type InputOverride = z.infer<typeof InputSchema>;
 
+/**
+ * Exponential moving average of the weights (Polyak & Juditsky 1992; as timm's ModelEmaV2, pytorch-image-models
+ * timm/utils/model_ema.py): after every optimizer step, ema = decay * ema + (1 - decay) * w for every weight of the
+ * model, BatchNorm moving mean and variance included (ModelEmaV2 averages the whole state_dict, buffers too). The
+ * average starts from the initial weights; validation, the selection of the best epoch and the saved model use the
+ * averaged weights (src/train/ema.ts).
+ */
+export const EmaSchema = z.strictObject({
+  decay: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.999)
+    .describe('weight of the old average per step (timm ModelEmaV2 default 0.9999; 0.999 suits runs of a few thousand steps: the average spans ~1 / (1 - decay) steps)'),
+  warmup: z
+    .boolean()
+    .default(false)
+    .describe(
+      'use min(decay, (1 + n) / (10 + n)) at the n-th update (tf.train.ExponentialMovingAverage num_updates), so that short runs are not dominated by the random initial weights; false = decay from the first step, as ModelEmaV2',
+    ),
+});
+export type EmaConfig = z.infer<typeof EmaSchema>;
+
+/** One batch-mixing augmentation (mixup or CutMix): its Beta(alpha, alpha) and the probability per batch (src/train/mix.ts). */
+const mixSchema = (alpha: number, source: string) =>
+  z.strictObject({
+    alpha: z.number().positive().default(alpha).describe(`lambda ~ Beta(alpha, alpha), one per batch (${source})`),
+    prob: z.number().min(0).max(1).default(1).describe('probability that a batch is mixed (timm Mixup mix_prob, default 1)'),
+  });
+export const MixupSchema = mixSchema(0.2, 'Zhang et al. 2018, arXiv 1710.09412: 0.2 on ImageNet, 1 on CIFAR-10');
+export const CutmixSchema = mixSchema(1, 'Yun et al. 2019, arXiv 1905.04899: 1 on ImageNet and CIFAR');
+export type MixConfig = z.infer<typeof MixupSchema>;
+
+/** The kinds of teacher outputs knowledge distillation can use (src/train/distill.ts). */
+export const DISTILL_MODES = ['cached', 'batch'] as const;
+
+/**
+ * Knowledge distillation (Hinton, Vinyals & Dean 2015, arXiv 1503.02531): the student learns from the teachers'
+ * softened probabilities besides the labels; loss = alpha * CE(target, softmax(z)) + (1 - alpha) * T^2 *
+ * CE(softmax(t / T), softmax(z / T)), with t the log of the teachers' mean probability (src/train/distill.ts).
+ */
+export const DistillSchema = z.strictObject({
+  teacher: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe(
+      'teacher models: model folders (model.json + ferlab.json: exported ferlab models, a run folder or its model/), models/<name> or <experiment>/<run>, as initFrom; several = an ensemble: t = log of the mean of their probabilities. Each runs on its own input spec (its ferlab.json) and must predict the student\'s classes in the same order',
+    ),
+  temperature: z.number().positive().default(4).describe('T: softmax temperature of teacher and student in the distillation term (Hinton et al. 2015 use 1-20; 4 is the usual choice of later work, e.g. Tian et al. 2020 CRD)'),
+  alpha: z.number().min(0).max(1).default(0.5).describe('weight of the loss on the true targets (one-hot FER or FER+ vote distributions); 1 - alpha weighs the distillation term'),
+  mode: z
+    .enum(DISTILL_MODES)
+    .default('cached')
+    .describe(
+      "'cached': each teacher predicts every training image once before training (no augmentation; mixup / CutMix mix the cached targets with the batch's lambda); 'batch': the teachers predict every augmented (and mixed) batch (exact; a teacher forward per step; the teachers must share the student's input spec)",
+    ),
+});
+export type DistillConfig = z.infer<typeof DistillSchema>;
+
 /** Settings of one training run, with the defaults of the default experiment. */
 export const TrainSettingsSchema = z.strictObject({
   epochs: int(1).default(5).describe('maximum epochs (full passes over the training split)'),
@@ -358,6 +417,18 @@ export const TrainSettingsSchema = z.strictObject({
     .describe(
       'fine-tuning: start from the weights of a saved model instead of random ones: a run folder, a model folder (model.json), models/<name>, or <experiment>/<run> (the newest finished run of that name under runs/); a different class set gets a new classifier head; null = train from scratch',
     ),
+  ema: EmaSchema.optional().describe(
+    'exponential moving average of the weights (timm ModelEmaV2), used for validation, best-epoch selection and the saved model, e.g. {"decay": 0.999}; absent = off',
+  ),
+  mixup: MixupSchema.optional().describe(
+    'mixup (Zhang et al. 2018): a batch becomes lambda x + (1 - lambda) x_reversed, targets likewise, e.g. {"alpha": 0.2}; with cutmix on too, each batch picks one of the two with probability 0.5 (timm switch_prob); absent = off',
+  ),
+  cutmix: CutmixSchema.optional().describe(
+    'CutMix (Yun et al. 2019): a box of area ~ (1 - lambda) of each image replaced by the reversed batch\'s, targets mixed by the box\'s actual area, e.g. {"alpha": 1}; absent = off',
+  ),
+  distill: DistillSchema.optional().describe(
+    'knowledge distillation from teacher models (Hinton et al. 2015), e.g. {"teacher": ["runs/best-cpu-20261207-044828/deep-fer"], "temperature": 4, "alpha": 0.5}; absent = off',
+  ),
   freeze: z
     .enum(['none', 'conv'])
     .default('none')

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LossKind } from '../data/labels';
 import type { Batch } from './batches';
-import { lossFn } from './loss';
+import { distillationLoss, lossFn } from './loss';
 import type { Optimizer } from './optimizer';
 
 /**
@@ -26,11 +26,17 @@ export interface StepContext {
   labelSmoothing?: number;
   /** `[numClasses]` float32 class weights of a class-weighted loss (kept by the caller), or none. */
   classWeights?: tf.Tensor1D;
+  /**
+   * Knowledge distillation (src/train/distill.ts): the loss becomes loss.ts distillationLoss of the usual loss and
+   * `targets(b, x)`, the teachers' `[b.n, C]` float32 probabilities at `temperature` for the batch (`x` its input
+   * tensor; called inside the step's tidy).
+   */
+  distill?: { temperature: number; alpha: number; targets: (b: Batch, x: tf.Tensor4D) => tf.Tensor2D };
 }
 
 /**
- * Runs one optimizer step on a batch: forward in training mode, loss, gradients of every variable, the optimizer's
- * update with learning rate `lr`; then hands the step's mean loss and logits to `acc` (no read-back here).
+ * Runs one optimizer step on a batch: forward in training mode, loss (with `ctx.distill`: the distillation loss on
+ * the teachers' targets for the batch), gradients of every variable, the optimizer's update with learning rate `lr`; then hands the step's mean loss and logits to `acc` (no read-back here).
  *
  * @param b the batch: `b.x` `[b.n, h, w, c]` float32 (the model's input shape), `b.y` `[b.n, numClasses]` float32
  *   targets, `b.label` `[b.n]` hard labels for the training accuracy.
@@ -42,9 +48,12 @@ export function trainingStep(ctx: StepContext, b: Batch, lr: number, acc: StepAc
     const x = tf.tensor4d(b.x.subarray(0, b.n * h * w * c), [b.n, h, w, c]);
     const y = tf.tensor2d(b.y.subarray(0, b.n * ctx.numClasses), [b.n, ctx.numClasses]);
     let logits: tf.Tensor2D | undefined;
+    // the teachers' targets, outside the gradient tape (no gradient flows into a teacher)
+    const soft = ctx.distill?.targets(b, x);
     const { value, grads } = tf.variableGrads(() => {
       logits = tf.keep(ctx.model.apply(x, { training: true }) as tf.Tensor2D);
-      return lossFn(ctx.loss, logits, y, ctx.labelSmoothing ?? 0, ctx.classWeights);
+      const hard = lossFn(ctx.loss, logits, y, ctx.labelSmoothing ?? 0, ctx.classWeights);
+      return ctx.distill ? distillationLoss(hard, logits, soft!, ctx.distill.temperature, ctx.distill.alpha) : hard;
     }, ctx.vars);
     ctx.optimizer.apply(ctx.vars, grads, lr);
     acc.add(value, logits!, b.label.subarray(0, b.n));
