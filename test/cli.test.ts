@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRows, tempDir, writeFixture } from './helpers/fixtures';
 import { ROOT, runCli, runTsx } from './helpers/cli';
+import { loadNativeAddon } from '../src/backend/native/addon';
 
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env });
 
@@ -37,7 +38,9 @@ test('ferlab exp runs a quick experiment on fixture data and prints the results 
   assert.is(r.status, 0, `exit status 0, stderr: ${r.stderr.slice(-2000)}`);
   assert.match(r.stdout, /baseline-fer/);
   assert.match(r.stdout, /test acc/);
-  assert.match(r.stdout, /backend wasm/);
+  // no --backend: auto, which is native where its addon loads (the loader itself says), else wasm here (no GPU)
+  const expected = 'error' in loadNativeAddon() ? 'wasm' : 'native';
+  assert.match(r.stdout, new RegExp(`ferlab: backend ${expected} \\(`), `auto: expected ${expected}, printed '${/ferlab: backend .*/.exec(r.stdout)?.[0]}'`);
   const experiments = readdirSync(runs);
   assert.is(experiments.length, 1);
   assert.ok(existsSync(join(runs, experiments[0], 'baseline-ferplus', 'model', 'model.json')));

@@ -24,8 +24,12 @@ if (!dataDir) skipFile(noRealDataReason());
 
 const RUN = 'deep-ferplus';
 
+// on wasm, by name: data-parallel replicas run on wasm (and cpu) only, and the 1-replica comparison is the shared
+// quick experiment's run, trained on wasm (`auto` would pick native where its addon is built)
 const cliArgs = (runsDir: string, extra: string[]) => [
   'exp',
+  '--backend',
+  'wasm',
   '--data-dir',
   dataDir!,
   '--no-progress',

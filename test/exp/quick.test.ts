@@ -105,6 +105,7 @@ if (dataDir) {
       only: ['baseline-ferplus'],
       workers: 1,
       replicas: 1, // a one-run experiment trains on 2 data-parallel replicas by default; the 4-run experiment trained it on one thread
+      backend: 'wasm', // the shared experiment's backend (auto would pick native where its addon is built)
       dataDir,
       runsDir: tempDir(),
       log: () => {},

@@ -23,8 +23,12 @@ if (!dataDir) skipFile(noRealDataReason());
 const RUNS = ['baseline-fer', 'deep-fer', 'baseline-ferplus', 'deep-ferplus'];
 const DEEP = ['deep-fer', 'deep-ferplus'];
 
+// every CLI run on wasm, by name: the records must equal the shared quick experiment's, trained on wasm
+// (test/helpers/quick-experiment.ts); `auto` would pick native where its addon is built
 const cliArgs = (runsDir: string, extra: string[] = []) => [
   'exp',
+  '--backend',
+  'wasm',
   '--data-dir',
   dataDir!,
   '--no-progress',

@@ -93,7 +93,8 @@ test.before(async () => {
     files.truncated,
     files.text,
   ];
-  const r = cli(['predict', ...inputs, '--model', runDir, '--json', '--annotate', annotateDir, '--crops', cropsDir]);
+  // on wasm, by name: the probabilities are compared with the model run here on wasm (auto would pick native)
+  const r = cli(['predict', ...inputs, '--model', runDir, '--json', '--annotate', annotateDir, '--crops', cropsDir], { FERLAB_BACKEND: 'wasm' });
   status = r.status;
   stderr = r.stderr;
   try {

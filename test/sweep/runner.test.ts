@@ -155,7 +155,10 @@ if (dataDir) {
 
   test('SIGKILL of the coordinator with a trial complete and one running, then --resume: nothing reruns, same trials as uninterrupted', async () => {
     const runsDir = tempDir('ferlab-sweep-kill-');
-    const child = spawnCli(['sweep', spec, '--quick', '--workers', '2', '--data-dir', dataDir!, '--runs-dir', runsDir, '--no-progress']);
+    // on wasm, by name (both processes): the records must equal the shared quick sweep's, trained on wasm
+    // (test/helpers/quick-sweep.ts); `auto` would pick native where its addon is built
+    const wasm = ['--backend', 'wasm'];
+    const child = spawnCli([...wasm, 'sweep', spec, '--quick', '--workers', '2', '--data-dir', dataDir!, '--runs-dir', runsDir, '--no-progress']);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -193,7 +196,7 @@ if (dataDir) {
     assert.is(json(join(dir, 'sweep.json')).state, 'running', 'a killed sweep does not claim completion');
     const before = new Map(complete.map((t) => [t.trial, mtimes(join(dir, t.runDir!))]));
 
-    const r = runCli(['sweep', '--resume', dir, '--data-dir', dataDir!, '--no-progress']);
+    const r = runCli([...wasm, 'sweep', '--resume', dir, '--data-dir', dataDir!, '--no-progress']);
     assert.is(r.status, 0, r.out);
     assert.match(r.out, /resuming sweep 'test-sweep' \(quick\): \d+ trials? finished before, \d+ to continue/);
     assert.match(r.out, `${midway}: continues from its checkpoint after epoch 1`);
