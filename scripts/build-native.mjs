@@ -75,7 +75,7 @@ try {
   const load = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(addon)}).version()`], { encoding: 'utf8' });
   if (load.status !== 0)
     skip(`the addon was built but does not load (${(load.stderr.split('\n').find((l) => l.includes('Error')) ?? '').trim().slice(0, 200)})`);
-  done(`built the native (oneDNN) backend addon ${addon.slice(root.length + 1)} (use it with --backend native or FERLAB_BACKEND=native)`);
+  done(`built the native (oneDNN) backend addon ${addon.slice(root.length + 1)} (the default backend auto now trains on it; --backend wasm chooses wasm)`);
 } catch (e) {
   skip(`unexpected error (${e instanceof Error ? e.message : String(e)})`);
 }

@@ -64,6 +64,9 @@ export const DEFAULT_RELEASE = RELEASES[0].name;
 /** The checksum file of a release folder (`sha256sum -c SHA256SUMS` checks it). */
 export const CHECKSUM_FILE = 'SHA256SUMS';
 
+/** The backend the releases were trained and exported on (ferlab.json records it); release builds default to it. */
+export const RELEASE_BACKEND = 'wasm' satisfies BackendChoice;
+
 /** The command that trains the run records of the releases. */
 export const RELEASE_TRAIN_COMMAND = 'npm run exp -- best-cpu';
 
@@ -197,6 +200,10 @@ export interface BuildReleaseOptions {
   out?: string;
   dataDir?: string;
   cacheDir?: string | false;
+  /**
+   * Backend of the export's checks (default `wasm`, not `auto`: the releases were trained and checked on wasm, and
+   * ferlab.json records the backend, so a rebuild on native would differ from the committed files).
+   */
   backend?: BackendChoice;
   log?: (line: string) => void;
 }
@@ -219,7 +226,7 @@ export async function buildRelease(name: string, from: string, opts: BuildReleas
     quantize: spec.quantize,
     dataDir: opts.dataDir,
     cacheDir: opts.cacheDir,
-    backend: opts.backend,
+    backend: opts.backend ?? RELEASE_BACKEND,
     log: opts.log,
     command: `npm run ferlab -- release build ${name} --from ${projectRelative(dirname(runDir))}`,
     release: { name, summary: spec.summary, trainCommand: `${RELEASE_TRAIN_COMMAND} --data-dir data`, buildCommand },
