@@ -64,7 +64,8 @@ export async function loadTeachers(dirs: readonly string[], classes: readonly st
   try {
     for (const dir of dirs) {
       const info = readSavedModelInfo(dir);
-      if (!info.classes) throw new Error(`distill teacher ${dir}: its model.json / ferlab.json names no classes; distillation needs them to match the student's`);
+      if (!info.classes)
+        throw new Error(`distill teacher ${dir}: its model.json / ferlab.json names no classes; distillation needs them to match the student's`);
       if (info.classes.length !== classes.length || info.classes.some((c, i) => c !== classes[i]))
         throw new Error(
           `distill teacher ${dir} predicts the classes [${info.classes.join(', ')}], the student's label set has [${classes.join(', ')}]: a teacher must predict the student's classes in the same order`,
@@ -74,7 +75,9 @@ export async function loadTeachers(dirs: readonly string[], classes: readonly st
       const shape = model.inputs[0].shape.slice(1);
       const S = info.input.size;
       if (shape.join('x') !== `${S}x${S}x1`)
-        throw new Error(`distill teacher ${dir}: input [batch, ${shape.join(', ')}], its input spec ${JSON.stringify(info.input)} makes [batch, ${S}, ${S}, 1]`);
+        throw new Error(
+          `distill teacher ${dir}: input [batch, ${shape.join(', ')}], its input spec ${JSON.stringify(info.input)} makes [batch, ${S}, ${S}, 1]`,
+        );
       const C = model.outputs[0].shape[1];
       if (C !== classes.length) throw new Error(`distill teacher ${dir}: ${C} outputs, ${classes.length} classes`);
     }

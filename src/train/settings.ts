@@ -330,7 +330,9 @@ export const EmaSchema = z.strictObject({
     .gt(0)
     .lt(1)
     .default(0.999)
-    .describe('weight of the old average per step (timm ModelEmaV2 default 0.9999; 0.999 suits runs of a few thousand steps: the average spans ~1 / (1 - decay) steps)'),
+    .describe(
+      'weight of the old average per step (timm ModelEmaV2 default 0.9999; 0.999 suits runs of a few thousand steps: the average spans ~1 / (1 - decay) steps)',
+    ),
   warmup: z
     .boolean()
     .default(false)
@@ -363,10 +365,21 @@ export const DistillSchema = z.strictObject({
     .array(z.string().min(1))
     .min(1)
     .describe(
-      'teacher models: model folders (model.json + ferlab.json: exported ferlab models, a run folder or its model/), models/<name> or <experiment>/<run>, as initFrom; several = an ensemble: t = log of the mean of their probabilities. Each runs on its own input spec (its ferlab.json) and must predict the student\'s classes in the same order',
+      "teacher models: model folders (model.json + ferlab.json: exported ferlab models, a run folder or its model/), models/<name> or <experiment>/<run>, as initFrom; several = an ensemble: t = log of the mean of their probabilities. Each runs on its own input spec (its ferlab.json) and must predict the student's classes in the same order",
     ),
-  temperature: z.number().positive().default(4).describe('T: softmax temperature of teacher and student in the distillation term (Hinton et al. 2015 use 1-20; 4 is the usual choice of later work, e.g. Tian et al. 2020 CRD)'),
-  alpha: z.number().min(0).max(1).default(0.5).describe('weight of the loss on the true targets (one-hot FER or FER+ vote distributions); 1 - alpha weighs the distillation term'),
+  temperature: z
+    .number()
+    .positive()
+    .default(4)
+    .describe(
+      'T: softmax temperature of teacher and student in the distillation term (Hinton et al. 2015 use 1-20; 4 is the usual choice of later work, e.g. Tian et al. 2020 CRD)',
+    ),
+  alpha: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.5)
+    .describe('weight of the loss on the true targets (one-hot FER or FER+ vote distributions); 1 - alpha weighs the distillation term'),
   mode: z
     .enum(DISTILL_MODES)
     .default('cached')
