@@ -2,9 +2,20 @@
  * `npm run ferlab -- export <run | experiment | sweep folder> [--out models/<name>] [--formats tfjs,onnx,tflite]
  * [--quantize float16|uint8] [--tflite-weights float32|float16|int8] [--opset N] [--labels SET]`: prints which run was chosen and why (the candidates with
  * their PublicTest and PrivateTest accuracy), exports it (src/export/exporter.ts) and prints the per-format checks.
+ * An ensemble folder (`ferlab ensemble`, ferlab.json `ensemble`) is rewritten with the formats asked instead
+ * (src/export/ensemble-make.ts exportEnsembleFolder; --out default: the folder itself).
  */
 import type { BackendChoice } from '../backend/select';
-import { candidateRows, EXPORT_FORMATS, ExportError, exportModel, type ExportFormat, type FormatCheck } from '../export';
+import {
+  candidateRows,
+  EXPORT_FORMATS,
+  ExportError,
+  exportEnsembleFolder,
+  exportModel,
+  isEnsembleFolder,
+  type ExportFormat,
+  type FormatCheck,
+} from '../export';
 import type { WeightQuantization } from '../export/quantize';
 import type { TfliteWeights } from '../export/tflite';
 import { redactCommandLine } from '../sweep/redisurl';
@@ -40,6 +51,21 @@ export async function exportCommand(
 ): Promise<void> {
   const opset = o.opset === undefined ? undefined : Number(o.opset);
   if (opset !== undefined && !Number.isInteger(opset)) throw new ExportError(`--opset '${o.opset}': expected an integer (13-21)`);
+  if (isEnsembleFolder(folder)) {
+    if (o.quantize || o.labels) throw new ExportError(`${folder} is an ensemble folder: --quantize and --labels do not apply to it`);
+    const r = await exportEnsembleFolder(folder, {
+      out: o.out,
+      formats: o.formats ? parseFormats(o.formats) : undefined,
+      tfliteWeights: o.tfliteWeights as TfliteWeights | undefined,
+      opset,
+      dataDir: g.dataDir,
+      cacheDir: g.cacheDir,
+      backend: g.backend,
+      command: `npm run ferlab -- ${redactCommandLine(argv).join(' ')}`,
+    });
+    console.log(`ensemble ${folder} (${r.meta.ensemble.members.map((m) => `${m.name} x${m.weight}`).join(', ')}): ${r.dir}`);
+    return;
+  }
   const r = await exportModel(folder, {
     out: o.out,
     formats: o.formats ? parseFormats(o.formats) : undefined,

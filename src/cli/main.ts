@@ -10,6 +10,7 @@
  *                      score any saved model on any dataset (cross-dataset, src/cli/evaluate.ts)
  *   folder-copy <dir>  write FER2013 as an image-folder dataset (Kaggle layout); --skip-bad: folder datasets
  *   export <folder>    export the best run (by PublicTest) as tfjs + ONNX + TFLite with ferlab.json and a model card (src/cli/export.ts)
+ *   ensemble <dirs...> an ensemble of saved models (chosen on PublicTest) as one model folder (src/cli/ensemble.ts)
  *   predict <files...> detect faces in photos / videos and classify them with a saved model (src/cli/predict.ts)
  *   demo <model-dir>   local web page: webcam or photo, live labels and emotion over time (src/cli/demo.ts)
  *   sweep <spec>       hyper-parameter sweep from experiments/<spec>.ts (defineSweep) on worker threads; --quick,
@@ -26,6 +27,7 @@ import { registerDemoCommand } from './demo';
 import { registerSweepCommand } from './sweep';
 import { registerRunsCommand } from './runs';
 import { registerReleaseCommand } from './release';
+import { registerEnsembleCommand } from './ensemble';
 
 function backendOption(v: string): BackendChoice {
   try {
@@ -185,7 +187,7 @@ async function main(argv: string[]): Promise<void> {
   program
     .command('export')
     .description('export the best run of an experiment or sweep folder (by PublicTest accuracy), or a run record: tfjs, ONNX, TFLite, ferlab.json, card')
-    .argument('<folder>', 'a run record, an experiment folder, or any folder whose subfolders are run records')
+    .argument('<folder>', 'a run record, an experiment folder, any folder whose subfolders are run records, or an ensemble folder (ferlab ensemble)')
     .option('--out <dir>', 'output folder (default models/<experiment>-<run>)')
     .option('--formats <list>', 'comma-separated formats: tfjs,onnx,tflite (default all)')
     .option('--quantize <dtype>', 'store the tfjs weights as float16 or uint8 (model.onnx stays float32)')
@@ -197,7 +199,7 @@ async function main(argv: string[]): Promise<void> {
       try {
         await exportCommand(folder, o, program.opts(), process.argv.slice(2));
       } catch (e) {
-        if (!['ExportError', 'OnnxExportError', 'TfliteExportError'].includes((e as Error).name)) throw e;
+        if (!['ExportError', 'OnnxExportError', 'TfliteExportError', 'EnsembleError'].includes((e as Error).name)) throw e;
         console.error(`ferlab: ${(e as Error).message}`);
         process.exitCode = 1;
       }
@@ -208,6 +210,7 @@ async function main(argv: string[]): Promise<void> {
   registerSweepCommand(program);
   registerRunsCommand(program);
   registerReleaseCommand(program);
+  registerEnsembleCommand(program);
 
   await program.parseAsync(argv);
 }

@@ -20,7 +20,7 @@ import { alphaFromSpan, DEFAULT_SPAN, FaceSmoother } from '../predict/smooth';
 import { ferPixelsFromRgba, INPUT_SIDE } from './resample';
 import { pct } from '../util/format';
 import type { ModelMeta as RecordedModelMeta } from '../records/model';
-import { MODEL_META_FILE } from '../records/files';
+import { MODEL_META_FILE, outputIsProbabilities } from '../records/files';
 
 // The parts of face-api's and plotly's browser globals this page uses (both are loaded by <script> tags).
 interface Tensor {
@@ -190,7 +190,11 @@ async function analyse(smooth: boolean): Promise<PageFace[]> {
     for (let k = 0; k < pixels.length; k++) x[i * pixels.length + k] = pixels[k] / 255;
     return { crop, pixels };
   });
-  const probs = tf.tidy(() => tf.softmax(model.predict(tf.tensor4d(x, [n, INPUT_SIDE, INPUT_SIDE, 1]))));
+  // an ensemble averaging probabilities outputs them already (ferlab.json `output`); every other model outputs logits
+  const probs = tf.tidy(() => {
+    const y = model.predict(tf.tensor4d(x, [n, INPUT_SIDE, INPUT_SIDE, 1]));
+    return outputIsProbabilities(meta) ? y : tf.softmax(y);
+  });
   const p = await probs.data();
   probs.dispose();
   const C = meta.classes.length;

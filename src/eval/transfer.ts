@@ -6,6 +6,7 @@ import { DEFAULT_INPUT, type InputSpec } from '../data/input';
 import { buildLabelSet, sliceSplit, type LabelSetName, type SplitLabels } from '../data/labels';
 import { loadLayersModelFromDir } from '../models/io';
 import { readSavedModelInfo, resolveModelRef, type SavedModelInfo } from '../models/init';
+import { outputIsProbabilities, readPartialModelMeta } from '../records/model';
 import { argmaxRows } from '../util/argmax';
 import { computeMetrics, type Metrics } from './metrics';
 import { predictLogits, softmaxRows } from './predict';
@@ -69,7 +70,8 @@ export interface DatasetEvaluation {
  * Scores a model on labelled images of a dataset through the class mapping.
  * @param modelClasses the model's output classes. @param split rows and labels (label = index into `datasetClasses`).
  * @param batchSize images per forward pass. @param input the model's input spec (SavedModelInfo.input; default the
- *   default spec).
+ *   default spec). @param outputs what the model outputs: 'logits' (default; `prob` is their softmax over the shared
+ *   classes) or 'probabilities' (an ensemble averaging probabilities: `prob` is them renormalised over the shared classes).
  * @throws Error when the two class sets share no class, or the model does not take the spec's inputs.
  */
 export function evaluateMapped(
@@ -80,6 +82,7 @@ export function evaluateMapped(
   datasetClasses: readonly string[],
   batchSize = 256,
   input: Readonly<InputSpec> = DEFAULT_INPUT,
+  outputs: 'logits' | 'probabilities' = 'logits',
 ): DatasetEvaluation {
   const mapping = mapClasses(modelClasses, datasetClasses);
   const toShared = datasetClasses.map((c) => mapping.shared.indexOf(c));
@@ -105,8 +108,19 @@ export function evaluateMapped(
     index,
     label,
     pred,
-    prob: softmaxRows(sub, S),
+    prob: outputs === 'probabilities' ? renormalizeRows(sub, S) : softmaxRows(sub, S),
   };
+}
+
+/** Each row of `[n, S]` non-negative values divided by its sum (float64 sum). */
+function renormalizeRows(p: Float32Array, S: number): Float32Array {
+  const out = new Float32Array(p.length);
+  for (let i = 0; i < p.length; i += S) {
+    let s = 0;
+    for (let k = 0; k < S; k++) s += p[i + k];
+    for (let k = 0; k < S; k++) out[i + k] = s > 0 ? p[i + k] / s : 1 / S;
+  }
+  return out;
 }
 
 /** Splits {@link evaluateSavedModel} can score: a split of the label set, or every labelled image. */
@@ -178,7 +192,8 @@ export async function evaluateSavedModel(
     const labels = opts.labels ?? defaultEvalLabels(ds, info);
     const split = opts.split ?? 'test';
     const target = evalSplitLabels(ds, labels, split, opts.limit ?? null);
-    const ev = evaluateMapped(model, classes, ds.pixels, target.split, target.classes, opts.batchSize, info.input);
+    const outputs = outputIsProbabilities(readPartialModelMeta(dir) ?? {}) ? 'probabilities' : 'logits';
+    const ev = evaluateMapped(model, classes, ds.pixels, target.split, target.classes, opts.batchSize, info.input, outputs);
     return { ...ev, model: info, modelClasses: classes, classesAssumed: assumed, labels, split };
   } finally {
     model.dispose();

@@ -205,7 +205,10 @@ export const TTA_BATCH = 256;
  * @param opts.crop window side (default: the model's input height; it must match the model's input); opts.input the
  *   model's input spec (src/data/input.ts): views as {@link buildTtaBatch} makes them with it, the record's `crop` is
  *   the model input side; opts.batchSize model inputs per forward pass (default {@link TTA_BATCH}; each pass takes
- *   max(1, floor(batchSize / views)) whole images); opts.average (default 'probabilities').
+ *   max(1, floor(batchSize / views)) whole images); opts.average (default 'probabilities'); opts.outputs what the model
+ *   outputs: 'logits' (default, every ferlab model) or 'probabilities' (an ensemble averaging probabilities, ferlab.json
+ *   `output`: src/records/model.ts outputIsProbabilities), whose views are averaged as they are (no softmax; average
+ *   must then be 'probabilities').
  * @returns `probabilities`: `[n, C]` float32 averaged probabilities (rows sum to 1), and the `record` for metrics.json.
  * @throws Error for an unknown mode, a crop that is not the model's input size or outside [1, 48], tencrop with
  *   crop 48 (a 48x48 model: use 'flip') or with an input spec whose resize is not 'crop', a model that does not take
@@ -216,7 +219,7 @@ export function predictProbabilitiesTTA(
   pixels: Uint8Array,
   rows: Int32Array | number[],
   mode: TtaMode,
-  opts: { crop?: number; batchSize?: number; average?: TtaAverage; input?: Readonly<InputSpec> } = {},
+  opts: { crop?: number; batchSize?: number; average?: TtaAverage; input?: Readonly<InputSpec>; outputs?: 'logits' | 'probabilities' } = {},
 ): { probabilities: Float32Array; record: TtaRecord } {
   if (model.outputs.length !== 1) throw new Error(`predictProbabilitiesTTA: the model has ${model.outputs.length} outputs; expected 1`);
   const inShape = model.inputs[0].shape; // [null, H, W, 1]
@@ -236,6 +239,8 @@ export function predictProbabilitiesTTA(
   const average = opts.average ?? 'probabilities';
   if (average !== 'probabilities' && average !== 'logits')
     throw new Error(`predictProbabilitiesTTA: average must be 'probabilities' or 'logits', got '${String(average)}'`);
+  const given = opts.outputs === 'probabilities';
+  if (given && average === 'logits') throw new Error("predictProbabilitiesTTA: a model that outputs probabilities has no logits to average (average 'logits')");
   const record: TtaRecord = opts.input
     ? { tta: mode, views: ttaWindows(mode, ttaInput(mode, opts.input, opts.crop).window).length, crop, average }
     : ttaRecord(mode, { crop, average });
@@ -270,7 +275,8 @@ export function predictProbabilitiesTTA(
           for (let c = 0; c < C; c++) acc[c] += z[o + c] / k;
           continue;
         }
-        softmaxInto(z, o, C, e);
+        if (given) for (let c = 0; c < C; c++) e[c] = z[o + c];
+        else softmaxInto(z, o, C, e);
         for (let c = 0; c < C; c++) acc[c] += e[c] / k;
       }
       if (average === 'logits') {

@@ -109,6 +109,14 @@ function readJson<T>(file: string): T {
   }
 }
 
+/** What loads each exported format, in words (ferlab.json `export.formats.<format>.loads`). */
+export const FORMAT_LOADS: Record<ExportFormat, string> = {
+  tfjs: 'TensorFlow.js: tf.loadLayersModel(url + "/model.json") in browsers, Node (tfjs-node: file://) and React Native (tfjs-react-native bundleResourceIO)',
+  onnx: 'ONNX Runtime (Python, C/C++, C#, Java, JavaScript: onnxruntime-node / onnxruntime-web, mobile: ONNX Runtime Mobile on Android and iOS, onnxruntime-react-native), and other ONNX runtimes',
+  tflite:
+    'TFLite / LiteRT: Android (com.google.ai.edge.litert:litert, org.tensorflow:tensorflow-lite), iOS (TensorFlowLiteSwift), Python (ai-edge-litert, tf.lite.Interpreter), C/C++, JavaScript (LiteRT.js @litertjs/core, @tensorflow/tfjs-tflite); builtin operators only',
+};
+
 /** max |a - b| over all entries. */
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) throw new Error(`logit arrays differ in length: ${a.length} vs ${b.length}`);
@@ -117,7 +125,13 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return d;
 }
 
-function checkOf(logits: Float32Array, reference: Float32Array, labels: Uint8Array, C: number, runtime: string): FormatCheck {
+/**
+ * The check of one written format: its PrivateTest accuracy, max |output - reference output| and the predictions that
+ * changed, against the reference model's outputs on the same images.
+ * @param logits `[n, C]` outputs of the format. @param reference `[n, C]` outputs of the reference model. @param labels `[n]`.
+ * @throws Error when the arrays differ in length.
+ */
+export function checkOf(logits: Float32Array, reference: Float32Array, labels: Uint8Array, C: number, runtime: string): FormatCheck {
   const preds = argmaxRows(logits, C);
   const refPreds = argmaxRows(reference, C);
   let correct = 0;
@@ -261,8 +275,7 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
         files: Object.fromEntries(files.map((f) => [f, size(f)])),
         bytes: files.reduce((a, f) => a + size(f), 0),
         weights: opts.quantize ?? 'float32',
-        loads:
-          'TensorFlow.js: tf.loadLayersModel(url + "/model.json") in browsers, Node (tfjs-node: file://) and React Native (tfjs-react-native bundleResourceIO)',
+        loads: FORMAT_LOADS.tfjs,
         check,
       };
       log(
@@ -303,8 +316,7 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
         bytes: bytes.length,
         weights: 'float32',
         opset,
-        loads:
-          'ONNX Runtime (Python, C/C++, C#, Java, JavaScript: onnxruntime-node / onnxruntime-web, mobile: ONNX Runtime Mobile on Android and iOS, onnxruntime-react-native), and other ONNX runtimes',
+        loads: FORMAT_LOADS.onnx,
         check,
       };
     }
@@ -342,8 +354,7 @@ export async function exportModel(folder: string, opts: ExportOptions = {}): Pro
         files: { 'model.tflite': bytes.length },
         bytes: bytes.length,
         weights: tfliteWeights,
-        loads:
-          'TFLite / LiteRT: Android (com.google.ai.edge.litert:litert, org.tensorflow:tensorflow-lite), iOS (TensorFlowLiteSwift), Python (ai-edge-litert, tf.lite.Interpreter), C/C++, JavaScript (LiteRT.js @litertjs/core, @tensorflow/tfjs-tflite); builtin operators only',
+        loads: FORMAT_LOADS.tflite,
         check,
       };
     }

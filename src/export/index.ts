@@ -8,3 +8,6 @@ export * from './card';
 export * from './tflite';
 export * from './tflite-runtime';
 export * from './release';
+export * from './ensemble';
+export * from './ensemble-select';
+export * from './ensemble-make';

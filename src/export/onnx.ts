@@ -40,10 +40,15 @@
  * - Flatten -> (Transpose to NHWC) + Flatten axis 1.
  * - Dense on a 2-D input -> Gemm (A `[batch, in]`, B = kernel `[in, units]` as stored by tfjs, C = bias).
  * - Dropout -> nothing (inference is the identity); InputLayer -> the graph input.
+ * - Cropping2D (channelsLast; an ensemble member's centre window, src/export/ensemble.ts) -> Slice over the two spatial
+ *   axes (H, W of NHWC, or axes 2, 3 when the value is held NCHW): starts [top, left], ends [H - bottom, W - right]
+ *   (int64 initializers; tfjs-layers Cropping2D keeps rows top .. H - bottom - 1).
+ * - Average (the ensemble's mean) -> a chain of Add nodes, then Mul by the float32 constant 1 / n: tfjs-layers' Average
+ *   computes ((x1 + x2) + ...) + xn, then * (1 / n), in that order.
  *
- * Graphs: any model with one input and one output, Sequential or functional (residual blocks): the layer applications
- * are converted in depth-first order from the output (for a Sequential model: input to output), each symbolic tensor
- * once. Add is the only layer with several inputs.
+ * Graphs: any model with one input and one output, Sequential or functional (residual blocks, ensembles): the layer
+ * applications are converted in depth-first order from the output (for a Sequential model: input to output), each
+ * symbolic tensor once. Add and Average are the layers with several inputs.
  *
  * Opset: 13 by default; 13-21 accepted (every operator above has the same float32 semantics in all of them). The IR
  * version is the one of the ONNX release that introduced the opset (onnx/docs/Versioning.md, "Released Versions").
@@ -60,6 +65,11 @@ export interface OnnxExportOptions {
   opset?: number;
   /** Append a Softmax over the classes; the output is then `probabilities` instead of `logits` (default false). */
   softmax?: boolean;
+  /**
+   * The model's own output already is class probabilities (an ensemble averaging probabilities, src/export/ensemble.ts):
+   * the graph output is named `probabilities` and no Softmax is added (default false; not with `softmax`).
+   */
+  probabilitiesOutput?: boolean;
   /** Graph name (default: the tfjs model's name). */
   name?: string;
   /** Key/value pairs stored as ModelProto.metadata_props (e.g. class names, data set, training run). */
@@ -92,6 +102,8 @@ export const ONNX_SUPPORTED_LAYERS = [
   'DepthwiseConv2D',
   'SeparableConv2D',
   'Add',
+  'Average',
+  'Cropping2D',
   'Dense',
   'Dropout',
 ] as const;
@@ -156,6 +168,16 @@ class GraphBuilder {
     return name;
   }
 
+  /** Adds an int64 initializer (raw little-endian bytes; Slice's starts / ends / axes) and returns its name. */
+  int64Initializer(base: string, values: number[]): string {
+    const name = this.fresh(base);
+    const raw = new Uint8Array(values.length * 8);
+    const view = new DataView(raw.buffer);
+    values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+    this.initializers.push({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: raw });
+    return name;
+  }
+
   /** Adds a node with one output and returns the output's name. */
   node(opType: string, inputs: string[], base: string, attribute: Attr[] = []): string {
     const output = this.fresh(base);
@@ -180,7 +202,7 @@ export interface Step {
 }
 
 /** Layer classes that may take several inputs. */
-const MULTI_INPUT_LAYERS = ['Add'];
+const MULTI_INPUT_LAYERS = ['Add', 'Average'];
 
 /**
  * The model's layer applications in an order where every step comes after the steps producing its inputs: a
@@ -405,7 +427,8 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
         cur = activation(layer, act, cur, `${base}/${act}`);
         break;
       }
-      case 'Add': {
+      case 'Add':
+      case 'Average': {
         const ins = inSyms.map((t) => values.get(t.id)!);
         if (ins.some((v) => v.shape.join() !== ins[0].shape.join())) {
           unsupported(
@@ -415,8 +438,23 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
         }
         const same = ins.map((v) => toNchw(v, base));
         let name = same[0].name;
-        for (let i = 1; i < same.length; i++) name = g.node('Add', [name, same[i].name], i === same.length - 1 ? base : `${base}/${i}`);
+        const average = cls === 'Average';
+        for (let i = 1; i < same.length; i++) name = g.node('Add', [name, same[i].name], i === same.length - 1 && !average ? base : `${base}/add${i}`);
+        if (average) name = g.node('Mul', [name, g.initializer(`${base}/inverse_n`, [], Float32Array.of(1 / same.length))], base);
         cur = { name, shape: output.shape, nchw: same[0].nchw };
+        break;
+      }
+      case 'Cropping2D': {
+        const [h, w] = spatial(layer, cur);
+        const [[top, bottom], [left, right]] = cfg.cropping as [[number, number], [number, number]];
+        const axes = cur.nchw ? [2, 3] : [1, 2];
+        const inputs = [
+          cur.name,
+          g.int64Initializer(`${base}/starts`, [top, left]),
+          g.int64Initializer(`${base}/ends`, [h - bottom, w - right]),
+          g.int64Initializer(`${base}/axes`, axes),
+        ];
+        cur = { name: g.node('Slice', inputs, base), shape: output.shape, nchw: cur.nchw };
         break;
       }
       case 'BatchNormalization': {
@@ -496,7 +534,10 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
     values.set(output.id, cur);
   }
 
-  const outputName = opts.softmax ? ONNX_PROBABILITIES_NAME : ONNX_LOGITS_NAME;
+  if (opts.softmax && opts.probabilitiesOutput)
+    throw new OnnxExportError('softmax and probabilitiesOutput exclude each other: the output is already probabilities');
+  const probabilities = !!(opts.softmax || opts.probabilitiesOutput);
+  const outputName = probabilities ? ONNX_PROBABILITIES_NAME : ONNX_LOGITS_NAME;
   cur = toNhwc(cur, 'output');
   if (opts.softmax) {
     if (endsWithSoftmax) throw new OnnxExportError(`softmax: true, but the model '${model.name}' already ends with a softmax (its outputs are not logits)`);
@@ -524,7 +565,7 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
     node: g.nodes,
     initializer: g.initializers,
     input: [valueInfo(ONNX_INPUT_NAME, inputSym.shape, 'images [batch, H, W, C] float32, NHWC as in tfjs')],
-    output: [valueInfo(outputName, outShape, opts.softmax ? 'softmax probabilities [batch, numClasses] float32' : 'logits [batch, numClasses] float32')],
+    output: [valueInfo(outputName, outShape, probabilities ? 'softmax probabilities [batch, numClasses] float32' : 'logits [batch, numClasses] float32')],
     docString: `converted from the tfjs Layers model '${model.name}' by ferlab tfjsToOnnx; input NHWC, NCHW inside (Transpose nodes)`,
   };
   const proto: onnx.IModelProto = {

@@ -44,6 +44,7 @@ export const BuiltinOperator = {
   SOFTMAX: 25,
   TANH: 28,
   MEAN: 40,
+  SLICE: 65,
   REDUCE_MAX: 82,
 } as const;
 export type BuiltinOperatorValue = (typeof BuiltinOperator)[keyof typeof BuiltinOperator];
@@ -61,6 +62,7 @@ export const BuiltinOptions = {
   MulOptions: 21,
   ReducerOptions: 27,
   DequantizeOptions: 38,
+  SliceOptions: 48,
 } as const;
 
 /** schema.fbs `enum Padding : byte { SAME, VALID }`. */
@@ -99,7 +101,8 @@ export type OperatorOptions =
   | { type: 'MulOptions'; activation: ActivationValue }
   | { type: 'ReshapeOptions'; newShape: number[] }
   | { type: 'ReducerOptions'; keepDims: boolean }
-  | { type: 'DequantizeOptions' };
+  | { type: 'DequantizeOptions' }
+  | { type: 'SliceOptions' };
 
 /** schema.fbs `table QuantizationParameters` (the fields used here): real = scale * (q - zero_point). */
 export interface QuantizationDesc {
@@ -252,6 +255,8 @@ function optionsTable(b: Builder, o: OperatorOptions): number {
       b.addFieldInt8(0, +o.keepDims, 0);
       return b.endObject();
     case 'DequantizeOptions':
+    case 'SliceOptions':
+      // tables without fields
       b.startObject(0);
       return b.endObject();
   }

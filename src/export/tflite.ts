@@ -40,6 +40,10 @@
  * - Dense on a 2-D input -> FULLY_CONNECTED, version 1: weights `[units, in]` (tfjs' `[in, units]` transposed), bias.
  * - Add -> ADD (a chain for more than two inputs), equal shapes only.
  * - Dropout -> nothing (the identity at inference); InputLayer -> the subgraph input.
+ * - Cropping2D (channelsLast; an ensemble member's centre window, src/export/ensemble.ts) -> SLICE, version 1, with
+ *   int32 begin [0, top, left, 0] and size [-1, H - top - bottom, W - left - right, -1] (-1: the rest of that axis).
+ * - Average (the ensemble's mean) -> a chain of ADD, then MUL by the float32 constant 1 / n (shape [1], broadcast), the
+ *   order tfjs-layers' Average computes in.
  *
  * Weights (`weights` option): 'float32' stores every constant as float32. 'float16' stores the filters and Dense
  * weights as float16, each read through a DEQUANTIZE operator (version 3: float16 input) placed before the other
@@ -90,6 +94,11 @@ export interface TfliteExportOptions {
   dynamicBatch?: boolean;
   /** Append a SOFTMAX; the output is then `probabilities` instead of `logits` (default false). */
   softmax?: boolean;
+  /**
+   * The model's own output already is class probabilities (an ensemble averaging probabilities, src/export/ensemble.ts):
+   * the output is named `probabilities` and no SOFTMAX is added (default false; not with `softmax`).
+   */
+  probabilitiesOutput?: boolean;
   /** Subgraph name (default: the tfjs model's name). */
   name?: string;
   /** Key/value pairs stored as JSON in a Model.metadata buffer named `ferlab` (e.g. classes, preprocessing). */
@@ -363,16 +372,18 @@ export function tfjsToTflite(model: tf.LayersModel, opts: TfliteExportOptions = 
         next = activation(layer, cfg.activation as string, v, out);
         break;
       }
-      case 'Add': {
+      case 'Add':
+      case 'Average': {
         const ins = inSyms.map((t) => values.get(t.id)!);
         if (ins.some((v) => v.shape.join() !== ins[0].shape.join()))
           unsupported(
             layer,
             `inputs of different shapes (${ins.map((v) => `[${v.shape.map((d) => d ?? 'null')}]`).join(', ')}); only equal shapes are supported`,
           );
+        const average = cls === 'Average';
         let acc = ins[0];
         for (let i = 1; i < ins.length; i++) {
-          const t = activationTensor(i === ins.length - 1 ? base : `${base}/${i}`, out);
+          const t = activationTensor(i === ins.length - 1 && !average ? base : `${base}/add${i}`, out);
           addOp({
             code: BuiltinOperator.ADD,
             version: 1,
@@ -382,7 +393,29 @@ export function tfjsToTflite(model: tf.LayersModel, opts: TfliteExportOptions = 
           });
           acc = { tensor: t, shape: out };
         }
+        if (average) {
+          const inverse = constant(`${base}/inverse_n`, [1], Float32Array.of(1 / ins.length));
+          const t = activationTensor(base, out);
+          addOp({
+            code: BuiltinOperator.MUL,
+            version: 1,
+            inputs: [acc.tensor, inverse],
+            outputs: [t],
+            options: { type: 'MulOptions', activation: Activation.NONE },
+          });
+          acc = { tensor: t, shape: out };
+        }
         next = acc;
+        break;
+      }
+      case 'Cropping2D': {
+        spatial(layer, cur);
+        const [[top], [left]] = cfg.cropping as [[number, number], [number, number]];
+        const begin = constant(`${base}/begin`, [4], Int32Array.from([0, top, left, 0]));
+        const size = constant(`${base}/size`, [4], Int32Array.from([-1, out[1] as number, out[2] as number, -1]));
+        const t = activationTensor(base, out);
+        addOp({ code: BuiltinOperator.SLICE, version: 1, inputs: [cur.tensor, begin, size], outputs: [t], options: { type: 'SliceOptions' } });
+        next = { tensor: t, shape: out };
         break;
       }
       case 'BatchNormalization': {
@@ -547,7 +580,9 @@ export function tfjsToTflite(model: tf.LayersModel, opts: TfliteExportOptions = 
     addOp({ code: BuiltinOperator.RESHAPE, version: 1, inputs: [last.tensor, shape], outputs: [t], options: { type: 'ReshapeOptions', newShape: [] } });
     last = { tensor: t, shape: outShape };
   }
-  const outputName = opts.softmax ? TFLITE_PROBABILITIES_NAME : TFLITE_LOGITS_NAME;
+  if (opts.softmax && opts.probabilitiesOutput)
+    throw new TfliteExportError('softmax and probabilitiesOutput exclude each other: the output is already probabilities');
+  const outputName = opts.softmax || opts.probabilitiesOutput ? TFLITE_PROBABILITIES_NAME : TFLITE_LOGITS_NAME;
   tensors[last.tensor].name = outputName;
 
   const inputTensor = values.get(inputSym.id)!.tensor;

@@ -3,6 +3,7 @@ import { IMAGE_PIXELS } from '../data/classes';
 import { toFerCrops } from '../data/image';
 import { DEFAULT_INPUT, InputWriter, type InputSpec } from '../data/input';
 import { softmaxRows } from '../eval/predict';
+import { outputIsProbabilities } from '../records/files';
 import { argmaxRows } from '../util/argmax';
 import type { Box } from './geometry';
 import type { PredictModel } from './model';
@@ -49,7 +50,7 @@ export function modelInput(pixels: Uint8Array, input: Readonly<InputSpec> = DEFA
 
 /** Class scores of `n` faces. */
 export interface Classified {
-  /** `[n, C]` float32 model outputs (logits). */
+  /** `[n, C]` float32 model outputs (logits; for an ensemble averaging probabilities, those probabilities). */
   logits: Float32Array;
   /** `[n, C]` float32 softmax probabilities of logits / T, T the model's fitted temperature (ferlab.json; 1 when absent). */
   probabilities: Float32Array;
@@ -73,8 +74,10 @@ export function classify(pm: PredictModel, x: Float32Array): Classified {
   const logits = y.dataSync() as Float32Array;
   y.dispose();
   const T = pm.meta.temperature ?? 1;
-  const probabilities =
-    T === 1
+  // an ensemble averaging probabilities outputs them already (ferlab.json `output`; readModelMeta refuses a temperature there)
+  const probabilities = outputIsProbabilities(pm.meta)
+    ? Float32Array.from(logits)
+    : T === 1
       ? softmaxRows(logits, C)
       : softmaxRows(
           logits.map((v) => v / T),

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { recordedInputSpec, type InputSpec } from '../data/input';
 import { PREPROCESSING } from '../data/preprocess';
 import { loadLayersModelFromDir } from '../models/io';
-import { MODEL_META_FILE, readModelMeta as readModelMetaRecord, type ModelMeta } from '../records/model';
+import { MODEL_META_FILE, outputIsProbabilities, readModelMeta as readModelMetaRecord, type ModelMeta } from '../records/model';
 
 /**
  * The classifier `predict` and the browser demo run: a ferlab model folder (`model.json` + weights + `ferlab.json`,
@@ -46,7 +46,8 @@ export function resolveModelDir(path: string): string {
  * @throws Error naming the file when ferlab.json is missing; RecordError naming the file and field when it is not JSON
  *   or not of the record's shape (src/records/model.ts: at least 2 class names, a preprocessing string, a positive
  *   temperature); Error naming the file when its `inputSpec` is invalid, when it has none and `preprocessing` is not the
- *   PREPROCESSING that predict implements, or when `output` does not say logits.
+ *   PREPROCESSING that predict implements, when `output` says neither logits nor probabilities (an ensemble averaging
+ *   probabilities, src/export/ensemble.ts), or when a model that outputs probabilities records a temperature.
  */
 export function readModelMeta(dir: string): ModelMeta {
   const file = join(dir, MODEL_META_FILE);
@@ -55,8 +56,13 @@ export function readModelMeta(dir: string): ModelMeta {
   if (meta.inputSpec !== undefined) meta.inputSpec = recordedInputSpec(meta, file);
   else if (meta.preprocessing !== PREPROCESSING)
     throw new Error(`${file}: preprocessing '${meta.preprocessing}' is not the one predict implements ('${PREPROCESSING}') and there is no inputSpec`);
-  if (meta.output !== undefined && !/^logits\b/.test(meta.output))
-    throw new Error(`${file}: output '${meta.output}' is not logits; predict applies softmax to logits`);
+  const probabilities = outputIsProbabilities(meta);
+  if (meta.output !== undefined && !/^logits\b/.test(meta.output) && !probabilities)
+    throw new Error(
+      `${file}: output '${meta.output}' is neither logits nor probabilities; predict applies softmax to logits and takes probabilities as they are`,
+    );
+  if (probabilities && meta.temperature !== undefined && meta.temperature !== 1)
+    throw new Error(`${file}: output '${meta.output}' is probabilities, which a temperature (${meta.temperature}) cannot rescale`);
   return meta;
 }
 
