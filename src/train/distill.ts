@@ -3,6 +3,7 @@ import { inputBatches, type InputSpec } from '../data/input';
 import type { TrainLabels } from '../data/labels';
 import { readSavedModelInfo } from '../models/init';
 import { loadLayersModelFromDir } from '../models/io';
+import { readPartialModelMeta } from '../records/model';
 import type { Batch } from './batches';
 import { mixWithReverse } from './mix';
 import type { DistillConfig } from './settings';
@@ -57,7 +58,8 @@ export interface DistillInfo {
  * Loads teacher models and checks that each predicts `classes` in the same order.
  * @param dirs model folders (each holding model.json and ferlab.json, or model.json with ferlab metadata).
  * @throws Error naming the folder when a teacher records no classes or other classes than the student's (a different
- *   class set or order cannot be distilled), or when its input shape is not that of its input spec.
+ *   class set or order cannot be distilled), when its ferlab.json `output` is not logits (e.g. an ensemble's
+ *   probabilities), or when its input shape is not that of its input spec.
  */
 export async function loadTeachers(dirs: readonly string[], classes: readonly string[]): Promise<Teacher[]> {
   const out: Teacher[] = [];
@@ -70,6 +72,10 @@ export async function loadTeachers(dirs: readonly string[], classes: readonly st
         throw new Error(
           `distill teacher ${dir} predicts the classes [${info.classes.join(', ')}], the student's label set has [${classes.join(', ')}]: a teacher must predict the student's classes in the same order`,
         );
+      // the teacher's output must be logits (an ensemble folder, src/export/ensemble*, may output probabilities)
+      const output = readPartialModelMeta(dir)?.output;
+      if (output !== undefined && !/^logits\b/.test(output))
+        throw new Error(`distill teacher ${dir}: its output is '${output}', not logits; give the ensemble's member folders as teachers instead`);
       const model = await loadLayersModelFromDir(dir);
       out.push({ dir, weightsSha1: info.weightsSha1, input: info.input, model });
       const shape = model.inputs[0].shape.slice(1);

@@ -78,7 +78,7 @@ const label = Uint8Array.from({ length: N }, (_, i) => i % 2);
 const { ds, labels } = twoClassTask(pixels, label, 24, ['a', 'b']);
 
 /** Saves a tiny CNN with ferlab.json (classes, input spec) as a teacher folder; returns the folder. */
-async function teacherFolder(seed: number, input: InputSpec, classes = CLASSES): Promise<string> {
+async function teacherFolder(seed: number, input: InputSpec, classes = CLASSES, output = 'logits [batch, 2] float32'): Promise<string> {
   const dir = tempDir('ferlab-teacher-');
   const model = createModel(TINY_CNN, { numClasses: classes.length, seed, inputShape: [input.size, input.size, 1] });
   const meta = {
@@ -89,7 +89,7 @@ async function teacherFolder(seed: number, input: InputSpec, classes = CLASSES):
     input: `[batch, ${input.size}, ${input.size}, 1] float32`,
     preprocessing: 'test',
     inputSpec: input,
-    output: 'logits [batch, 2] float32',
+    output,
   };
   await saveLayersModel(model, dir, { ferlab: meta });
   writeModelMeta(dir, meta);
@@ -157,7 +157,7 @@ test("'batch' targets = softmax(teacher predict of the batch tensor / T)", async
   m.dispose();
 });
 
-test('refused: a teacher with other classes; a batch-mode teacher with another input spec', async () => {
+test('refused: a teacher with other classes; a batch-mode teacher with another input spec; a teacher whose output is not logits', async () => {
   const other = await teacherFolder(4, DEFAULT_INPUT, ['b', 'a']);
   let err = '';
   await Distiller.create({ teacher: [other], temperature: 2, alpha: 0.5, mode: 'cached' }, [other], ds.pixels, labels.train, CLASSES, DEFAULT_INPUT, 4).catch(
@@ -170,6 +170,12 @@ test('refused: a teacher with other classes; a batch-mode teacher with another i
     (e: Error) => (err = e.message),
   );
   assert.match(err, /use distill.mode 'cached'/);
+  const probs = await teacherFolder(7, DEFAULT_INPUT, CLASSES, 'probabilities [batch, 2] float32');
+  err = '';
+  await Distiller.create({ teacher: [probs], temperature: 2, alpha: 0.5, mode: 'cached' }, [probs], ds.pixels, labels.train, CLASSES, DEFAULT_INPUT, 4).catch(
+    (e: Error) => (err = e.message),
+  );
+  assert.match(err, /not logits/);
 });
 
 test('loop: alpha 1 trains bit for bit as without distillation; alpha 0.5 differs and records its teacher', async () => {
