@@ -206,7 +206,7 @@ export function registerEvalCommand(program: Command): void {
     .description(
       "re-score a run's saved model on its PrivateTest images (eval <run-dir>), or score any saved model on any dataset (eval --model <ref> --data-dir <dataset>)",
     )
-    .argument('[run-dir]', 'a run record folder (with model/ and config.json)')
+    .argument('[run-dir]', 'a run record folder (with model/ and config.json), or an ensemble folder (ferlab ensemble)')
     .option('--model <ref>', 'cross-dataset evaluation of this model: a run folder, a model folder (model.json), models/<name>, or <experiment>/<run>')
     .option('--split <split>', `split of the data to score: ${SPLITS.join(', ')} (all = every labelled image)`, splitOption)
     .option('--labels <set>', 'label set of the data (fer, or a FER+ set such as majority when the data has FER+ votes)')
@@ -238,6 +238,12 @@ export function registerEvalCommand(program: Command): void {
         return;
       }
       if (!runDir) program.error('error: give a run folder (eval runs/<experiment>/<run>) or --model <ref>');
+      const { isEnsembleFolder } = require('../export/ensemble-make') as typeof import('../export/ensemble-make');
+      if (isEnsembleFolder(runDir)) {
+        // an ensemble (ferlab ensemble) has no run record: scored as a saved model on its label set's PrivateTest
+        await evaluateModelCommand({ model: runDir, dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend, split: o.split, limit: o.limit, out: o.out });
+        return;
+      }
       const { evaluateRunDir } = require('../eval/reload') as typeof import('../eval/reload');
       const r = await evaluateRunDir(runDir, { dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend });
       console.log(`${runDir}: test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.n} images (record says ${(100 * r.recorded).toFixed(2)}%)`);

@@ -88,6 +88,7 @@ function metaOf(modelDir: string): ModelMeta {
 /**
  * The candidates of `folders` (see the file comment, step 1), in argument order then folder order.
  * @param opts.labels the label set every candidate must have (default: the first candidate's); others are skipped.
+ * An experiment folder whose runs are all unfinished adds only `skipped` entries.
  * @throws EnsembleError for a folder that does not exist or holds neither a model, a run nor runs; a run folder given
  *   by name that is not finished; an ensemble given as a candidate (list its members instead); candidates with other
  *   classes than the first; no candidate left.
@@ -115,6 +116,7 @@ export function findEnsembleCandidates(folders: readonly string[], opts: { label
         .map((d) => d.name)
         .sort();
       let any = false;
+      const skippedBefore = skipped.length;
       for (const name of subs) {
         const sub = join(dir, name);
         if (isExperimentFolder(sub)) continue;
@@ -132,10 +134,10 @@ export function findEnsembleCandidates(folders: readonly string[], opts: { label
         any = true;
         found.push({ modelDir: model, source: projectRelative(sub), fallback: name });
       }
-      if (!any)
+      // an experiment still running (its runs all unfinished) is skipped and listed; a folder with no run at all is a mistake
+      if (!any && skipped.length === skippedBefore)
         throw new EnsembleError(
-          `${folder} holds no model: expected a run folder (with model/), an experiment folder of finished runs or an exported model folder (model.json)` +
-            (skipped.length ? ` (${skipped.map((s) => `${s.name}: ${s.why}`).join('; ')})` : ''),
+          `${folder} holds no model: expected a run folder (with model/), an experiment folder of finished runs or an exported model folder (model.json)`,
         );
     }
   }

@@ -20,8 +20,14 @@
  * et al. 2004 and Lakshminarayanan et al. 2017 average predictions; the output is then probabilities, which ferlab.json
  * `output` says, and consumers use as they are: src/records/model.ts outputIsProbabilities). tfjs-layers has no log
  * layer, so the probabilities cannot be turned back into logits inside a plain graph. Which one an ensemble uses is
- * chosen on PublicTest by `ferlab ensemble` (ensemble-make.ts: `--combine auto`, ties to 'logits'), which records both
- * scores in ferlab.json `ensemble.publicTest`.
+ * chosen on PublicTest by `ferlab ensemble` (ensemble-make.ts: `--combine auto`, the default, ties to 'logits'), which
+ * records both scores in ferlab.json `ensemble.publicTest`: neither wins in general, so each ensemble measures. Measured
+ * on the first real pair (best-cpu's deep-fer, PublicTest 66.68%, with the 2-epoch quick deep-fer, 24.46%): greedy
+ * selection 66.98% with logits vs 66.82% with probabilities, all members 66.62% vs 66.70% (PublicTest NLL 0.910 / 1.232
+ * and 0.963 / 1.128): the winner flips with the selection, hence a per-ensemble choice rather than a fixed rule. Ties go
+ * to logits because then the output stays a logit vector (softmax, temperature scaling fitted on PublicTest and TTA
+ * apply as to any single model) and a near-uniform weak member only shrinks the logits instead of mixing a flat
+ * distribution into every prediction.
  *
  * Refused, with an error naming the member: a normalization other than 'unit' ('histeq' and 'standardize' are per-image
  * computations no plain layer does; every member must see pixel / 255); resize 'scale' (tfjs-layers' Resizing layer

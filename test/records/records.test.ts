@@ -329,12 +329,18 @@ test('the real experiment folder runs/best-cpu-20261207-044828 loads (when prese
   }
 });
 
-test('the released models models/*/ferlab.json load as exported model metadata (when present)', () => {
+test('the released models models/*/ferlab.json load as exported model metadata (when present; ensembles as model metadata with members)', () => {
   const models = join(root, 'models');
   if (!existsSync(models)) return;
   for (const name of readdirSync(models)) {
     const dir = join(models, name);
     if (!existsSync(join(dir, 'ferlab.json'))) continue;
+    const ensemble = r.readPartialModelMeta(dir)?.ensemble;
+    if (ensemble) {
+      // `ferlab ensemble` writes model metadata with its members, not an export of one run (src/export/ensemble-make.ts)
+      assert.ok(ensemble.members.length >= 1, `${name}: an ensemble without members`);
+      continue;
+    }
     const meta = r.readExportedModelMeta(dir);
     assert.ok(meta.classes.length >= 7, `${name}: ${meta.classes.length} classes`);
     if (name.startsWith('ferlab-')) assert.is(meta.release?.name, name);
