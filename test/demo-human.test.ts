@@ -1,8 +1,9 @@
 /**
  * The browser demo's human-face rule and smoothing toggle in headless Chromium (as test/demo-browser.test.ts): the cat
  * photo (assets/photos/cat.jpg) gives no face and one dropped detection with "human faces only" on (the default), one
- * face with it off; smile.jpg gives its one face with the rule on. Needs Chromium: skipped without it (fails under
- * CI=true).
+ * face with it off; smile.jpg gives its one face with the rule on; the macaque, proboscis-monkey and lemur photos give
+ * no face, each detection passing the landmark stage and dropped by the COCO CenterNet stage (src/predict/coco.ts, its
+ * graph model served by the demo server). Needs Chromium: skipped without it (fails under CI=true).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,7 +21,7 @@ interface DemoState {
   error?: string;
   frames: number;
   lastFaces: Array<{ label: string; human?: { human: boolean } }>;
-  rejected: Array<{ human: { human: boolean; reason: string } }>;
+  rejected: Array<{ human: { human: boolean; landmarks: boolean; reason: string; coco?: { person: number; animal: number } } }>;
   humanCheck: boolean;
   smooth: boolean;
 }
@@ -106,6 +107,17 @@ else {
       s = await analysed('smile.jpg');
       assert.is(s.lastFaces.length, 1, 'smile.jpg: one face');
       assert.is(s.lastFaces[0].human?.human, true);
+
+      // the primates: their landmarks pass; CenterNet sees an animal and no stronger person where the face is
+      for (const file of ['macaque.jpg', 'proboscis-monkey.jpg', 'lemur.jpg']) {
+        s = await analysed(file);
+        assert.is(s.lastFaces.length, 0, `${file}: no face`);
+        assert.is(s.rejected.length, 1, `${file}: one detection dropped`);
+        const h = s.rejected[0].human;
+        assert.is(h.landmarks, true, `${file}: passes the landmark stage (${h.reason})`);
+        assert.match(h.reason, /^(COCO \w+ 0\.\d\d >= person 0\.\d\d|no COCO person .* contains the face; \w+ 0\.\d\d)$/, `${file}: ${h.reason}`);
+        assert.ok(h.coco!.animal > h.coco!.person, `${file}: animal ${h.coco!.animal} > person ${h.coco!.person}`);
+      }
       assert.equal(pageErrors, []);
     } finally {
       await browser.close();

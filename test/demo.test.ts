@@ -64,6 +64,9 @@ test('the allow-listed files, byte for byte, with their types and the security h
       join(pkg('@tensorflow/tfjs-backend-wasm'), 'dist', 'tfjs-backend-wasm-simd.wasm'),
       /^application\/wasm$/,
     ],
+    // the COCO CenterNet of the human-face rule (src/predict/coco.ts), from the checkout's assets/models/
+    ['/vendor/coco-centernet/centernet.json', join(root, 'assets', 'models', 'coco-centernet', 'centernet.json'), /^application\/json/],
+    ['/vendor/coco-centernet/centernet.bin', join(root, 'assets', 'models', 'coco-centernet', 'centernet.bin'), /^application\/octet-stream/],
     ['/model/model.json', join(runDir, 'model', 'model.json'), /^application\/json/],
     ['/model/weights.bin', join(runDir, 'model', 'weights.bin'), /^application\/octet-stream/],
     ['/model/ferlab.json', join(runDir, 'model', 'ferlab.json'), /^application\/json/],

@@ -55,7 +55,7 @@ export function registerPredictCommand(program: Command): void {
     .option('--no-detect', 'no face detection: each image is one face (already cropped)')
     .option(
       '--no-human-check',
-      'keep every detection: without it, detections whose 68 landmarks do not fit a human face (nose and mouth low in the box) are dropped, such as cat and dog heads (docs/predict-faces.md)',
+      'keep every detection: without it, detections whose 68 landmarks do not fit a human face (nose and mouth low in the box), or where the COCO object detector CenterNet sees no person or an animal scoring above the person, are dropped, such as cat, dog and monkey heads (docs/predict-faces.md)',
     )
     .option(
       '--smooth [n]',

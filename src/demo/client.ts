@@ -5,7 +5,8 @@
  * Shows a box and label per face, per-emotion bars, and the emotion over time (plotly). Nothing leaves the page.
  *
  * Like `predict`, detections that fail the human-face rule (src/predict/human.ts: face-api's 68-point landmark net,
- * also in the bundled face-api.js) are dropped ("human faces only", on by default), and camera
+ * also in the bundled face-api.js, then the COCO CenterNet person check of src/predict/coco.ts, its graph model served
+ * by src/demo/server.ts and run with the same tfjs) are dropped ("human faces only", on by default), and camera
  * frames are smoothed per face over frames (src/predict/smooth.ts: faces tracked by box overlap, EMA over
  * DEFAULT_SPAN frames; "smooth over frames", on by default): boxes, bars and the chart then show smoothed values.
  *
@@ -15,7 +16,8 @@
  * For tests, `window.ferlabDemo` exposes the state: ready/error, backend, classes, frames analysed, the last faces.
  */
 import { DEFAULT_MARGIN, faceCropBox, type Box } from '../predict/geometry';
-import { checkHumanFace, type HumanCheck } from '../predict/human';
+import { checkCocoPerson, cocoDetections, COCO_INPUT_SIDE, COCO_MODEL_FILE, COCO_OUTPUT_NODE } from '../predict/coco';
+import { checkHumanFace, withCocoCheck, type HumanCheck } from '../predict/human';
 import { alphaFromSpan, DEFAULT_SPAN, FaceSmoother } from '../predict/smooth';
 import { ferPixelsFromRgba, INPUT_SIDE } from './resample';
 import { pct } from '../util/format';
@@ -25,10 +27,15 @@ import { MODEL_META_FILE, outputIsProbabilities } from '../records/files';
 // The parts of face-api's and plotly's browser globals this page uses (both are loaded by <script> tags).
 interface Tensor {
   data(): Promise<Float32Array>;
+  array(): Promise<unknown>;
+  expandDims(axis: number): Tensor;
   dispose(): void;
 }
 interface LayersModel {
   predict(x: Tensor): Tensor;
+}
+interface GraphModel {
+  execute(x: Tensor, outputs: string): Tensor;
 }
 interface Tf {
   setWasmPaths?(prefix: string): void;
@@ -36,6 +43,10 @@ interface Tf {
   ready(): Promise<void>;
   getBackend(): string;
   loadLayersModel(url: string): Promise<LayersModel>;
+  loadGraphModel(url: string): Promise<GraphModel>;
+  browser: { fromPixels(source: HTMLCanvasElement): Tensor };
+  image: { resizeBilinear(images: Tensor, size: [number, number]): Tensor };
+  cast(x: Tensor, dtype: 'float32'): Tensor;
   tensor4d(values: Float32Array, shape: [number, number, number, number]): Tensor;
   softmax(x: Tensor): Tensor;
   tidy<T>(f: () => T): T;
@@ -150,8 +161,27 @@ async function chooseBackend(tf: Tf): Promise<string> {
 
 let model: LayersModel;
 let meta: ModelMeta;
+/** COCO CenterNet, the human-face rule's second stage (src/predict/coco.ts). */
+let coco: GraphModel;
 let chartStart = 0;
 const chart = $('chart');
+
+/**
+ * COCO CenterNet's detections of the view (as src/predict/detect.ts detectCocoObjects: the whole frame resized
+ * bilinearly to 512 x 512, pixel values 0-255), boxes in view pixels.
+ */
+async function detectCocoObjects() {
+  const tf = faceapi.tf;
+  const out = tf.tidy(() =>
+    coco.execute(tf.image.resizeBilinear(tf.cast(tf.browser.fromPixels(view), 'float32'), [COCO_INPUT_SIDE, COCO_INPUT_SIDE]).expandDims(0), COCO_OUTPUT_NODE),
+  );
+  try {
+    const rows = (await out.array()) as number[][][];
+    return cocoDetections(rows[0], view.width, view.height);
+  } finally {
+    out.dispose();
+  }
+}
 
 /** SSD detections of the view, with the human-face rule's findings when it is on (same nets and rule as predict). */
 async function detect(): Promise<Array<{ score: number; box: Box; human?: HumanCheck }>> {
@@ -159,7 +189,11 @@ async function detect(): Promise<Array<{ score: number; box: Box; human?: HumanC
   const toBox = (b: ApiDetection['box']): Box => ({ left: b.x, top: b.y, width: b.width, height: b.height });
   if (!state.humanCheck) return (await faceapi.detectAllFaces(view, options)).map((d) => ({ score: d.score, box: toBox(d.box) }));
   const found = await faceapi.detectAllFaces(view, options).withFaceLandmarks();
-  return found.map((d) => ({ score: d.detection.score, box: toBox(d.detection.box), human: checkHumanFace(toBox(d.detection.box), d.landmarks.positions) }));
+  const objects = found.length ? await detectCocoObjects() : []; // once per frame, only when the SSD found something
+  return found.map((d) => {
+    const box = toBox(d.detection.box);
+    return { score: d.detection.score, box, human: withCocoCheck(checkHumanFace(box, d.landmarks.positions), checkCocoPerson(box, objects)) };
+  });
 }
 
 async function analyse(smooth: boolean): Promise<PageFace[]> {
@@ -398,8 +432,9 @@ async function main(): Promise<void> {
   meta = (await metaResponse.json()) as ModelMeta;
   state.classes = meta.classes;
   const weights = '/vendor/face-api/model';
-  [model] = await Promise.all([
+  [model, coco] = await Promise.all([
     tf.loadLayersModel('/model/model.json'),
+    tf.loadGraphModel(`/vendor/coco-centernet/${COCO_MODEL_FILE}`),
     faceapi.nets.ssdMobilenetv1.loadFromUri(weights),
     faceapi.nets.faceLandmark68Net.loadFromUri(weights),
   ]);

@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import { modelFolderFile, readModelFolderFile, readModelJson } from '../models/io';
 import { MODEL_META_FILE } from '../records/model';
 import { readModelMeta, resolveModelDir } from '../predict/model';
+import { COCO_MODEL_FILE, COCO_MODEL_PATH, COCO_WEIGHTS_FILE } from '../predict/coco';
+import { PROJECT_ROOT } from '../util/paths';
 
 /**
  * The browser demo's local web server (`npm run demo -- models/<name>`): node's own http server with an explicit
@@ -24,7 +26,8 @@ import { readModelMeta, resolveModelDir } from '../predict/model';
  *
  * The page gets everything from this server (no CDN): face-api's browser bundle `dist/face-api.js` (it bundles tfjs
  * 4.22 with the webgl, wasm and cpu backends; the page uses that one tfjs for both the face detector and the
- * classifier), the wasm binaries of @tensorflow/tfjs-backend-wasm (same version), the SSD MobileNet v1 weights and
+ * classifier), the wasm binaries of @tensorflow/tfjs-backend-wasm (same version), the SSD MobileNet v1 weights, the
+ * landmark net and the COCO CenterNet graph model of the human-face rule (assets/models/coco-centernet/), and
  * plotly.js. Its Content-Security-Policy (`connect-src 'self'`) keeps the page from sending anything elsewhere; it
  * sends nothing here either: camera frames are analysed in the page.
  */
@@ -85,6 +88,9 @@ export function demoRoutes(modelDir: string): Map<string, Asset> {
   // the detector, and the landmark net of the human-face rule (src/predict/human.ts)
   const detectorFiles = ['ssd_mobilenetv1_model', 'face_landmark_68_model'].flatMap((n) => [`${n}-weights_manifest.json`, `${n}.bin`]);
   for (const f of detectorFiles) routes.set(`/vendor/face-api/model/${f}`, { file: join(faceapi, 'model', f), type: typeOf(f) });
+  // the COCO CenterNet of the rule's second stage (src/predict/coco.ts); its model JSON names the weights file beside it
+  for (const f of [COCO_MODEL_FILE, COCO_WEIGHTS_FILE])
+    routes.set(`/vendor/coco-centernet/${f}`, { file: join(PROJECT_ROOT, COCO_MODEL_PATH, f), type: typeOf(f) });
   const wasm = join(pkgDir('@tensorflow/tfjs-backend-wasm'), 'dist');
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
     routes.set(`/vendor/tfjs-backend-wasm/${f}`, { file: join(wasm, f), type: TYPES['.wasm'] });

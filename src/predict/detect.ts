@@ -1,9 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { z } from 'zod';
 import { DECODE_OPTIONS } from '../data/image';
+import { PROJECT_ROOT } from '../util/paths';
+import {
+  COCO_INPUT_SIDE,
+  COCO_MODEL_FILE,
+  COCO_MODEL_PATH,
+  COCO_OUTPUT_NODE,
+  COCO_WEIGHTS_FILE,
+  checkCocoPerson,
+  cocoDetections,
+  type CocoDetection,
+} from './coco';
 import type { Box } from './geometry';
-import { checkHumanFace, type HumanCheck } from './human';
+import { checkHumanFace, withCocoCheck, type HumanCheck } from './human';
 
 /**
  * Face detection for `predict`: @vladmandic/face-api's SSD MobileNet v1 detector (MIT licence; weights shipped inside
@@ -72,9 +85,78 @@ export function faceApiModelDir(): string {
   return join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
 }
 
+/** Folder of the COCO CenterNet graph model of the human-face rule's second stage (src/predict/coco.ts). */
+export const COCO_MODEL_DIR = join(PROJECT_ROOT, COCO_MODEL_PATH);
+
+let coco: tf.GraphModel | undefined;
+
+const DTYPE = z.enum(['float32', 'int32', 'bool', 'string', 'complex64']);
+/** The parts of a tfjs graph-model JSON ({@link loadCocoDetector}) read here (tfjs-core `io.ModelJSON`). */
+const GraphModelJsonSchema = z.object({
+  format: z.string().optional(),
+  modelTopology: z.record(z.string(), z.unknown()),
+  weightsManifest: z.array(
+    z.object({
+      paths: z.array(z.string()),
+      weights: z.array(
+        z.object({
+          name: z.string(),
+          shape: z.array(z.number()),
+          dtype: DTYPE,
+          quantization: z
+            .object({
+              dtype: z.enum(['uint8', 'uint16', 'float16']),
+              original_dtype: DTYPE.optional(),
+              min: z.number().optional(),
+              scale: z.number().optional(),
+            })
+            .optional(),
+        }),
+      ),
+    }),
+  ),
+});
+
+/**
+ * Loads the COCO CenterNet graph model (4.2 MB, {@link COCO_MODEL_DIR}) once per process, on ferlab's tfjs.
+ * @throws Error (node's ENOENT naming the file) when the model files are missing; zod's error when the JSON is not a
+ *   tfjs graph model's.
+ */
+export async function loadCocoDetector(): Promise<tf.GraphModel> {
+  if (!coco) {
+    const json = GraphModelJsonSchema.parse(JSON.parse(readFileSync(join(COCO_MODEL_DIR, COCO_MODEL_FILE), 'utf8')));
+    const bin = readFileSync(join(COCO_MODEL_DIR, COCO_WEIGHTS_FILE));
+    const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length) as ArrayBuffer;
+    coco = await tf.loadGraphModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData, format: json.format }),
+    );
+  }
+  return coco;
+}
+
+/**
+ * Runs COCO CenterNet on a decoded image (src/predict/coco.ts: resized bilinearly to 512 x 512, pixel values 0-255).
+ * @returns its detections with score >= COCO_MIN_SCORE, boxes in pixels of `image` (its `width` x `height`, not the
+ *   full size).
+ */
+export async function detectCocoObjects(image: DetectionImage): Promise<CocoDetection[]> {
+  const model = await loadCocoDetector();
+  const out = tf.tidy(() => {
+    const x = tf.image.resizeBilinear(tf.tensor3d(image.rgb, [image.height, image.width, 3], 'int32').toFloat(), [COCO_INPUT_SIDE, COCO_INPUT_SIDE]);
+    return model.execute(x.expandDims(0), COCO_OUTPUT_NODE) as tf.Tensor;
+  });
+  try {
+    const rows = (await out.array()) as number[][][];
+    return cocoDetections(rows[0], image.width, image.height);
+  } finally {
+    out.dispose();
+  }
+}
+
 /**
  * Loads face-api's node-wasm build and its SSD MobileNet v1 weights (5.4 MB) once per process, and with `humanCheck`
- * also the 68-point landmark net (0.35 MB) that the human-face rule uses (src/predict/human.ts). Call after `initBackend` (src/backend/select.ts).
+ * also what the human-face rule uses (src/predict/human.ts): the 68-point landmark net (0.35 MB) and the COCO
+ * CenterNet model (4.2 MB, src/predict/coco.ts). Call after `initBackend` (src/backend/select.ts).
  * @throws Error when face-api resolved a different tfjs than ferlab's (two engines would not share tensors).
  */
 export async function loadFaceDetector(humanCheck = false): Promise<void> {
@@ -89,6 +171,7 @@ export async function loadFaceDetector(humanCheck = false): Promise<void> {
   if (!nets.ssdMobilenetv1.isLoaded) await nets.ssdMobilenetv1.loadFromDisk(faceApiModelDir());
   if (humanCheck) {
     if (!nets.faceLandmark68Net.isLoaded) await nets.faceLandmark68Net.loadFromDisk(faceApiModelDir());
+    await loadCocoDetector();
   }
 }
 
@@ -131,8 +214,9 @@ export async function decodeForDetection(input: Buffer | string, maxSide = DETEC
 /**
  * Finds every face in a decoded image.
  * @param minScore detections below this confidence are dropped (default {@link DEFAULT_MIN_SCORE}).
- * @param humanCheck keep only detections that pass the human-face rule of src/predict/human.ts (default true; false =
- *   every SSD detection, as before the rule).
+ * @param humanCheck keep only detections that pass the human-face rule of src/predict/human.ts, both stages: the
+ *   landmarks and the COCO person check of src/predict/coco.ts (default true; false = every SSD detection, as before
+ *   the rule).
  * @returns boxes in pixels of the full-size image, clipped to it, in reading order (left to right by box centre,
  *   then top to bottom), so "face 1" is the leftmost face in tables, crops and annotations; with `humanCheck` each
  *   carries the rule's findings in `human`.
@@ -144,7 +228,9 @@ export async function detectFaces(image: DetectionImage, minScore = DEFAULT_MIN_
 
 /**
  * Every SSD detection of an image, with the human-face rule's findings on each when `check` is true (none rejected):
- * what {@link detectFaces} filters, and what scripts/face-filter-measure.ts counts before and after the rule.
+ * what {@link detectFaces} filters, and what scripts/face-filter-measure.ts counts before and after the rule. With
+ * `check`, COCO CenterNet runs once on the image when the SSD found anything, and every detection gets both stages'
+ * findings (the COCO ones in `human.coco`).
  * @returns as {@link detectFaces}.
  */
 export async function detectFacesChecked(image: DetectionImage, minScore = DEFAULT_MIN_SCORE, check = true): Promise<Detection[]> {
@@ -155,12 +241,14 @@ export async function detectFacesChecked(image: DetectionImage, minScore = DEFAU
     const options = new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 100 });
     const toBox = (b: ApiBox) => ({ left: b.x, top: b.y, width: b.width, height: b.height });
     let found: Array<{ detection: ApiDetection; human?: HumanCheck }>;
-    if (check)
-      found = (await api.detectAllFaces(input, options).withFaceLandmarks()).map((d) => ({
-        detection: d.detection,
-        human: checkHumanFace(toBox(d.detection.box), d.landmarks.positions),
-      }));
-    else found = (await api.detectAllFaces(input, options)).map((detection) => ({ detection }));
+    if (check) {
+      const withLandmarks = await api.detectAllFaces(input, options).withFaceLandmarks();
+      const objects = withLandmarks.length ? await detectCocoObjects(image) : [];
+      found = withLandmarks.map((d) => {
+        const box = toBox(d.detection.box);
+        return { detection: d.detection, human: withCocoCheck(checkHumanFace(box, d.landmarks.positions), checkCocoPerson(box, objects)) };
+      });
+    } else found = (await api.detectAllFaces(input, options)).map((detection) => ({ detection }));
     const sx = image.fullWidth / image.width;
     const sy = image.fullHeight / image.height;
     return found
