@@ -17,10 +17,10 @@ import { initBackend } from '../../src/backend/select';
 import { IMAGE_PIXELS } from '../../src/data/classes';
 import { createModel } from '../../src/models';
 import { loadLayersModelFromDir, saveLayersModel } from '../../src/models/io';
-import { writeModelMeta, type ModelMeta } from '../../src/records/model';
+import { readModelMeta, writeModelMeta, type ModelMeta } from '../../src/records/model';
 import { writeRunStatus } from '../../src/records/run';
 import { buildEnsemble, EnsembleError, type EnsembleCombine, type EnsembleGraphMember } from '../../src/export/ensemble';
-import { findEnsembleCandidates } from '../../src/export/ensemble-make';
+import { exportEnsembleFolder, findEnsembleCandidates, makeEnsemble } from '../../src/export/ensemble-make';
 import { selectMembers } from '../../src/export/ensemble-select';
 import { ONNX_INPUT_NAME, ONNX_LOGITS_NAME, ONNX_PROBABILITIES_NAME, tfjsToOnnx } from '../../src/export/onnx';
 import { tfjsToTflite } from '../../src/export/tflite';
@@ -29,7 +29,7 @@ import { predictProbabilitiesTTA } from '../../src/eval/tta';
 import { evaluateMapped } from '../../src/eval/transfer';
 import { classify } from '../../src/predict/faces';
 import { loadPredictModel } from '../../src/predict/model';
-import { rng, tempDir } from '../helpers/fixtures';
+import { makeRows, rng, tempDir, writeFixture } from '../helpers/fixtures';
 
 const C = 7;
 const N = 5;
@@ -47,7 +47,7 @@ let litert: LiteRtModule | undefined;
 let litertWhy = '';
 
 /** Trained-like weights: kernels x sqrt(6) (He's variance instead of PyTorch's default), random biases and BatchNorm parameters. */
-function roughen(model: tf.LayersModel, seed: number): void {
+function roughen(model: tf.LayersModel, seed: number, kernelScale = Math.sqrt(6)): void {
   const r = rng(seed);
   const u = (n: number, lo: number, hi: number) => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
   for (const layer of model.layers) {
@@ -56,7 +56,7 @@ function roughen(model: tf.LayersModel, seed: number): void {
     layer.setWeights(
       ws.map((w, i) => {
         const name = (layer.weights[i].originalName.split('/').pop() ?? '').replace(/_\d+$/, '');
-        if (name.endsWith('kernel')) return tf.mul(w, Math.sqrt(6));
+        if (name.endsWith('kernel')) return tf.mul(w, kernelScale);
         if (name === 'bias' || name === 'beta' || name === 'moving_mean') return tf.tensor(u(w.size, -0.2, 0.2), w.shape);
         if (name === 'gamma' || name === 'moving_variance') return tf.tensor(u(w.size, 0.5, 1.5), w.shape);
         return w;
@@ -117,7 +117,8 @@ test.before(async () => {
   const a = createModel('baseline', { numClasses: C, seed: 1 });
   const b = createModel('mini-xception', { numClasses: C, seed: 2, inputShape: [40, 40, 1] });
   const c = createModel('resnet-cpu', { numClasses: C, seed: 3 });
-  [a, b, c].forEach((m, k) => roughen(m, 10 + k));
+  // mini-xception's 10 convolutions would grow its logits to ~40 at He's scale (a saturated softmax hides a wrong crop)
+  [a, b, c].forEach((m, k) => roughen(m, 10 + k, k === 1 ? 1 : Math.sqrt(6)));
   members = [
     { name: 'baseline-48', model: a, input: UNIT48 },
     { name: 'xception-40', model: b, input: CROP40, weight: 2 },
@@ -416,6 +417,101 @@ test('candidates: run folders, experiment folders (finished runs, one label set)
     () => findEnsembleCandidates([join(exp, 'r3')]),
     (e: Error) => /holds no model/.test(e.message),
   );
+  // an experiment still training (no finished run): listed as skipped beside the other folders, an error alone
+  const running = join(root, 'exp-running');
+  mkdirSync(join(running, 'r1'), { recursive: true });
+  writeRunStatus(join(running, 'r1'), { state: 'running', epoch: 1 });
+  const withRunning = findEnsembleCandidates([running, join(root, 'released')]);
+  assert.equal(
+    withRunning.candidates.map((c) => c.name),
+    ['r1'],
+  );
+  assert.match(withRunning.skipped[0].why, /unfinished/);
+  assert.throws(
+    () => findEnsembleCandidates([running]),
+    (e: Error) => /no candidate/.test(e.message) && /unfinished/.test(e.message),
+  );
+});
+
+/**
+ * `makeEnsemble` end to end on a generated data set (60 PublicTest, 60 PrivateTest images): two saved members (48x48,
+ * and a 40x40 crop); the PrivateTest accuracy it records is recomputed here from the members run one by one on their
+ * own inputs and averaged by hand with the weights ferlab.json gives; the chosen combination is the better PublicTest
+ * score of the two it records; the ONNX and TFLite checks agree; `export` of the folder rewrites it.
+ */
+test('makeEnsemble: generated data, two saved members; the record matches a hand recomputation; export rewrites it', async () => {
+  const root = tempDir('ferlab-ensemble-make-');
+  const dataDir = writeFixture(makeRows({ train: 4, val: 60, test: 60 }, 3));
+  const classes = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
+  for (const [k, m] of [members[0], members[1]].entries()) {
+    const dir = join(root, 'exp', `run${k}`, 'model');
+    mkdirSync(dir, { recursive: true });
+    await saveLayersModel(m.model, dir);
+    writeModelMeta(dir, { run: m.name, model: m.name, labelSet: 'fer', classes, preprocessing: 'x', inputSpec: m.input, testAccuracy: 0.25 });
+    writeRunStatus(join(root, 'exp', `run${k}`), { state: 'complete', epoch: 1 });
+  }
+  const out = join(root, 'models', 'ens');
+  const lines: string[] = [];
+  const r = await makeEnsemble([join(root, 'exp')], { out, formats: ['onnx', 'tflite'], dataDir, cacheDir: false, backend: 'wasm', log: (l) => lines.push(l) });
+  const meta = readModelMeta(out);
+  const e = meta.ensemble!;
+  assert.ok(e, 'ferlab.json has ensemble');
+  assert.equal(meta.inputSpec, UNIT48, 'the ensemble takes the plain input');
+  assert.equal(
+    e.selection.candidates.map((c) => c.name),
+    ['baseline-48', 'xception-40'],
+  );
+  assert.equal(
+    e.members.map((m) => [m.name, m.inputSpec]),
+    e.members.map((m) => [m.name, m.name === 'xception-40' ? CROP40 : UNIT48]),
+  );
+  assert.is(e.publicTest.length, 4, 'greedy and all, logits and probs');
+  const greedy = e.publicTest.filter((p) => p.select === 'greedy');
+  const best = greedy[1].accuracy > greedy[0].accuracy || (greedy[1].accuracy === greedy[0].accuracy && greedy[1].nll < greedy[0].nll) ? 'probs' : 'logits';
+  assert.is(e.combine, best, `--combine auto takes the better PublicTest score: ${JSON.stringify(greedy)}`);
+  assert.ok(e.graphCheck.maxAbsDiff <= TOL_GRAPH, `graph vs hand average ${e.graphCheck.maxAbsDiff}`);
+  assert.is(meta.output!.split(' ')[0], e.combine === 'probs' ? 'probabilities' : 'logits');
+  for (const f of ['onnx', 'tflite'] as const) {
+    const c = e.formats[f]!.check;
+    assert.ok('maxAbsLogitDiff' in c && c.maxAbsLogitDiff <= TOL_RUNTIME, `${f}: ${JSON.stringify(c)}`);
+  }
+
+  // PrivateTest recomputed: the fixture's PrivateTest rows (the last 60), each member on its own input, weights from ferlab.json
+  const rows = makeRows({ train: 4, val: 60, test: 60 }, 3).slice(64);
+  const px = Float32Array.from(rows.flatMap((row) => row.pixels.map((p) => p / 255)));
+  const n = rows.length;
+  const list = e.members.map((m) => ({ ...members.find((g) => g.name === m.name)!, weight: m.weight }));
+  const acc = new Float64Array(n * C);
+  const total = list.reduce((a, m) => a + m.weight, 0);
+  for (const m of list) {
+    const input = m.input.resize === 'crop' ? centreCrop(px, n, 40, 4) : px;
+    const z = run(m.model, input, n, m.input.size);
+    const v = e.combine === 'probs' ? softmax(z) : z;
+    for (let i = 0; i < acc.length; i++) acc[i] += (m.weight * v[i]) / total;
+  }
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    let b = 0;
+    for (let c = 1; c < C; c++) if (acc[i * C + c] > acc[i * C + b]) b = c;
+    if (b === rows[i].emotion) correct++;
+  }
+  assert.is(meta.testAccuracy, correct / n, `PrivateTest accuracy recorded ${meta.testAccuracy}, recomputed ${correct / n}`);
+  assert.is(e.privateTest.interval.n, n);
+  assert.ok(lines.some((l) => /chosen on PublicTest/.test(l)));
+  assert.is(r.dir, out);
+
+  const again = await exportEnsembleFolder(out, {
+    out: join(root, 'models', 'ens-onnx'),
+    formats: ['onnx'],
+    dataDir,
+    cacheDir: false,
+    backend: 'wasm',
+    log: () => {},
+  });
+  const m2 = readModelMeta(again.dir);
+  assert.equal(Object.keys(m2.ensemble!.formats).sort(), ['onnx', 'tfjs']);
+  assert.equal(m2.ensemble!.members, e.members);
+  assert.is(m2.testAccuracy, meta.testAccuracy);
 });
 
 test.run();
