@@ -221,6 +221,21 @@ export async function beginSyncReads(): Promise<() => Promise<void>> {
   };
 }
 
+/**
+ * The backend a record names: the `backend` of a run record's environment (experiment.json, sweep.json), which is the
+ * {@link BackendInfo.description} of the backend that trained it, e.g. `native (oneDNN 2.6.3 (avx512_core_bf16, 1
+ * thread) + wasm ferlab kernels (FMA))` or `wasm (XNNPACK + ferlab kernels, FMA (relaxed SIMD), 1 thread)`: its first
+ * word is the backend name, and native's first `N thread(s)` its oneDNN thread count.
+ * @returns undefined when the text names no backend (a record from remote workers, a hand-made record, no text).
+ */
+export function recordedBackend(description: unknown): { name: BackendName; threads?: number } | undefined {
+  if (typeof description !== 'string') return undefined;
+  const name = /^([a-z-]+)\b/.exec(description)?.[1];
+  if (!name || !(BACKENDS as readonly string[]).includes(name)) return undefined;
+  const threads = name === 'native' ? Number(/\b(\d+) threads?\b/.exec(description)?.[1]) : NaN;
+  return Number.isInteger(threads) && threads > 0 ? { name: name as BackendName, threads } : { name: name as BackendName };
+}
+
 /** Whether {@link initBackend} has printed why `auto` passed over native (once per process). */
 let nativeReasonShown = false;
 

@@ -21,6 +21,8 @@ import { runOne, type RunSummary } from './run';
 import { readRunStatus, type FailedRun } from './status';
 import { arrayQueue, runOnWorkers } from './pool';
 import { setUpRunner, type RunnerOptions } from './setup';
+import { recordedBackend } from '../backend/select';
+import { loadNativeAddon } from '../backend/native/addon';
 import { runStamp } from '../util/time';
 
 /**
@@ -170,6 +172,32 @@ export async function resumeExperiment(dir: string, opts: ExperimentOptions = {}
   return executeExperiment(dir, experiment, selected, opts, true);
 }
 
+/**
+ * The runner options of a resume: a resumed run continues on the backend (and native thread count) its experiment
+ * recorded, so that it ends with the numbers an uninterrupted run gives (backends differ in the last bits, and those
+ * grow over epochs), unless a backend is asked for (`--backend`, FERLAB_BACKEND) or the recorded one is not
+ * available here (then `auto`, and a line says so). Native's threads: the recorded count unless FERLAB_NATIVE_THREADS
+ * (`--threads`) is set.
+ */
+export function resumeBackend(recorded: unknown, opts: ExperimentOptions): ExperimentOptions {
+  if (opts.backend !== undefined || process.env.FERLAB_BACKEND) return opts;
+  const rec = recordedBackend(recorded);
+  const log = opts.log ?? ((l: string) => console.log(l));
+  if (!rec) return opts;
+  if (rec.name === 'native') {
+    const addon = loadNativeAddon();
+    if ('error' in addon) {
+      log(`ferlab: this experiment was trained on native, which is not available here (${addon.error}); resuming on auto: its numbers will differ from an uninterrupted run's`);
+      return opts;
+    }
+    if (rec.threads && !process.env.FERLAB_NATIVE_THREADS) process.env.FERLAB_NATIVE_THREADS = String(rec.threads);
+  } else if (rec.name !== 'wasm' && rec.name !== 'cpu') {
+    return opts; // GPU backends: auto finds the GPU again, or says why not
+  }
+  log(`ferlab: resuming on the recorded backend ${rec.name}${rec.name === 'native' ? ` (${process.env.FERLAB_NATIVE_THREADS} oneDNN thread(s))` : ''}; --backend chooses another`);
+  return { ...opts, backend: rec.name };
+}
+
 async function executeExperiment(
   dir: string,
   experiment: Pick<ExperimentFile, 'experiment' | 'quick' | 'overrides' | 'runs'> & Partial<ExperimentFile>,
@@ -180,7 +208,7 @@ async function executeExperiment(
   const t0 = performance.now();
   const exp = experiment.experiment;
   const labels = runs.map((r) => r.labels);
-  const setup = await setUpRunner(opts, labels, { workers: exp.workers });
+  const setup = await setUpRunner(resume ? resumeBackend(experiment.environment?.backend, opts) : opts, labels, { workers: exp.workers });
   const { log, dataset: ds, env, perCore } = setup;
 
   // finished runs of a resumed experiment are kept as they are

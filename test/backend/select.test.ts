@@ -14,7 +14,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
-import { BACKENDS, currentBackend, initBackend, parseBackendChoice } from '../../src/backend/select';
+import { BACKENDS, currentBackend, initBackend, parseBackendChoice, recordedBackend } from '../../src/backend/select';
+import { resumeBackend } from '../../src/exp/experiment';
 import { loadNativeAddon } from '../../src/backend/native/addon';
 import { ROOT, runCli } from '../helpers/cli';
 import { skipTest } from '../helpers/skip';
@@ -152,5 +153,51 @@ if ('error' in addon) {
     }
   });
 }
+
+test('recordedBackend reads the backend and native threads from record descriptions (written out by hand)', () => {
+  const cases: Array<[unknown, ReturnType<typeof recordedBackend>]> = [
+    ['native (oneDNN 2.6.3 (avx512_core_bf16, 1 thread) + wasm ferlab kernels (FMA))', { name: 'native', threads: 1 }],
+    ['native (oneDNN 2.6.3 (avx2, 2 threads) + wasm ferlab kernels (SIMD128))', { name: 'native', threads: 2 }],
+    ['wasm (XNNPACK + ferlab kernels, FMA (relaxed SIMD), 1 thread)', { name: 'wasm' }],
+    ['cpu (pure JavaScript: for tiny tests only, ~300x slower than PyTorch)', { name: 'cpu' }],
+    ['webgpu (Dawn, ferlab WGSL kernels) on NVIDIA H100 (GPU)', { name: 'webgpu' }],
+    ['tensorflow (tfjs-node, libtensorflow CPU)', { name: 'tensorflow' }],
+    ['remote workers via redis://127.0.0.1:6379', undefined],
+    ['wasmer', undefined],
+    [undefined, undefined],
+    [42, undefined],
+  ];
+  for (const [text, expected] of cases) assert.equal(recordedBackend(text), expected, `recordedBackend(${JSON.stringify(text)})`);
+});
+
+test('a resume continues on the recorded backend unless one is asked for', () => {
+  const saved = { backend: process.env.FERLAB_BACKEND, threads: process.env.FERLAB_NATIVE_THREADS };
+  const lines: string[] = [];
+  const log = (l: string) => lines.push(l);
+  try {
+    delete process.env.FERLAB_BACKEND;
+    const wasm = 'wasm (XNNPACK + ferlab kernels, FMA (relaxed SIMD), 1 thread)';
+    assert.is(resumeBackend(wasm, { log }).backend, 'wasm', 'recorded wasm, nothing asked: wasm');
+    assert.ok(lines[0]?.includes('recorded backend wasm'), `the choice is logged: ${lines[0]}`);
+    assert.is(resumeBackend(wasm, { log, backend: 'cpu' }).backend, 'cpu', '--backend wins');
+    assert.is(resumeBackend('remote workers via redis://x', { log }).backend, undefined, 'no backend recorded: auto');
+    process.env.FERLAB_BACKEND = 'cpu';
+    assert.is(resumeBackend(wasm, { log }).backend, undefined, 'FERLAB_BACKEND wins (left to the runner)');
+    delete process.env.FERLAB_BACKEND;
+    delete process.env.FERLAB_NATIVE_THREADS;
+    const native = resumeBackend('native (oneDNN 2.6.3 (avx512_core_bf16, 2 threads) + wasm ferlab kernels (FMA))', { log });
+    if ('addon' in loadNativeAddon()) {
+      assert.is(native.backend, 'native', 'recorded native, addon built: native');
+      assert.is(process.env.FERLAB_NATIVE_THREADS, '2', 'with the recorded thread count');
+    } else {
+      assert.is(native.backend, undefined, 'recorded native, no addon: auto');
+      assert.ok(lines.at(-1)!.includes('not available here'), `said why: ${lines.at(-1)}`);
+    }
+  } finally {
+    for (const [k, v] of [['FERLAB_BACKEND', saved.backend], ['FERLAB_NATIVE_THREADS', saved.threads]] as const)
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  }
+});
 
 test.run();
