@@ -9,7 +9,14 @@ import type { EpochRecord } from '../train/loop';
 import { z } from 'zod';
 import { readRecord } from '../records/io';
 import { METRICS_FILE, readRunSummary } from '../records/run';
-import { experimentFilePath, ExperimentRecordSchema, writeExperimentRecord, writeExperimentResult, type ExperimentRecord, type ExperimentResult } from '../records/experiment';
+import {
+  experimentFilePath,
+  ExperimentRecordSchema,
+  writeExperimentRecord,
+  writeExperimentResult,
+  type ExperimentRecord,
+  type ExperimentResult,
+} from '../records/experiment';
 import { writeFileAtomic } from '../util/atomic';
 import { defaultRunsDir } from '../util/paths';
 import { applyOverrides, checkRunName, ConfigError, ExperimentSchema, resolveRuns, RunConfigSchema, type Experiment, type RunConfig } from './config';
@@ -152,7 +159,9 @@ export async function resumeExperiment(dir: string, opts: ExperimentOptions = {}
   for (const run of names.runs ?? []) checkRunName(run.name, `run name in ${file}`);
   const experiment = readExperimentFile(dir);
   if (opts.quick !== undefined && opts.quick !== experiment.quick)
-    throw new ConfigError(`${dir} is a ${experiment.quick ? '--quick' : 'full'} experiment: --resume keeps it as it is (drop ${opts.quick ? '--quick' : 'the option'})`);
+    throw new ConfigError(
+      `${dir} is a ${experiment.quick ? '--quick' : 'full'} experiment: --resume keeps it as it is (drop ${opts.quick ? '--quick' : 'the option'})`,
+    );
   for (const run of experiment.runs) {
     if (!opts.overrides?.length) break;
     const { experiment: _e, name: _n, model: _m, labels: _l, ...settings } = run;
@@ -187,14 +196,18 @@ export function resumeBackend(recorded: unknown, opts: ExperimentOptions): Exper
   if (rec.name === 'native') {
     const addon = loadNativeAddon();
     if ('error' in addon) {
-      log(`ferlab: this experiment was trained on native, which is not available here (${addon.error}); resuming on auto: its numbers will differ from an uninterrupted run's`);
+      log(
+        `ferlab: this experiment was trained on native, which is not available here (${addon.error}); resuming on auto: its numbers will differ from an uninterrupted run's`,
+      );
       return opts;
     }
     if (rec.threads && !process.env.FERLAB_NATIVE_THREADS) process.env.FERLAB_NATIVE_THREADS = String(rec.threads);
   } else if (rec.name !== 'wasm' && rec.name !== 'cpu') {
     return opts; // GPU backends: auto finds the GPU again, or says why not
   }
-  log(`ferlab: resuming on the recorded backend ${rec.name}${rec.name === 'native' ? ` (${process.env.FERLAB_NATIVE_THREADS} oneDNN thread(s))` : ''}; --backend chooses another`);
+  log(
+    `ferlab: resuming on the recorded backend ${rec.name}${rec.name === 'native' ? ` (${process.env.FERLAB_NATIVE_THREADS} oneDNN thread(s))` : ''}; --backend chooses another`,
+  );
   return { ...opts, backend: rec.name };
 }
 

@@ -194,7 +194,10 @@ test('a resume continues on the recorded backend unless one is asked for', () =>
       assert.ok(lines.at(-1)!.includes('not available here'), `said why: ${lines.at(-1)}`);
     }
   } finally {
-    for (const [k, v] of [['FERLAB_BACKEND', saved.backend], ['FERLAB_NATIVE_THREADS', saved.threads]] as const)
+    for (const [k, v] of [
+      ['FERLAB_BACKEND', saved.backend],
+      ['FERLAB_NATIVE_THREADS', saved.threads],
+    ] as const)
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
   }
