@@ -7,11 +7,13 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- commands load their modules lazily (CommonJS require) */
 import { InvalidArgumentError, type Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { BackendChoice } from '../backend/select';
 import type { FerDataset } from '../data/dataset';
 import type { LabelSetName } from '../data/labels';
 import type { EvalSplit, SavedModelEvaluation } from '../eval/transfer';
+import type { TtaMode } from '../eval/tta';
 import { pct } from '../util/format';
 import { runStamp } from '../util/time';
 
@@ -212,42 +214,153 @@ export function registerEvalCommand(program: Command): void {
     .option('--labels <set>', 'label set of the data (fer, or a FER+ set such as majority when the data has FER+ votes)')
     .option('--limit <n>', 'score only the first n images of the split', positiveInt)
     .option('--out <dir>', 'output folder (default runs/eval/<model>-on-<dataset>-<split>-<time>)')
-    .action(async (runDir: string | undefined, o: { model?: string; split?: EvalSplit; labels?: string; limit?: number; out?: string }) => {
-      const g = program.opts();
-      if (o.model) {
-        if (runDir) program.error(`error: give either a run folder or --model, not both ('${runDir}')`);
-        const { LABEL_SETS } = require('../data/labels') as typeof import('../data/labels');
-        if (o.labels && !(LABEL_SETS as readonly string[]).includes(o.labels))
-          program.error(`error: --labels '${o.labels}': expected one of ${LABEL_SETS.join(', ')}`);
-        try {
-          await evaluateModelCommand({
-            model: o.model,
+    .option(
+      '--ferplus-test-labels <file>',
+      "FER+ models: also score PrivateTest on the FER+ paper's test labels (microsoft/FERPlus data/FER2013Test/label.csv, joined by image name) beside fer2013new.csv's; default: <data-dir>/FER2013Test/label.csv or <data-dir>/ferplus-label-csv/FER2013Test-label.csv when present",
+    )
+    .option('--tta <mode>', "TTA of those FER+ label-file scores: flip, tencrop or none (default: the run's recorded TTA, else flip)", ttaOption)
+    .action(
+      async (
+        runDir: string | undefined,
+        o: { model?: string; split?: EvalSplit; labels?: string; limit?: number; out?: string; ferplusTestLabels?: string; tta?: TtaMode },
+      ) => {
+        const g = program.opts();
+        const labelFiles = async (modelRef: string, run?: string) => {
+          if ((o.split ?? 'test') !== 'test' || o.limit) return;
+          await ferplusTestLabelReport({
+            modelRef,
+            runDir: run,
+            labelCsv: o.ferplusTestLabels,
+            tta: o.tta,
             dataDir: g.dataDir,
             cacheDir: g.cacheDir,
             backend: g.backend,
-            labels: o.labels as LabelSetName | undefined,
+          });
+        };
+        if (!o.model && runDir && isModelFolder(runDir)) {
+          // a model folder (exported, released, an ensemble) given as the folder: scored as a saved model
+          o.model = runDir;
+          runDir = undefined;
+        }
+        if (o.model) {
+          if (runDir) program.error(`error: give either a run folder or --model, not both ('${runDir}')`);
+          const { LABEL_SETS } = require('../data/labels') as typeof import('../data/labels');
+          if (o.labels && !(LABEL_SETS as readonly string[]).includes(o.labels))
+            program.error(`error: --labels '${o.labels}': expected one of ${LABEL_SETS.join(', ')}`);
+          try {
+            await evaluateModelCommand({
+              model: o.model,
+              dataDir: g.dataDir,
+              cacheDir: g.cacheDir,
+              backend: g.backend,
+              labels: o.labels as LabelSetName | undefined,
+              split: o.split,
+              limit: o.limit,
+              out: o.out,
+            });
+            await labelFiles(o.model);
+          } catch (e) {
+            // a model or dataset that cannot be used: the message names it; the stack would only hide it
+            console.error(`ferlab: ${(e as Error).message}`);
+            process.exitCode = 1;
+          }
+          return;
+        }
+        if (!runDir) program.error('error: give a run folder (eval runs/<experiment>/<run>) or --model <ref>');
+        const { isEnsembleFolder } = require('../export/ensemble-make') as typeof import('../export/ensemble-make');
+        if (isEnsembleFolder(runDir)) {
+          // an ensemble (ferlab ensemble) has no run record: scored as a saved model on its label set's PrivateTest
+          await evaluateModelCommand({
+            model: runDir,
+            dataDir: g.dataDir,
+            cacheDir: g.cacheDir,
+            backend: g.backend,
             split: o.split,
             limit: o.limit,
             out: o.out,
           });
-        } catch (e) {
-          // a model or dataset that cannot be used: the message names it; the stack would only hide it
-          console.error(`ferlab: ${(e as Error).message}`);
-          process.exitCode = 1;
+          await labelFiles(runDir);
+          return;
         }
-        return;
-      }
-      if (!runDir) program.error('error: give a run folder (eval runs/<experiment>/<run>) or --model <ref>');
-      const { isEnsembleFolder } = require('../export/ensemble-make') as typeof import('../export/ensemble-make');
-      if (isEnsembleFolder(runDir)) {
-        // an ensemble (ferlab ensemble) has no run record: scored as a saved model on its label set's PrivateTest
-        await evaluateModelCommand({ model: runDir, dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend, split: o.split, limit: o.limit, out: o.out });
-        return;
-      }
-      const { evaluateRunDir } = require('../eval/reload') as typeof import('../eval/reload');
-      const r = await evaluateRunDir(runDir, { dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend });
-      console.log(`${runDir}: test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.n} images (record says ${(100 * r.recorded).toFixed(2)}%)`);
-    });
+        const { evaluateRunDir } = require('../eval/reload') as typeof import('../eval/reload');
+        const r = await evaluateRunDir(runDir, { dataDir: g.dataDir, cacheDir: g.cacheDir, backend: g.backend });
+        console.log(`${runDir}: test accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.n} images (record says ${(100 * r.recorded).toFixed(2)}%)`);
+        await labelFiles(runDir, runDir);
+      },
+    );
+}
+
+function ttaOption(v: string): TtaMode {
+  const modes = ['none', 'flip', 'tencrop'];
+  if (!modes.includes(v)) throw new InvalidArgumentError(`expected one of ${modes.join(', ')}`);
+  return v as TtaMode;
+}
+
+/** Whether a folder is a saved model's own folder (exported, released, an ensemble) rather than a run record (config.json). */
+function isModelFolder(dir: string): boolean {
+  const { CONFIG_FILE } = require('../records/run') as typeof import('../records/run');
+  if (existsSync(join(dir, CONFIG_FILE))) return false;
+  const { resolveModelRef } = require('../models/init') as typeof import('../models/init');
+  try {
+    return resolveModelRef(dir) === resolve(dir);
+  } catch {
+    return false;
+  }
+}
+
+/** Options of {@link ferplusTestLabelReport}. */
+export interface FerPlusTestLabelReportOptions {
+  /** The model: a run folder, a model folder, models/<name>, <experiment>/<run> (src/models/init.ts resolveModelRef). */
+  modelRef: string;
+  /** The run record, when the model is a run's: its recorded TTA mode is the default and its predictions.json is compared. */
+  runDir?: string;
+  /** label.csv of the test split; default: the data directory's (src/eval/ferplus-test.ts defaultFerPlusTestLabelFile). */
+  labelCsv?: string;
+  tta?: TtaMode;
+  dataDir?: string;
+  cacheDir?: string | false;
+  backend?: BackendChoice;
+  log?: (line: string) => void;
+}
+
+/**
+ * FER+ PrivateTest accuracy of a FER+ model on both test label files (fer2013new.csv's majority labels and the FER+
+ * paper's label.csv), plain and with TTA, printed with the file each number uses (src/eval/ferplus-test.ts). Does
+ * nothing for a model that is not a FER+ model, or when no label.csv is named and the data directory has none.
+ * For a run, says how many plain predictions equal the run's recorded predictions.json.
+ * @returns the scores, or undefined when nothing was scored. @throws Error / DataError for unreadable files.
+ */
+export async function ferplusTestLabelReport(o: FerPlusTestLabelReportOptions): Promise<import('../eval/ferplus-test').FerPlusModelScores | undefined> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const { resolveModelRef, readSavedModelInfo } = require('../models/init') as typeof import('../models/init');
+  const { FERPLUS_CLASSES } = require('../data/classes') as typeof import('../data/classes');
+  const modelDir = resolveModelRef(o.modelRef);
+  if (readSavedModelInfo(modelDir).classes?.join() !== FERPLUS_CLASSES.join()) return undefined;
+  const fp = require('../eval/ferplus-test') as typeof import('../eval/ferplus-test');
+  const { loadDataset } = require('../data/dataset') as typeof import('../data/dataset');
+  const { defaultDataDir } = require('../util/paths') as typeof import('../util/paths');
+  const labelCsv = o.labelCsv ?? fp.defaultFerPlusTestLabelFile(o.dataDir ?? defaultDataDir());
+  if (!labelCsv) return undefined;
+  const { backendFromEnv, initBackend } = require('../backend/select') as typeof import('../backend/select');
+  await initBackend(o.backend ?? backendFromEnv());
+  const ds = await loadDataset({ dataDir: o.dataDir, cacheDir: o.cacheDir });
+  const labels = await fp.loadFerPlusTestLabels(ds, labelCsv);
+  let tta = o.tta;
+  let recorded: import('../records/run').TestPredictions | undefined;
+  if (o.runDir) {
+    const rec = require('../records/run') as typeof import('../records/run');
+    tta ??= rec.readRunSummary(o.runDir).tta?.tta;
+    recorded = rec.readPredictions(o.runDir);
+  }
+  const s = await fp.scoreFerPlusModel(modelDir, ds, labels.files, { tta: tta ?? 'flip' });
+  fp.describeFerPlusScores(s, labels).forEach((l) => log(l));
+  if (recorded) {
+    const at = new Map<number, number>();
+    s.plain.index.forEach((r, k) => at.set(r, s.plain.pred[k]));
+    const same = recorded.index.filter((r, k) => at.get(r) === recorded.pred[k]).length;
+    log(`  plain predictions equal to the run's recorded predictions: ${same} of ${recorded.index.length}`);
+  }
+  return s;
 }
 
 /**

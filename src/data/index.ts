@@ -2,6 +2,7 @@ export * from './classes';
 export * from './errors';
 export * from './fer2013';
 export * from './ferplus';
+export * from './ferplus-label';
 export * from './votes';
 export * from './cache';
 export * from './dataset';

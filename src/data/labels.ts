@@ -2,6 +2,7 @@ import { FER_CLASSES, FERPLUS_CLASSES, FERPLUS_NUM_VOTES, SPLITS, SPLIT_USAGE, U
 import type { FerDataset } from './dataset';
 import { DataError } from './errors';
 import { FERPLUS_MODES, ferplusTarget, type FerPlusMode } from './votes';
+import { argmaxRows } from '../util/argmax';
 
 /** Label sets: `fer` (the 7 original FER2013 labels) and the four FER+ training modes (8 classes). */
 export const LABEL_SETS = ['fer', ...FERPLUS_MODES] as const;
@@ -110,9 +111,7 @@ export function buildLabelSet(ds: FerDataset, name: LabelSetName): LabelSet {
     const label = new Uint8Array(idx.length);
     targets.forEach((t, j) => {
       target.set(t, j * C);
-      let best = 0;
-      for (let c = 1; c < C; c++) if (t[c] > t[best]) best = c;
-      label[j] = best;
+      label[j] = targetLabel(t);
     });
     return { index: Int32Array.from(idx), label, target };
   };
@@ -128,6 +127,35 @@ export function buildLabelSet(ds: FerDataset, name: LabelSetName): LabelSet {
     val: { index: val.index, label: val.label },
     test: { index: test.index, label: test.label },
   };
+}
+
+/** The hard label of a target distribution: the index of its first largest entry (as `np.argmax`; util/argmax.ts). */
+export function targetLabel(target: Float32Array): number {
+  return argmaxRows(target, target.length)[0];
+}
+
+/**
+ * FER+ majority labels of images given their votes, by the rule of ferlab's FER+ validation and test splits
+ * ({@link buildLabelSet}: `ferplusTarget(votes, 'majority')`, then {@link targetLabel}), for votes from any file
+ * (fer2013new.csv, or a microsoft/FERPlus label.csv: src/data/ferplus-label.ts). Images without a majority, or whose
+ * majority is unknown or NF, are dropped.
+ *
+ * @param index `[m]` dataset rows of the images. @param votes `[m, 10]` their vote counts (FERPLUS_VOTE_COLUMNS).
+ * @returns the kept images (`index`, `label`: FERPLUS_CLASSES index) in input order, and how many were dropped.
+ * @throws Error when votes is not 10 counts per row.
+ */
+export function ferplusMajorityLabels(index: Int32Array, votes: Uint8Array): SplitLabels & { dropped: number } {
+  if (votes.length !== index.length * FERPLUS_NUM_VOTES)
+    throw new Error(`ferplusMajorityLabels: ${votes.length} vote counts for ${index.length} images (expected ${FERPLUS_NUM_VOTES} per image)`);
+  const idx: number[] = [];
+  const lab: number[] = [];
+  for (let k = 0; k < index.length; k++) {
+    const t = ferplusTarget(votes.subarray(k * FERPLUS_NUM_VOTES, (k + 1) * FERPLUS_NUM_VOTES), 'majority');
+    if (t === null) continue;
+    idx.push(index[k]);
+    lab.push(targetLabel(t));
+  }
+  return { index: Int32Array.from(idx), label: Uint8Array.from(lab), dropped: index.length - idx.length };
 }
 
 /** Per-class image counts of a split's hard labels: `[numClasses]`. */
