@@ -7,10 +7,13 @@
  * 2-hour CPU networks go when combined, toward the 71.6% the released FER2013 model must reach (5 points above
  * @vladmandic/human's mini-Xception, 66.6%)? Members are chosen on PublicTest only; PrivateTest decides nothing.
  *
- * Command:  npm run exp -- ensemble-fer --backend native   (two members side by side, one oneDNN thread each;
- *           --only <run> trains some of them; a killed experiment resumes with --resume <folder>)
- * Runtime:  each member <= 2 hours wall on the 2-core machine with another member beside it (measured per run in
- *           the folder's results); quick: npm run exp -- ensemble-fer --quick (about 1 min).
+ * Command:  npm run exp -- ensemble-fer --only deep-fer,mini-xception-fer   (native: two members side by side, one
+ *           oneDNN thread each), then npm run exp -- ensemble-fer --only resnet-cpu-fer --threads 2 --workers 1 (a
+ *           folder of its own: resnet-cpu costs 1.6x deep per image, 239 img/s on one thread beside another run, 2.3
+ *           hours for 70 epochs; on both cores alone it stays under 2 hours); a killed experiment resumes with
+ *           --resume <folder>; then npm run ferlab -- ensemble <the folders> runs/<best-cpu>/deep-fer --out models/<name>
+ * Runtime:  deep members about 65 min each on one core of the 2-core machine with another member beside it (56 s per
+ *           epoch, 508 img/s); quick: npm run exp -- ensemble-fer --quick (about 1 min).
  * Expected: to be filled from the measured run records (per member PrivateTest, and the ensemble's).
  */
 import { defineExperiment, type SettingsDiff } from '../src/exp/config';
