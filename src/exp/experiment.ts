@@ -27,9 +27,7 @@ import { writeExperimentReport } from './reports';
 import { runOne, type RunSummary } from './run';
 import { readRunStatus, type FailedRun } from './status';
 import { arrayQueue, runOnWorkers } from './pool';
-import { setUpRunner, type RunnerOptions } from './setup';
-import { recordedBackend } from '../backend/select';
-import { loadNativeAddon } from '../backend/native/addon';
+import { resumeBackend, setUpRunner, type RunnerOptions } from './setup';
 import { runStamp } from '../util/time';
 
 /**
@@ -179,36 +177,6 @@ export async function resumeExperiment(dir: string, opts: ExperimentOptions = {}
   if (unknown.length) throw new ConfigError(`unknown run(s) ${unknown.join(', ')} in ${dir} (runs: ${experiment.runs.map((r) => r.name).join(', ')})`);
   const selected = experiment.runs.filter((r) => only.length === 0 || only.includes(r.name));
   return executeExperiment(dir, experiment, selected, opts, true);
-}
-
-/**
- * The runner options of a resume: a resumed run continues on the backend (and native thread count) its experiment
- * recorded, so that it ends with the numbers an uninterrupted run gives (backends differ in the last bits, and those
- * grow over epochs), unless a backend is asked for (`--backend`, FERLAB_BACKEND) or the recorded one is not
- * available here (then `auto`, and a line says so). Native's threads: the recorded count unless FERLAB_NATIVE_THREADS
- * (`--threads`) is set.
- */
-export function resumeBackend(recorded: unknown, opts: ExperimentOptions): ExperimentOptions {
-  if (opts.backend !== undefined || process.env.FERLAB_BACKEND) return opts;
-  const rec = recordedBackend(recorded);
-  const log = opts.log ?? ((l: string) => console.log(l));
-  if (!rec) return opts;
-  if (rec.name === 'native') {
-    const addon = loadNativeAddon();
-    if ('error' in addon) {
-      log(
-        `ferlab: this experiment was trained on native, which is not available here (${addon.error}); resuming on auto: its numbers will differ from an uninterrupted run's`,
-      );
-      return opts;
-    }
-    if (rec.threads && !process.env.FERLAB_NATIVE_THREADS) process.env.FERLAB_NATIVE_THREADS = String(rec.threads);
-  } else if (rec.name !== 'wasm' && rec.name !== 'cpu') {
-    return opts; // GPU backends: auto finds the GPU again, or says why not
-  }
-  log(
-    `ferlab: resuming on the recorded backend ${rec.name}${rec.name === 'native' ? ` (${process.env.FERLAB_NATIVE_THREADS} oneDNN thread(s))` : ''}; --backend chooses another`,
-  );
-  return { ...opts, backend: rec.name };
 }
 
 async function executeExperiment(

@@ -8,7 +8,8 @@
  * workers train with their own data and backend.
  */
 import { availableParallelism } from 'node:os';
-import { backendFromEnv, initBackend, parseBackendChoice, type BackendChoice, type BackendInfo } from '../backend/select';
+import { backendFromEnv, initBackend, parseBackendChoice, recordedBackend, type BackendChoice, type BackendInfo } from '../backend/select';
+import { loadNativeAddon } from '../backend/native/addon';
 import { loadDataset, type FerDataset } from '../data/dataset';
 import { buildLabelSet, type LabelSetName } from '../data/labels';
 import type { EpochRecord, StepProgress } from '../train/loop';
@@ -110,9 +111,17 @@ export function chooseWorkers(
     const threads = backendInfo.threads ?? 1;
     const fit = Math.max(1, Math.floor(opts.cores / threads));
     const workers = Math.max(1, opts.requested ?? opts.runnerDefault ?? fit);
-    const how = opts.requested !== undefined ? 'the workers option' : opts.runnerDefault !== undefined ? "the experiment's workers setting" : `floor(${opts.cores} cores / ${threads} threads)`;
+    const how =
+      opts.requested !== undefined
+        ? 'the workers option'
+        : opts.runnerDefault !== undefined
+          ? "the experiment's workers setting"
+          : `floor(${opts.cores} cores / ${threads} threads)`;
     const over = workers * threads > opts.cores ? `: more threads than cores, which slows every training (set --threads or --workers)` : '';
-    return { workers, note: `native: ${workers} worker${workers === 1 ? '' : 's'} x ${threads} oneDNN thread${threads === 1 ? '' : 's'} on ${opts.cores} cores (${how})${over}` };
+    return {
+      workers,
+      note: `native: ${workers} worker${workers === 1 ? '' : 's'} x ${threads} oneDNN thread${threads === 1 ? '' : 's'} on ${opts.cores} cores (${how})${over}`,
+    };
   }
   const perCore = backendInfo.name === 'wasm' || backendInfo.name === 'cpu';
   return { workers: Math.max(1, opts.requested ?? (perCore ? (opts.runnerDefault ?? opts.cores) : 1)) };
@@ -151,4 +160,34 @@ export async function setUpRunner(opts: RunnerOptions, labels: Iterable<LabelSet
     dataset,
     env: environment(backendInfo.description),
   };
+}
+
+/**
+ * The runner options of a resume (experiments and sweeps): a resumed run continues on the backend (and native thread count) its experiment
+ * or sweep recorded (the `backend` of its environment), so that it ends with the numbers an uninterrupted run gives (backends differ in the last bits, and those
+ * grow over epochs), unless a backend is asked for (`--backend`, FERLAB_BACKEND) or the recorded one is not
+ * available here (then `auto`, and a line says so). Native's threads: the recorded count unless FERLAB_NATIVE_THREADS
+ * (`--threads`) is set.
+ */
+export function resumeBackend<O extends RunnerOptions>(recorded: unknown, opts: O): O & { backend?: BackendChoice } {
+  if (opts.backend !== undefined || process.env.FERLAB_BACKEND) return opts;
+  const rec = recordedBackend(recorded);
+  const log = opts.log ?? ((l: string) => console.log(l));
+  if (!rec) return opts;
+  if (rec.name === 'native') {
+    const addon = loadNativeAddon();
+    if ('error' in addon) {
+      log(
+        `ferlab: this experiment was trained on native, which is not available here (${addon.error}); resuming on auto: its numbers will differ from an uninterrupted run's`,
+      );
+      return opts;
+    }
+    if (rec.threads && !process.env.FERLAB_NATIVE_THREADS) process.env.FERLAB_NATIVE_THREADS = String(rec.threads);
+  } else if (rec.name !== 'wasm' && rec.name !== 'cpu') {
+    return opts; // GPU backends: auto finds the GPU again, or says why not
+  }
+  log(
+    `ferlab: resuming on the recorded backend ${rec.name}${rec.name === 'native' ? ` (${process.env.FERLAB_NATIVE_THREADS} oneDNN thread(s))` : ''}; --backend chooses another`,
+  );
+  return { ...opts, backend: rec.name };
 }

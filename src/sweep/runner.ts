@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../exp/config';
-import { resolveRunnerOptions, setUpRunner, type RunnerOptions } from '../exp/setup';
+import { resolveRunnerOptions, resumeBackend, setUpRunner, type RunnerOptions } from '../exp/setup';
 import '../models';
 import { readRecord } from '../records/io';
 import { SWEEP_FILE, SweepRecordSchema, writeSweepRecord } from '../records/sweep';
@@ -167,7 +167,8 @@ export async function resumeSweep(dir: string, opts: SweepOptions = {}): Promise
   const spec = resolved.spec;
   const log = opts.log ?? ((l: string) => console.log(l));
   const { engine, interrupted } = SweepEngine.resume(dir, spec);
-  const ctx = await prepare(resolved, opts, log);
+  // local workers continue on the recorded backend (remote workers train on their own)
+  const ctx = await prepare(resolved, opts.queue ? opts : resumeBackend(stored.environment?.backend, { ...opts, log }), log);
   const info: SweepInfo = {
     ...stored,
     spec,

@@ -15,7 +15,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { BACKENDS, currentBackend, initBackend, parseBackendChoice, recordedBackend } from '../../src/backend/select';
-import { resumeBackend } from '../../src/exp/experiment';
+import { resumeBackend } from '../../src/exp/setup';
 import { loadNativeAddon } from '../../src/backend/native/addon';
 import { ROOT, runCli } from '../helpers/cli';
 import { skipTest } from '../helpers/skip';
