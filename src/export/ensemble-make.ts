@@ -32,7 +32,7 @@ import { buildLabelSet, type LabelSetName, type SplitLabels } from '../data/labe
 import { fitTemperature } from '../eval/calibration';
 import { computeMetrics } from '../eval/metrics';
 import { predictLogits } from '../eval/predict';
-import { bootstrapAccuracy } from '../eval/stats';
+import { bootstrapAccuracy, mcnemarTest } from '../eval/stats';
 import { predictProbabilitiesTTA } from '../eval/tta';
 import { loadLayersModelFromDir, saveLayersModel } from '../models/io';
 import { EXPORT_FORMATS, MODEL_META_FILE, readModelMeta, writeModelMeta, type EnsembleInfo, type FormatCheck, type ModelMeta } from '../records/model';
@@ -435,6 +435,19 @@ export async function makeEnsemble(folders: readonly string[], opts: EnsembleOpt
       log(
         `ensemble: PrivateTest ${pct(interval.accuracy)} (95% CI ${pct(interval.lower)}-${pct(interval.upper)}), with flip TTA ${pct(flipTta.accuracy)} (reported only)`,
       );
+      // the best single candidate by PublicTest, on the same PrivateTest images, and McNemar's test against it
+      const bestK = single.indexOf(Math.max(...single));
+      const bestPreds = argmaxRows(predictLogits(models[bestK], ds.pixels, test.index, batchSize, candidates[bestK].input), C);
+      const bestCorrect = Array.from(bestPreds, (p, i) => (p === test.label[i] ? 1 : 0));
+      const mc = mcnemarTest(correct, bestCorrect);
+      const vsBestMember = {
+        name: candidates[bestK].name,
+        interval: bootstrapAccuracy(bestCorrect),
+        mcnemar: { b: mc.b, c: mc.c, method: mc.method, pValue: mc.pValue },
+      };
+      log(
+        `ensemble: vs the best PublicTest candidate ${vsBestMember.name} (PrivateTest ${pct(vsBestMember.interval.accuracy)}): McNemar b ${mc.b} (only the ensemble right), c ${mc.c} (only the member), p = ${mc.pValue.toPrecision(3)}${mc.pValue > 0.05 ? ' (within noise)' : ''}`,
+      );
 
       const formats = [...new Set<ExportFormat>(['tfjs', ...(opts.formats ?? [])])];
       const opset = opts.opset ?? ONNX_DEFAULT_OPSET;
@@ -494,7 +507,7 @@ export async function makeEnsemble(folders: readonly string[], opts: EnsembleOpt
               candidates: candidates.map((c, k) => ({ name: c.name, source: c.source, publicTestAccuracy: single[k] })),
             },
             publicTest: runs.map((r) => ({ select: r.method, combine: r.combine, accuracy: r.sel.score.accuracy, nll: r.sel.score.nll })),
-            privateTest: { interval, macroF1: metrics.macroF1, flipTta },
+            privateTest: { interval, macroF1: metrics.macroF1, flipTta, vsBestMember },
             formats: written,
             graphCheck: { maxAbsDiff, images: val.index.length, against: "the members' PublicTest outputs combined by hand (float64)" },
             date: new Date().toISOString(),

@@ -96,8 +96,25 @@ export const EnsembleInfoSchema = z.object({
    * (`--combine auto`) and what shows greedy against all members.
    */
   publicTest: z.array(z.object({ select: z.enum(ENSEMBLE_SELECTIONS), combine: z.enum(ENSEMBLE_COMBINES), accuracy: z.number(), nll: z.number() })),
-  /** PrivateTest of the written graph (reported only): plain, and with the flip TTA (image and mirror, probabilities averaged). */
-  privateTest: z.object({ interval: AccuracyIntervalSchema, macroF1: z.number(), flipTta: AccuracyIntervalSchema }),
+  /**
+   * PrivateTest of the written graph (reported only): plain, and with the flip TTA (image and mirror, probabilities
+   * averaged); `vsBestMember`: the candidate with the best PublicTest accuracy (first on ties) scored plain on the same
+   * images, and McNemar's test of the ensemble against it (src/eval/stats.ts mcnemarTest: b = images only the
+   * ensemble gets right, c = only the member; p > 0.05: the difference is within noise). Absent in folders written
+   * before it was recorded.
+   */
+  privateTest: z.object({
+    interval: AccuracyIntervalSchema,
+    macroF1: z.number(),
+    flipTta: AccuracyIntervalSchema,
+    vsBestMember: z
+      .object({
+        name: z.string(),
+        interval: AccuracyIntervalSchema,
+        mcnemar: z.object({ b: z.number(), c: z.number(), method: z.enum(['exact', 'chi-square-cc']), pValue: z.number() }),
+      })
+      .optional(),
+  }),
   /**
    * The written formats with their checks against the tfjs graph on PrivateTest (`check.maxAbsLogitDiff`: max |output of
    * this format - output of the tfjs graph|, of probabilities when `combine` is 'probs'), and the graph's own check

@@ -490,13 +490,36 @@ test('makeEnsemble: generated data, two saved members; the record matches a hand
     for (let i = 0; i < acc.length; i++) acc[i] += (m.weight * v[i]) / total;
   }
   let correct = 0;
+  const ensembleRight: boolean[] = [];
   for (let i = 0; i < n; i++) {
     let b = 0;
     for (let c = 1; c < C; c++) if (acc[i * C + c] > acc[i * C + b]) b = c;
     if (b === rows[i].emotion) correct++;
+    ensembleRight.push(b === rows[i].emotion);
   }
   assert.is(meta.testAccuracy, correct / n, `PrivateTest accuracy recorded ${meta.testAccuracy}, recomputed ${correct / n}`);
   assert.is(e.privateTest.interval.n, n);
+  // McNemar against the best PublicTest candidate (first on ties): b and c recounted from predictions made here
+  const bestName = e.selection.candidates.reduce((a, c) => (c.publicTestAccuracy > a.publicTestAccuracy ? c : a)).name;
+  const vs = e.privateTest.vsBestMember!;
+  assert.ok(vs, 'privateTest.vsBestMember recorded');
+  assert.is(vs.name, bestName, 'the best PublicTest candidate');
+  const bm = members.find((g) => g.name === bestName)!;
+  const zb = run(bm.model, bm.input.resize === 'crop' ? centreCrop(px, n, 40, 4) : px, n, bm.input.size);
+  let onlyEnsemble = 0;
+  let onlyMember = 0;
+  for (let i = 0; i < n; i++) {
+    let b = 0;
+    for (let c = 1; c < C; c++) if (zb[i * C + c] > zb[i * C + b]) b = c;
+    const memberRight = b === rows[i].emotion;
+    if (ensembleRight[i] && !memberRight) onlyEnsemble++;
+    if (!ensembleRight[i] && memberRight) onlyMember++;
+  }
+  assert.equal(
+    [vs.mcnemar.b, vs.mcnemar.c],
+    [onlyEnsemble, onlyMember],
+    `McNemar b, c recorded ${vs.mcnemar.b}, ${vs.mcnemar.c}; recounted ${onlyEnsemble}, ${onlyMember}`,
+  );
   assert.ok(lines.some((l) => /chosen on PublicTest/.test(l)));
   assert.is(r.dir, out);
 
