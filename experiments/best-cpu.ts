@@ -36,7 +36,7 @@
  *           just, and its plain predictions are not significantly different from the previous recipe's (McNemar
  *           p = 0.75; README "Best recipes").
  */
-import { defineExperiment, type SettingsDiff } from '../src/exp/config';
+import { defineExperiment, mergeSettings, type SettingsDiff } from '../src/exp/config';
 
 /** The optimizer and schedule both runs share: SGD, Nesterov momentum 0.9, L2 5e-4, one-cycle to 0.05. */
 const sgd: SettingsDiff = {
@@ -45,7 +45,7 @@ const sgd: SettingsDiff = {
   schedule: { name: 'onecycle' },
 };
 
-export default defineExperiment({
+const bestCpu = defineExperiment({
   name: 'best-cpu',
   description:
     'the best FER+ (crossentropy labels) and FER2013 recipes for deep in <= 2 hours on 2 cores: SGD Nesterov one-cycle, affine augmentation + random erasing, test-time augmentation',
@@ -71,3 +71,16 @@ export default defineExperiment({
   ],
   quick: { epochs: 2, slice: { train: 1280, val: 320, test: 320 } },
 });
+
+export default bestCpu;
+
+/**
+ * One best-cpu run's whole recipe as a settings diff: the experiment's shared settings merged with the run's own
+ * (`deep-ferplus-ce` or `deep-fer`), for experiments that train other models or seeds on the same recipe.
+ * @throws Error naming the runs when `run` is not one of them.
+ */
+export function bestCpuRecipe(run: string): SettingsDiff {
+  const spec = bestCpu.runs.find((r) => r.name === run);
+  if (!spec) throw new Error(`best-cpu has no run '${run}' (runs: ${bestCpu.runs.map((r) => r.name).join(', ')})`);
+  return mergeSettings(bestCpu.settings, spec.settings);
+}

@@ -19,18 +19,11 @@
  *           three-member ensemble (all, mean of logits) 69.66% (68.12-71.19%), 70.08% with flip TTA. resnet-cpu,
  *           mini-xception and seed 3 still to train (seed 3 stopped at epoch 13 in that folder: --resume it).
  */
-import { defineExperiment, type SettingsDiff } from '../src/exp/config';
+import { defineExperiment } from '../src/exp/config';
+import { bestCpuRecipe } from './best-cpu';
 
 /** best-cpu's FER2013 recipe (experiments/best-cpu.ts deep-fer), unchanged. */
-const ferRecipe: SettingsDiff = {
-  lr: 0.05,
-  optimizer: { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
-  schedule: { name: 'onecycle' },
-  epochs: 70,
-  input: { size: 40, resize: 'crop' },
-  augment: { rotation: 10, scale: 0.1 },
-  tta: 'tencrop',
-};
+const ferRecipe = bestCpuRecipe('deep-fer');
 
 export default defineExperiment({
   name: 'ensemble-fer',

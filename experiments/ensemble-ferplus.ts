@@ -14,17 +14,11 @@
  *           the folder's results); quick: npm run exp -- ensemble-ferplus --quick (about 1 min).
  * Expected: to be filled from the measured run records (per member PrivateTest, and the ensemble's).
  */
-import { defineExperiment, type SettingsDiff } from '../src/exp/config';
+import { defineExperiment } from '../src/exp/config';
+import { bestCpuRecipe } from './best-cpu';
 
 /** best-cpu's FER+ recipe (experiments/best-cpu.ts deep-ferplus-ce), unchanged. */
-const ferplusRecipe: SettingsDiff = {
-  lr: 0.05,
-  optimizer: { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
-  schedule: { name: 'onecycle' },
-  epochs: 54,
-  augment: { translate: 0.1, rotation: 15, scale: 0.1, erasing: {} },
-  tta: 'flip',
-};
+const ferplusRecipe = bestCpuRecipe('deep-ferplus-ce');
 
 export default defineExperiment({
   name: 'ensemble-ferplus',

@@ -17,18 +17,11 @@
  *           vgg-cpu about 1.7 hours on both cores; quick: npm run exp -- gains-fer --quick.
  * Expected: to be filled from the measured run records with each verdict.
  */
-import { defineExperiment, type SettingsDiff } from '../src/exp/config';
+import { defineExperiment } from '../src/exp/config';
+import { bestCpuRecipe } from './best-cpu';
 
 /** best-cpu's FER2013 recipe (experiments/best-cpu.ts deep-fer), unchanged; seed 42 (the default) as there. */
-const ferRecipe: SettingsDiff = {
-  lr: 0.05,
-  optimizer: { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
-  schedule: { name: 'onecycle' },
-  epochs: 70,
-  input: { size: 40, resize: 'crop' },
-  augment: { rotation: 10, scale: 0.1 },
-  tta: 'tencrop',
-};
+const ferRecipe = bestCpuRecipe('deep-fer');
 
 export default defineExperiment({
   name: 'gains-fer',
