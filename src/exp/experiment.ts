@@ -204,10 +204,12 @@ async function executeExperiment(
   // native: fewer runs left than cores to share means idle cores; the thread count is fixed per process (it changes the
   // numbers in the last bits), so say how to use them rather than change it
   const threads = setup.backendInfo.threads ?? 1;
-  if (setup.backendInfo.name === 'native' && todo.length > 0 && workers * threads < availableParallelism())
+  const cores = availableParallelism();
+  if (setup.backendInfo.name === 'native' && todo.length > 0 && workers * threads < cores)
     log(
-      `ferlab: native: ${workers} training${workers === 1 ? '' : 's'} x ${threads} oneDNN thread${threads === 1 ? '' : 's'} leave${workers * threads === 1 ? 's' : ''} ${availableParallelism() - workers * threads} of ${availableParallelism()} cores idle; --threads ${Math.floor(availableParallelism() / workers)} gives each training more (deep: 1.8x on 2 threads, bench/results/latest.md)`,
+      `ferlab: native: ${workers} training${workers === 1 ? '' : 's'} x ${threads} oneDNN thread${threads === 1 ? '' : 's'} leave${workers * threads === 1 ? 's' : ''} ${cores - workers * threads} of ${cores} cores idle; --threads ${Math.floor(cores / workers)} gives each training more (deep: 1.8x on 2 threads, bench/results/latest.md)`,
     );
+
   // data parallelism by default only for a one-run experiment, and then always 2 replicas (on any machine with 2+ cores):
   // the replica count changes the numbers (per-shard BatchNorm statistics, per-replica dropout), so the default must
   // not depend on the core count or on how many runs a resumed experiment has left; --replicas N asks for more
