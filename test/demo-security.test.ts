@@ -35,7 +35,7 @@ function get(path: string, host: string, d = demo): Promise<{ status: number; bo
 /** Opens a TCP connection that sends nothing. */
 function idle(port: number): Promise<Socket> {
   return new Promise((resolveConn, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolveConn(s));
+    const s: Socket = connect(port, '127.0.0.1', () => resolveConn(s));
     s.on('error', reject);
   });
 }

@@ -355,10 +355,11 @@ export async function ferplusTestLabelReport(o: FerPlusTestLabelReportOptions): 
   const s = await fp.scoreFerPlusModel(modelDir, ds, labels.files, { tta: tta ?? 'flip' });
   fp.describeFerPlusScores(s, labels).forEach((l) => log(l));
   if (recorded) {
+    const rp = recorded;
     const at = new Map<number, number>();
     s.plain.index.forEach((r, k) => at.set(r, s.plain.pred[k]));
-    const same = recorded.index.filter((r, k) => at.get(r) === recorded.pred[k]).length;
-    log(`  plain predictions equal to the run's recorded predictions: ${same} of ${recorded.index.length}`);
+    const same = rp.index.filter((r, k) => at.get(r) === rp.pred[k]).length;
+    log(`  plain predictions equal to the run's recorded predictions: ${same} of ${rp.index.length}`);
   }
   return s;
 }

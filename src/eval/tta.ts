@@ -24,6 +24,14 @@
  * the windows are `size x size` crops for resize 'crop'; for 'scale' the views are the whole image and its mirror,
  * each resized (tencrop needs 'crop'); 'histeq' equalises the image before the windows are cut, 'standardize'
  * standardises each view. The view with the centre window is exactly the input evaluation feeds.
+ *
+ * **Shifted views** (`shift: s`, for a model that takes the whole 48x48 image and crops its centre `s x s` window
+ * inside its graph, as a ferlab ensemble of crop-40 members does: src/export/ensemble.ts): view v is the whole image
+ * translated so that window v of the mode (side s) lands on the centre window, `view[y][x] = image[y + dy][x + dx]`
+ * with (dy, dx) = (window top, left) - centreOffset(s), edge pixels repeated where the translation reaches outside
+ * (the centre s x s window never reads them, since |dy|, |dx| <= centreOffset(s)). The model's inner centre crop then
+ * sees exactly the window a crop model's ten-crop feeds, so such a model's shifted tencrop equals its members' own
+ * tencrop. Our own code: tfjs has no translate op for this and the loop is a few lines.
  */
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes';
@@ -138,6 +146,8 @@ function ttaInput(mode: TtaMode, input: Readonly<InputSpec>, crop: number | unde
  *   into (at least count * views * side^2 long; a subarray of it is returned).
  * @returns `[count * views, side, side, 1]` float32 NHWC (side = crop, or the spec's size), image-major: view v of the
  *   j-th image is input j * views + v, and its pixel (y, x) is at ((j * views + v) * side + y) * side + x.
+ *   opts.shift: the inner crop side of a whole-image model: shifted 48x48 views (file comment; `crop` and `input` must
+ *   then be absent).
  * @throws Error for an unknown mode, a bad crop, tencrop with an input spec whose resize is not 'crop', a row outside
  *   [0, N), a pixels length that is not a multiple of 48 * 48, or a too small `out`.
  */
@@ -145,8 +155,9 @@ export function buildTtaBatch(
   pixels: Uint8Array,
   rows: ArrayLike<number>,
   mode: TtaMode,
-  opts: { crop?: number; start?: number; count?: number; out?: Float32Array; input?: Readonly<InputSpec> } = {},
+  opts: { crop?: number; start?: number; count?: number; out?: Float32Array; input?: Readonly<InputSpec>; shift?: number } = {},
 ): Float32Array {
+  if (opts.shift !== undefined) return buildShiftedBatch(pixels, rows, mode, opts.shift, opts);
   const spec = opts.input ? ttaInput(mode, opts.input, opts.crop) : undefined;
   const crop = spec ? spec.window : (opts.crop ?? defaultCrop(mode));
   const writer = spec?.writer;
@@ -189,6 +200,53 @@ export function buildTtaBatch(
   return out;
 }
 
+/**
+ * The shifted views of {@link buildTtaBatch} with `shift` (file comment): `[count * views, 48, 48, 1]` float32 pixel / 255.
+ * @throws Error for a shift that is not an integer in [1, 48] (tencrop: below 48), `crop` or `input` given with it, a
+ *   row outside [0, N), a bad pixels length or a too small `out`.
+ */
+function buildShiftedBatch(
+  pixels: Uint8Array,
+  rows: ArrayLike<number>,
+  mode: TtaMode,
+  shift: number,
+  opts: { crop?: number; start?: number; count?: number; out?: Float32Array; input?: Readonly<InputSpec> },
+): Float32Array {
+  if (opts.crop !== undefined || opts.input !== undefined)
+    throw new Error(`TTA: shift ${shift} feeds whole ${IMAGE_SIZE}x${IMAGE_SIZE} images; crop and input must not be given with it`);
+  const windows = ttaWindows(mode, shift); // throws for a bad shift
+  const c = centreOffset(shift);
+  if (pixels.length % IMAGE_PIXELS !== 0) throw new Error(`TTA: ${pixels.length} pixels are not a whole number of ${IMAGE_SIZE}x${IMAGE_SIZE} images`);
+  const N = pixels.length / IMAGE_PIXELS;
+  const start = opts.start ?? 0;
+  const count = opts.count ?? rows.length - start;
+  if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= rows.length))
+    throw new Error(`TTA: rows [${start}, ${start + count}) do not lie within the ${rows.length} rows given`);
+  const k = windows.length;
+  const S = IMAGE_SIZE;
+  const need = count * k * IMAGE_PIXELS;
+  if (opts.out && opts.out.length < need) throw new Error(`TTA: out holds ${opts.out.length} values; ${need} needed`);
+  const out = opts.out ? opts.out.subarray(0, need) : new Float32Array(need);
+  const clamp = (v: number) => (v < 0 ? 0 : v > S - 1 ? S - 1 : v);
+  for (let j = 0; j < count; j++) {
+    const row = rows[start + j];
+    if (!(Number.isInteger(row) && row >= 0 && row < N)) throw new Error(`TTA: row ${start + j} is ${row}; expected an image index in [0, ${N})`);
+    const src = row * IMAGE_PIXELS;
+    for (let v = 0; v < k; v++) {
+      const { top, left, mirrored } = windows[v];
+      const dy = top - c;
+      const dx = left - c;
+      let o = (j * k + v) * IMAGE_PIXELS;
+      for (let y = 0; y < S; y++) {
+        const r = src + clamp(y + dy) * S;
+        // mirrored: the view of the mirrored image, whose pixel (y, x) is image[y][47 - x]
+        for (let x = 0; x < S; x++) out[o++] = TO_FLOAT[pixels[r + (mirrored ? S - 1 - clamp(x + dx) : clamp(x + dx))]];
+      }
+    }
+  }
+  return out;
+}
+
 /** Default model inputs per forward pass of {@link predictProbabilitiesTTA}. */
 export const TTA_BATCH = 256;
 
@@ -208,7 +266,8 @@ export const TTA_BATCH = 256;
  *   max(1, floor(batchSize / views)) whole images); opts.average (default 'probabilities'); opts.outputs what the model
  *   outputs: 'logits' (default, every ferlab model) or 'probabilities' (an ensemble averaging probabilities, ferlab.json
  *   `output`: src/records/model.ts outputIsProbabilities), whose views are averaged as they are (no softmax; average
- *   must then be 'probabilities').
+ *   must then be 'probabilities'); opts.shift: the inner centre-crop side of a model taking whole 48x48 images (an
+ *   ensemble of crop members): shifted views (file comment), recorded as `shift`.
  * @returns `probabilities`: `[n, C]` float32 averaged probabilities (rows sum to 1), and the `record` for metrics.json.
  * @throws Error for an unknown mode, a crop that is not the model's input size or outside [1, 48], tencrop with
  *   crop 48 (a 48x48 model: use 'flip') or with an input spec whose resize is not 'crop', a model that does not take
@@ -219,13 +278,27 @@ export function predictProbabilitiesTTA(
   pixels: Uint8Array,
   rows: Int32Array | number[],
   mode: TtaMode,
-  opts: { crop?: number; batchSize?: number; average?: TtaAverage; input?: Readonly<InputSpec>; outputs?: 'logits' | 'probabilities' } = {},
+  opts: {
+    crop?: number;
+    batchSize?: number;
+    average?: TtaAverage;
+    input?: Readonly<InputSpec>;
+    outputs?: 'logits' | 'probabilities';
+    shift?: number;
+  } = {},
 ): { probabilities: Float32Array; record: TtaRecord } {
   if (model.outputs.length !== 1) throw new Error(`predictProbabilitiesTTA: the model has ${model.outputs.length} outputs; expected 1`);
   const inShape = model.inputs[0].shape; // [null, H, W, 1]
   const modelSide = inShape[1];
   let crop: number;
-  if (opts.input) {
+  if (opts.shift !== undefined) {
+    if (opts.crop !== undefined || opts.input !== undefined) throw new Error('predictProbabilitiesTTA: shift feeds whole images; crop and input must not be given with it');
+    if (modelSide !== IMAGE_SIZE || inShape[2] !== IMAGE_SIZE)
+      throw new Error(
+        `predictProbabilitiesTTA: shift ${opts.shift} feeds whole [${IMAGE_SIZE}, ${IMAGE_SIZE}, 1] images; the model's input is ${JSON.stringify(inShape.slice(1))}`,
+      );
+    crop = IMAGE_SIZE;
+  } else if (opts.input) {
     checkModelInput(model, opts.input);
     crop = opts.input.size;
   } else {
@@ -241,9 +314,12 @@ export function predictProbabilitiesTTA(
     throw new Error(`predictProbabilitiesTTA: average must be 'probabilities' or 'logits', got '${String(average)}'`);
   const given = opts.outputs === 'probabilities';
   if (given && average === 'logits') throw new Error("predictProbabilitiesTTA: a model that outputs probabilities has no logits to average (average 'logits')");
-  const record: TtaRecord = opts.input
-    ? { tta: mode, views: ttaWindows(mode, ttaInput(mode, opts.input, opts.crop).window).length, crop, average }
-    : ttaRecord(mode, { crop, average });
+  const record: TtaRecord =
+    opts.shift !== undefined
+      ? { tta: mode, views: ttaWindows(mode, opts.shift).length, crop, average, shift: opts.shift }
+      : opts.input
+        ? { tta: mode, views: ttaWindows(mode, ttaInput(mode, opts.input, opts.crop).window).length, crop, average }
+        : ttaRecord(mode, { crop, average });
   const k = record.views;
   const batchSize = opts.batchSize ?? TTA_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predictProbabilitiesTTA: batchSize must be a positive integer, got ${batchSize}`);
@@ -257,9 +333,12 @@ export function predictProbabilitiesTTA(
   const e = new Float64Array(C);
   for (let start = 0; start < n; start += perPass) {
     const count = Math.min(perPass, n - start);
-    const x = opts.input
-      ? buildTtaBatch(pixels, rows, mode, { input: opts.input, start, count, out: buf })
-      : buildTtaBatch(pixels, rows, mode, { crop, start, count, out: buf });
+    const x =
+      opts.shift !== undefined
+        ? buildTtaBatch(pixels, rows, mode, { shift: opts.shift, start, count, out: buf })
+        : opts.input
+          ? buildTtaBatch(pixels, rows, mode, { input: opts.input, start, count, out: buf })
+          : buildTtaBatch(pixels, rows, mode, { crop, start, count, out: buf });
     const y = tf.tidy(() => {
       const out = model.predict(tf.tensor4d(x, [count * k, crop, crop, 1]));
       if (Array.isArray(out)) throw new Error('predictProbabilitiesTTA: the model returned several outputs; expected 1');

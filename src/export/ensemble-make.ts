@@ -32,7 +32,7 @@ import { buildLabelSet, type LabelSetName, type SplitLabels } from '../data/labe
 import { fitTemperature } from '../eval/calibration';
 import { computeMetrics } from '../eval/metrics';
 import { predictLogits } from '../eval/predict';
-import { bootstrapAccuracy, mcnemarTest } from '../eval/stats';
+import { bootstrapAccuracy, mcnemarTest, type AccuracyInterval } from '../eval/stats';
 import { predictProbabilitiesTTA } from '../eval/tta';
 import { loadLayersModelFromDir, saveLayersModel } from '../models/io';
 import { EXPORT_FORMATS, MODEL_META_FILE, readModelMeta, writeModelMeta, type EnsembleInfo, type FormatCheck, type ModelMeta } from '../records/model';
@@ -435,6 +435,21 @@ export async function makeEnsemble(folders: readonly string[], opts: EnsembleOpt
       log(
         `ensemble: PrivateTest ${pct(interval.accuracy)} (95% CI ${pct(interval.lower)}-${pct(interval.upper)}), with flip TTA ${pct(flipTta.accuracy)} (reported only)`,
       );
+      const tta = measureTta(
+        graph,
+        ds.pixels,
+        val,
+        test,
+        C,
+        combine,
+        idx.map((k) => candidates[k].input),
+        { plainPublic: scoreOutputs(graphPublic, C, val.label, combine).accuracy, plainPrivate: interval, flipPrivate: flipTta },
+      );
+      for (const m of tta.modes)
+        log(
+          `ensemble: TTA ${m.mode}${m.shift ? ` (shifted whole images, members' crop ${m.shift})` : ''}: PublicTest ${pct(m.publicTestAccuracy)}, PrivateTest ${pct(m.privateTest.accuracy)} (95% CI ${pct(m.privateTest.lower)}-${pct(m.privateTest.upper)})`,
+        );
+      log(`ensemble: TTA chosen on PublicTest: ${tta.chosen}`);
       // the best single candidate by PublicTest, on the same PrivateTest images, and McNemar's test against it
       const bestK = single.indexOf(Math.max(...single));
       const bestPreds = argmaxRows(predictLogits(models[bestK], ds.pixels, test.index, batchSize, candidates[bestK].input), C);
@@ -508,6 +523,7 @@ export async function makeEnsemble(folders: readonly string[], opts: EnsembleOpt
             },
             publicTest: runs.map((r) => ({ select: r.method, combine: r.combine, accuracy: r.sel.score.accuracy, nll: r.sel.score.nll })),
             privateTest: { interval, macroF1: metrics.macroF1, flipTta, vsBestMember },
+            tta,
             formats: written,
             graphCheck: { maxAbsDiff, images: val.index.length, against: "the members' PublicTest outputs combined by hand (float64)" },
             date: new Date().toISOString(),
@@ -524,6 +540,43 @@ export async function makeEnsemble(folders: readonly string[], opts: EnsembleOpt
   } finally {
     for (const m of models) m.dispose();
   }
+}
+
+/**
+ * The ensemble graph's TTA modes on PublicTest and PrivateTest (EnsembleInfo `tta`): none and flip, and tencrop on
+ * shifted whole images (src/eval/tta.ts `shift`) when some member crops inside the graph (the smallest crop side is the
+ * shift; a member on whole images then sees translated images). The mode with the best PublicTest accuracy is chosen
+ * (ties to fewer views); PrivateTest is reported only.
+ * @param plain the plain and flip scores already measured (not recomputed).
+ */
+function measureTta(
+  graph: tf.LayersModel,
+  pixels: Uint8Array,
+  val: SplitLabels,
+  test: SplitLabels,
+  C: number,
+  combine: EnsembleCombine,
+  inputs: InputSpec[],
+  plain: { plainPublic: number; plainPrivate: AccuracyInterval; flipPrivate: AccuracyInterval },
+): NonNullable<EnsembleInfo['tta']> {
+  const outputs = combine === 'probs' ? 'probabilities' : 'logits';
+  const accuracyOf = (probs: Float32Array, split: SplitLabels) => argmaxRows(probs, C).map((p, i) => (p === split.label[i] ? 1 : 0));
+  const mean = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
+  const flipPublic = mean(accuracyOf(predictProbabilitiesTTA(graph, pixels, val.index, 'flip', { input: DEFAULT_INPUT, outputs }).probabilities, val));
+  const modes: NonNullable<EnsembleInfo['tta']>['modes'] = [
+    { mode: 'none', views: 1, publicTestAccuracy: plain.plainPublic, privateTest: plain.plainPrivate },
+    { mode: 'flip', views: 2, publicTestAccuracy: flipPublic, privateTest: plain.flipPrivate },
+  ];
+  const crops = inputs.filter((i) => i.resize === 'crop' && i.size < IMAGE_SIZE).map((i) => i.size);
+  if (crops.length > 0) {
+    const shift = Math.min(...crops);
+    const pub = predictProbabilitiesTTA(graph, pixels, val.index, 'tencrop', { shift, outputs }).probabilities;
+    const priv = predictProbabilitiesTTA(graph, pixels, test.index, 'tencrop', { shift, outputs }).probabilities;
+    modes.push({ mode: 'tencrop', views: 10, shift, publicTestAccuracy: mean(accuracyOf(pub, val)), privateTest: bootstrapAccuracy(Array.from(accuracyOf(priv, test))) });
+  }
+  let best = modes[0];
+  for (const m of modes) if (m.publicTestAccuracy > best.publicTestAccuracy) best = m;
+  return { modes, chosen: best.mode };
 }
 
 /** Whether `dir` is an ensemble's model folder (ferlab.json with `ensemble`). */

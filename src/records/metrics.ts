@@ -111,6 +111,11 @@ export const TtaRecordSchema = z.object({
   crop: z.number(),
   /** How the views' predictions are combined (src/eval/tta.ts). */
   average: z.enum(['probabilities', 'logits']),
+  /**
+   * Present for shifted views (src/eval/tta.ts): the side of the centre window the model crops inside its graph; the
+   * views are the whole image translated so that the mode's windows of this side land on that centre window.
+   */
+  shift: z.number().optional(),
 });
 export type TtaRecord = z.infer<typeof TtaRecordSchema>;
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { MODEL_META_FILE, outputIsProbabilities } from './files';
 import { readRecord, readRecordIfExists, writeRecord } from './io';
-import { AccuracyIntervalSchema, ClassMetricsSchema, CrossEvaluationSchema } from './metrics';
+import { AccuracyIntervalSchema, ClassMetricsSchema, CrossEvaluationSchema, TTA_MODES } from './metrics';
 import { EnvironmentSchema, InputSpecFieldSchema, LabelSetNameSchema, SliceSchema } from './run';
 
 /**
@@ -115,6 +115,20 @@ export const EnsembleInfoSchema = z.object({
       })
       .optional(),
   }),
+  /**
+   * Test-time augmentation of the graph (src/eval/tta.ts), chosen on PublicTest: each mode measured (none, flip, and,
+   * when members crop inside the graph, tencrop on shifted whole images with `shift` = their crop side) with its
+   * PublicTest accuracy and its PrivateTest interval (reported only); `chosen`: the best PublicTest accuracy, ties to
+   * fewer views. Absent in folders written before it was recorded.
+   */
+  tta: z
+    .object({
+      modes: z.array(
+        z.object({ mode: z.enum(TTA_MODES), views: z.number(), shift: z.number().optional(), publicTestAccuracy: z.number(), privateTest: AccuracyIntervalSchema }),
+      ),
+      chosen: z.enum(TTA_MODES),
+    })
+    .optional(),
   /**
    * The written formats with their checks against the tfjs graph on PrivateTest (`check.maxAbsLogitDiff`: max |output of
    * this format - output of the tfjs graph|, of probabilities when `combine` is 'probs'), and the graph's own check

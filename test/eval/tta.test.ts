@@ -127,6 +127,37 @@ test('ten-crop batch (crop 40): corners, centre and mirrored windows by index ar
   assert.is(v(5, 0, 0), at(px, 1, 0, 47));
 });
 
+test('shifted ten-crop batch (shift 40): whole images translated by 4 pixels, edges repeated, mirrored views', () => {
+  const px = images();
+  const x = buildTtaBatch(px, [2], 'tencrop', { shift: 40 });
+  assert.is(x.length, 10 * S * S);
+  const view = (v: number, r: number, c: number) => x[v * S * S + r * S + c];
+  // view 0 (top-left window): translated down-right by 4; its centre window (4..43) is the image's 0..39
+  assert.is(view(0, 4, 4), at(px, 2, 0, 0));
+  assert.is(view(0, 43, 43), at(px, 2, 39, 39));
+  assert.is(view(0, 0, 0), at(px, 2, 0, 0)); // outside: the edge pixel repeated
+  assert.is(view(0, 2, 10), at(px, 2, 0, 6));
+  assert.is(view(0, 47, 47), at(px, 2, 43, 43));
+  // view 3 (bottom-right window): translated up-left by 4
+  assert.is(view(3, 4, 4), at(px, 2, 8, 8));
+  assert.is(view(3, 47, 47), at(px, 2, 47, 47)); // clamped
+  assert.is(view(3, 45, 0), at(px, 2, 47, 4));
+  // view 4 (centre) is the image itself, view 9 its mirror
+  for (let r = 0; r < S; r += 5)
+    for (let c = 0; c < S; c += 3) {
+      assert.is(view(4, r, c), at(px, 2, r, c));
+      assert.is(view(9, r, c), at(px, 2, r, 47 - c));
+    }
+  // view 5 (mirrored top-left): its centre window starts at the mirrored image's (0, 0) = image (0, 47)
+  assert.is(view(5, 4, 4), at(px, 2, 0, 47));
+  assert.is(view(5, 4, 43), at(px, 2, 0, 8));
+  assert.is(view(5, 0, 0), at(px, 2, 0, 47));
+  // flip with a shift is the plain flip (both windows centred)
+  assert.equal(Array.from(buildTtaBatch(px, [0, 1], 'flip', { shift: 40 })), Array.from(buildTtaBatch(px, [0, 1], 'flip')));
+  assert.throws(() => buildTtaBatch(px, [0], 'tencrop', { shift: 40, crop: 40 }), /crop and input must not be given with it/);
+  assert.throws(() => buildTtaBatch(px, [0], 'tencrop', { shift: 48 }), /tencrop with crop 48/);
+});
+
 test('flip TTA of a hand-weighted linear model = the average of the two softmaxes computed by hand', () => {
   // logit 0 = a * mean of the left half, logit 1 = a * mean of the right half, logit 2 = 0.5 (bias), a = 2
   const a = 2;
@@ -234,6 +265,24 @@ test('ten-crop TTA on a 40x40 model reading two pixels: 10 views averaged, by ha
     ], // mirrored centre
   ];
   const before = tf.memory().numTensors;
+  // the same 40x40 model behind a centre Cropping2D(4) takes whole images (an ensemble of crop members does this):
+  // its shifted ten-crop must read the very same image pixels (the taps above)
+  const whole = tf.sequential({ layers: [tf.layers.cropping2D({ cropping: 4, inputShape: [S, S, 1] }), ...model.layers] });
+  for (const batchSize of [7, 256]) {
+    const r = predictProbabilitiesTTA(whole, px, [0, 1, 2], 'tencrop', { batchSize, shift: K });
+    assert.equal(r.record, { tta: 'tencrop', views: 10, crop: 48, average: 'probabilities', shift: 40 });
+    for (let img = 0; img < 3; img++) {
+      const want = [0, 0];
+      for (const [p, q] of taps) {
+        const s = softmax([4 * at(px, img, p[0], p[1]), 4 * at(px, img, q[0], q[1])]);
+        want[0] += s[0] / 10;
+        want[1] += s[1] / 10;
+      }
+      for (let k = 0; k < 2; k++)
+        assert.ok(Math.abs(r.probabilities[img * 2 + k] - want[k]) < 1e-6, `shifted: batch ${batchSize} image ${img} class ${k}: ${r.probabilities[img * 2 + k]} vs ${want[k]}`);
+    }
+  }
+  assert.throws(() => predictProbabilitiesTTA(model, px, [0], 'tencrop', { shift: K }), /shift 40 feeds whole \[48, 48, 1\] images; the model's input is \[40,40,1\]/);
   for (const batchSize of [7, 25, 256]) {
     const r = predictProbabilitiesTTA(model, px, [0, 1, 2], 'tencrop', { batchSize });
     assert.equal(r.record, { tta: 'tencrop', views: 10, crop: 40, average: 'probabilities' });

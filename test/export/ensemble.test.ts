@@ -522,6 +522,28 @@ test('makeEnsemble: generated data, two saved members; the record matches a hand
   );
   assert.ok(lines.some((l) => /chosen on PublicTest/.test(l)));
   assert.is(r.dir, out);
+  // TTA: none is the plain score, flip the recorded flip score, tencrop on shifted images only when a member crops; the
+  // chosen mode has the best PublicTest accuracy (ties to fewer views)
+  const t = e.tta!;
+  assert.ok(t, 'ferlab.json ensemble.tta recorded');
+  assert.equal(t.modes[0].privateTest, e.privateTest.interval);
+  assert.equal(t.modes[1].privateTest, e.privateTest.flipTta);
+  const crops = e.members.some((m) => m.inputSpec.resize === 'crop');
+  assert.equal(
+    t.modes.map((m) => [m.mode, m.views, m.shift]),
+    crops
+      ? [
+          ['none', 1, undefined],
+          ['flip', 2, undefined],
+          ['tencrop', 10, 40],
+        ]
+      : [
+          ['none', 1, undefined],
+          ['flip', 2, undefined],
+        ],
+  );
+  const top = t.modes.reduce((a, m) => (m.publicTestAccuracy > a.publicTestAccuracy ? m : a));
+  assert.is(t.chosen, top.mode, `chosen ${t.chosen}; PublicTest ${JSON.stringify(t.modes.map((m) => [m.mode, m.publicTestAccuracy]))}`);
 
   const again = await exportEnsembleFolder(out, {
     out: join(root, 'models', 'ens-onnx'),
