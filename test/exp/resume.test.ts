@@ -3,7 +3,9 @@
  * SIGKILLed at a random point of a second epoch (and, separately, one run between a checkpoint's temporary write and its rename), then continued with
  * `--resume`; every run's epochs.jsonl (timing fields aside), metrics.json (timings aside) and predictions.json must
  * equal those of an uninterrupted experiment with the same seed (the shared quick experiment, trained through the library). Each
- * killed experiment is a separate CLI process, as a user runs it.
+ * killed experiment is a separate CLI process, as a user runs it. The two crash cases are independent CLI processes in
+ * folders of their own and run side by side (the checkpoint-rename case is started by the random-kill test and checked
+ * by its own test); the three refusal checks run side by side too.
  * test-time-limit: 600
  */
 import { test } from 'uvu';
@@ -15,7 +17,7 @@ import { skipFile } from '../helpers/skip';
 import { dropTimings, readJson, readJsonl } from '../helpers/records';
 import { tempDir } from '../helpers/fixtures';
 import { sharedQuickExperiment } from '../helpers/quick-experiment';
-import { runCli, spawnCli, experimentDir as findExperiment } from '../helpers/cli';
+import { spawnCli, experimentDir as findExperiment, type CliOptions, type CliResult } from '../helpers/cli';
 
 const dataDir = realDataDir();
 if (!dataDir) skipFile(noRealDataReason());
@@ -37,6 +39,61 @@ const cliArgs = (runsDir: string, extra: string[] = []) => [
 ];
 
 const experimentDir = (runsDir: string) => findExperiment(runsDir, 'default-quick-');
+
+/**
+ * Runs `ferlab ARGS` to its end like helpers/cli.ts runCli, without blocking the event loop, so that other CLI
+ * processes of this file run (and their output is read) meanwhile.
+ */
+function runCliAsync(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  const child = spawnCli(args, opts);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, out: stdout + stderr }));
+  });
+}
+
+/** What the checkpoint-rename case left for its test to check. */
+interface RenameCase {
+  /** The experiment folder (legacy: study.json instead of experiment.json). */
+  dir: string;
+  /** The `--resume` process. */
+  resumed: CliResult;
+}
+
+/**
+ * The checkpoint-rename crash case: one run (baseline-fer, on one thread as in the 4-run reference: --replicas 1)
+ * SIGKILLed at its second checkpoint write (end of epoch 2, FERLAB_TEST_KILL_BEFORE_RENAME), before the rename, then
+ * resumed from a folder renamed to the legacy layout (study.json). baseline-fer: its best epoch is the first, so the
+ * resumed run also has to keep the best weights written before the crash (the deep runs' batch-norm statistics go
+ * through the checkpoint in the random-kill case). Asserts what must hold before resuming.
+ */
+async function renameCase(): Promise<RenameCase> {
+  const runsDir = tempDir('ferlab-resume-rename-');
+  const only = ['--only', 'baseline-fer', '--replicas', '1'];
+  const killed = await runCliAsync(cliArgs(runsDir, only), { env: { FERLAB_TEST_KILL_BEFORE_RENAME: 'checkpoint.bin:2' } });
+  assert.is(killed.signal, 'SIGKILL', killed.out);
+  const dir = experimentDir(runsDir);
+  const left = readdirSync(join(dir, 'baseline-fer')).filter((f) => f.startsWith('checkpoint.bin.tmp-'));
+  assert.is(left.length, 1, `one temporary checkpoint left by the kill: ${left}`);
+  // a folder written before the experiment/study rename holds study.json: it resumes the same, and keeps that name
+  renameSync(join(dir, 'experiment.json'), join(dir, 'study.json'));
+  return { dir, resumed: await runCliAsync(cliArgs(runsDir, ['--resume', dir])) };
+}
+
+/** The checkpoint-rename case, once started (by the random-kill test, to run beside it). */
+let renaming: Promise<RenameCase> | undefined;
+/** Starts the checkpoint-rename case (once); a failure surfaces in its own test, where it is awaited. */
+function startRenameCase(): Promise<RenameCase> {
+  if (!renaming) {
+    renaming = renameCase();
+    renaming.catch(() => {}); // awaited (and reported) by its test
+  }
+  return renaming;
+}
 
 const jsonl = (f: string) => readJsonl(f).map(dropTimings);
 const json = (f: string) => dropTimings(readJson(f));
@@ -63,6 +120,8 @@ if (dataDir) {
   });
 
   test('SIGKILL at a random point of the second epoch, then --resume: identical records', async () => {
+    // the checkpoint-rename case (next test) trains meanwhile, in its own process and folder
+    void startRenameCase();
     const runsDir = tempDir('ferlab-resume-kill-');
     // the two deep runs side by side on the 2 workers (their epochs are long enough for a random kill point; the
     // baseline runs would add training, not cases)
@@ -100,44 +159,38 @@ if (dataDir) {
     assert.ok(existsSync(join(dir, firstDone, 'checkpoint.bin')), 'the first epoch left a checkpoint');
     assert.is(JSON.parse(readFileSync(join(dir, firstDone, 'status.json'), 'utf8')).state, 'running');
 
-    const r = runCli(cliArgs(runsDir, ['--resume', dir]));
+    const r = await runCliAsync(cliArgs(runsDir, ['--resume', dir]));
     assert.is(r.status, 0, r.out);
     assert.match(r.out, /resuming 'default' \(quick\)/);
     assertSameRecords(reference, dir, DEEP);
     assert.match(readFileSync(join(dir, 'results.md'), 'utf8'), /wall time \S+ \(since the last --resume; earlier sessions not counted\)/);
   });
 
-  test('SIGKILL between the checkpoint temp write and its rename: the previous checkpoint is used', () => {
-    const runsDir = tempDir('ferlab-resume-rename-');
-    // one run (deep-fer, on one thread as in the 4-run reference: --replicas 1) killed at its second checkpoint write
-    // (end of epoch 2), before the rename; its records must equal the reference's deep-fer
-    const only = ['--only', 'deep-fer', '--replicas', '1'];
-    const killed = runCli(cliArgs(runsDir, only), { env: { FERLAB_TEST_KILL_BEFORE_RENAME: 'checkpoint.bin:2' } });
-    assert.is(killed.signal, 'SIGKILL', killed.out);
-    const dir = experimentDir(runsDir);
-    const left = readdirSync(join(dir, 'deep-fer')).filter((f) => f.startsWith('checkpoint.bin.tmp-'));
-    assert.is(left.length, 1, `one temporary checkpoint left by the kill: ${left}`);
-    // a folder written before the experiment/study rename holds study.json: it resumes the same, and keeps that name
-    renameSync(join(dir, 'experiment.json'), join(dir, 'study.json'));
-    const r = runCli(cliArgs(runsDir, ['--resume', dir]));
+  test('SIGKILL between the checkpoint temp write and its rename: the previous checkpoint is used', async () => {
+    // killed at its second checkpoint write (end of epoch 2), before the rename (renameCase); the records of the
+    // resumed run must equal the reference's baseline-fer
+    const { dir, resumed: r } = await startRenameCase();
     assert.is(r.status, 0, r.out);
-    assertSameRecords(reference, dir, ['deep-fer']);
+    assertSameRecords(reference, dir, ['baseline-fer']);
     assert.ok(existsSync(join(dir, 'study.json')) && !existsSync(join(dir, 'experiment.json')), 'the legacy folder keeps its study.json');
     assert.equal(
-      readdirSync(join(dir, 'deep-fer')).filter((f) => f.includes('.tmp-')),
+      readdirSync(join(dir, 'baseline-fer')).filter((f) => f.includes('.tmp-')),
       [],
       'temporary files removed',
     );
   });
 
-  test('--resume refuses overrides that would change the stored config, and a folder that is no experiment', () => {
-    const r = runCli(cliArgs('', ['--resume', reference, '--set', 'epochs=3']));
+  test('--resume refuses overrides that would change the stored config, and a folder that is no experiment', async () => {
+    // three independent CLI processes, side by side
+    const [r, same, none] = await Promise.all([
+      runCliAsync(cliArgs('', ['--resume', reference, '--set', 'epochs=3'])),
+      runCliAsync(cliArgs('', ['--resume', reference, '--set', 'seed=42'])),
+      runCliAsync(cliArgs('', ['--resume', tempDir()])),
+    ]);
     assert.is(r.status, 1);
     assert.match(r.out, /would change run '[a-z-]+' \(epochs\)/);
-    const same = runCli(cliArgs('', ['--resume', reference, '--set', 'seed=42']));
     assert.is(same.status, 0, `an override that changes nothing is accepted: ${same.out}`);
     assert.match(same.out, /0 runs to train \(4 finished before\)/);
-    const none = runCli(cliArgs('', ['--resume', tempDir()]));
     assert.is(none.status, 1);
     assert.match(none.out, /not an experiment folder \(no experiment\.json\)/);
   });

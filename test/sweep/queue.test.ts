@@ -32,6 +32,12 @@ import { ROOT, runCli, spawnCli } from '../helpers/cli';
 
 const PASSWORD = 'test-pw-5f1c';
 
+/**
+ * The sweep spec file: 4 grid trials x 2 epochs on a 256/128/128-image slice (what is compared, leaderboards of the
+ * local pool and the queue, does not depend on the slice's size; 2 epochs so that a worker can be killed mid-trial).
+ * An epoch here takes about 2 s on a loaded 2-core machine: the kill after a trial's first epoch record still leaves
+ * its second epoch and its PublicTest/PrivateTest scoring, several seconds, to the other worker.
+ */
 function specFile(): string {
   const file = join(tempDir('ferlab-queue-spec-'), 'queue-sweep.ts');
   writeFileSync(
@@ -49,7 +55,7 @@ export default defineSweep({
   budget: { trials: 4 },
   seed: 3,
 });
-export const quick = defineQuickSweep({ slice: { train: 640, val: 256, test: 256 } });
+export const quick = defineQuickSweep({ slice: { train: 256, val: 128, test: 128 } });
 `,
   );
   return file;
@@ -250,7 +256,9 @@ async function main(): Promise<void> {
     let worker: ChildProcess | undefined;
     let again: Awaited<ReturnType<typeof startRedis>> | undefined;
     try {
-      const remote = await withLostMs(30_000, async () => {
+      // 8 s: far more than a restart of redis-server takes, and the coordinator's watch pings every 2 s (a quarter of
+      // it; src/sweep/redis.ts watchRedis), so that it sees the restarted Redis, and queues the jobs again, soon after
+      const remote = await withLostMs(8000, async () => {
         const sweep = runSweep(def, { quick: true, trials: 2, workers: 2, queue: redis.url, dataDir, runsDir: tempDir(), log: (l) => logs.push(l) });
         await waitFor(() => jobKeys(redis.port).length === 2, 'two queued jobs');
         await redis.stop();
