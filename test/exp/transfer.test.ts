@@ -34,6 +34,7 @@ import { noRealDataReason, realDataDir } from '../helpers/realdata';
 import { skipTest } from '../helpers/skip';
 import { makeRows, tempDir, writeFixture } from '../helpers/fixtures';
 import { runCli } from '../helpers/cli';
+import { sharedQuickExperiment } from '../helpers/quick-experiment';
 
 /** Saves a model as a run would (model.json + weights.bin + ferlab.json). */
 async function saveModel(model: tf.LayersModel, dir: string, meta: Record<string, unknown>): Promise<string> {
@@ -177,47 +178,43 @@ test('resolveModelRef: a run folder, a model folder, and <experiment>/<run> (new
 const dataDir = realDataDir();
 if (!dataDir) skipTest('FER2013-trained deep on folder copies of FER2013', noRealDataReason());
 else {
-  const rows = [
-    ...Array.from({ length: 1280 }, (_, i) => i),
+  /** The first `train` Training rows of the CSV, then its first 320 PublicTest and 320 PrivateTest rows. */
+  const rowsOf = (train: number) => [
+    ...Array.from({ length: train }, (_, i) => i),
     ...Array.from({ length: 320 }, (_, i) => 28709 + i),
     ...Array.from({ length: 320 }, (_, i) => 32298 + i),
   ];
+  // the fine-tuning checks of the first test (init records, frozen and trained weights) do not depend on the number of
+  // training images: 256 of them; the second test's fine-tuning must learn the shifted labels: 640
+  const SAME_TRAIN = 256;
+  const SHIFTED_TRAIN = 640;
   const cacheDir = tempDir();
   const runsDir = tempDir();
-  const same = join(tempDir(), 'fer2013-png'); // PNG copy of `rows` in the Kaggle layout (written by the first test)
+  const same = join(tempDir(), 'fer2013-png'); // PNG copy of rowsOf(SAME_TRAIN) in the Kaggle layout (written by the first test)
 
   test('transfer-folder on the PNG copy of FER2013: zero-shot outputs = the model outputs on the CSV; both runs fine-tune; frozen blocks stay frozen', async () => {
     await initBackend('wasm'); // 'auto' would keep an earlier test's backend
     const csv = await loadDataset({ dataDir });
-    await writeFolderCopy(csv, same, { rows });
-    // the model to start from: deep trained on FER2013 (CSV) for one short epoch
-    const pre = (
-      await runExperiment(
-        defineExperiment({
-          name: 'pretrain-deep',
-          description: 'deep on 640 FER2013 training images',
-          runs: [{ name: 'deep-fer', model: 'deep', labels: 'fer' }],
-          quick: { epochs: 1, slice: { train: 640, val: 64, test: 64 } },
-        }),
-        { quick: true, workers: 1, dataDir, runsDir, log: () => {} },
-      )
-    ).runs[0];
+    await writeFolderCopy(csv, same, { rows: rowsOf(SAME_TRAIN) });
+    // the model to start from: deep trained on FER2013 (CSV), the quick default experiment's deep-fer (what the
+    // transfer-folder experiment's quick variant starts from), trained once per test run (test/helpers/quick-experiment.ts)
+    const pre = (await sharedQuickExperiment(dataDir!, { runsDir })).runs.find((r) => r.name === 'deep-fer')!;
     const startDir = join(pre.dir, 'model');
     const start = await loadLayersModelFromDir(startDir);
     // its outputs on the CSV's first 320 PublicTest images, and on the same images read from the PNG copy
-    const ls = sliceLabelSet(buildLabelSet(csv, 'fer'), { train: 1280, val: 320, test: 320 });
+    const ls = sliceLabelSet(buildLabelSet(csv, 'fer'), { train: SAME_TRAIN, val: 320, test: 320 });
     const onCsv = evaluateSplit(start, csv, ls.val, FER_CLASSES, 256);
     const zeroShot = await evaluateSavedModel(startDir, await loadDataset({ dataDir: same, cacheDir }), { split: 'val' });
     assert.equal(
       Array.from(zeroShot.index),
-      Array.from({ length: 320 }, (_, i) => 1280 + i),
+      Array.from({ length: 320 }, (_, i) => SAME_TRAIN + i),
       'folder rows of the PublicTest images',
     );
     assert.equal(Array.from(zeroShot.prob), Array.from(softmaxRows(onCsv.logits, 7)), 'the same probabilities for every image');
     assert.equal(zeroShot.metrics.confusion, onCsv.metrics.confusion);
     const experiment = await runExperiment(loadExperiment('transfer-folder'), {
       quick: true,
-      overrides: ['epochs=1', `initFrom=${startDir}`],
+      overrides: ['epochs=1', `slice.train=${SAME_TRAIN}`, `initFrom=${startDir}`],
       workers: 1,
       dataDir: same,
       cacheDir,
@@ -276,7 +273,7 @@ else {
     assert.ok(classesPredicted >= 3, `the pretrained model predicts ${classesPredicted} classes (val accuracy ${pre.val.accuracy})`);
     // every image filed under the next class (angry -> disgust, ..., neutral -> angry)
     const shifted = join(tempDir(), 'fer2013-shifted');
-    await writeFolderCopy(csv, shifted, { rows, folderOf: (r) => FER_CLASSES[(csv.emotion[r] + 1) % 7] });
+    await writeFolderCopy(csv, shifted, { rows: rowsOf(SHIFTED_TRAIN), folderOf: (r) => FER_CLASSES[(csv.emotion[r] + 1) % 7] });
     const tuned = (
       await runExperiment(
         defineExperiment({
@@ -284,13 +281,17 @@ else {
           description: 'the pretrained baseline, classifier fine-tuned on the shifted labels',
           settings: { initFrom: pre.dir, freeze: 'conv' },
           runs: [{ name: 'baseline-finetune-head', model: 'baseline', labels: 'fer' }],
-          quick: { epochs: 2, slice: { train: 1280, val: 320, test: 320 } },
+          quick: { epochs: 2, slice: { train: SHIFTED_TRAIN, val: 320, test: 320 } },
         }),
         { quick: true, workers: 1, dataDir: shifted, cacheDir, runsDir, log: () => {} },
       )
     ).runs[0] as RunSummary;
     const zeroShot = await evaluateSavedModel(pre.dir, await loadDataset({ dataDir: shifted, cacheDir }), { split: 'val' });
     assert.is(zeroShot.n, 320);
+    console.log(
+      `# pretrained baseline: ${classesPredicted} classes predicted, PublicTest ${pre.val.accuracy.toFixed(3)}; ` +
+        `shifted labels: zero-shot ${zeroShot.metrics.accuracy.toFixed(3)}, fine-tuned ${tuned.val.accuracy.toFixed(3)}`,
+    );
     assert.is(tuned.init!.before!.val.accuracy, zeroShot.metrics.accuracy, 'the recorded zero-shot score = eval of the saved model');
     assert.ok(
       tuned.val.accuracy >= zeroShot.metrics.accuracy + 0.08,
