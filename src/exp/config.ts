@@ -259,7 +259,7 @@ export interface ResolveOptions {
   quick?: boolean;
   /** `key=value` overrides for every run. */
   overrides?: string[];
-  /** Only these run names (all when empty). @throws ConfigError for an unknown name. */
+  /** Only these runs (all when empty): run names (every seed of a run) or seed names `<run>-seed<k>`. @throws ConfigError for an unknown name. */
   only?: string[];
 }
 
@@ -270,11 +270,17 @@ export interface ResolveOptions {
  */
 export function resolveRuns(exp: Experiment, opts: ResolveOptions = {}): RunConfig[] {
   const only = opts.only ?? [];
-  const unknown = only.filter((n) => !exp.runs.some((r) => r.name === n));
+  // a name in --only is a run of the experiment (all its seeds) or one seed of it (`<run>-seed<k>`, its folder's name)
+  const seedNames = exp.runs.flatMap((r) => (r.seeds ?? exp.seeds ?? []).map((seed) => `${r.name}-seed${seed}`));
+  const unknown = only.filter((n) => !exp.runs.some((r) => r.name === n) && !seedNames.includes(n));
   if (unknown.length)
-    throw new ConfigError(`unknown run(s) ${unknown.join(', ')} in experiment '${exp.name}' (runs: ${exp.runs.map((r) => r.name).join(', ')})`);
+    throw new ConfigError(
+      `unknown run(s) ${unknown.join(', ')} in experiment '${exp.name}' (runs: ${exp.runs.map((r) => r.name).join(', ')}${seedNames.length ? `; seeds: ${seedNames.join(', ')}` : ''})`,
+    );
+  const picked = (r: Experiment['runs'][number]) =>
+    only.length === 0 || only.includes(r.name) || (r.seeds ?? exp.seeds ?? []).some((seed) => only.includes(`${r.name}-seed${seed}`));
   return exp.runs
-    .filter((r) => only.length === 0 || only.includes(r.name))
+    .filter(picked)
     .map((r): RunConfig[] => {
       const diff = mergeSettings(exp.settings, r.settings, opts.quick ? exp.quick : undefined);
       let s: Settings = check(SettingsSchema, diff, `run '${r.name}'${opts.quick ? ' with --quick' : ''}`);
@@ -284,7 +290,10 @@ export function resolveRuns(exp: Experiment, opts: ResolveOptions = {}): RunConf
       for (const seed of seeds ?? []) checkRunName(`${r.name}-seed${seed}`, `experiment '${exp.name}': run name`);
       if (!seeds) return [{ experiment: exp.name, name: r.name, model: r.model, labels: r.labels, ...s }];
       if (new Set(seeds).size !== seeds.length) throw new ConfigError(`run '${r.name}': seeds ${JSON.stringify(seeds)} repeat a seed`);
-      return seeds.map((seed) => ({ experiment: exp.name, name: `${r.name}-seed${seed}`, model: r.model, labels: r.labels, ...s, seed, group: r.name }));
+      const all = only.length === 0 || only.includes(r.name);
+      return seeds
+        .filter((seed) => all || only.includes(`${r.name}-seed${seed}`))
+        .map((seed) => ({ experiment: exp.name, name: `${r.name}-seed${seed}`, model: r.model, labels: r.labels, ...s, seed, group: r.name }));
     })
     .flat();
 }

@@ -76,6 +76,20 @@ test('resolveRuns: defaults < run settings < quick < overrides; --only selects r
     ['deep-fer'],
   );
   assert.throws(() => resolveRuns(e, { only: ['nope'] }), /unknown run\(s\) nope/);
+  // a run with seeds (deep-ferplus): its name selects every seed, `<run>-seed<k>` one of them (the folder's name)
+  e.runs[3].seeds = [1, 2, 3];
+  assert.equal(
+    resolveRuns(e, { only: ['deep-ferplus'] }).map((r) => r.name),
+    ['deep-ferplus-seed1', 'deep-ferplus-seed2', 'deep-ferplus-seed3'],
+  );
+  assert.equal(
+    resolveRuns(e, { only: ['deep-ferplus-seed2', 'deep-fer'] }).map((r) => [r.name, r.seed]),
+    [
+      ['deep-fer', 42],
+      ['deep-ferplus-seed2', 2],
+    ],
+  );
+  assert.throws(() => resolveRuns(e, { only: ['deep-ferplus-seed4'] }), /unknown run\(s\) deep-ferplus-seed4 .*seeds: deep-ferplus-seed1, deep-ferplus-seed2, deep-ferplus-seed3/);
   assert.throws(() => loadExperiment('no-such-experiment'), /no experiment 'no-such-experiment'.*available: .*default/s);
 });
 
