@@ -256,9 +256,10 @@ async function main(): Promise<void> {
     let worker: ChildProcess | undefined;
     let again: Awaited<ReturnType<typeof startRedis>> | undefined;
     try {
-      // 8 s: far more than a restart of redis-server takes, and the coordinator's watch pings every 2 s (a quarter of
-      // it; src/sweep/redis.ts watchRedis), so that it sees the restarted Redis, and queues the jobs again, soon after
-      const remote = await withLostMs(8000, async () => {
+      // 15 s: far more than a restart of redis-server takes, and room for a coordinator whose event loop a slow, loaded
+      // CI machine stalls for seconds; its watch pings every 3.75 s (a quarter of it; src/sweep/redis.ts watchRedis),
+      // so that it sees the restarted Redis, and queues the jobs again, soon after (it was 30 s: pings every 5 s)
+      const remote = await withLostMs(15_000, async () => {
         const sweep = runSweep(def, { quick: true, trials: 2, workers: 2, queue: redis.url, dataDir, runsDir: tempDir(), log: (l) => logs.push(l) });
         await waitFor(() => jobKeys(redis.port).length === 2, 'two queued jobs');
         await redis.stop();
