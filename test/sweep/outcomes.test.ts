@@ -21,7 +21,12 @@ if (!dataDir) skipFile(noRealDataReason());
 
 const json = readJson;
 const jsonl = readJsonl;
-const quick = { slice: { train: 1280, val: 320, test: 320 } };
+// ASHA: 640 training images keep the learning trial clearly ahead at the epoch-1 rung (measured val accuracy 0.350 vs
+// 0.291 for the lr ~1e-6 trials; at 320 images it is not, at 1280 it was 0.369 vs 0.250); the test split only scores
+// complete trials, which no assertion reads, so 64 images do
+const quickAsha = { slice: { train: 640, val: 320, test: 64 } };
+// retry: nothing asserted depends on the slice's size
+const quickRetry = { slice: { train: 256, val: 64, test: 64 } };
 
 if (dataDir) {
   test('ASHA: trials below the rung are pruned after epoch 1, keep their curve, are never the best', async () => {
@@ -40,7 +45,7 @@ if (dataDir) {
           budget: { trials: 4 },
           seed: 1,
         },
-        quick,
+        quick: quickAsha,
       },
       { quick: true, dataDir, runsDir: tempDir('ferlab-sweep-asha-'), workers: 2, log: () => {} },
     );
@@ -89,7 +94,7 @@ if (dataDir) {
             budget: { trials: 2 },
             seed: 1,
           },
-          quick,
+          quick: quickRetry,
         },
         { quick: true, dataDir, runsDir: tempDir('ferlab-sweep-retry-'), workers: 1, log: () => {} },
       );
