@@ -21,11 +21,15 @@ import { makeRows, tempDir, writeFixture } from '../helpers/fixtures';
 import { runCli } from '../helpers/cli';
 
 const dataDir = writeFixture(makeRows({ train: 256, val: 64, test: 64 }, 7));
+// the patience rules read no image: 64 training images (one step of 64 per epoch) instead of 256
+const smallDir = writeFixture(makeRows({ train: 64, val: 16, test: 16 }, 7));
 let ds: FerDataset;
+let small: FerDataset;
 
 test.before(async () => {
   await initBackend('wasm');
   ds = await loadDataset({ dataDir, cacheDir: false });
+  small = await loadDataset({ dataDir: smallDir, cacheDir: false });
 });
 
 const cfg = (over: Partial<typeof TRAIN_DEFAULTS> = {}) => ({ ...TRAIN_DEFAULTS, model: 'baseline', epochs: 6, ...over });
@@ -33,8 +37,8 @@ const cfg = (over: Partial<typeof TRAIN_DEFAULTS> = {}) => ({ ...TRAIN_DEFAULTS,
 test('patience: stops after `patience` epochs without a better validation accuracy; best weights restored', async () => {
   const accs = [0.3, 0.5, 0.45, 0.5, 0.7, 0.9]; // best at epoch 2; epochs 3 and 4 are not better (0.5 is a tie)
   const snapshots: Float32Array[][] = [];
-  const labels = buildLabelSet(ds, 'fer');
-  const r = await train(cfg({ patience: 2 }), ds, labels, {
+  const labels = buildLabelSet(small, 'fer');
+  const r = await train(cfg({ patience: 2 }), small, labels, {
     validate: (model) => {
       snapshots.push(model.getWeights().map((w) => (w.dataSync() as Float32Array).slice()));
       const accuracy = accs[snapshots.length - 1];
@@ -60,7 +64,7 @@ test('patience: stops after `patience` epochs without a better validation accura
   );
   r.model.dispose();
 
-  const noPatience = await train(cfg({ epochs: 3, patience: 0 }), ds, labels, {
+  const noPatience = await train(cfg({ epochs: 3, patience: 0 }), small, labels, {
     validate: () => ({ loss: 1, metrics: { accuracy: 0.1, macroF1: 0.1 } }),
   });
   assert.is(noPatience.history.length, 3, 'patience 0 never stops early');
@@ -86,7 +90,8 @@ test('an experiment goes on past a NaN run and a dead worker: both recorded as f
   const exp = defineExperiment({
     name: 'failures',
     description: 'test',
-    settings: { epochs: 2, batchSize: 32 },
+    // a 96-image training slice: 3 steps of 32, the NaN run diverges within its first epoch all the same
+    settings: { epochs: 2, batchSize: 32, slice: { train: 96, val: 32, test: 32 } },
     runs: [
       { name: 'ok-a', model: 'baseline', labels: 'fer' },
       { name: 'nan', model: 'baseline', labels: 'fer', settings: { lr: 1e30, schedule: { name: 'constant' } } },
