@@ -14,10 +14,11 @@
  *           --resume <folder>; then npm run ferlab -- ensemble <the folders> runs/<best-cpu>/deep-fer --out models/<name>
  * Runtime:  deep members about 65 min each on one core of the 2-core machine with another member beside it (56 s per
  *           epoch, 508 img/s); quick: npm run exp -- ensemble-fer --quick (about 1 min).
- * Expected: so far (docs/results/ensembles.md): deep-fer seeds 1 and 2 68.54% / 68.10% PrivateTest (69.18% / 68.85%
- *           with ten-crop TTA), runs/ensemble-fer-20261207-153510; with best-cpu's deep-fer (seed 42, 68.01%) the
- *           three-member ensemble (all, mean of logits) 69.66% (68.12-71.19%), 70.08% with flip TTA. resnet-cpu,
- *           mini-xception and seed 3 still to train (seed 3 stopped at epoch 13 in that folder: --resume it).
+ * Expected: measured (docs/results/ensembles.md, runs/ensemble-fer-20261207-153510 and -181706): deep-fer seeds 1 / 2 /
+ *           3 68.54% / 68.10% / 68.01% PrivateTest (69.18% / 68.85% / 70.13% with ten-crop TTA), mini-xception-fer
+ *           65.81% (66.98%); with best-cpu's deep-fer (seed 42, 68.01%) all five (mean of logits, committed float16
+ *           exports under models/members/) 70.13% (68.60-71.66%), 70.21% with flip TTA (chosen on PublicTest); the
+ *           three deep seeds 1, 2, 42 alone 69.69%. resnet-cpu is still to train (2 threads, a folder of its own).
  */
 import { defineExperiment } from '../src/exp/config';
 import { bestCpuRecipe } from './best-cpu';
