@@ -22,7 +22,7 @@ import { argmaxRows } from '../util/argmax';
 import { computeMetrics, type Metrics } from './metrics';
 import { predictLogits } from './predict';
 import { bootstrapAccuracy, type AccuracyInterval } from './stats';
-import { predictProbabilitiesTTA, type TtaMode, type TtaRecord } from './tta';
+import { ensembleShift, predictProbabilitiesTTA, type TtaMode, type TtaRecord } from './tta';
 
 /**
  * FER+ PrivateTest accuracy on either file of FER+ test labels: ferlab's own (majority labels of the repository's
@@ -161,7 +161,8 @@ export async function scoreFerPlusModel(
       `${modelDir}: FER+ test labels score a model of the 8 FER+ classes (${FERPLUS_CLASSES.join(', ')}); this one has ${info.classes?.join(', ') ?? 'no class names'}`,
     );
   const rows = Int32Array.from(new Set(files.flatMap((f) => Array.from(f.labels.index)))).sort();
-  const outputs = outputIsProbabilities(readPartialModelMeta(modelDir) ?? {}) ? 'probabilities' : 'logits';
+  const meta = readPartialModelMeta(modelDir);
+  const outputs = outputIsProbabilities(meta ?? {}) ? 'probabilities' : 'logits';
   const model = await loadLayersModelFromDir(modelDir);
   try {
     const C = FERPLUS_CLASSES.length;
@@ -170,7 +171,12 @@ export async function scoreFerPlusModel(
     let tta: TtaRecord | null = null;
     let ttaPred: PredictionTable | null = null;
     if (mode !== 'none') {
-      const r = predictProbabilitiesTTA(model, ds.pixels, rows, mode, { input: info.input, outputs });
+      // an ensemble's ten-crop: shifted whole images under its members' inner centre crop (src/eval/tta.ts)
+      const shift = mode === 'tencrop' && meta?.ensemble ? ensembleShift(meta.ensemble.members.map((m) => m.inputSpec)) : undefined;
+      const r =
+        shift !== undefined
+          ? predictProbabilitiesTTA(model, ds.pixels, rows, mode, { shift, outputs })
+          : predictProbabilitiesTTA(model, ds.pixels, rows, mode, { input: info.input, outputs });
       tta = r.record;
       ttaPred = { index: rows, pred: argmaxRows(r.probabilities, C) };
     }

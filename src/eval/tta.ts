@@ -247,6 +247,16 @@ function buildShiftedBatch(
   return out;
 }
 
+/**
+ * The shift of an ensemble's ten-crop (see the file comment): the smallest crop side among the members that crop
+ * inside the graph (input spec resize 'crop', side below 48), or undefined when none does (then ten-crop does not apply).
+ * @param members the members' input specs (ferlab.json `ensemble.members[].inputSpec`).
+ */
+export function ensembleShift(members: ReadonlyArray<Readonly<InputSpec>>): number | undefined {
+  const crops = members.filter((i) => i.resize === 'crop' && i.size < IMAGE_SIZE).map((i) => i.size);
+  return crops.length ? Math.min(...crops) : undefined;
+}
+
 /** Default model inputs per forward pass of {@link predictProbabilitiesTTA}. */
 export const TTA_BATCH = 256;
 

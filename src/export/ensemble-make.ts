@@ -33,7 +33,7 @@ import { fitTemperature } from '../eval/calibration';
 import { computeMetrics } from '../eval/metrics';
 import { predictLogits } from '../eval/predict';
 import { bootstrapAccuracy, mcnemarTest, type AccuracyInterval } from '../eval/stats';
-import { predictProbabilitiesTTA } from '../eval/tta';
+import { ensembleShift, predictProbabilitiesTTA } from '../eval/tta';
 import { loadLayersModelFromDir, saveLayersModel } from '../models/io';
 import { EXPORT_FORMATS, MODEL_META_FILE, readModelMeta, writeModelMeta, type EnsembleInfo, type FormatCheck, type ModelMeta } from '../records/model';
 import { CONFIG_FILE, MODEL_SUBDIR, readRunStatus, STATUS_FILE } from '../records/run';
@@ -567,9 +567,8 @@ function measureTta(
     { mode: 'none', views: 1, publicTestAccuracy: plain.plainPublic, privateTest: plain.plainPrivate },
     { mode: 'flip', views: 2, publicTestAccuracy: flipPublic, privateTest: plain.flipPrivate },
   ];
-  const crops = inputs.filter((i) => i.resize === 'crop' && i.size < IMAGE_SIZE).map((i) => i.size);
-  if (crops.length > 0) {
-    const shift = Math.min(...crops);
+  const shift = ensembleShift(inputs);
+  if (shift !== undefined) {
     const pub = predictProbabilitiesTTA(graph, pixels, val.index, 'tencrop', { shift, outputs }).probabilities;
     const priv = predictProbabilitiesTTA(graph, pixels, test.index, 'tencrop', { shift, outputs }).probabilities;
     modes.push({ mode: 'tencrop', views: 10, shift, publicTestAccuracy: mean(accuracyOf(pub, val)), privateTest: bootstrapAccuracy(Array.from(accuracyOf(priv, test))) });

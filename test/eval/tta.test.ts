@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildTtaBatch, predictProbabilitiesTTA, ttaRecord, ttaViews, ttaWindows } from '../../src/eval/tta';
+import { buildTtaBatch, ensembleShift, predictProbabilitiesTTA, ttaRecord, ttaViews, ttaWindows } from '../../src/eval/tta';
 
 const S = 48;
 
@@ -156,6 +156,14 @@ test('shifted ten-crop batch (shift 40): whole images translated by 4 pixels, ed
   assert.equal(Array.from(buildTtaBatch(px, [0, 1], 'flip', { shift: 40 })), Array.from(buildTtaBatch(px, [0, 1], 'flip')));
   assert.throws(() => buildTtaBatch(px, [0], 'tencrop', { shift: 40, crop: 40 }), /crop and input must not be given with it/);
   assert.throws(() => buildTtaBatch(px, [0], 'tencrop', { shift: 48 }), /tencrop with crop 48/);
+});
+
+test("ensembleShift: the smallest inner crop among an ensemble's members, none without crops", () => {
+  const crop = (size: number) => ({ size, resize: 'crop' as const, normalize: 'unit' as const });
+  const whole = { size: 48, resize: 'none' as const, normalize: 'unit' as const };
+  assert.is(ensembleShift([crop(40), whole, crop(44)]), 40);
+  assert.is(ensembleShift([whole, crop(48)]), undefined);
+  assert.is(ensembleShift([{ size: 40, resize: 'scale', normalize: 'unit' }]), undefined, 'a scaled member sees the whole image');
 });
 
 test('flip TTA of a hand-weighted linear model = the average of the two softmaxes computed by hand', () => {
