@@ -20,6 +20,14 @@ import { createModel, modelEntry } from '../models/registry';
 import '../models';
 import { Rng } from '../util/rng';
 import { median } from './steps';
+import { z } from 'zod';
+
+/** What bench/torch_ref.py prints for inference timings: per model, threads and batch size, the runs in ms. */
+const TorchInferenceSchema = z.object({
+  torch: z.string(),
+  models: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.object({ median_ms: z.number(), runs_ms: z.array(z.number()) })))),
+  skipped: z.record(z.string(), z.string()).optional(),
+});
 
 /** Timing of one runtime at one batch size. */
 export interface InferenceTiming {
@@ -219,11 +227,9 @@ function torchInference(result: InferenceBench, models: string[], quick: boolean
     result.torch = { skipped: r.stderr.trim().split('\n').pop() || `bench/torch_ref.py exited ${r.status}` };
     return;
   }
-  const out = JSON.parse(r.stdout) as {
-    torch: string;
-    models: Record<string, Record<string, Record<string, { median_ms: number; runs_ms: number[] }>>>;
-    skipped: Record<string, string>;
-  };
+  const parsed = TorchInferenceSchema.safeParse(JSON.parse(r.stdout));
+  if (!parsed.success) throw new Error(`bench/torch_ref.py printed JSON of an unexpected shape: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const out = parsed.data;
   result.torch = { version: out.torch, skippedModels: out.skipped ?? {} };
   for (const row of result.models) {
     const t = out.models[row.model];
