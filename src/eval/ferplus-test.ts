@@ -173,10 +173,7 @@ export async function scoreFerPlusModel(
     if (mode !== 'none') {
       // an ensemble's ten-crop: shifted whole images under its members' inner centre crop (src/eval/tta.ts)
       const shift = mode === 'tencrop' && meta?.ensemble ? ensembleShift(meta.ensemble.members.map((m) => m.inputSpec)) : undefined;
-      const r =
-        shift !== undefined
-          ? predictProbabilitiesTTA(model, ds.pixels, rows, mode, { shift, outputs })
-          : predictProbabilitiesTTA(model, ds.pixels, rows, mode, { input: info.input, outputs });
+      const r = predictProbabilitiesTTA(model, ds.pixels, rows, mode, shift !== undefined ? { shift, outputs } : { input: info.input, outputs });
       tta = r.record;
       ttaPred = { index: rows, pred: argmaxRows(r.probabilities, C) };
     }

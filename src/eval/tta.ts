@@ -162,21 +162,12 @@ export function buildTtaBatch(
   const crop = spec ? spec.window : (opts.crop ?? defaultCrop(mode));
   const writer = spec?.writer;
   const windows = ttaWindows(mode, crop);
-  if (pixels.length % IMAGE_PIXELS !== 0) throw new Error(`TTA: ${pixels.length} pixels are not a whole number of ${IMAGE_SIZE}x${IMAGE_SIZE} images`);
-  const N = pixels.length / IMAGE_PIXELS;
-  const start = opts.start ?? 0;
-  const count = opts.count ?? rows.length - start;
-  if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= rows.length))
-    throw new Error(`TTA: rows [${start}, ${start + count}) do not lie within the ${rows.length} rows given`);
   const k = windows.length;
   const viewSize = writer ? writer.pixels : crop * crop;
-  const need = count * k * viewSize;
-  if (opts.out && opts.out.length < need) throw new Error(`TTA: out holds ${opts.out.length} values; ${need} needed`);
-  const out = opts.out ? opts.out.subarray(0, need) : new Float32Array(need);
+  const { count, out, rowAt } = batchFrame(pixels, rows, opts, k * viewSize);
   const S = IMAGE_SIZE;
   for (let j = 0; j < count; j++) {
-    const row = rows[start + j];
-    if (!(Number.isInteger(row) && row >= 0 && row < N)) throw new Error(`TTA: row ${start + j} is ${row}; expected an image index in [0, ${N})`);
+    const row = rowAt(j);
     if (writer) {
       for (let v = 0; v < k; v++) writer.writeView(pixels, row, out, (j * k + v) * viewSize, windows[v]);
       continue;
@@ -201,6 +192,36 @@ export function buildTtaBatch(
 }
 
 /**
+ * The checks and output buffer both view writers share: `pixels` must hold whole 48x48 images, rows [start, start +
+ * count) must lie within `rows`, `out` (when given) must hold `perImage` values per image.
+ * @returns `count`, the output (a subarray of `out`, or a new array) and `rowAt(j)`: the image index of the j-th
+ *   image, checked to lie in [0, N).
+ * @throws Error naming the pixels length, the row range, the out length or the bad row.
+ */
+function batchFrame(
+  pixels: Uint8Array,
+  rows: ArrayLike<number>,
+  opts: { start?: number; count?: number; out?: Float32Array },
+  perImage: number,
+): { count: number; out: Float32Array; rowAt: (j: number) => number } {
+  if (pixels.length % IMAGE_PIXELS !== 0) throw new Error(`TTA: ${pixels.length} pixels are not a whole number of ${IMAGE_SIZE}x${IMAGE_SIZE} images`);
+  const N = pixels.length / IMAGE_PIXELS;
+  const start = opts.start ?? 0;
+  const count = opts.count ?? rows.length - start;
+  if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= rows.length))
+    throw new Error(`TTA: rows [${start}, ${start + count}) do not lie within the ${rows.length} rows given`);
+  const need = count * perImage;
+  if (opts.out && opts.out.length < need) throw new Error(`TTA: out holds ${opts.out.length} values; ${need} needed`);
+  const out = opts.out ? opts.out.subarray(0, need) : new Float32Array(need);
+  const rowAt = (j: number) => {
+    const row = rows[start + j];
+    if (!(Number.isInteger(row) && row >= 0 && row < N)) throw new Error(`TTA: row ${start + j} is ${row}; expected an image index in [0, ${N})`);
+    return row;
+  };
+  return { count, out, rowAt };
+}
+
+/**
  * The shifted views of {@link buildTtaBatch} with `shift` (file comment): `[count * views, 48, 48, 1]` float32 pixel / 255.
  * @throws Error for a shift that is not an integer in [1, 48] (tencrop: below 48), `crop` or `input` given with it, a
  *   row outside [0, N), a bad pixels length or a too small `out`.
@@ -216,21 +237,12 @@ function buildShiftedBatch(
     throw new Error(`TTA: shift ${shift} feeds whole ${IMAGE_SIZE}x${IMAGE_SIZE} images; crop and input must not be given with it`);
   const windows = ttaWindows(mode, shift); // throws for a bad shift
   const c = centreOffset(shift);
-  if (pixels.length % IMAGE_PIXELS !== 0) throw new Error(`TTA: ${pixels.length} pixels are not a whole number of ${IMAGE_SIZE}x${IMAGE_SIZE} images`);
-  const N = pixels.length / IMAGE_PIXELS;
-  const start = opts.start ?? 0;
-  const count = opts.count ?? rows.length - start;
-  if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= rows.length))
-    throw new Error(`TTA: rows [${start}, ${start + count}) do not lie within the ${rows.length} rows given`);
   const k = windows.length;
   const S = IMAGE_SIZE;
-  const need = count * k * IMAGE_PIXELS;
-  if (opts.out && opts.out.length < need) throw new Error(`TTA: out holds ${opts.out.length} values; ${need} needed`);
-  const out = opts.out ? opts.out.subarray(0, need) : new Float32Array(need);
+  const { count, out, rowAt } = batchFrame(pixels, rows, opts, k * IMAGE_PIXELS);
   const clamp = (v: number) => (v < 0 ? 0 : v > S - 1 ? S - 1 : v);
   for (let j = 0; j < count; j++) {
-    const row = rows[start + j];
-    if (!(Number.isInteger(row) && row >= 0 && row < N)) throw new Error(`TTA: row ${start + j} is ${row}; expected an image index in [0, ${N})`);
+    const row = rowAt(j);
     const src = row * IMAGE_PIXELS;
     for (let v = 0; v < k; v++) {
       const { top, left, mirrored } = windows[v];
@@ -341,14 +353,11 @@ export function predictProbabilitiesTTA(
   const buf = new Float32Array(Math.min(perPass, n) * k * crop * crop);
   const acc = new Float64Array(C);
   const e = new Float64Array(C);
+  // how the views are cut: shifted whole images, the input spec's windows, or plain crop x crop windows
+  const views = opts.shift !== undefined ? { shift: opts.shift } : opts.input ? { input: opts.input } : { crop };
   for (let start = 0; start < n; start += perPass) {
     const count = Math.min(perPass, n - start);
-    const x =
-      opts.shift !== undefined
-        ? buildTtaBatch(pixels, rows, mode, { shift: opts.shift, start, count, out: buf })
-        : opts.input
-          ? buildTtaBatch(pixels, rows, mode, { input: opts.input, start, count, out: buf })
-          : buildTtaBatch(pixels, rows, mode, { crop, start, count, out: buf });
+    const x = buildTtaBatch(pixels, rows, mode, { ...views, start, count, out: buf });
     const y = tf.tidy(() => {
       const out = model.predict(tf.tensor4d(x, [count * k, crop, crop, 1]));
       if (Array.isArray(out)) throw new Error('predictProbabilitiesTTA: the model returned several outputs; expected 1');

@@ -560,9 +560,10 @@ function measureTta(
   plain: { plainPublic: number; plainPrivate: AccuracyInterval; flipPrivate: AccuracyInterval },
 ): NonNullable<EnsembleInfo['tta']> {
   const outputs = combine === 'probs' ? 'probabilities' : 'logits';
-  const accuracyOf = (probs: Float32Array, split: SplitLabels) => argmaxRows(probs, C).map((p, i) => (p === split.label[i] ? 1 : 0));
-  const mean = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
-  const flipPublic = mean(accuracyOf(predictProbabilitiesTTA(graph, pixels, val.index, 'flip', { input: DEFAULT_INPUT, outputs }).probabilities, val));
+  // PublicTest accuracy as the selection scores it (scoreOutputs); PrivateTest as the per-image right / wrong its
+  // bootstrap needs
+  const publicAccuracy = (probs: Float32Array) => scoreOutputs(probs, C, val.label, 'probs').accuracy;
+  const flipPublic = publicAccuracy(predictProbabilitiesTTA(graph, pixels, val.index, 'flip', { input: DEFAULT_INPUT, outputs }).probabilities);
   const modes: NonNullable<EnsembleInfo['tta']>['modes'] = [
     { mode: 'none', views: 1, publicTestAccuracy: plain.plainPublic, privateTest: plain.plainPrivate },
     { mode: 'flip', views: 2, publicTestAccuracy: flipPublic, privateTest: plain.flipPrivate },
@@ -570,8 +571,9 @@ function measureTta(
   const shift = ensembleShift(inputs);
   if (shift !== undefined) {
     const pub = predictProbabilitiesTTA(graph, pixels, val.index, 'tencrop', { shift, outputs }).probabilities;
-    const priv = predictProbabilitiesTTA(graph, pixels, test.index, 'tencrop', { shift, outputs }).probabilities;
-    modes.push({ mode: 'tencrop', views: 10, shift, publicTestAccuracy: mean(accuracyOf(pub, val)), privateTest: bootstrapAccuracy(Array.from(accuracyOf(priv, test))) });
+    const priv = argmaxRows(predictProbabilitiesTTA(graph, pixels, test.index, 'tencrop', { shift, outputs }).probabilities, C);
+    const right = Array.from(priv, (p, i) => (p === test.label[i] ? 1 : 0));
+    modes.push({ mode: 'tencrop', views: 10, shift, publicTestAccuracy: publicAccuracy(pub), privateTest: bootstrapAccuracy(right) });
   }
   let best = modes[0];
   for (const m of modes) if (m.publicTestAccuracy > best.publicTestAccuracy) best = m;

@@ -272,6 +272,16 @@ test('ten-crop TTA on a 40x40 model reading two pixels: 10 views averaged, by ha
       [4, 4],
     ], // mirrored centre
   ];
+  /** The expected probabilities of image `img`: the softmax of the two taps of each view, averaged by hand. */
+  const want = (img: number) => {
+    const w = [0, 0];
+    for (const [p, q] of taps) {
+      const s = softmax([4 * at(px, img, p[0], p[1]), 4 * at(px, img, q[0], q[1])]);
+      w[0] += s[0] / 10;
+      w[1] += s[1] / 10;
+    }
+    return w;
+  };
   const before = tf.memory().numTensors;
   // the same 40x40 model behind a centre Cropping2D(4) takes whole images (an ensemble of crop members does this):
   // its shifted ten-crop must read the very same image pixels (the taps above)
@@ -280,14 +290,9 @@ test('ten-crop TTA on a 40x40 model reading two pixels: 10 views averaged, by ha
     const r = predictProbabilitiesTTA(whole, px, [0, 1, 2], 'tencrop', { batchSize, shift: K });
     assert.equal(r.record, { tta: 'tencrop', views: 10, crop: 48, average: 'probabilities', shift: 40 });
     for (let img = 0; img < 3; img++) {
-      const want = [0, 0];
-      for (const [p, q] of taps) {
-        const s = softmax([4 * at(px, img, p[0], p[1]), 4 * at(px, img, q[0], q[1])]);
-        want[0] += s[0] / 10;
-        want[1] += s[1] / 10;
-      }
+      const w = want(img);
       for (let k = 0; k < 2; k++)
-        assert.ok(Math.abs(r.probabilities[img * 2 + k] - want[k]) < 1e-6, `shifted: batch ${batchSize} image ${img} class ${k}: ${r.probabilities[img * 2 + k]} vs ${want[k]}`);
+        assert.ok(Math.abs(r.probabilities[img * 2 + k] - w[k]) < 1e-6, `shifted: batch ${batchSize} image ${img} class ${k}: ${r.probabilities[img * 2 + k]} vs ${w[k]}`);
     }
   }
   assert.throws(() => predictProbabilitiesTTA(model, px, [0], 'tencrop', { shift: K }), /shift 40 feeds whole \[48, 48, 1\] images; the model's input is \[40,40,1\]/);
@@ -295,13 +300,8 @@ test('ten-crop TTA on a 40x40 model reading two pixels: 10 views averaged, by ha
     const r = predictProbabilitiesTTA(model, px, [0, 1, 2], 'tencrop', { batchSize });
     assert.equal(r.record, { tta: 'tencrop', views: 10, crop: 40, average: 'probabilities' });
     for (let img = 0; img < 3; img++) {
-      const want = [0, 0];
-      for (const [p, q] of taps) {
-        const s = softmax([4 * at(px, img, p[0], p[1]), 4 * at(px, img, q[0], q[1])]);
-        want[0] += s[0] / 10;
-        want[1] += s[1] / 10;
-      }
-      for (let k = 0; k < 2; k++) assert.ok(Math.abs(r.probabilities[img * 2 + k] - want[k]) < 1e-6, `batch ${batchSize} image ${img} class ${k}`);
+      const w = want(img);
+      for (let k = 0; k < 2; k++) assert.ok(Math.abs(r.probabilities[img * 2 + k] - w[k]) < 1e-6, `batch ${batchSize} image ${img} class ${k}: ${r.probabilities[img * 2 + k]} vs ${w[k]}`);
     }
   }
   assert.is(tf.memory().numTensors, before, 'no tensor leaks');
